@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+// enclave-init: one static binary that boots the inside of an AWS Nitro Enclave.
+// Module layout: see README.md ("Code layout") and shared/DESIGN.md section 6.
+import PackageDescription
+
+let package = Package(
+    name: "enclave-init",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "enclave-init", targets: ["enclave-init"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // The binary: main.swift only, hands argv to EnclaveInit.
+        .executableTarget(name: "enclave-init", dependencies: ["EnclaveInit"]),
+
+        // Command line (swift-argument-parser) and the boot sequence, top to bottom.
+        .target(name: "EnclaveInit", dependencies: [
+            "BootConfig", "LinuxNet", "Relay", "Supervisor", "CSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Boot JSON v1: model, strict decoding, validation with JSON paths. No I/O but reading the file.
+        .target(name: "BootConfig", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+
+        // Netlink (libnl-3, libnl-route-3), /etc/hosts, hostname.
+        .target(name: "LinuxNet", dependencies: ["BootConfig", "CNetlink"]),
+
+        // Endpoints and the byte relay on SwiftNIO.
+        .target(name: "Relay", dependencies: [
+            "BootConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
+        // Spawn, signals, reaping, shutdown, PID-1 duties.
+        .target(name: "Supervisor", dependencies: [
+            "BootConfig", "CSupport",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0",
+                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .target(name: "CSupport"),
+
+        .testTarget(name: "BootConfigTests", dependencies: ["BootConfig"]),
+        .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig"]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "BootConfig"]),
+        .testTarget(name: "SandboxTests", dependencies: ["BootConfig"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

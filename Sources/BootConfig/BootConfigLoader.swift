@@ -1,0 +1,74 @@
+import SystemPackage
+
+/// Reads, parses, decodes and validates a boot JSON. The entry point of this module.
+public enum BootConfigLoader {
+    /// Larger than any sensible config; stops a wrong path (a disk image, /dev/zero) early.
+    public static let maximumSize = 1 << 20
+
+    /// - Parameter commandOverride: the command given after `--`, which replaces app.command.
+    public static func load(path: String, commandOverride: [String]? = nil) throws(ConfigError) -> BootConfiguration {
+        let bytes: [UInt8]
+        do {
+            bytes = try readFile(path)
+        } catch {
+            throw ConfigError(source: path, issues: [ConfigIssue(path: .root, message: "cannot read the config: \(error)",
+                                                                 hint: "pass --config PATH or set ENCLAVE_INIT_CONFIG")])
+        }
+        return try decode(bytes, source: path, commandOverride: commandOverride)
+    }
+
+    public static func decode(_ bytes: [UInt8], source: String = "boot JSON",
+                              commandOverride: [String]? = nil) throws(ConfigError) -> BootConfiguration {
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw ConfigError(source: source, issues: [ConfigIssue(path: .root, location: error.location,
+                                                                   message: "malformed JSON: \(error.message)")])
+        }
+        let issues = IssueCollector()
+        var decoder = ConfigDecoder(issues: issues)
+        var config = decoder.decode(root)
+        let override = commandOverride.flatMap { $0.isEmpty ? nil : $0 }
+        ConfigValidator(config: config, issues: issues, allHostsDecoded: decoder.allHostsDecoded,
+                        sourceIndices: decoder.sourceIndices, hasCommandOverride: override != nil).validate()
+        guard issues.issues.isEmpty else { throw ConfigError(source: source, issues: inReadingOrder(issues.issues, root: root)) }
+        if let override { config.app.command = override }
+        return config
+    }
+
+    /// Issues sorted by where they stand in the file; issues found by cross-field checks get
+    /// the location of the value their path names.
+    private static func inReadingOrder(_ issues: [ConfigIssue], root: JSONNode) -> [ConfigIssue] {
+        let located = issues.map { issue -> ConfigIssue in
+            var issue = issue
+            if issue.location == nil { issue.location = root.node(at: issue.path)?.location }
+            return issue
+        }
+        return located.enumerated().sorted { a, b in
+            switch (a.element.location, b.element.location) {
+            case let (x?, y?) where x != y: return (x.line, x.column) < (y.line, y.column)
+            case (.some, nil): return true
+            case (nil, .some): return false
+            default: return a.offset < b.offset
+            }
+        }.map(\.element)
+    }
+
+    private struct ReadError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+            if bytes.count > maximumSize { throw ReadError(description: "the file is larger than \(maximumSize) bytes") }
+        }
+    }
+}

@@ -1,0 +1,328 @@
+/// Reads a parsed boot JSON into a BootConfiguration, field by field, reporting every type,
+/// range and syntax problem with its path. Checks that relate several fields live in
+/// ConfigValidator.
+struct ConfigDecoder {
+    let issues: IssueCollector
+    /// False when some hosts[] entry was unusable: checks that look for a serving mapping would
+    /// then report errors that are only echoes of the first one.
+    var allHostsDecoded: Bool { !incompleteSections.contains("hosts") }
+    private var incompleteSections: Set<String> = []
+    /// For each list section, the JSON index of every entry that made it into the config
+    /// (entries with errors are left out, so model and JSON indices can differ).
+    private(set) var sourceIndices: [String: [Int]] = [:]
+
+    init(issues: IssueCollector) {
+        self.issues = issues
+    }
+
+    static let topLevelKeys = ["version", "hostname", "parent_cid", "heartbeat", "network", "hosts", "ingress",
+                               "egress", "mounts", "app", "shutdown", "logs", "status"]
+
+    mutating func decode(_ root: JSONNode) -> BootConfiguration {
+        var config = BootConfiguration()
+        let document = Field(node: root, path: .root, issues: issues)
+        guard let object = document.object(known: Self.topLevelKeys) else { return config }
+
+        if let field = object.required("version", hint: "add \"version\": 1 at the top of the file") {
+            if let version = field.integer(Int64.min...Int64.max, noun: "version") {
+                if version != Int64(BootConfiguration.supportedVersion) {
+                    issues.report(field, "unsupported version \(version)", hint: "this enclave-init reads version 1")
+                }
+            }
+        }
+        if let field = object["hostname"], let name = field.string() {
+            if let problem = Hostname.problem(with: name) {
+                issues.report(field, "hostname \"\(name)\" \(problem)")
+            } else if name.utf8.count > 64 {
+                issues.report(field, "hostname \"\(name)\" is longer than 64 characters, the kernel's limit")
+            } else {
+                config.hostname = name
+            }
+        }
+        if let field = object["parent_cid"], let cid = field.integer(VsockLimits.cids, noun: "CID",
+                                                                        hint: "the parent instance is CID 3 on Nitro") {
+            config.parentCID = UInt32(cid)
+        }
+        if let field = object["heartbeat"] { config.heartbeat = heartbeat(field) ?? config.heartbeat }
+        if let field = object["network"] { config.network = network(field) ?? config.network }
+        if let field = object["hosts"] {
+            config.hosts = list(field, section: "hosts", hostMapping)
+        }
+        if let field = object["ingress"] { config.ingress = list(field, section: "ingress", ingress) }
+        if let field = object["egress"] { config.egress = egress(field) }
+        if let field = object["mounts"] { config.mounts = list(field, section: "mounts", mount) }
+        if let field = object["app"] { config.app = app(field) ?? config.app }
+        if let field = object["shutdown"], let fields = field.object(known: ["grace_seconds"]) {
+            if let grace = fields["grace_seconds"]?.integer(0...3600, noun: "grace period") { config.shutdown.graceSeconds = Int(grace) }
+        }
+        if let field = object["logs"], let fields = field.object(known: ["vsock_port", "buffer_bytes"]) {
+            let port = fields.required("vsock_port")?.vsockPort()
+            let buffer = fields["buffer_bytes"].map { $0.integer(4096...1 << 30, noun: "buffer size") }
+            if let port { config.logs = LogStream(vsockPort: port, bufferBytes: buffer.flatMap { $0.map(Int.init) } ?? 1_048_576) }
+        }
+        if let field = object["status"], let fields = field.object(known: ["vsock_port"]) {
+            if let port = fields.required("vsock_port")?.vsockPort() { config.status = StatusStream(vsockPort: port) }
+        }
+        return config
+    }
+
+    /// Decodes every element of a list section, remembering the JSON index of those kept.
+    private mutating func list<T>(_ field: Field, section: String, _ decode: (Field) -> T?) -> [T] {
+        guard let elements = field.array() else {
+            incompleteSections.insert(section)
+            return []
+        }
+        var values: [T] = []
+        var indices: [Int] = []
+        for (index, element) in elements.enumerated() {
+            if let value = decode(element) {
+                values.append(value)
+                indices.append(index)
+            }
+        }
+        sourceIndices[section] = indices
+        if indices.count != elements.count { incompleteSections.insert(section) }
+        return values
+    }
+
+    // MARK: - Sections
+
+    private func heartbeat(_ field: Field) -> Heartbeat? {
+        guard let fields = field.object(known: ["enabled", "port"]) else { return nil }
+        var heartbeat = Heartbeat()
+        if let enabled = fields["enabled"] {
+            switch enabled.value {
+            case .bool(let on): heartbeat.enabled = on ? .on : .off
+            case .string("auto"): heartbeat.enabled = .auto
+            default: enabled.typeMismatch("true, false or \"auto\"")
+            }
+        }
+        if let port = fields["port"]?.vsockPort() { heartbeat.port = port }
+        return heartbeat
+    }
+
+    private func network(_ field: Field) -> Network? {
+        guard let fields = field.object(known: ["loopback", "hosts_file"]) else { return nil }
+        var network = Network()
+        if let elements = fields["loopback"]?.array() {
+            network.loopback = elements.compactMap { element in
+                guard let text = element.string() else { return nil }
+                guard let interface = IPv4Interface(text, defaultPrefix: 32) else {
+                    issues.report(element, "\"\(text)\" is not an IPv4 address with an optional prefix",
+                                  hint: "write it like \"127.0.0.1/8\" or \"127.0.0.5\"")
+                    return nil
+                }
+                guard interface.address.isLoopback else {
+                    issues.report(element, "address \(interface.address) is outside 127.0.0.0/8",
+                                  hint: "an enclave has only the loopback interface; use an address in 127.0.0.0/8")
+                    return nil
+                }
+                return interface
+            }
+        }
+        if let path = fields["hosts_file"], let text = path.nonEmptyString() {
+            if let problem = pathProblem(text) { issues.report(path, problem) } else { network.hostsFile = text }
+        }
+        return network
+    }
+
+    private func hostMapping(_ field: Field) -> HostMapping? {
+        let known = ["names", "address", "port", "vsock_port", "remote", "connect_timeout_ms", "max_connections"]
+        guard let fields = field.object(known: known) else { return nil }
+        let before = issues.count
+        var names: [String] = []
+        if let namesField = fields["names"], let elements = namesField.array() {
+            for element in elements {
+                guard let name = element.string() else { continue }
+                if let problem = Hostname.problem(with: name) {
+                    issues.report(element, "host name \"\(name)\" \(problem)")
+                } else {
+                    names.append(name.lowercased())
+                }
+            }
+        }
+        let address = fields.required("address", hint: "an alias in 127.0.0.0/8 such as \"127.0.0.2\"").flatMap(loopbackAddress)
+        let port = fields.required("port").flatMap { $0.port() }
+        let vsockPort = fields.required("vsock_port", hint: "the parent half listens on this vsock port").flatMap { $0.vsockPort() }
+        var remote: HostPort?
+        if let remoteField = fields["remote"], let text = remoteField.string() {
+            switch HostPort.parse(text) {
+            case .success(let value): remote = value
+            case .failure(let error):
+                issues.report(remoteField, "remote \"\(text)\" is not host:port (\(describe(error)))",
+                              hint: "write it like \"kms.us-east-1.amazonaws.com:443\" or \"[2001:db8::1]:443\"")
+            }
+        }
+        let timeout = fields["connect_timeout_ms"].map { $0.integer(1...600_000, noun: "connect timeout") }
+        let maxConnections = fields["max_connections"].map { $0.integer(0...1_000_000, noun: "connection limit",
+                                                                          hint: "0 means no limit") }
+        let namesGiven: Bool
+        if case .array(let elements)? = fields["names"]?.value { namesGiven = !elements.isEmpty } else { namesGiven = fields["names"] != nil }
+        if fields["remote"] == nil && !namesGiven {
+            issues.report(field.path / "remote", at: field.node.location, "no remote and no names: the parent half has nothing to dial",
+                          hint: "add \"names\": [\"host.example\"] or \"remote\": \"host.example:443\"")
+        }
+        guard issues.count == before, let address, let port, let vsockPort else { return nil }
+        return HostMapping(names: names, address: address, port: port, vsockPort: vsockPort, remote: remote,
+                           connectTimeoutMilliseconds: timeout.flatMap { $0.map(Int.init) } ?? 5000,
+                           maxConnections: maxConnections.flatMap { $0.map(Int.init) } ?? 0)
+    }
+
+    private func ingress(_ field: Field) -> Ingress? {
+        guard let fields = field.object(known: ["vsock_port", "port", "host_port"]) else { return nil }
+        let before = issues.count
+        let vsockPort = fields.required("vsock_port").flatMap { $0.vsockPort() }
+        let port = fields.required("port", hint: "the app's TCP port inside the enclave").flatMap { $0.port() }
+        let hostPort = fields["host_port"].map { $0.port() }
+        guard issues.count == before, let vsockPort, let port else { return nil }
+        return Ingress(vsockPort: vsockPort, port: port, hostPort: (hostPort ?? nil) ?? port)
+    }
+
+    private func egress(_ field: Field) -> Egress? {
+        guard let fields = field.object(known: ["port", "vsock_port", "allow", "deny"]) else { return nil }
+        let before = issues.count
+        let port = fields.required("port", hint: "the proxy listens on 127.0.0.1:port, e.g. 3128").flatMap { $0.port() }
+        let vsockPort = fields.required("vsock_port").flatMap { $0.vsockPort() }
+        let allow = fields["allow"].map(egressRules) ?? []
+        let deny = fields["deny"].map(egressRules) ?? []
+        guard issues.count == before, let port, let vsockPort else { return nil }
+        return Egress(port: port, vsockPort: vsockPort, allow: allow, deny: deny)
+    }
+
+    private func egressRules(_ field: Field) -> [EgressRule] {
+        guard let elements = field.array() else { return [] }
+        return elements.compactMap { element in
+            guard let text = element.string() else { return nil }
+            switch EgressRule.parse(text) {
+            case .success(let rule): return rule
+            case .failure(let error):
+                issues.report(element, "pattern \"\(text)\": \(error)",
+                              hint: "examples: \"kms.*.amazonaws.com\", \"**.mycorp.com:443\", \"10.0.0.0/8\", \"[2001:db8::/32]:443\"")
+                return nil
+            }
+        }
+    }
+
+    private func mount(_ field: Field) -> Mount? {
+        let known = ["type", "server", "port", "export", "target", "options", "timeout_seconds", "required"]
+        guard let fields = field.object(known: known) else { return nil }
+        let before = issues.count
+        if let type = fields.required("type", hint: "\"nfs4\" is the only mount type")?.string(), Mount.Kind(rawValue: type) == nil {
+            issues.report(field.path / "type", at: fields["type"]?.node.location, "unsupported mount type \"\(type)\"",
+                          hint: "\"nfs4\" is the only mount type")
+        }
+        let server = fields.required("server", hint: "the address of the hosts[] mapping that carries NFS").flatMap(loopbackAddress)
+        let port = fields["port"].map { $0.port() }
+        var export = "/"
+        if let exportField = fields["export"], let text = exportField.nonEmptyString() {
+            if let problem = pathProblem(text) { issues.report(exportField, problem, hint: "NFSv4 exports are absolute, e.g. \"/\"") } else { export = text }
+        }
+        var target: String?
+        if let targetField = fields.required("target", hint: "where to mount, e.g. \"/mnt/data\""), let text = targetField.nonEmptyString() {
+            if let problem = pathProblem(text) { issues.report(targetField, problem) } else { target = text }
+        }
+        var options = ""
+        if let optionsField = fields["options"], let text = optionsField.string() {
+            if text.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }) || text.utf8.contains(0) {
+                issues.report(optionsField, "mount options must be comma-separated with no spaces", hint: "e.g. \"hard,timeo=50\"")
+            } else {
+                options = text
+            }
+        }
+        let timeout = fields["timeout_seconds"].map { $0.integer(1...3600, noun: "mount timeout") }
+        let required = fields["required"].map { $0.bool() }
+        guard issues.count == before, let server, let target else { return nil }
+        return Mount(kind: .nfs4, server: server, port: (port ?? nil) ?? 2049, export: export, target: target,
+                     options: options, timeoutSeconds: (timeout ?? nil).map(Int.init) ?? 30, required: (required ?? nil) ?? true)
+    }
+
+    private func app(_ field: Field) -> App? {
+        let known = ["command", "env", "workdir", "user", "restart", "restart_limit", "ready"]
+        guard let fields = field.object(known: known) else { return nil }
+        var app = App()
+        if let commandField = fields["command"], let command = commandField.stringArray() {
+            if let first = command.first, first.isEmpty {
+                issues.report(commandField / 0, "the program name is empty")
+            }
+            app.command = command
+        }
+        if let envField = fields["env"], let members = envField.members() {
+            for (key, valueField) in members {
+                guard let value = valueField.string() else { continue }
+                if key.isEmpty || key.contains("=") || key.utf8.contains(0) || value.utf8.contains(0) {
+                    issues.report(valueField, "environment variable \"\(key)\" has an empty name, '=' in its name, or a NUL byte")
+                    continue
+                }
+                app.env.append((key, value))
+            }
+        }
+        if let workdirField = fields["workdir"], let text = workdirField.nonEmptyString() {
+            if let problem = pathProblem(text) { issues.report(workdirField, problem) } else { app.workdir = text }
+        }
+        if let userField = fields["user"], let text = userField.string() {
+            if let user = UserSpec(text) {
+                app.user = user
+            } else {
+                issues.report(userField, "user \"\(text)\" is not uid[:gid] or name[:group]",
+                              hint: "e.g. \"1000:1000\", \"1000\", \"app\" or \"app:app\"")
+            }
+        }
+        if let restartField = fields["restart"], let text = restartField.string() {
+            if let policy = App.RestartPolicy(rawValue: text) {
+                app.restart = policy
+            } else {
+                issues.report(restartField, "unknown restart policy \"\(text)\"", hint: "one of \"no\", \"on-failure\", \"always\"")
+            }
+        }
+        if let limit = fields["restart_limit"]?.integer(0...1_000_000, noun: "restart limit") { app.restartLimit = Int(limit) }
+        if let readyField = fields["ready"] { app.ready = readiness(readyField) }
+        return app
+    }
+
+    private func readiness(_ field: Field) -> Readiness? {
+        guard let fields = field.object(known: ["tcp", "file", "timeout_seconds"]) else { return nil }
+        let timeout = fields["timeout_seconds"].map { $0.integer(1...3600, noun: "readiness timeout") }
+        var probe: Readiness.Probe?
+        switch (fields["tcp"], fields["file"]) {
+        case (let tcp?, nil): probe = tcp.port().map { .tcp($0) }
+        case (nil, let file?):
+            if let text = file.nonEmptyString() {
+                if let problem = pathProblem(text) { issues.report(file, problem) } else { probe = .file(text) }
+            }
+        case (.some, .some):
+            issues.report(field, "give either \"tcp\" or \"file\", not both")
+        case (nil, nil):
+            issues.report(field, "readiness needs \"tcp\" (a port) or \"file\" (a path)", hint: "e.g. {\"tcp\": 8080}")
+        }
+        guard let probe else { return nil }
+        return Readiness(probe: probe, timeoutSeconds: (timeout ?? nil).map(Int.init) ?? 30)
+    }
+
+    // MARK: - Scalars
+
+    private func loopbackAddress(_ field: Field) -> IPv4Address? {
+        guard let text = field.string() else { return nil }
+        guard let address = IPv4Address(text) else {
+            issues.report(field, "\"\(text)\" is not an IPv4 address", hint: "write four decimal numbers, e.g. \"127.0.0.2\"")
+            return nil
+        }
+        guard address.isLoopback else {
+            issues.report(field, "address \(address) is outside 127.0.0.0/8",
+                          hint: "an enclave has only the loopback interface; pick an alias such as 127.0.0.2")
+            return nil
+        }
+        return address
+    }
+
+    private func describe(_ error: HostPort.ParseError) -> String {
+        switch error {
+        case .missingPort: return "the port is missing"
+        case .badPort(let port): return "\"\(port)\" is not a port 1-65535"
+        case .badHost(let host): return "\"\(host)\" is not a valid host"
+        }
+    }
+}
+
+extension Field {
+    static func / (field: Field, index: Int) -> JSONPath { field.path / index }
+}

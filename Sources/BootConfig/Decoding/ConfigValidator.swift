@@ -1,0 +1,142 @@
+/// Checks that relate several fields: listeners that collide, vsock ports used twice on one
+/// side, names that point at two addresses, mounts that no mapping carries, a missing command.
+struct ConfigValidator {
+    let config: BootConfiguration
+    let issues: IssueCollector
+    let allHostsDecoded: Bool
+    let sourceIndices: [String: [Int]]
+    let hasCommandOverride: Bool
+
+    /// The JSON path of entry `index` of a list section as the user wrote it.
+    private func entry(_ section: String, _ index: Int) -> JSONPath {
+        JSONPath.root / section / (sourceIndices[section]?[index] ?? index)
+    }
+
+    func validate() {
+        checkEnclaveTCPListeners()
+        checkVsockListeners()
+        checkParentTCPListeners()
+        checkNames()
+        checkMounts()
+        checkApp()
+    }
+
+    /// enclave-init listens on every hosts[] address:port and on 127.0.0.1:egress.port; the app
+    /// listens on 127.0.0.1:ingress[].port. No two of them may be the same socket.
+    private func checkEnclaveTCPListeners() {
+        var claimed = Claims<String>()
+        for (index, host) in config.hosts.enumerated() {
+            claimed.claim("\(host.address):\(host.port)", by: entry("hosts", index) / "port",
+                          what: "listener \(host.address):\(host.port)", issues: issues)
+        }
+        if let egress = config.egress {
+            claimed.claim("127.0.0.1:\(egress.port)", by: JSONPath.root / "egress" / "port",
+                          what: "listener 127.0.0.1:\(egress.port)", issues: issues)
+        }
+        for (index, ingress) in config.ingress.enumerated() {
+            claimed.claim("127.0.0.1:\(ingress.port)", by: entry("ingress", index) / "port",
+                          what: "the app's port 127.0.0.1:\(ingress.port)", issues: issues,
+                          hint: "ingress connects to the app on this port, so enclave-init must not listen on it")
+        }
+        if case .tcp(let port)? = config.app.ready?.probe, let owner = claimed.owner(of: "127.0.0.1:\(port)"),
+           !owner.description.hasPrefix("ingress") {
+            issues.report(JSONPath.root / "app" / "ready" / "tcp",
+                          "port \(port) is enclave-init's own listener (\(owner)), so it would report ready at once",
+                          hint: "probe the port the app itself listens on")
+        }
+    }
+
+    private func checkVsockListeners() {
+        var enclave = Claims<UInt32>()
+        for (index, ingress) in config.ingress.enumerated() {
+            enclave.claim(ingress.vsockPort, by: entry("ingress", index) / "vsock_port",
+                          what: "enclave vsock port \(ingress.vsockPort)", issues: issues)
+        }
+        // The parent half listens on these; nitro-cli itself listens on the heartbeat port.
+        var parent = Claims<UInt32>()
+        if config.heartbeat.enabled != .off {
+            parent.claim(config.heartbeat.port, by: JSONPath.root / "heartbeat" / "port",
+                         what: "parent vsock port \(config.heartbeat.port)", issues: issues)
+        }
+        for (index, host) in config.hosts.enumerated() {
+            parent.claim(host.vsockPort, by: entry("hosts", index) / "vsock_port",
+                         what: "parent vsock port \(host.vsockPort)", issues: issues)
+        }
+        if let egress = config.egress {
+            parent.claim(egress.vsockPort, by: JSONPath.root / "egress" / "vsock_port",
+                         what: "parent vsock port \(egress.vsockPort)", issues: issues)
+        }
+        if let logs = config.logs {
+            parent.claim(logs.vsockPort, by: JSONPath.root / "logs" / "vsock_port",
+                         what: "parent vsock port \(logs.vsockPort)", issues: issues)
+        }
+        if let status = config.status {
+            parent.claim(status.vsockPort, by: JSONPath.root / "status" / "vsock_port",
+                         what: "parent vsock port \(status.vsockPort)", issues: issues)
+        }
+    }
+
+    private func checkParentTCPListeners() {
+        var parent = Claims<UInt16>()
+        for (index, ingress) in config.ingress.enumerated() {
+            parent.claim(ingress.hostPort, by: entry("ingress", index) / "host_port",
+                         what: "parent TCP port \(ingress.hostPort)", issues: issues,
+                         hint: "set \"host_port\" to give each ingress its own port on the parent")
+        }
+    }
+
+    /// /etc/hosts can map a name to one alias only.
+    private func checkNames() {
+        var owners: [String: (address: IPv4Address, path: JSONPath)] = [:]
+        for (index, host) in config.hosts.enumerated() {
+            for (nameIndex, name) in host.names.enumerated() {
+                let path = entry("hosts", index) / "names" / nameIndex
+                if let first = owners[name] {
+                    let problem = first.address == host.address ? "is listed twice" : "already maps to \(first.address) at \(first.path)"
+                    issues.report(path, "name \"\(name)\" \(problem)",
+                                  hint: "a name resolves to one address; use one mapping per name")
+                } else {
+                    owners[name] = (host.address, path)
+                }
+            }
+        }
+    }
+
+    private func checkMounts() {
+        var targets: [String: Int] = [:]
+        for (index, mount) in config.mounts.enumerated() {
+            let path = entry("mounts", index)
+            if allHostsDecoded, !config.hosts.contains(where: { $0.address == mount.server && $0.port == mount.port }) {
+                issues.report(path / "server", "no hosts[] mapping serves \(mount.server):\(mount.port)",
+                              hint: "add a hosts[] entry with \"address\": \"\(mount.server)\", \"port\": \(mount.port), or point the mount at an existing one")
+            }
+            if let first = targets[mount.target] {
+                issues.report(path / "target", "target \(mount.target) is already used by \(entry("mounts", first))")
+            } else {
+                targets[mount.target] = index
+            }
+        }
+    }
+
+    private func checkApp() {
+        if config.app.command.isEmpty && !hasCommandOverride {
+            issues.report(JSONPath.root / "app" / "command", "no command to run",
+                          hint: "set \"app\": {\"command\": [\"/path/to/app\", \"arg\"]}, or give one after `--` on the command line")
+        }
+    }
+}
+
+/// Who first claimed each key (a port, a socket), to report the second claimant.
+private struct Claims<Key: Hashable> {
+    private var owners: [Key: JSONPath] = [:]
+
+    func owner(of key: Key) -> JSONPath? { owners[key] }
+
+    mutating func claim(_ key: Key, by path: JSONPath, what: String, issues: IssueCollector, hint: String? = nil) {
+        if let first = owners[key] {
+            issues.report(path, at: nil, "\(what) is already used by \(first)", hint: hint)
+        } else {
+            owners[key] = path
+        }
+    }
+}

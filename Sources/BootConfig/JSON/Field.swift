@@ -1,0 +1,125 @@
+/// A JSON value together with its path, read into typed values with every problem reported
+/// to an IssueCollector. Each `read…` returns nil after reporting when the value is unusable.
+struct Field {
+    let node: JSONNode
+    let path: JSONPath
+    let issues: IssueCollector
+
+    var value: JSONValue { node.value }
+
+    func typeMismatch(_ expected: String, hint: String? = nil) {
+        issues.report(self, "expected \(expected), found \(value.typeName)\(foundSuffix)", hint: hint)
+    }
+
+    private var foundSuffix: String {
+        switch value {
+        case .string(let string): return " \"\(string.prefix(60))\""
+        case .number(let number): return " \(number.text)"
+        case .bool(let bool): return " \(bool)"
+        default: return ""
+        }
+    }
+
+    func string() -> String? {
+        guard case .string(let string) = value else { typeMismatch("a string"); return nil }
+        return string
+    }
+
+    func nonEmptyString() -> String? {
+        guard let string = string() else { return nil }
+        guard !string.isEmpty else { issues.report(self, "must not be empty"); return nil }
+        return string
+    }
+
+    func bool() -> Bool? {
+        guard case .bool(let bool) = value else { typeMismatch("true or false"); return nil }
+        return bool
+    }
+
+    /// An integer within `range`; the message names the range, e.g. "port 70000 is out of range 1-65535".
+    func integer(_ range: ClosedRange<Int64>, noun: String, hint: String? = nil) -> Int64? {
+        guard case .number(let number) = value else { typeMismatch("an integer (\(noun))"); return nil }
+        guard let integer = number.integer else {
+            issues.report(self, "\(noun) must be a whole number, found \(number.text)",
+                          hint: hint ?? "allowed range is \(range.lowerBound)-\(range.upperBound)")
+            return nil
+        }
+        guard range.contains(integer) else {
+            issues.report(self, "\(noun) \(integer) is out of range \(range.lowerBound)-\(range.upperBound)", hint: hint)
+            return nil
+        }
+        return integer
+    }
+
+    func port() -> UInt16? { integer(1...65535, noun: "port").map { UInt16($0) } }
+    func vsockPort() -> UInt32? { integer(VsockLimits.ports, noun: "vsock port").map { UInt32($0) } }
+
+    /// The elements of an array, each as a Field with its index in the path.
+    func array() -> [Field]? {
+        guard case .array(let nodes) = value else { typeMismatch("an array"); return nil }
+        return nodes.enumerated().map { Field(node: $1, path: path / $0, issues: issues) }
+    }
+
+    /// An array of strings; nil (after reporting) if any element is not a string.
+    func stringArray() -> [String]? {
+        guard let elements = array() else { return nil }
+        let strings = elements.map { $0.string() }
+        return strings.contains(where: { $0 == nil }) ? nil : strings.compactMap { $0 }
+    }
+
+    /// An object whose keys must all be in `known`; unknown keys are reported with a suggestion.
+    func object(known: [String]) -> ObjectFields? {
+        guard case .object(let members) = value else { typeMismatch("an object"); return nil }
+        for member in members where !known.contains(member.key) {
+            let suggestion = closestMatch(to: member.key, in: known).map { "did you mean \"\($0)\"? " } ?? ""
+            issues.report(path / member.key, at: member.keyLocation, "unknown key \"\(member.key)\"",
+                          hint: suggestion + "known keys here: " + known.joined(separator: ", "))
+        }
+        return ObjectFields(field: self, members: members)
+    }
+
+    /// An object with free-form keys (such as `app.env`).
+    func members() -> [(key: String, field: Field)]? {
+        guard case .object(let members) = value else { typeMismatch("an object"); return nil }
+        return members.map { ($0.key, Field(node: $0.value, path: path / $0.key, issues: issues)) }
+    }
+}
+
+/// The members of one JSON object, looked up by key.
+struct ObjectFields {
+    let field: Field
+    let members: [JSONMember]
+
+    subscript(key: String) -> Field? {
+        guard let member = members.first(where: { $0.key == key }) else { return nil }
+        return Field(node: member.value, path: field.path / key, issues: field.issues)
+    }
+
+    /// Reports a missing required key at the object itself.
+    func required(_ key: String, hint: String? = nil) -> Field? {
+        if let present = self[key] { return present }
+        field.issues.report(field.path / key, at: field.node.location, "required key \"\(key)\" is missing", hint: hint)
+        return nil
+    }
+}
+
+/// The closest known key by edit distance, for "did you mean" hints on typos.
+func closestMatch(to word: String, in candidates: [String]) -> String? {
+    let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
+    guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, word.count / 3) else { return nil }
+    return best.0
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var row = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = row
+    }
+    return previous[b.count]
+}

@@ -1,0 +1,137 @@
+/// The boot JSON, version 1, after decoding and validation. Every default lives here, and the
+/// README's reference table lists the same values.
+public struct BootConfiguration: Sendable, Equatable {
+    public static let supportedVersion = 1
+
+    public var version: Int = supportedVersion
+    /// Set with sethostname(2) and written to the hosts block; nil leaves the hostname alone.
+    public var hostname: String?
+    /// The parent instance as seen from the enclave (Nitro: always 3).
+    public var parentCID: UInt32 = 3
+    public var heartbeat = Heartbeat()
+    public var network = Network()
+    public var hosts: [HostMapping] = []
+    public var ingress: [Ingress] = []
+    public var egress: Egress?
+    public var mounts: [Mount] = []
+    public var app = App()
+    public var shutdown = Shutdown()
+    public var logs: LogStream?
+    public var status: StatusStream?
+
+    public init() {}
+}
+
+public struct Heartbeat: Sendable, Equatable {
+    public enum Mode: String, Sendable, Equatable {
+        /// Only when enclave-init is PID 1 of the initial PID namespace (the real enclave init).
+        case auto
+        case on = "true"
+        case off = "false"
+    }
+
+    public var enabled: Mode = .auto
+    /// The vsock port nitro-cli listens on for the "enclave booted" byte.
+    public var port: UInt32 = 9000
+}
+
+public struct Network: Sendable, Equatable {
+    /// Addresses put on `lo` besides every hosts[].address.
+    public var loopback: [IPv4Interface] = [IPv4Interface(address: .loopback, prefixLength: 8)]
+    public var hostsFile: String = "/etc/hosts"
+}
+
+/// An outbound mapping: the app connects to address:port inside the enclave, enclave-init
+/// carries the bytes over vsock to the parent, which dials `remote`.
+public struct HostMapping: Sendable, Equatable {
+    public var names: [String] = []
+    public var address: IPv4Address
+    public var port: UInt16
+    public var vsockPort: UInt32
+    /// nil means: the first name and `port`.
+    public var remote: HostPort?
+    public var connectTimeoutMilliseconds: Int = 5000
+    /// 0 means no limit; excess connections wait in the accept backlog.
+    public var maxConnections: Int = 0
+
+    /// Where the parent half dials.
+    public var effectiveRemote: HostPort? { remote ?? names.first.map { HostPort(host: $0, port: port) } }
+}
+
+/// An inbound mapping: the parent listens on TCP host_port and connects to the enclave's vsock
+/// port; enclave-init accepts there and connects to 127.0.0.1:port.
+public struct Ingress: Sendable, Equatable {
+    public var vsockPort: UInt32
+    public var port: UInt16
+    /// The parent's TCP port; defaults to `port`.
+    public var hostPort: UInt16
+}
+
+/// The HTTP CONNECT proxy on 127.0.0.1:port, forwarding over vsock to the parent.
+public struct Egress: Sendable, Equatable {
+    public var port: UInt16
+    public var vsockPort: UInt32
+    public var allow: [EgressRule] = []
+    public var deny: [EgressRule] = []
+}
+
+public struct Mount: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable { case nfs4 }
+
+    public var kind: Kind = .nfs4
+    /// The alias address of the hosts[] mapping that carries the NFS traffic.
+    public var server: IPv4Address
+    public var port: UInt16 = 2049
+    public var export: String = "/"
+    public var target: String
+    /// Extra kernel mount options, comma-separated, e.g. "hard,timeo=50".
+    public var options: String = ""
+    public var timeoutSeconds: Int = 30
+    public var required: Bool = true
+}
+
+public struct App: Sendable, Equatable {
+    public enum RestartPolicy: String, Sendable, Equatable, CaseIterable {
+        case no, onFailure = "on-failure", always
+    }
+
+    public var command: [String] = []
+    public var env: [(key: String, value: String)] = []
+    /// nil: enclave-init's own working directory.
+    public var workdir: String?
+    /// nil: run as enclave-init's own user (root).
+    public var user: UserSpec?
+    public var restart: RestartPolicy = .no
+    public var restartLimit: Int = 5
+    public var ready: Readiness?
+
+    public static func == (a: App, b: App) -> Bool {
+        a.command == b.command && a.env.elementsEqual(b.env, by: { $0 == $1 }) && a.workdir == b.workdir
+            && a.user == b.user && a.restart == b.restart && a.restartLimit == b.restartLimit && a.ready == b.ready
+    }
+}
+
+public struct Readiness: Sendable, Equatable {
+    public enum Probe: Sendable, Equatable {
+        case tcp(UInt16)
+        case file(String)
+    }
+
+    public var probe: Probe
+    public var timeoutSeconds: Int = 30
+}
+
+public struct Shutdown: Sendable, Equatable {
+    /// Time between SIGTERM and SIGKILL for what the app leaves running.
+    public var graceSeconds: Int = 10
+}
+
+public struct LogStream: Sendable, Equatable {
+    public var vsockPort: UInt32
+    /// Records held while the parent is not connected; the oldest are dropped beyond this.
+    public var bufferBytes: Int = 1_048_576
+}
+
+public struct StatusStream: Sendable, Equatable {
+    public var vsockPort: UInt32
+}

@@ -1,0 +1,104 @@
+/// One entry of `egress.allow` or `egress.deny`: a destination pattern with an optional port
+/// or port range.
+///
+///     kms.*.amazonaws.com          `*` is exactly one DNS label
+///     **.mycorp.com:443            `**` is one or more labels; ":443" limits the port
+///     10.0.0.0/8:1024-65535        an IPv4 address or CIDR, with a port range
+///     [2001:db8::/32]:443          IPv6 in brackets when a port follows
+public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
+    public enum Host: Sendable, Hashable {
+        /// Lower-cased labels, each a literal label, "*" or "**"; the trailing dot is dropped.
+        case domain([String])
+        case ipv4(IPv4Interface)
+        case ipv6(bytes: [UInt8], prefixLength: Int)
+    }
+
+    public var host: Host
+    public var ports: ClosedRange<UInt16>?
+    public var text: String
+
+    public var description: String { text }
+
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case empty
+        case wildcardInsideLabel(String)
+        case badLabel(String)
+        case badAddress(String)
+        case badPort(String)
+
+        public var description: String {
+            switch self {
+            case .empty: return "the pattern is empty"
+            case .wildcardInsideLabel(let label): return "wildcard inside the label \"\(label)\": '*' and '**' must stand alone as a whole label"
+            case .badLabel(let label): return "invalid label \"\(label)\": letters, digits and '-' only, not at either end"
+            case .badAddress(let address): return "invalid address or prefix \"\(address)\""
+            case .badPort(let port): return "invalid port or port range \"\(port)\" (1-65535, or LOW-HIGH)"
+            }
+        }
+    }
+
+    public static func parse(_ text: String) -> Result<EgressRule, ParseError> {
+        guard !text.isEmpty else { return .failure(.empty) }
+        var hostText = Substring(text)
+        var portText: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return .failure(.badAddress(text)) }
+            hostText = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { return .failure(.badPort(String(rest))) }
+                portText = rest.dropFirst()
+            }
+        } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
+            hostText = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+
+        var ports: ClosedRange<UInt16>?
+        if let portText {
+            guard let range = parsePorts(portText) else { return .failure(.badPort(String(portText))) }
+            ports = range
+        }
+        switch parseHost(hostText) {
+        case .success(let host): return .success(EgressRule(host: host, ports: ports, text: text))
+        case .failure(let error): return .failure(error)
+        }
+    }
+
+    private static func parsePorts(_ text: Substring) -> ClosedRange<UInt16>? {
+        let bounds = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard (1...2).contains(bounds.count) else { return nil }
+        let numbers = bounds.map { bound -> UInt16? in
+            guard bound.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(bound), port > 0 else { return nil }
+            return port
+        }
+        guard let low = numbers.first ?? nil, let high = numbers.last ?? nil, low <= high else { return nil }
+        return low...high
+    }
+
+    private static func parseHost(_ text: Substring) -> Result<Host, ParseError> {
+        guard !text.isEmpty else { return .failure(.empty) }
+        if text.contains(":") { // IPv6, optionally with a prefix
+            let pieces = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard pieces.count <= 2, let bytes = IPv6Address.parse(String(pieces[0])) else { return .failure(.badAddress(String(text))) }
+            var prefix = 128
+            if pieces.count == 2 {
+                guard let value = Int(pieces[1]), (0...128).contains(value) else { return .failure(.badAddress(String(text))) }
+                prefix = value
+            }
+            return .success(.ipv6(bytes: bytes, prefixLength: prefix))
+        }
+        let looksNumeric = text.allSatisfy { $0.isASCII && ($0.isNumber || $0 == "." || $0 == "/") }
+        if looksNumeric && (text.contains("/") || text.split(separator: ".").count == 4) {
+            guard let interface = IPv4Interface(String(text), defaultPrefix: 32) else { return .failure(.badAddress(String(text))) }
+            return .success(.ipv4(interface))
+        }
+        var labels = text.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+        if labels.count > 1, labels.last == "" { labels.removeLast() } // "example.com." is "example.com"
+        for label in labels where label != "*" && label != "**" {
+            if label.contains("*") { return .failure(.wildcardInsideLabel(String(label))) }
+            if !Hostname.isValidLabel(label) { return .failure(.badLabel(String(label))) }
+        }
+        return .success(.domain(labels.map(String.init)))
+    }
+}

@@ -1,0 +1,10 @@
+// libnl-3 and libnl-route-3, as the LinuxNet module uses them (rtnl links and addresses).
+#pragma once
+#include <netlink/netlink.h>
+#include <netlink/version.h>
+#include <netlink/errno.h>
+#include <netlink/socket.h>
+#include <netlink/cache.h>
+#include <netlink/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/addr.h>

@@ -1,0 +1,33 @@
+import ArgumentParser
+import BootConfig
+import Glibc
+
+/// --config and the command after `--`, shared by run, check and plan.
+struct ConfigOptions: ParsableArguments {
+    static let defaultPath = "/etc/enclave-init/boot.json"
+    static let environmentVariable = "ENCLAVE_INIT_CONFIG"
+
+    @Option(name: .long, help: ArgumentHelp("The boot JSON.", valueName: "path"))
+    var config: String?
+
+    @Argument(parsing: .postTerminator,
+              help: ArgumentHelp("A command after `--` replaces app.command.", valueName: "command"))
+    var command: [String] = []
+
+    /// --config, else $ENCLAVE_INIT_CONFIG, else the default path.
+    var resolvedPath: String {
+        if let config { return config }
+        if let fromEnvironment = getenv(Self.environmentVariable).map({ String(cString: $0) }), !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        return Self.defaultPath
+    }
+
+    func load() throws(ConfigError) -> BootConfiguration {
+        try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
+    }
+}
+
+enum BuildInfo {
+    static let version = "0.1.0"
+}

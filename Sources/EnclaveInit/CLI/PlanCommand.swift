@@ -1,0 +1,32 @@
+import ArgumentParser
+import BootConfig
+import Glibc
+import Relay
+import Supervisor
+
+/// `enclave-init plan`: print the ordered boot steps the config implies; touches nothing.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print the ordered boot steps the config implies (addresses, hosts lines, listeners, mounts, the app); touch nothing."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let config: BootConfiguration
+        do {
+            config = try options.load()
+        } catch {
+            Console.error(error.description)
+            throw ExitCode(InitExitCode.invalidConfig)
+        }
+        var environment: [String: String] = [:]
+        for name in ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        let emulation = VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultEnclaveCID)
+        print("plan for \(options.resolvedPath):")
+        for line in BootPlan(config: config, emulation: emulation).lines() { print(line) }
+    }
+}

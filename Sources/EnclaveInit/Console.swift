@@ -1,0 +1,19 @@
+import Glibc
+
+/// Direct writes to the console (stdout/stderr), whole lines at a time, retrying short writes.
+enum Console {
+    static func write(_ text: String, to fd: Int32 = STDERR_FILENO) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                if written <= 0 { return } // the console is gone: nothing useful left to do
+                offset += written
+            }
+        }
+    }
+
+    static func error(_ text: String) { write(text + "\n", to: STDERR_FILENO) }
+}

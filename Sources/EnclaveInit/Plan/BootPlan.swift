@@ -1,0 +1,115 @@
+import BootConfig
+import LinuxNet
+import Relay
+
+/// What `run` would do with a config, step by step, in boot order. Touches nothing.
+struct BootPlan {
+    let config: BootConfiguration
+    /// The vsock emulation in force for this process, shown next to every vsock endpoint.
+    let emulation: VsockEmulation?
+
+    func lines() -> [String] {
+        var output: [String] = []
+        for (number, step) in BootStep.allCases.enumerated() {
+            let details = describe(step)
+            guard let first = details.first else { continue }
+            let title = step.rawValue.padding(to: 10)
+            output.append("\(number + 1). \(title) \(first)")
+            output += details.dropFirst().map { String(repeating: " ", count: 14) + $0 }
+        }
+        return output
+    }
+
+    private func describe(_ step: BootStep) -> [String] {
+        switch step {
+        case .config:
+            return ["boot JSON version \(config.version): valid"]
+        case .pid1Duties:
+            let heartbeat: String
+            switch config.heartbeat.enabled {
+            case .off: heartbeat = "heartbeat: off"
+            case .on: heartbeat = "heartbeat: on, to \(vsock(config.parentCID, config.heartbeat.port))"
+            case .auto: heartbeat = "heartbeat: auto, to \(vsock(config.parentCID, config.heartbeat.port)) only as the enclave's own init (PID 1 of the initial PID namespace)"
+            }
+            return ["only when PID 1: mount /proc /sys /dev /dev/pts /dev/shm /run /tmp where missing", heartbeat]
+        case .streams:
+            var lines: [String] = []
+            if let logs = config.logs { lines.append("logs -> \(vsock(config.parentCID, logs.vsockPort)), buffer \(logs.bufferBytes) bytes") }
+            if let status = config.status { lines.append("status -> \(vsock(config.parentCID, status.vsockPort))") }
+            return lines.isEmpty ? ["none (console only)"] : lines
+        case .network:
+            var lines = ["lo up; addresses: " + LoopbackPlan.addresses(for: config).map(\.description).joined(separator: " ")]
+            if let hostname = config.hostname { lines.append("hostname: \(hostname)") }
+            let entries = HostsEntries.entries(for: config)
+            lines.append("\(config.network.hostsFile): managed block with \(entries.count) line\(entries.count == 1 ? "" : "s")")
+            lines += entries.map { "  " + $0.description }
+            return lines
+        case .proxies:
+            var lines: [String] = []
+            for host in config.hosts {
+                let remote = host.effectiveRemote.map { ", parent dials \($0)" } ?? ""
+                let limit = host.maxConnections > 0 ? ", at most \(host.maxConnections) connections" : ""
+                lines.append("outbound tcp:\(host.address):\(host.port) -> \(vsock(config.parentCID, host.vsockPort))\(remote)\(limit)")
+            }
+            for ingress in config.ingress {
+                lines.append("ingress \(vsockListener(ingress.vsockPort)) -> tcp:127.0.0.1:\(ingress.port), parent listens on tcp port \(ingress.hostPort)")
+            }
+            if let egress = config.egress {
+                lines.append("egress HTTP CONNECT proxy tcp:127.0.0.1:\(egress.port) -> \(vsock(config.parentCID, egress.vsockPort))")
+                lines.append("  allow: " + (egress.allow.isEmpty ? "(nothing: every destination is denied)" : egress.allow.map(\.text).joined(separator: " ")))
+                if !egress.deny.isEmpty { lines.append("  deny: " + egress.deny.map(\.text).joined(separator: " ")) }
+            }
+            return lines.isEmpty ? ["none"] : lines
+        case .mounts:
+            let lines = config.mounts.map { mount in
+                let options = mount.options.isEmpty ? "" : ", options \(mount.options)"
+                return "\(mount.kind.rawValue) \(mount.server):\(mount.export) on \(mount.target) (port \(mount.port)\(options), "
+                    + "retry for \(mount.timeoutSeconds) s, \(mount.required ? "required" : "optional"))"
+            }
+            return lines.isEmpty ? ["none"] : lines
+        case .app:
+            let app = config.app
+            var lines = ["exec " + app.command.map(shellQuoted).joined(separator: " ")]
+            if let workdir = app.workdir { lines.append("workdir \(workdir)") }
+            if let user = app.user { lines.append("user \(user)") }
+            if !app.env.isEmpty { lines.append("env " + app.env.map { "\($0.key)=\(shellQuoted($0.value))" }.joined(separator: " ")) }
+            if let egress = config.egress { lines.append("env http_proxy=https_proxy=http://127.0.0.1:\(egress.port) (and upper case), no_proxy") }
+            if let ready = app.ready {
+                switch ready.probe {
+                case .tcp(let port): lines.append("ready when tcp:127.0.0.1:\(port) accepts (within \(ready.timeoutSeconds) s)")
+                case .file(let path): lines.append("ready when \(path) exists (within \(ready.timeoutSeconds) s)")
+                }
+            }
+            return lines
+        case .supervise:
+            let restart = config.app.restart == .no ? "restart: no" : "restart: \(config.app.restart.rawValue), at most \(config.app.restartLimit) times"
+            return ["forward signals to the app's process group, reap every child; \(restart)",
+                    "shutdown: SIGTERM, wait up to \(config.shutdown.graceSeconds) s, SIGKILL the rest, stop proxies, unmount, sync",
+                    "then exit with the app's status (as PID 1: power off)"]
+        }
+    }
+
+    private func vsock(_ cid: UInt32, _ port: UInt32) -> String {
+        let endpoint = Endpoint.vsock(cid: cid, port: port)
+        guard let emulation else { return endpoint.description }
+        return "\(endpoint) (emulated: \(emulation.emulate(connectingTo: endpoint)))"
+    }
+
+    private func vsockListener(_ port: UInt32) -> String {
+        guard let emulation else { return "vsock:any:\(port)" }
+        return "vsock:any:\(port) (emulated: unix:\(emulation.listenPath(port: port)))"
+    }
+}
+
+/// A word as a shell would need it written, so that `plan` output can be pasted.
+func shellQuoted(_ word: String) -> String {
+    let safe = word.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_./=:,+@%".unicodeScalars.contains($0)) }
+    if safe && !word.isEmpty { return word }
+    return "'" + word.replacing("'", with: "'\\''") + "'"
+}
+
+extension String {
+    func padding(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

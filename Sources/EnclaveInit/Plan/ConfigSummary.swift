@@ -1,0 +1,25 @@
+import BootConfig
+import LinuxNet
+
+/// The one-screen summary `check` prints for a valid config.
+enum ConfigSummary {
+    static func lines(for config: BootConfiguration) -> [String] {
+        var lines: [(String, String)] = []
+        lines.append(("hostname", config.hostname ?? "(unchanged)"))
+        lines.append(("parent", "CID \(config.parentCID), heartbeat \(config.heartbeat.enabled.rawValue) on port \(config.heartbeat.port)"))
+        let addresses = LoopbackPlan.addresses(for: config)
+        let names = HostsEntries.entries(for: config).reduce(0) { $0 + $1.names.count }
+        lines.append(("network", "lo with \(addresses.count) address\(addresses.count == 1 ? "" : "es"), \(names) name\(names == 1 ? "" : "s") in \(config.network.hostsFile)"))
+        lines.append(("outbound", config.hosts.isEmpty ? "none" : config.hosts.map { "\($0.names.first ?? $0.address.description) -> \($0.address):\($0.port)" }.joined(separator: ", ")))
+        lines.append(("ingress", config.ingress.isEmpty ? "none" : config.ingress.map { "parent \($0.hostPort) -> app \($0.port)" }.joined(separator: ", ")))
+        lines.append(("egress", config.egress.map { "127.0.0.1:\($0.port), \($0.allow.count) allow and \($0.deny.count) deny rules" } ?? "none"))
+        lines.append(("mounts", config.mounts.isEmpty ? "none" : config.mounts.map { "\($0.server):\($0.export) on \($0.target)" }.joined(separator: ", ")))
+        lines.append(("app", config.app.command.map(shellQuoted).joined(separator: " ") + " (restart \(config.app.restart.rawValue))"))
+        lines.append(("shutdown", "grace \(config.shutdown.graceSeconds) s"))
+        var streams: [String] = []
+        if let logs = config.logs { streams.append("logs on vsock port \(logs.vsockPort)") }
+        if let status = config.status { streams.append("status on vsock port \(status.vsockPort)") }
+        lines.append(("streams", streams.isEmpty ? "console only" : streams.joined(separator: ", ")))
+        return lines.map { $0.0.padding(to: 10) + " " + $0.1 }
+    }
+}

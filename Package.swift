@@ -49,10 +49,14 @@ let package = Package(
                        providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         .target(name: "CSupport"),
 
-        .testTarget(name: "BootConfigTests", dependencies: ["BootConfig"]),
-        .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig"]),
-        .testTarget(name: "RelayTests", dependencies: ["Relay", "BootConfig"]),
-        .testTarget(name: "SandboxTests", dependencies: ["BootConfig"]),
+        // Test-only: boot JSON tables, a config mutator and a process runner shared by the tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "BootConfigTests", dependencies: ["BootConfig", "TestSupport"]),
+        .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "TestSupport"]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
+        // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
+        .testTarget(name: "SandboxTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,7 @@
 import CSupport
 
 /// How a process ended, and the exit code enclave-init reports for it (DESIGN.md section 3).
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+public enum TerminationStatus: Sendable, Equatable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 

@@ -1,0 +1,67 @@
+import BootConfig
+import Testing
+import TestSupport
+
+/// The shared tables, checked through the library: each invalid config names the exact path.
+@Suite struct ConfigTableTests {
+    @Test func tablesAreLargeEnough() {
+        #expect(invalidConfigs.count >= 40)
+        #expect(validConfigs.count >= 10)
+    }
+
+    @Test(arguments: invalidConfigs)
+    func invalidConfigIsRejectedAtItsPath(_ testCase: InvalidConfigCase) {
+        do {
+            let config = try BootConfigLoader.decode(Array(testCase.json.utf8))
+            Issue.record("accepted: \(config)")
+        } catch {
+            let match = error.issues.first { $0.path.description == testCase.path && $0.description.contains(testCase.message) }
+            #expect(match != nil, "expected \(testCase.path): …\(testCase.message)…, got:\n\(error)")
+        }
+    }
+
+    @Test(arguments: validConfigs)
+    func validConfigIsAccepted(_ testCase: ValidConfigCase) throws {
+        let config = try BootConfigLoader.decode(Array(testCase.json.utf8),
+                                                 commandOverride: testCase.commandOverride.isEmpty ? nil : testCase.commandOverride)
+        #expect(!config.app.command.isEmpty)
+        if !testCase.commandOverride.isEmpty { #expect(config.app.command == testCase.commandOverride) }
+    }
+
+    @Test func everyErrorIsReportedAtOnce() throws {
+        let json = """
+        {"version": 1, "parent_cid": 0, "hosts": [{"names": ["a.example"], "address": "10.0.0.1", "port": 0, "vsock_port": 1}],
+         "app": {"command": ["/x"], "user": "a:b:c", "workdir": "rel"}}
+        """
+        #expect(throws: ConfigError.self) { try BootConfigLoader.decode(Array(json.utf8)) }
+        do {
+            _ = try BootConfigLoader.decode(Array(json.utf8))
+        } catch {
+            #expect(error.issues.map(\.path.description) == ["parent_cid", "hosts[0].address", "hosts[0].port", "app.user", "app.workdir"])
+            #expect(error.issues.allSatisfy { $0.location != nil })
+        }
+    }
+
+    @Test func crossFieldErrorsUseTheIndexAsWritten() {
+        // hosts[0] is invalid and dropped; the clash between hosts[1] and hosts[2] must still say 1 and 2.
+        let json = withBase(#""hosts": [{"names": ["x.example"], "address": "1.2.3.4", "port": 1, "vsock_port": 1}, {"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}, {"names": ["b.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8001}]"#)
+        do {
+            _ = try BootConfigLoader.decode(Array(json.utf8))
+            Issue.record("accepted")
+        } catch {
+            #expect(error.issues.map(\.path.description) == ["hosts[0].address", "hosts[2].port"])
+            #expect(error.issues.last?.message == "listener 127.0.0.2:443 is already used by hosts[1].port")
+            #expect(error.issues.last?.location == SourceLocation(line: 1, column: 277))
+        }
+    }
+
+    @Test func missingFileIsAConfigError() {
+        do {
+            _ = try BootConfigLoader.load(path: "/nonexistent/boot.json")
+            Issue.record("loaded a missing file")
+        } catch {
+            #expect(error.description.contains("cannot read the config: No such file or directory"))
+            #expect(error.issues.first?.hint?.contains("--config") == true)
+        }
+    }
+}

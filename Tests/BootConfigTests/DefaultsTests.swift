@@ -1,0 +1,61 @@
+import BootConfig
+import Foundation
+import Testing
+import TestSupport
+
+/// The documented defaults (README, "Boot JSON reference") are what decoding produces.
+@Suite struct DefaultsTests {
+    @Test func minimalConfigWithCommandOverride() throws {
+        let config = try BootConfigLoader.decode(Array(#"{"version": 1}"#.utf8), commandOverride: ["/bin/app", "--flag"])
+        #expect(config.version == 1)
+        #expect(config.hostname == nil)
+        #expect(config.parentCID == 3)
+        #expect(config.heartbeat.enabled == .auto)
+        #expect(config.heartbeat.port == 9000)
+        #expect(config.network.loopback.map(\.description) == ["127.0.0.1/8"])
+        #expect(config.network.hostsFile == "/etc/hosts")
+        #expect(config.hosts.isEmpty && config.ingress.isEmpty && config.mounts.isEmpty)
+        #expect(config.egress == nil && config.logs == nil && config.status == nil)
+        #expect(config.app.command == ["/bin/app", "--flag"])
+        #expect(config.app.restart == .no)
+        #expect(config.app.restartLimit == 5)
+        #expect(config.app.workdir == nil && config.app.user == nil && config.app.ready == nil)
+        #expect(config.shutdown.graceSeconds == 10)
+    }
+
+    @Test func mappingDefaults() throws {
+        let json = withBase(#"""
+            "hosts": [{"names": ["KMS.Example.com"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000},
+                      {"names": ["nfs.internal"], "address": "127.0.0.200", "port": 2049, "vsock_port": 20000}],
+            "ingress": [{"vsock_port": 5000, "port": 8080}],
+            "mounts": [{"type": "nfs4", "server": "127.0.0.200", "target": "/mnt"}],
+            "logs": {"vsock_port": 9100}
+            """#)
+        let config = try BootConfigLoader.decode(Array(json.utf8))
+        let host = try #require(config.hosts.first)
+        #expect(host.names == ["kms.example.com"]) // names are case-insensitive: kept lower-case
+        #expect(host.remote == nil)
+        #expect(host.effectiveRemote == HostPort(host: "kms.example.com", port: 443))
+        #expect(host.connectTimeoutMilliseconds == 5000)
+        #expect(host.maxConnections == 0)
+        #expect(config.ingress.first?.hostPort == 8080)
+        let mount = try #require(config.mounts.first)
+        #expect(mount.port == 2049 && mount.export == "/" && mount.options == "" && mount.timeoutSeconds == 30 && mount.required)
+        #expect(config.logs?.bufferBytes == 1_048_576)
+    }
+
+    @Test func heartbeatAcceptsBooleansAndAuto() throws {
+        for (text, mode) in [("true", Heartbeat.Mode.on), ("false", .off), ("\"auto\"", .auto)] {
+            let config = try BootConfigLoader.decode(Array(withBase(#""heartbeat": {"enabled": \#(text)}"#).utf8))
+            #expect(config.heartbeat.enabled == mode)
+        }
+    }
+
+    @Test func exampleImageConfigIsValid() throws {
+        let path = #filePath.replacingOccurrences(of: "Tests/BootConfigTests/DefaultsTests.swift", with: "rootfs/etc/enclave-init/boot.json")
+        let config = try BootConfigLoader.load(path: path)
+        #expect(config.hosts.count == 3)
+        #expect(config.mounts.first?.server == config.hosts.last?.address)
+        #expect(config.egress?.allow.count == 2)
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The command line as users run it: the real binary, its output and its exit status.
+@Suite struct CLITests {
+    let directory: TemporaryDirectory
+    init() throws { directory = try TemporaryDirectory() }
+
+    @Test func helpNamesEveryCommandAndTheConfigPrecedence() throws {
+        let result = try ProcessRunner.enclaveInit(["--help"])
+        #expect(result.status == 0)
+        for text in ["run (default)", "check", "plan", "--config, else $ENCLAVE_INIT_CONFIG, else", "/etc/enclave-init/boot.json", "78 invalid config"] {
+            #expect(result.stdout.contains(text), "help lacks \(text)")
+        }
+        let check = try ProcessRunner.enclaveInit(["check", "--help"])
+        #expect(check.status == 0 && check.stdout.contains("--config <path>"))
+    }
+
+    @Test func versionPrintsOneLine() throws {
+        let result = try ProcessRunner.enclaveInit(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.split(separator: "\n").count == 1)
+    }
+
+    @Test func unknownOptionIsAUsageError() throws {
+        let result = try ProcessRunner.enclaveInit(["check", "--confg", "x"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--confg"))
+    }
+
+    @Test(arguments: invalidConfigs)
+    func checkExits78NamingThePath(_ testCase: InvalidConfigCase) throws {
+        let path = try directory.write("boot.json", testCase.json)
+        let result = try ProcessRunner.enclaveInit(["check", "--config", path])
+        #expect(result.status == 78, "\(result.output)")
+        #expect(result.stderr.contains("  \(testCase.path)"), "\(result.stderr)")
+        #expect(result.stderr.contains(testCase.message), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test(arguments: validConfigs)
+    func validConfigsRoundTripThroughPlan(_ testCase: ValidConfigCase) throws {
+        let path = try directory.write("boot.json", testCase.json)
+        let override = testCase.commandOverride.isEmpty ? [] : ["--"] + testCase.commandOverride
+        let check = try ProcessRunner.enclaveInit(["check", "--config", path] + override)
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.stdout.contains("valid"))
+        let plan = try ProcessRunner.enclaveInit(["plan", "--config", path] + override, environment: [:])
+        #expect(plan.status == 0, "\(plan.output)")
+        for line in testCase.planContains { #expect(plan.stdout.contains(line), "plan lacks \(line):\n\(plan.stdout)") }
+        // The steps come in boot order, numbered.
+        let titles = plan.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard let first = line.first, first.isNumber else { return nil }
+            return line.split(separator: " ").dropFirst().first.map(String.init)
+        }
+        #expect(titles == ["config", "pid-1", "streams", "network", "proxies", "mounts", "app", "supervise"])
+    }
+
+    @Test func configPathPrecedence() throws {
+        let fromFlag = try directory.write("flag.json", withBase(#""hostname": "fromflag""#))
+        let fromEnvironment = try directory.write("env.json", withBase(#""hostname": "fromenv""#))
+        let both = try ProcessRunner.enclaveInit(["check", "--config", fromFlag], environment: ["ENCLAVE_INIT_CONFIG": fromEnvironment])
+        #expect(both.stdout.contains("fromflag"))
+        let environmentOnly = try ProcessRunner.enclaveInit(["check"], environment: ["ENCLAVE_INIT_CONFIG": fromEnvironment])
+        #expect(environmentOnly.stdout.contains("fromenv"))
+        // Neither: the default path, named in the error when it is missing.
+        if !FileManager.default.fileExists(atPath: "/etc/enclave-init/boot.json") {
+            let neither = try ProcessRunner.enclaveInit(["check"], environment: [:])
+            #expect(neither.status == 78)
+            #expect(neither.stderr.contains("/etc/enclave-init/boot.json"))
+        }
+    }
+
+    @Test func planShowsTheVsockEmulation() throws {
+        let path = try directory.write("boot.json", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}], "ingress": [{"vsock_port": 5000, "port": 8080}]"#))
+        let plan = try ProcessRunner.enclaveInit(["plan", "--config", path],
+                                                 environment: ["ENCLAVE_INIT_VSOCK_DIR": "/tmp/vs", "ENCLAVE_INIT_VSOCK_CID": "21"])
+        #expect(plan.stdout.contains("vsock:3:8000 (emulated: unix:/tmp/vs/3-8000)"))
+        #expect(plan.stdout.contains("vsock:any:5000 (emulated: unix:/tmp/vs/21-5000)"))
+    }
+
+    @Test func planTouchesNothing() throws {
+        let hostsFile = try directory.write("hosts", "127.0.0.1 localhost\n")
+        let path = try directory.write("boot.json", withBase(#""hostname": "x", "network": {"hosts_file": "\#(hostsFile)"}, "hosts": [{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}]"#))
+        let plan = try ProcessRunner.enclaveInit(["plan", "--config", path])
+        #expect(plan.status == 0)
+        #expect(try String(contentsOfFile: hostsFile, encoding: .utf8) == "127.0.0.1 localhost\n")
+    }
+
+    @Test func runRejectsAnInvalidConfigWith78() throws {
+        let path = try directory.write("boot.json", #"{"version": 1, "app": {"command": ["/bin/true"], "restart": "sometimes"}}"#)
+        let result = try ProcessRunner.enclaveInit(["run", "--config", path])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("app.restart"))
+        // `run` is the default command.
+        let implicit = try ProcessRunner.enclaveInit(["--config", path])
+        #expect(implicit.status == 78)
+    }
+
+    @Test func checkAcceptsTheExampleImageConfig() throws {
+        let path = #filePath.replacingOccurrences(of: "Tests/EnclaveInitTests/CLITests.swift", with: "rootfs/etc/enclave-init/boot.json")
+        let result = try ProcessRunner.enclaveInit(["check", "--config", path])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stdout.contains("outbound   kms.us-east-1.amazonaws.com -> 127.0.0.2:443"))
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// Invalid boot JSON documents, each with the JSON path its first error must name and a piece
+/// of the message. Shared by the library tests and the command-line tests (exit status 78).
+public struct InvalidConfigCase: Sendable, CustomStringConvertible {
+    public var name: String
+    public var json: String
+    public var path: String
+    public var message: String
+    public var description: String { name }
+}
+
+private func invalid(_ name: String, _ json: String, path: String, _ message: String) -> InvalidConfigCase {
+    InvalidConfigCase(name: name, json: json, path: path, message: message)
+}
+
+/// `{"version": 1, "app": {"command": ["/bin/true"]}, <extra>}`: a valid base plus one section.
+public func withBase(_ extra: String) -> String {
+    #"{"version": 1, "app": {"command": ["/bin/true"]}\#(extra.isEmpty ? "" : ", " + extra)}"#
+}
+
+private let host = #"{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}"#
+
+public let invalidConfigs: [InvalidConfigCase] = [
+    // Malformed JSON, with line and column.
+    invalid("empty file", "", path: "(document)", "line 1, column 1"),
+    invalid("trailing comma", "{\n  \"version\": 1,\n}", path: "(document)", "line 3, column 1"),
+    invalid("unquoted key", "{version: 1}", path: "(document)", "line 1, column 2"),
+    invalid("single quotes", "{'version': 1}", path: "(document)", "expected a key in double quotes"),
+    invalid("garbage after document", #"{"version": 1} x"#, path: "(document)", "after the end of the document"),
+    invalid("duplicate key", "{\"version\": 1,\n \"version\": 1}", path: "(document)", "duplicate key \"version\" (first at line 1, column 2)"),
+    invalid("unterminated string", #"{"version": 1, "hostname": "abc"#, path: "(document)", "unterminated string"),
+    invalid("leading zero", #"{"version": 01}"#, path: "(document)", "leading zeros"),
+    invalid("root is an array", "[1]", path: "(document)", "expected an object, found array"),
+
+    // Version.
+    invalid("version missing", #"{"app": {"command": ["/bin/true"]}}"#, path: "version", "required key \"version\" is missing"),
+    invalid("version 2", #"{"version": 2, "app": {"command": ["/bin/true"]}}"#, path: "version", "unsupported version 2"),
+    invalid("version as string", #"{"version": "1", "app": {"command": ["/bin/true"]}}"#, path: "version", "expected an integer"),
+
+    // Unknown keys and wrong types.
+    invalid("unknown top-level key", withBase(#""hostnme": "x""#), path: "hostnme", "did you mean \"hostname\""),
+    invalid("unknown nested key", withBase(#""shutdown": {"grace": 3}"#), path: "shutdown.grace", "unknown key \"grace\""),
+    invalid("hosts not an array", withBase(#""hosts": {}"#), path: "hosts", "expected an array, found object"),
+    invalid("port as string", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.2", "port": "443", "vsock_port": 8000}]"#), path: "hosts[0].port", "expected an integer"),
+    invalid("heartbeat enabled yes", withBase(#""heartbeat": {"enabled": "yes"}"#), path: "heartbeat.enabled", "true, false or \"auto\""),
+
+    // Ranges.
+    invalid("port 70000", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.2", "port": 70000, "vsock_port": 8000}]"#), path: "hosts[0].port", "port 70000 is out of range 1-65535"),
+    invalid("port 0", withBase(#""ingress": [{"vsock_port": 5000, "port": 0}]"#), path: "ingress[0].port", "port 0 is out of range 1-65535"),
+    invalid("fractional port", withBase(#""egress": {"port": 3128.5, "vsock_port": 8001}"#), path: "egress.port", "whole number"),
+    invalid("vsock port 0", withBase(#""logs": {"vsock_port": 0}"#), path: "logs.vsock_port", "vsock port 0 is out of range 1-4294967294"),
+    invalid("vsock port 2^32", withBase(#""status": {"vsock_port": 4294967296}"#), path: "status.vsock_port", "out of range 1-4294967294"),
+    invalid("parent CID 0", withBase(#""parent_cid": 0"#), path: "parent_cid", "CID 0 is out of range"),
+    invalid("parent CID any", withBase(#""parent_cid": 4294967295"#), path: "parent_cid", "CID 4294967295 is out of range"),
+    invalid("negative grace", withBase(#""shutdown": {"grace_seconds": -1}"#), path: "shutdown.grace_seconds", "out of range 0-3600"),
+    invalid("tiny log buffer", withBase(#""logs": {"vsock_port": 9100, "buffer_bytes": 10}"#), path: "logs.buffer_bytes", "out of range"),
+
+    // Addresses.
+    invalid("alias outside loopback", withBase(#""hosts": [{"names": ["a.example"], "address": "10.0.0.2", "port": 443, "vsock_port": 8000}]"#), path: "hosts[0].address", "outside 127.0.0.0/8"),
+    invalid("alias not an address", withBase(#""hosts": [{"names": ["a.example"], "address": "127.1", "port": 443, "vsock_port": 8000}]"#), path: "hosts[0].address", "not an IPv4 address"),
+    invalid("loopback outside 127/8", withBase(#""network": {"loopback": ["192.168.1.1/24"]}"#), path: "network.loopback[0]", "outside 127.0.0.0/8"),
+    invalid("loopback bad prefix", withBase(#""network": {"loopback": ["127.0.0.1/33"]}"#), path: "network.loopback[0]", "not an IPv4 address with an optional prefix"),
+
+    // Duplicate listeners and vsock ports.
+    invalid("same address and port twice", withBase(#""hosts": [\#(host), {"names": ["b.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8001}]"#), path: "hosts[1].port", "listener 127.0.0.2:443 is already used by hosts[0].port"),
+    invalid("egress on a mapped socket", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.1", "port": 3128, "vsock_port": 8000}], "egress": {"port": 3128, "vsock_port": 8001}"#), path: "egress.port", "already used by hosts[0].port"),
+    invalid("same parent vsock port", withBase(#""hosts": [\#(host), {"names": ["b.example"], "address": "127.0.0.3", "port": 443, "vsock_port": 8000}]"#), path: "hosts[1].vsock_port", "parent vsock port 8000 is already used by hosts[0].vsock_port"),
+    invalid("logs on a mapping's vsock port", withBase(#""hosts": [\#(host)], "logs": {"vsock_port": 8000}"#), path: "logs.vsock_port", "already used by hosts[0].vsock_port"),
+    invalid("mapping on the heartbeat port", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 9000}]"#), path: "hosts[0].vsock_port", "already used by heartbeat.port"),
+    invalid("same ingress vsock port", withBase(#""ingress": [{"vsock_port": 5000, "port": 8080}, {"vsock_port": 5000, "port": 8081}]"#), path: "ingress[1].vsock_port", "enclave vsock port 5000 is already used"),
+    invalid("same ingress host port", withBase(#""ingress": [{"vsock_port": 5000, "port": 8080}, {"vsock_port": 5001, "port": 8080}]"#), path: "ingress[1].host_port", "parent TCP port 8080 is already used"),
+    invalid("mapping on the app's ingress port", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.1", "port": 8080, "vsock_port": 8000}], "ingress": [{"vsock_port": 5000, "port": 8080}]"#), path: "ingress[0].port", "already used by hosts[0].port"),
+
+    // remote and names.
+    invalid("remote without port", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000, "remote": "kms.example"}]"#), path: "hosts[0].remote", "not host:port"),
+    invalid("remote IPv6 without brackets", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000, "remote": "2001:db8::1:443"}]"#), path: "hosts[0].remote", "brackets"),
+    invalid("remote port 0", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000, "remote": "a.example:0"}]"#), path: "hosts[0].remote", "not a port 1-65535"),
+    invalid("nothing to dial", withBase(#""hosts": [{"address": "127.0.0.2", "port": 443, "vsock_port": 8000}]"#), path: "hosts[0].remote", "nothing to dial"),
+    invalid("name with underscore", withBase(#""hosts": [{"names": ["my_host.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}]"#), path: "hosts[0].names[0]", "invalid label \"my_host\""),
+    invalid("name with empty label", withBase(#""hosts": [{"names": ["a..example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}]"#), path: "hosts[0].names[0]", "empty label"),
+    invalid("name on two addresses", withBase(#""hosts": [\#(host), {"names": ["a.example"], "address": "127.0.0.3", "port": 443, "vsock_port": 8001}]"#), path: "hosts[1].names[0]", "already maps to 127.0.0.2"),
+    invalid("invalid hostname", withBase(#""hostname": "-enclave""#), path: "hostname", "invalid label"),
+
+    // Egress patterns.
+    invalid("wildcard inside a label", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "allow": ["kms*.amazonaws.com"]}"#), path: "egress.allow[0]", "must stand alone as a whole label"),
+    invalid("triple star", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "deny": ["***.example.com"]}"#), path: "egress.deny[0]", "wildcard inside the label"),
+    invalid("egress bad port range", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "allow": ["a.example:500-400"]}"#), path: "egress.allow[0]", "invalid port or port range"),
+    invalid("egress bad CIDR", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "allow": ["10.0.0.0/40"]}"#), path: "egress.allow[0]", "invalid address or prefix"),
+    invalid("egress missing vsock port", withBase(#""egress": {"port": 3128}"#), path: "egress.vsock_port", "required key \"vsock_port\" is missing"),
+
+    // Mounts.
+    invalid("mount served by no mapping", withBase(#""hosts": [\#(host)], "mounts": [{"type": "nfs4", "server": "127.0.0.200", "target": "/mnt/pv"}]"#), path: "mounts[0].server", "no hosts[] mapping serves 127.0.0.200:2049"),
+    invalid("mount on the wrong port", withBase(#""hosts": [{"names": ["nfs.internal"], "address": "127.0.0.200", "port": 2049, "vsock_port": 20000}], "mounts": [{"type": "nfs4", "server": "127.0.0.200", "port": 2050, "target": "/mnt/pv"}]"#), path: "mounts[0].server", "serves 127.0.0.200:2050"),
+    invalid("mount type nfs3", withBase(#""hosts": [{"names": ["nfs.internal"], "address": "127.0.0.200", "port": 2049, "vsock_port": 20000}], "mounts": [{"type": "nfs3", "server": "127.0.0.200", "target": "/mnt/pv"}]"#), path: "mounts[0].type", "unsupported mount type"),
+    invalid("relative mount target", withBase(#""hosts": [{"names": ["nfs.internal"], "address": "127.0.0.200", "port": 2049, "vsock_port": 20000}], "mounts": [{"type": "nfs4", "server": "127.0.0.200", "target": "mnt/pv"}]"#), path: "mounts[0].target", "not absolute"),
+    invalid("mount options with spaces", withBase(#""hosts": [{"names": ["nfs.internal"], "address": "127.0.0.200", "port": 2049, "vsock_port": 20000}], "mounts": [{"type": "nfs4", "server": "127.0.0.200", "target": "/mnt", "options": "hard, timeo=5"}]"#), path: "mounts[0].options", "comma-separated"),
+
+    // App.
+    invalid("no app at all", #"{"version": 1}"#, path: "app.command", "no command to run"),
+    invalid("empty command", #"{"version": 1, "app": {"command": []}}"#, path: "app.command", "no command to run"),
+    invalid("empty program name", #"{"version": 1, "app": {"command": [""]}}"#, path: "app.command[0]", "program name is empty"),
+    invalid("command not strings", #"{"version": 1, "app": {"command": ["/bin/echo", 3]}}"#, path: "app.command[1]", "expected a string, found integer 3"),
+    invalid("bad user syntax", #"{"version": 1, "app": {"command": ["/bin/true"], "user": "1000:1000:1"}}"#, path: "app.user", "not uid[:gid]"),
+    invalid("user id too large", #"{"version": 1, "app": {"command": ["/bin/true"], "user": "4294967295"}}"#, path: "app.user", "not uid[:gid]"),
+    invalid("relative workdir", #"{"version": 1, "app": {"command": ["/bin/true"], "workdir": "app"}}"#, path: "app.workdir", "not absolute"),
+    invalid("unknown restart policy", #"{"version": 1, "app": {"command": ["/bin/true"], "restart": "sometimes"}}"#, path: "app.restart", "one of"),
+    invalid("env value not a string", #"{"version": 1, "app": {"command": ["/bin/true"], "env": {"N": 1}}}"#, path: "app.env.N", "expected a string"),
+    invalid("ready with both probes", #"{"version": 1, "app": {"command": ["/bin/true"], "ready": {"tcp": 80, "file": "/x"}}}"#, path: "app.ready", "not both"),
+    invalid("ready probes enclave-init's own port", withBase(#""egress": {"port": 3128, "vsock_port": 8001}"#).replacingFirst(#""command": ["/bin/true"]"#, with: #""command": ["/bin/true"], "ready": {"tcp": 3128}"#), path: "app.ready.tcp", "enclave-init's own listener"),
+    invalid("relative hosts file", withBase(#""network": {"hosts_file": "etc/hosts"}"#), path: "network.hosts_file", "not absolute"),
+]
+
+extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = range(of: target) else { return self }
+        return replacingCharacters(in: range, with: replacement)
+    }
+}

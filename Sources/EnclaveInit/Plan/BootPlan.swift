@@ -73,7 +73,7 @@ struct BootPlan {
             if let workdir = app.workdir { lines.append("workdir \(workdir)") }
             if let user = app.user { lines.append("user \(user)") }
             if !app.env.isEmpty { lines.append("env " + app.env.map { "\($0.key)=\(shellQuoted($0.value))" }.joined(separator: " ")) }
-            if let egress = config.egress { lines.append("env http_proxy=https_proxy=http://127.0.0.1:\(egress.port) (and upper case), no_proxy") }
+            if let egress = config.egress { lines.append("env http_proxy and https_proxy (and upper case) = http://127.0.0.1:\(egress.port); no_proxy = localhost and mapped names") }
             if let ready = app.ready {
                 switch ready.probe {
                 case .tcp(let port): lines.append("ready when tcp:127.0.0.1:\(port) accepts (within \(ready.timeoutSeconds) s)")

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The static binary as PID 1 of a PID + mount namespace, chrooted into a directory that holds
+/// nothing but itself and a config: no /proc, no /dev, no libraries. The static Swift runtime
+/// aborts without /proc/self/exe, so this works only because the early C constructor mounts
+/// /proc before the runtime starts.
+@Suite(.serialized) struct EmptyChrootTests {
+    static let example: String = {
+        let path = #filePath.replacingOccurrences(of: "Tests/SandboxTests/EmptyChrootTests.swift", with: "rootfs/etc/enclave-init/boot.json")
+        return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }()
+
+    @Test func checkSucceedsAsPID1InAnEmptyChroot() throws {
+        let root = try Sandbox.emptyRoot(files: ["boot.json": Self.example])
+        #expect(!FileManager.default.fileExists(atPath: root.path + "/proc"))
+        let result = try Sandbox.runAsPID1(in: root, ["check", "--config", "/boot.json"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stdout.hasPrefix("/boot.json: valid (boot JSON version 1)"))
+        // The constructor created /proc in the chroot and mounted it inside the namespace only:
+        // the directory stays, the mount went away with the namespace.
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: root.path + "/proc", isDirectory: &isDirectory) && isDirectory.boolValue)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path + "/proc").isEmpty)
+    }
+
+    @Test func invalidConfigAsPID1PrintsErrorsThenPowersOff() throws {
+        let root = try Sandbox.emptyRoot(files: ["boot.json": #"{"version": 1, "app": {"command": ["/app"], "user": "a:b:c"}}"#])
+        let result = try Sandbox.runAsPID1(in: root, ["run", "--config", "/boot.json"])
+        #expect(result.stderr.contains("mounted /proc before the runtime started"), "\(result.output)")
+        #expect(result.stderr.contains("app.user"))
+        #expect(result.stderr.contains("powering off exit_code=78"))
+        // In a PID namespace the kernel turns reboot(RB_POWER_OFF) into SIGINT for the
+        // namespace's init, which unshare reports as 128+2: PID 1 did not simply exit.
+        #expect(result.status == 130, "\(result.output)")
+    }
+
+    @Test func checkAsPID1ReportsInvalidConfigWith78() throws {
+        let root = try Sandbox.emptyRoot(files: ["boot.json": #"{"version": 1, "hosts": [{"address": "10.0.0.1"}]}"#])
+        let result = try Sandbox.runAsPID1(in: root, ["check", "--config", "/boot.json"])
+        #expect(result.status == 78, "\(result.output)")
+        #expect(result.stderr.contains("hosts[0].address"))
+    }
+}

@@ -1,6 +1,5 @@
 import ArgumentParser
 import BootConfig
-import Supervisor
 
 /// `enclave-init check`: validate the boot JSON and print a one-screen summary, or every error.
 struct CheckCommand: ParsableCommand {
@@ -12,13 +11,7 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() throws {
-        let config: BootConfiguration
-        do {
-            config = try options.load()
-        } catch {
-            Console.error(error.description)
-            throw ExitCode(InitExitCode.invalidConfig)
-        }
+        let config = try options.loadOrExit()
         print("\(options.resolvedPath): valid (boot JSON version \(config.version))")
         for line in ConfigSummary.lines(for: config) { print("  " + line) }
     }

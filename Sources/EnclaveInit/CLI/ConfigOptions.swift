@@ -1,6 +1,7 @@
 import ArgumentParser
 import BootConfig
 import Glibc
+import Supervisor
 
 /// --config and the command after `--`, shared by run, check and plan.
 struct ConfigOptions: ParsableArguments {
@@ -25,6 +26,16 @@ struct ConfigOptions: ParsableArguments {
 
     func load() throws(ConfigError) -> BootConfiguration {
         try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
+    }
+
+    /// For commands that only read the config: print every error and exit 78.
+    func loadOrExit() throws -> BootConfiguration {
+        do {
+            return try load()
+        } catch {
+            Console.error(error.description)
+            throw ExitCode(InitExitCode.invalidConfig)
+        }
     }
 }
 

@@ -2,7 +2,6 @@ import ArgumentParser
 import BootConfig
 import Glibc
 import Relay
-import Supervisor
 
 /// `enclave-init plan`: print the ordered boot steps the config implies; touches nothing.
 struct PlanCommand: ParsableCommand {
@@ -14,13 +13,7 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() throws {
-        let config: BootConfiguration
-        do {
-            config = try options.load()
-        } catch {
-            Console.error(error.description)
-            throw ExitCode(InitExitCode.invalidConfig)
-        }
+        let config = try options.loadOrExit()
         var environment: [String: String] = [:]
         for name in ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"] {
             if let value = getenv(name) { environment[name] = String(cString: value) }

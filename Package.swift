@@ -42,6 +42,7 @@ let package = Package(
         // Spawn, signals, reaping, shutdown, PID-1 duties.
         .target(name: "Supervisor", dependencies: [
             "BootConfig", "CSupport",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
 

@@ -2,6 +2,7 @@ import BootConfig
 import CSupport
 import Glibc
 import Logging
+import Relay
 import Supervisor
 
 /// The steps of a boot, in the order they run (DESIGN.md section 2). `plan` prints the same
@@ -18,7 +19,8 @@ enum BootStep: String, CaseIterable {
 }
 
 /// The boot, top to bottom. Each step logs one line with its elapsed time; a failing step ends
-/// the boot with exit code 70 and says which step failed and why.
+/// the boot with exit code 70 and says which step failed and why. SIGTERM or SIGINT before the
+/// app exists aborts the boot between steps (exit 128+N); once the app runs they go to it.
 struct BootSequence {
     let options: ConfigOptions
     let logger: Logger
@@ -27,6 +29,10 @@ struct BootSequence {
     struct StepFailure: Error {
         var step: BootStep
         var reason: String
+    }
+
+    struct Aborted: Error {
+        var signal: ReceivedSignal
     }
 
     /// Runs the boot and returns enclave-init's exit code (the caller exits, or powers off as PID 1).
@@ -50,27 +56,106 @@ struct BootSequence {
 
         do {
             // Step 3: what AWS's init would have done, when there is no AWS init.
-            if early.was_pid1 { try step(.pid1Duties) { try notImplemented(.pid1Duties, "mounts and heartbeat as PID 1") } }
+            try step(.pid1Duties) { try pid1Duties(config) }
+            try abortIfSignalled()
             // Step 4: log and status streams to the parent.
             if config.logs != nil || config.status != nil { try step(.streams) { try notImplemented(.streams, "log and status streams") } }
             // Step 5: lo up, aliases, hostname, /etc/hosts.
-            try step(.network) { try notImplemented(.network, "loopback and /etc/hosts over netlink") }
+            if needsNetworkStep(config) {
+                try step(.network) { try notImplemented(.network, "loopback and /etc/hosts over netlink") }
+            } else {
+                logger.info("network: nothing configured; lo bring-up is not implemented yet, skipped")
+            }
             // Step 6: every listener is up before the app starts.
             if !config.hosts.isEmpty || !config.ingress.isEmpty || config.egress != nil {
                 try step(.proxies) { try notImplemented(.proxies, "vsock proxies") }
             }
             // Step 7: NFSv4 through its proxy.
             if !config.mounts.isEmpty { try step(.mounts) { try notImplemented(.mounts, "NFSv4 mounts") } }
-            // Steps 8-9: spawn the app, supervise it, shut down.
-            try step(.app) { try notImplemented(.app, "spawning and supervising the app") }
-            return 0
+            try abortIfSignalled()
+            // Steps 8-9: spawn the app, supervise it, shut down; its status is ours.
+            let supervisor = try step(.app) { try makeSupervisor(config) }
+            return supervisor.run()
         } catch let failure as StepFailure {
             logger.error("boot failed at step \(failure.step.rawValue): \(failure.reason)")
             return InitExitCode.bootStepFailed
+        } catch let aborted as Aborted {
+            logger.notice("received \(aborted.signal.name) before the app started: boot aborted")
+            return 128 + aborted.signal.number
         } catch {
             logger.error("boot failed: \(error)")
             return InitExitCode.bootStepFailed
         }
+    }
+
+    // MARK: - Steps
+
+    private func pid1Duties(_ config: BootConfiguration) throws {
+        if early.was_pid1 {
+            do throws(SystemMounts.Failure) {
+                let mounted = try SystemMounts.mountMissing(logger: logger)
+                logger.info("pid-1: mounted \(mounted.isEmpty ? "nothing (all present)" : mounted.joined(separator: " "))")
+            } catch {
+                throw StepFailure(step: .pid1Duties, reason: error.description)
+            }
+        } else if ei_set_child_subreaper() != 0 {
+            logger.warning("cannot become a child subreaper: \(String(cString: strerror(errno))); orphans will be reaped by PID 1")
+        } else {
+            logger.debug("child subreaper: orphans of the app are reaped here")
+        }
+
+        let heartbeatWanted: Bool
+        switch config.heartbeat.enabled {
+        case .off: heartbeatWanted = false
+        case .on: heartbeatWanted = true
+        case .auto: heartbeatWanted = PIDNamespace.isInitialNamespaceInit
+        }
+        guard heartbeatWanted else { return }
+        let target = heartbeatTarget(config)
+        do throws(HeartbeatSender.Failure) {
+            try HeartbeatSender.send(to: target)
+            logger.info("pid-1: heartbeat to \(target) answered")
+        } catch {
+            // nitro-cli decides what a missing heartbeat means; the app can still run.
+            logger.error("\(error.description)")
+        }
+    }
+
+    private func heartbeatTarget(_ config: BootConfiguration) -> HeartbeatSender.Target {
+        let environment = ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"].reduce(into: [String: String]()) { result, name in
+            result[name] = ProcessEnvironment.value(name)
+        }
+        if let emulation = VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultEnclaveCID) {
+            return .unix(path: emulation.connectPath(cid: config.parentCID, port: config.heartbeat.port))
+        }
+        return .vsock(cid: config.parentCID, port: config.heartbeat.port)
+    }
+
+    private func needsNetworkStep(_ config: BootConfiguration) -> Bool {
+        config.hostname != nil || !config.hosts.isEmpty || config.network != Network()
+    }
+
+    private func makeSupervisor(_ config: BootConfiguration) throws -> AppSupervisor {
+        var credentials: Credentials?
+        if let user = config.app.user {
+            switch UserDatabase().resolve(user) {
+            case .success(let resolved): credentials = resolved
+            case .failure(let error): throw StepFailure(step: .app, reason: error.description)
+            }
+        }
+        let environment = LaunchSpec.environment(inherited: ProcessEnvironment.entries(), overrides: config.app.env,
+                                                 home: credentials?.home)
+        let launch = LaunchSpec(command: config.app.command, environment: environment, workdir: config.app.workdir,
+                                credentials: credentials)
+        return AppSupervisor(settings: .init(launch: launch, restart: config.app.restart, restartLimit: config.app.restartLimit,
+                                             grace: .seconds(config.shutdown.graceSeconds)),
+                             logger: Logger(label: "supervisor"))
+    }
+
+    // MARK: - Helpers
+
+    private func abortIfSignalled() throws {
+        if let signal = Signals.takePending([SIGTERM, SIGINT]) { throw Aborted(signal: signal) }
     }
 
     /// Runs one step and logs its duration.

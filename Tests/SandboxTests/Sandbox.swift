@@ -5,6 +5,18 @@ import TestSupport
 /// Runs the static binary in fresh Linux namespaces. Needs root and the static build: run
 /// these through scripts/test, which provides both (ENCLAVE_INIT_BINARY=dist/enclave-init).
 enum Sandbox {
+    /// How enclave-init runs in a test.
+    enum Mode: String, CaseIterable, CustomStringConvertible {
+        /// PID 1 of `unshare --pid --mount --fork`: ends with a power-off request, which the
+        /// kernel turns into the namespace init's death by SIGINT (status 130).
+        case pid1
+        /// An ordinary child of the test, as under AWS's init: a child subreaper that exits
+        /// with the app's status.
+        case subreaper
+
+        var description: String { rawValue }
+    }
+
     /// The static binary, after checking that this process can run sandboxes at all.
     static func staticBinary() throws -> String {
         try #require(getuid() == 0, "sandbox tests need root (Linux namespaces); run scripts/test")
@@ -13,6 +25,11 @@ enum Sandbox {
         try #require(ldd.status != 0, "\(binary) is dynamically linked; set ENCLAVE_INIT_BINARY to dist/enclave-init (scripts/build-static)")
         return binary
     }
+
+    /// Scratch space visible to enclave-init as PID 1 (which mounts a fresh /tmp and /run).
+    static let scratchBase = "/var/tmp"
+
+    static let unshare = ["/usr/bin/unshare", "--pid", "--mount", "--fork", "--kill-child"]
 
     /// An empty root directory holding only the binary (as /enclave-init) and the given files.
     static func emptyRoot(files: [String: String]) throws -> TemporaryDirectory {
@@ -25,7 +42,42 @@ enum Sandbox {
     /// `unshare --pid --mount --fork chroot ROOT /enclave-init ARGS`: the binary is PID 1 of a new
     /// PID namespace, in a mount namespace of its own, with nothing mounted.
     static func runAsPID1(in root: TemporaryDirectory, _ arguments: [String]) throws -> ProcessResult {
-        try ProcessRunner.run("/usr/bin/unshare", ["--pid", "--mount", "--fork", "chroot", root.path, "/enclave-init"] + arguments,
+        try ProcessRunner.run(unshare[0], Array(unshare.dropFirst()) + ["chroot", root.path, "/enclave-init"] + arguments,
                               environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+    }
+
+    /// Starts `enclave-init ARGS` in the given mode, in the background.
+    static func start(_ mode: Mode, _ arguments: [String], environment: [String: String] = [:]) throws -> SpawnedProcess {
+        var base = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        base.merge(environment) { $1 }
+        switch mode {
+        case .pid1: return try SpawnedProcess(unshare[0], Array(unshare.dropFirst()) + [try staticBinary()] + arguments, environment: base)
+        case .subreaper: return try SpawnedProcess(try staticBinary(), arguments, environment: base)
+        }
+    }
+
+    /// The enclave-init process itself: the namespace's init for .pid1, the process for .subreaper.
+    static func initPID(of process: SpawnedProcess, _ mode: Mode) -> pid_t? {
+        mode == .subreaper ? process.pid : process.child(running: "enclave-init")
+    }
+
+    /// The exit code enclave-init reported in its last log line ("exiting"/"powering off").
+    static func reportedExitCode(_ result: ProcessResult) -> Int32? {
+        guard let range = result.stderr.range(of: "exit_code=", options: .backwards) else { return nil }
+        return Int32(result.stderr[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// Checks how the run ended: the reported code, and the process status that mode implies.
+    static func expectEnded(_ result: ProcessResult?, _ mode: Mode, withCode code: Int32,
+                            sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let result else {
+            Issue.record("enclave-init did not end in time", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(reportedExitCode(result) == code, "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.status == (mode == .pid1 ? 130 : code), "\(result.stderr)", sourceLocation: sourceLocation)
+        if mode == .pid1 {
+            #expect(result.stderr.contains("powering off exit_code=\(code)"), sourceLocation: sourceLocation)
+        }
     }
 }

@@ -57,8 +57,10 @@ public enum ProcessRunner {
 public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 
-    public init() throws {
-        var template = Array((NSTemporaryDirectory() + "/enclave-init-test-XXXXXX").utf8CString)
+    /// - Parameter base: where to create it. Tests that run enclave-init as PID 1 must not use
+    ///   /tmp or /run: PID 1 mounts a fresh tmpfs there, hiding what the test put in them.
+    public init(base: String = NSTemporaryDirectory()) throws {
+        var template = Array((base + "/enclave-init-test-XXXXXX").utf8CString)
         guard mkdtemp(&template) != nil else { throw CocoaError(.fileWriteUnknown) }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

@@ -33,12 +33,16 @@ public struct Heartbeat: Sendable, Equatable {
     public var enabled: Mode = .auto
     /// The vsock port nitro-cli listens on for the "enclave booted" byte.
     public var port: UInt32 = 9000
+
+    public init() {}
 }
 
 public struct Network: Sendable, Equatable {
     /// Addresses put on `lo` besides every hosts[].address.
     public var loopback: [IPv4Interface] = [IPv4Interface(address: .loopback, prefixLength: 8)]
     public var hostsFile: String = "/etc/hosts"
+
+    public init() {}
 }
 
 /// An outbound mapping: the app connects to address:port inside the enclave, enclave-init

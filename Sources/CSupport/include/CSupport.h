@@ -29,3 +29,40 @@ int ei_wtermsig(int status);
 /// sync(2), then reboot(RB_POWER_OFF). Returns only on failure (errno set). In a PID
 /// namespace the kernel turns this into the exit of the namespace's init.
 int ei_power_off(void);
+
+#include <sys/types.h>
+#include <stddef.h>
+
+/// Everything the child needs between fork and exec, prepared by the parent so that the child
+/// only makes async-signal-safe calls (other threads may hold locks at fork time).
+typedef struct {
+    const char *path;            // the executable, already resolved against PATH
+    char *const *argv;
+    char *const *envp;
+    const char *workdir;         // NULL: stay where enclave-init is
+    int set_ids;                 // non-zero: apply groups, gid, uid (in that order)
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t group_count;
+} ei_spawn_request;
+
+/// Where the child failed, reported with its errno through a close-on-exec pipe.
+enum ei_spawn_stage {
+    EI_STAGE_NONE = 0, EI_STAGE_SETSID, EI_STAGE_CHDIR, EI_STAGE_SETGROUPS, EI_STAGE_SETGID,
+    EI_STAGE_SETUID, EI_STAGE_EXEC, EI_STAGE_FORK, EI_STAGE_PIPE
+};
+
+/// Forks and execs the request in a new session (so its own process group), with default
+/// signal dispositions, an empty signal mask and every descriptor above 2 closed on exec.
+/// Returns the pid, or -1 with *stage and *error_number saying what failed (the failed child
+/// has already been reaped).
+pid_t ei_spawn(const ei_spawn_request *request, int *stage, int *error_number);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphans of our descendants become our children.
+int ei_set_child_subreaper(void);
+
+/// A connected, blocking stream socket to an AF_VSOCK (cid, port) or a Unix socket path, or -1
+/// with errno set. `timeout_ms` bounds the connect.
+int ei_connect_vsock(unsigned int cid, unsigned int port, int timeout_ms);
+int ei_connect_unix(const char *path, int timeout_ms);

@@ -24,6 +24,7 @@ struct RunCommand: ParsableCommand {
             sequence.logger.notice("powering off", metadata: ["exit_code": "\(code)"])
             PowerOff.now(exitCode: code)
         }
+        sequence.logger.notice("exiting", metadata: ["exit_code": "\(code)"])
         throw ExitCode(code)
     }
 }

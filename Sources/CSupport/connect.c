@@ -1,0 +1,67 @@
+// Blocking stream connections with a bounded connect, for the one-byte heartbeat exchange
+// (which happens before any event loop exists).
+#define _GNU_SOURCE
+#include "CSupport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+static int connect_with_timeout(int fd, const struct sockaddr *address, socklen_t length, int timeout_ms) {
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    int result = connect(fd, address, length);
+    if (result < 0 && (errno == EINPROGRESS || errno == EAGAIN)) {
+        struct pollfd waiting = { .fd = fd, .events = POLLOUT };
+        int ready;
+        do { ready = poll(&waiting, 1, timeout_ms); } while (ready < 0 && errno == EINTR);
+        if (ready == 0) { errno = ETIMEDOUT; return -1; }
+        if (ready < 0) return -1;
+        int error = 0;
+        socklen_t size = sizeof error;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size);
+        if (error != 0) { errno = error; return -1; }
+        result = 0;
+    }
+    if (result == 0) fcntl(fd, F_SETFL, flags);
+    return result;
+}
+
+int ei_connect_vsock(unsigned int cid, unsigned int port, int timeout_ms) {
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_vm address;
+    memset(&address, 0, sizeof address);
+    address.svm_family = AF_VSOCK;
+    address.svm_cid = cid;
+    address.svm_port = port;
+    if (connect_with_timeout(fd, (struct sockaddr *)&address, sizeof address, timeout_ms) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int ei_connect_unix(const char *path, int timeout_ms) {
+    struct sockaddr_un address;
+    memset(&address, 0, sizeof address);
+    address.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof address.sun_path) { errno = ENAMETOOLONG; return -1; }
+    strcpy(address.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect_with_timeout(fd, (struct sockaddr *)&address, sizeof address, timeout_ms) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}

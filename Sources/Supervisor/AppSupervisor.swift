@@ -1,0 +1,191 @@
+import BootConfig
+import Glibc
+import Logging
+
+/// Runs the app and stays with it: forwards signals to its process group, reaps every child and
+/// orphan, restarts it per policy, and shuts everything down — SIGTERM, a grace period that ends
+/// as soon as nothing is left, then SIGKILL. The whole PID-1 loop, readable in one sitting.
+public final class AppSupervisor {
+    public struct Settings: Sendable {
+        public var launch: LaunchSpec
+        public var restart: App.RestartPolicy
+        public var restartLimit: Int
+        public var grace: Duration
+
+        public init(launch: LaunchSpec, restart: App.RestartPolicy, restartLimit: Int, grace: Duration) {
+            self.launch = launch
+            self.restart = restart
+            self.restartLimit = restartLimit
+            self.grace = grace
+        }
+    }
+
+    /// Reaping runs at least this often even without SIGCHLD, so no zombie outlives it.
+    static let reapInterval: Duration = .milliseconds(100)
+    /// After SIGKILL, how long to wait for processes stuck in the kernel before giving up on them.
+    static let killWait: Duration = .seconds(5)
+
+    private let settings: Settings
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    /// Set by the first SIGTERM/SIGINT: no more restarts, and everything must be gone by `deadline`.
+    private var shutdown: (signal: Int32, deadline: ContinuousClock.Instant)?
+
+    public init(settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Supervises until the app is done for good and nothing else is left; returns the exit code
+    /// (the app's own, 128+N for signal N, or 126/127/70 when it could not be started).
+    public func run() -> Int32 {
+        var backoff = Backoff()
+        var restarts = 0
+        while true {
+            let pid: pid_t
+            switch AppLauncher.launch(settings.launch) {
+            case .success(let started): pid = started
+            case .failure(let error):
+                logger.error("app: \(error)")
+                terminateEverything()
+                return error.exitCode
+            }
+            logger.info("app: started pid \(pid): \(settings.launch.command.joined(separator: " "))")
+
+            let status = superviseUntilExit(pid)
+            logger.notice("app: pid \(pid) \(status)")
+
+            guard shutdown == nil, shouldRestart(after: status), restarts < settings.restartLimit else {
+                if shutdown == nil, shouldRestart(after: status) {
+                    logger.warning("app: not restarting: restart_limit \(settings.restartLimit) reached")
+                }
+                terminateEverything(appGroup: pid)
+                return status.exitCode
+            }
+            kill(-pid, SIGKILL) // what the previous run left in its process group starts afresh too
+            restarts += 1
+            let delay = backoff.take()
+            logger.notice("app: restarting in \(milliseconds(delay)) ms (restart \(restarts) of \(settings.restartLimit)) after it \(status)")
+            if !waitOutBackoff(delay) {
+                terminateEverything()
+                return status.exitCode
+            }
+        }
+    }
+
+    private func shouldRestart(after status: TerminationStatus) -> Bool {
+        switch settings.restart {
+        case .no: return false
+        case .always: return true
+        case .onFailure: return status != .exited(0)
+        }
+    }
+
+    // MARK: - While the app runs
+
+    private func superviseUntilExit(_ pid: pid_t) -> TerminationStatus {
+        var killed = false
+        while true {
+            if let signal = Signals.wait(timeout: nextWakeUp()) { handle(signal, appGroup: pid) }
+            for child in ProcessTree.reapAll() {
+                if child.pid == pid { return child.status }
+                logger.debug("reaped pid \(child.pid): \(child.status)")
+            }
+            if let shutdown, !killed, clock.now >= shutdown.deadline {
+                logger.warning("app: still running after the \(seconds(settings.grace)) s grace period: SIGKILL")
+                signalGroup(pid, SIGKILL)
+                killed = true
+            }
+        }
+    }
+
+    private func handle(_ signal: ReceivedSignal, appGroup pid: pid_t) {
+        switch signal.number {
+        case SIGCHLD:
+            return // reaping follows
+        case _ where signal.isSelfInflicted:
+            logger.debug("ignored \(signal.name) raised by enclave-init itself")
+            return
+        case SIGTERM, SIGINT:
+            requestShutdown(by: signal)
+        default:
+            break
+        }
+        signalGroup(pid, signal.number)
+        logger.info("forwarded \(signal.name) to the app's process group \(pid)")
+    }
+
+    private func requestShutdown(by signal: ReceivedSignal) {
+        guard shutdown == nil else { return } // the first request set the deadline; later ones are only forwarded
+        shutdown = (signal.number, clock.now + settings.grace)
+        logger.notice("received \(signal.name): shutting down, grace period \(seconds(settings.grace)) s")
+    }
+
+    /// Sends to the app's process group, or to the app alone if it left its group.
+    private func signalGroup(_ pid: pid_t, _ signal: Int32) {
+        if kill(-pid, signal) != 0 && errno == ESRCH { kill(pid, signal) }
+    }
+
+    /// Sleeps through a restart backoff; false when a shutdown was requested meanwhile. Other
+    /// signals stay pending and reach the next run of the app.
+    private func waitOutBackoff(_ delay: Duration) -> Bool {
+        let end = clock.now + delay
+        while clock.now < end {
+            let timeout = min(end - clock.now, Self.reapInterval)
+            if let signal = Signals.wait(for: [SIGTERM, SIGINT, SIGCHLD], timeout: timeout), signal.number != SIGCHLD {
+                requestShutdown(by: signal)
+                return false
+            }
+            for child in ProcessTree.reapAll() { logger.debug("reaped pid \(child.pid): \(child.status)") }
+        }
+        return true
+    }
+
+    // MARK: - Shutdown
+
+    /// SIGTERM to the app's group and every remaining descendant, wait until all are gone or the
+    /// grace period ends, SIGKILL the rest, reap everything.
+    private func terminateEverything(appGroup: pid_t? = nil) {
+        let deadline = shutdown?.deadline ?? clock.now + settings.grace
+        _ = ProcessTree.reapAll()
+        guard ProcessTree.hasChildren else { return }
+        let remaining = ProcessTree.descendants()
+        logger.notice("shutdown: SIGTERM to \(remaining.count) remaining process\(remaining.count == 1 ? "" : "es")")
+        if let appGroup { kill(-appGroup, SIGTERM) }
+        remaining.forEach { kill($0, SIGTERM) }
+        if waitForNoChildren(until: deadline) { return }
+
+        let stubborn = ProcessTree.descendants()
+        logger.warning("shutdown: SIGKILL to \(stubborn.count) process\(stubborn.count == 1 ? "" : "es") still running after the grace period")
+        if let appGroup { kill(-appGroup, SIGKILL) }
+        stubborn.forEach { kill($0, SIGKILL) }
+        if !waitForNoChildren(until: clock.now + Self.killWait) {
+            logger.error("shutdown: processes \(ProcessTree.descendants()) survived SIGKILL (stuck in the kernel?); going on without them")
+        }
+    }
+
+    /// Reaps until no child is left (true) or the deadline passes (false). No fixed sleep: it
+    /// wakes on every SIGCHLD.
+    private func waitForNoChildren(until deadline: ContinuousClock.Instant) -> Bool {
+        while true {
+            for child in ProcessTree.reapAll() { logger.debug("reaped pid \(child.pid): \(child.status)") }
+            if !ProcessTree.hasChildren { return true }
+            if clock.now >= deadline { return false }
+            let timeout = min(deadline - clock.now, Self.reapInterval)
+            if let signal = Signals.wait(for: [SIGCHLD, SIGTERM, SIGINT], timeout: timeout), signal.number != SIGCHLD {
+                logger.notice("received \(signal.name) during shutdown: already shutting down")
+            }
+        }
+    }
+
+    private func nextWakeUp() -> Duration {
+        guard let shutdown else { return Self.reapInterval }
+        return max(.zero, min(Self.reapInterval, shutdown.deadline - clock.now))
+    }
+}
+
+func milliseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+}
+
+func seconds(_ duration: Duration) -> Int64 { duration.components.seconds }

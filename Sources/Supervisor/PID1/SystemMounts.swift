@@ -1,0 +1,116 @@
+import Glibc
+import Logging
+
+/// What AWS's init mounts before it runs the image's CMD; enclave-init does the same when it is
+/// PID 1 itself (a custom EIF, or a test namespace), for whatever is not mounted yet.
+public enum SystemMounts {
+    struct Mount {
+        var target: String
+        var type: String
+        var source: String
+        var flags: UInt
+        var options: String?
+    }
+
+    static let standard: [Mount] = [
+        Mount(target: "/proc", type: "proc", source: "proc", flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), options: nil),
+        Mount(target: "/sys", type: "sysfs", source: "sysfs", flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), options: nil),
+        Mount(target: "/dev", type: "devtmpfs", source: "devtmpfs", flags: UInt(MS_NOSUID), options: "mode=0755"),
+        Mount(target: "/dev/pts", type: "devpts", source: "devpts", flags: UInt(MS_NOSUID | MS_NOEXEC), options: "newinstance,ptmxmode=0666,mode=0620"),
+        Mount(target: "/dev/shm", type: "tmpfs", source: "shm", flags: UInt(MS_NOSUID | MS_NODEV), options: "mode=1777"),
+        Mount(target: "/run", type: "tmpfs", source: "tmpfs", flags: UInt(MS_NOSUID | MS_NODEV), options: "mode=0755"),
+        Mount(target: "/tmp", type: "tmpfs", source: "tmpfs", flags: UInt(MS_NOSUID | MS_NODEV), options: "mode=1777"),
+    ]
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Mounts each standard filesystem that is missing; returns the targets it mounted.
+    public static func mountMissing(logger: Logger) throws(Failure) -> [String] {
+        var mounted: [String] = []
+        if procBelongsToAnotherPIDNamespace() {
+            // A PID namespace inherited its parent's /proc: PIDs there are not ours, so the
+            // supervisor could not find its descendants. Mount our own over it — only in a mount
+            // namespace of our own, never over the host's.
+            if inPrivateMountNamespace() {
+                try mount(standard[0], over: true)
+                mounted.append("/proc (for this PID namespace)")
+            } else {
+                logger.warning("/proc shows another PID namespace and the mount namespace is shared: leaving it")
+            }
+        }
+        let existing = mountPoints()
+        for entry in standard where !existing.contains(entry.target) {
+            try mount(entry, over: false)
+            mounted.append(entry.target)
+        }
+        return mounted
+    }
+
+    private static func mount(_ entry: Mount, over: Bool) throws(Failure) {
+        if mkdir(entry.target, 0o755) != 0 && errno != EEXIST {
+            throw Failure(description: "cannot create \(entry.target): \(String(cString: strerror(errno)))")
+        }
+        let result = entry.options.map { Glibc.mount(entry.source, entry.target, entry.type, entry.flags, $0) }
+            ?? Glibc.mount(entry.source, entry.target, entry.type, entry.flags, nil)
+        guard result == 0 else {
+            throw Failure(description: "cannot mount \(entry.type) on \(entry.target): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Mount points from /proc/self/mountinfo (field 5), octal escapes and all.
+    static func mountPoints() -> Set<String> {
+        guard let text = readSmallFile("/proc/self/mountinfo") else { return [] }
+        return Set(text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 ? unescapeOctal(String(fields[4])) : nil
+        })
+    }
+
+    static func procBelongsToAnotherPIDNamespace() -> Bool {
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = readlink("/proc/self", &buffer, buffer.count - 1)
+        guard count > 0 else { return false }
+        let target = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return pid_t(target) != getpid()
+    }
+
+    /// Our mount namespace differs from that of the procfs's PID 1 (the host's init).
+    static func inPrivateMountNamespace() -> Bool {
+        var ours = stat(), hosts = stat()
+        guard stat("/proc/self/ns/mnt", &ours) == 0, stat("/proc/1/ns/mnt", &hosts) == 0 else { return false }
+        return ours.st_ino != hosts.st_ino
+    }
+
+    private static func unescapeOctal(_ text: String) -> String {
+        guard text.contains("\\") else { return text }
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "\\"), iterator.count >= 3, let value = UInt8(String(decoding: iterator.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                iterator = iterator.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Reads a small text file (procfs files report size 0, so read until EOF).
+func readSmallFile(_ path: String, limit: Int = 1 << 20) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 8192)
+    while bytes.count < limit {
+        let count = read(fd, &chunk, chunk.count)
+        if count < 0 && errno == EINTR { continue }
+        if count <= 0 { break }
+        bytes += chunk[..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

@@ -1,0 +1,74 @@
+import Glibc
+
+/// Our children and their descendants: reaping, and finding everything left to signal.
+public enum ProcessTree {
+    public struct Reaped: Sendable, Equatable {
+        public var pid: pid_t
+        public var status: TerminationStatus
+    }
+
+    /// Reaps every child that has ended. Coalesced SIGCHLDs are why this loops until
+    /// waitpid says there is nothing more, rather than reaping once per signal.
+    public static func reapAll() -> [Reaped] {
+        var reaped: [Reaped] = []
+        while true {
+            var raw: Int32 = 0
+            let pid = waitpid(-1, &raw, WNOHANG)
+            if pid > 0 {
+                if let status = TerminationStatus(waitStatus: raw) { reaped.append(Reaped(pid: pid, status: status)) }
+                continue
+            }
+            if pid < 0 && errno == EINTR { continue }
+            return reaped // 0: children remain, none ended; -1 ECHILD: no children at all
+        }
+    }
+
+    /// True while any child of ours (running or ended but not yet reaped) exists.
+    public static var hasChildren: Bool {
+        var info = siginfo_t()
+        return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0
+    }
+
+    /// Every descendant of `ancestor` (default: this process), from /proc. Orphans have been
+    /// re-parented to us (PID 1 or child subreaper), so this is everything we are responsible for.
+    public static func descendants(of ancestor: pid_t = getpid()) -> [pid_t] {
+        let parents = parentMap()
+        var result: [pid_t] = []
+        var frontier = [ancestor]
+        while let current = frontier.popLast() {
+            for (pid, parent) in parents where parent == current {
+                result.append(pid)
+                frontier.append(pid)
+            }
+        }
+        return result
+    }
+
+    /// pid -> parent pid for every process visible in /proc.
+    private static func parentMap() -> [pid_t: pid_t] {
+        guard let directory = opendir("/proc") else { return [:] }
+        defer { closedir(directory) }
+        var map: [pid_t: pid_t] = [:]
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = pid_t(name), let parent = parentPID(of: pid) else { continue }
+            map[pid] = parent
+        }
+        return map
+    }
+
+    /// Field 4 of /proc/PID/stat; the command name (field 2) may contain spaces and parentheses,
+    /// so parse from the last ')'.
+    private static func parentPID(of pid: pid_t) -> pid_t? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = read(fd, &buffer, buffer.count)
+        guard count > 0 else { return nil }
+        let text = String(decoding: buffer[..<count], as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? pid_t(fields[1]) : nil
+    }
+}

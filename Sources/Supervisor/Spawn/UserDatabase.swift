@@ -1,0 +1,90 @@
+import BootConfig
+import SystemPackage
+
+/// The ids the app runs with, resolved from `app.user` and the image's /etc/passwd and
+/// /etc/group, read as files: a static binary has no NSS.
+public struct Credentials: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Supplementary groups: every group in /etc/group that lists the user by name.
+    public var groups: [UInt32]
+    public var home: String?
+}
+
+public struct UserDatabase: Sendable {
+    struct PasswdEntry: Equatable { var name: String; var uid: UInt32; var gid: UInt32; var home: String }
+    struct GroupEntry: Equatable { var name: String; var gid: UInt32; var members: [String] }
+
+    var users: [PasswdEntry]
+    var groups: [GroupEntry]
+
+    /// Reads `root`/etc/passwd and `root`/etc/group; a missing file is an empty database.
+    public init(root: String = "") {
+        self.init(passwd: Self.readText(root + "/etc/passwd"), group: Self.readText(root + "/etc/group"))
+    }
+
+    public init(passwd: String, group: String) {
+        users = Self.records(passwd).compactMap { fields in
+            guard fields.count >= 6, let uid = UInt32(fields[2]), let gid = UInt32(fields[3]) else { return nil }
+            return PasswdEntry(name: fields[0], uid: uid, gid: gid, home: fields[5])
+        }
+        groups = Self.records(group).compactMap { fields in
+            guard fields.count >= 4, let gid = UInt32(fields[2]) else { return nil }
+            return GroupEntry(name: fields[0], gid: gid, members: fields[3].split(separator: ",").map(String.init))
+        }
+    }
+
+    /// Docker's rules: a numeric user without a passwd entry gets gid 0 and no other groups;
+    /// a named user or group must exist.
+    public func resolve(_ spec: UserSpec) -> Result<Credentials, LaunchError> {
+        let entry: PasswdEntry?
+        let uid: UInt32
+        switch spec.user {
+        case .id(let id):
+            uid = id
+            entry = users.first { $0.uid == id }
+        case .name(let name):
+            guard let found = users.first(where: { $0.name == name }) else {
+                return .failure(.setup("app.user: no user \"\(name)\" in /etc/passwd"))
+            }
+            uid = found.uid
+            entry = found
+        }
+        var gid = entry?.gid ?? 0
+        switch spec.group {
+        case .id(let id)?: gid = id
+        case .name(let name)?:
+            guard let group = groups.first(where: { $0.name == name }) else {
+                return .failure(.setup("app.user: no group \"\(name)\" in /etc/group"))
+            }
+            gid = group.gid
+        case nil: break
+        }
+        var supplementary: [UInt32] = [gid]
+        if let name = entry?.name {
+            for group in groups where group.members.contains(name) && !supplementary.contains(group.gid) {
+                supplementary.append(group.gid)
+            }
+        }
+        return .success(Credentials(uid: uid, gid: gid, groups: supplementary, home: entry?.home))
+    }
+
+    private static func readText(_ path: String) -> String {
+        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec]) else { return "" }
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while let count = try? chunk.withUnsafeMutableBytes({ try fd.read(into: $0) }), count > 0 {
+            bytes += chunk[..<count]
+            if bytes.count > 16 << 20 { break } // no real passwd file is this large
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The colon-separated fields of each line, comments and blank lines left out.
+    private static func records(_ text: String) -> [[String]] {
+        text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map {
+            $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+}

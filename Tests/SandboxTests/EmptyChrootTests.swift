@@ -42,4 +42,23 @@ import TestSupport
         #expect(result.status == 78, "\(result.output)")
         #expect(result.stderr.contains("hosts[0].address"))
     }
+
+    @Test func asPID1ItMountsTheSystemFilesystemsRunsTheAppAndPowersOff() throws {
+        let root = try Sandbox.emptyRoot(files: ["boot.json": #"{"version": 1}"#])
+        try FileManager.default.createDirectory(atPath: root.path + "/bin", withIntermediateDirectories: true)
+        try Sandbox.copyExecutable("/bin/busybox", to: root.path + "/bin/busybox")
+        let result = try Sandbox.runAsPID1(in: root, ["run", "--config", "/boot.json", "--", "/bin/busybox", "sh", "-c",
+                                                      "/bin/busybox cat /proc/mounts; echo app-ran-as-$$; exit 7"])
+        let mounts = Set(result.stdout.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            return fields.count > 2 ? "\(fields[2]) \(fields[1])" : nil
+        })
+        for expected in ["proc /proc", "sysfs /sys", "devtmpfs /dev", "devpts /dev/pts", "tmpfs /dev/shm", "tmpfs /run", "tmpfs /tmp"] {
+            #expect(mounts.contains(expected), "missing \(expected) in \(mounts.sorted())")
+        }
+        #expect(result.stdout.contains("app-ran-as-2"), "\(result.output)")
+        #expect(result.stderr.contains("pid-1: mounted /sys /dev /dev/pts /dev/shm /run /tmp"), "\(result.stderr)")
+        #expect(result.stderr.contains("app: pid 2 exited with status 7"))
+        Sandbox.expectEnded(result, .pid1, withCode: 7)
+    }
 }

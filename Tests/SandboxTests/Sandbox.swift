@@ -34,16 +34,40 @@ enum Sandbox {
     /// An empty root directory holding only the binary (as /enclave-init) and the given files.
     static func emptyRoot(files: [String: String]) throws -> TemporaryDirectory {
         let root = try TemporaryDirectory()
-        try FileManager.default.copyItem(atPath: try staticBinary(), toPath: root.path + "/enclave-init")
+        try copyExecutable(try staticBinary(), to: root.path + "/enclave-init")
         for (name, contents) in files { try root.write(name, contents) }
         return root
+    }
+
+    /// Copies an executable through a close-on-exec descriptor: a plain copy's write descriptor
+    /// leaks into processes that other tests fork meanwhile, and exec then fails with ETXTBSY.
+    static func copyExecutable(_ source: String, to destination: String) throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: source))
+        let fd = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw POSIXError(.EACCES) }
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                guard written > 0 else { throw POSIXError(.EIO) }
+                offset += written
+            }
+        }
     }
 
     /// `unshare --pid --mount --fork chroot ROOT /enclave-init ARGS`: the binary is PID 1 of a new
     /// PID namespace, in a mount namespace of its own, with nothing mounted.
     static func runAsPID1(in root: TemporaryDirectory, _ arguments: [String]) throws -> ProcessResult {
-        try ProcessRunner.run(unshare[0], Array(unshare.dropFirst()) + ["chroot", root.path, "/enclave-init"] + arguments,
-                              environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+        var attempt = 0
+        while true {
+            let result = try ProcessRunner.run(unshare[0], Array(unshare.dropFirst()) + ["chroot", root.path, "/enclave-init"] + arguments,
+                                               environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+            // A process forked by a parallel test may still hold the new file open for a moment.
+            guard result.stderr.contains("Text file busy"), attempt < 5 else { return result }
+            attempt += 1
+            usleep(50_000)
+        }
     }
 
     /// Starts `enclave-init ARGS` in the given mode, in the background.

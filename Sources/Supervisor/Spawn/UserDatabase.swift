@@ -9,6 +9,13 @@ public struct Credentials: Sendable, Equatable {
     /// Supplementary groups: every group in /etc/group that lists the user by name.
     public var groups: [UInt32]
     public var home: String?
+
+    public init(uid: UInt32, gid: UInt32, groups: [UInt32], home: String?) {
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.home = home
+    }
 }
 
 public struct UserDatabase: Sendable {

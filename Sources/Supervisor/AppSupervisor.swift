@@ -149,19 +149,20 @@ public final class AppSupervisor {
         let deadline = shutdown?.deadline ?? clock.now + settings.grace
         _ = ProcessTree.reapAll()
         guard ProcessTree.hasChildren else { return }
-        let remaining = ProcessTree.descendants()
-        logger.notice("shutdown: SIGTERM to \(remaining.count) remaining process\(remaining.count == 1 ? "" : "es")")
-        if let appGroup { kill(-appGroup, SIGTERM) }
-        remaining.forEach { kill($0, SIGTERM) }
+        let count = ProcessTree.signalDescendants(SIGTERM, appGroup: appGroup)
+        logger.notice("shutdown: SIGTERM to \(describe(count)) remaining")
         if waitForNoChildren(until: deadline) { return }
 
-        let stubborn = ProcessTree.descendants()
-        logger.warning("shutdown: SIGKILL to \(stubborn.count) process\(stubborn.count == 1 ? "" : "es") still running after the grace period")
-        if let appGroup { kill(-appGroup, SIGKILL) }
-        stubborn.forEach { kill($0, SIGKILL) }
+        let killed = ProcessTree.signalDescendants(SIGKILL, appGroup: appGroup)
+        logger.warning("shutdown: SIGKILL to \(describe(killed)) still running after the grace period")
         if !waitForNoChildren(until: clock.now + Self.killWait) {
             logger.error("shutdown: processes \(ProcessTree.descendants()) survived SIGKILL (stuck in the kernel?); going on without them")
         }
+    }
+
+    private func describe(_ count: Int?) -> String {
+        guard let count else { return "every process" }
+        return "\(count) process\(count == 1 ? "" : "es")"
     }
 
     /// Reaps until no child is left (true) or the deadline passes (false). No fixed sleep: it

@@ -29,9 +29,38 @@ public enum ProcessTree {
         return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0
     }
 
-    /// Every descendant of `ancestor` (default: this process), from /proc. Orphans have been
-    /// re-parented to us (PID 1 or child subreaper), so this is everything we are responsible for.
+    /// True when the procfs on /proc numbers processes the way kill(2) does for us, i.e. it was
+    /// mounted for our PID namespace. A namespace that kept its parent's /proc sees other PIDs
+    /// there: signalling those numbers would hit unrelated processes.
+    public static var procfsMatchesOurPIDNamespace: Bool {
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = readlink("/proc/self", &buffer, buffer.count - 1)
+        guard count > 0 else { return false }
+        return pid_t(String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)) == getpid()
+    }
+
+    /// Sends `signal` to everything left below us and says how many were signalled (nil: all
+    /// processes of our PID namespace, count unknown). Orphans have been re-parented to us (PID 1
+    /// or child subreaper), so this is everything we are responsible for.
+    @discardableResult
+    public static func signalDescendants(_ signal: Int32, appGroup: pid_t?) -> Int? {
+        if let appGroup { kill(-appGroup, signal) }
+        if procfsMatchesOurPIDNamespace {
+            let pids = descendants()
+            pids.forEach { kill($0, signal) }
+            return pids.count
+        }
+        if getpid() == 1 {
+            kill(-1, signal) // as a namespace's init: every process of the namespace but us
+            return nil
+        }
+        return appGroup == nil ? 0 : nil // without a usable /proc only the app's group is known
+    }
+
+    /// Every descendant of `ancestor` (default: this process), from /proc; empty when /proc
+    /// belongs to another PID namespace.
     public static func descendants(of ancestor: pid_t = getpid()) -> [pid_t] {
+        guard procfsMatchesOurPIDNamespace else { return [] }
         let parents = parentMap()
         var result: [pid_t] = []
         var frontier = [ancestor]

@@ -13,9 +13,12 @@ import TestSupport
         private(set) var received: [UInt8] = []
         private let done = DispatchSemaphore(value: 0)
 
-        init(directory: String, answer: UInt8 = 0xB7) throws {
+        private let delay: useconds_t
+
+        init(directory: String, answer: UInt8 = 0xB7, delayMilliseconds: Int = 0) throws {
             socketPath = directory + "/3-9000"
             self.answer = answer
+            self.delay = useconds_t(delayMilliseconds * 1000)
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
@@ -36,6 +39,7 @@ import TestSupport
                 var byte: UInt8 = 0
                 if connection >= 0, read(connection, &byte, 1) == 1 {
                     received.append(byte)
+                    usleep(delay)
                     var reply = answer
                     _ = write(connection, &reply, 1)
                 }
@@ -93,5 +97,21 @@ import TestSupport
         Sandbox.expectEnded(result, mode, withCode: 0)
         #expect(!parent.connected(within: .now() + 0.3))
         #expect(result?.stderr.contains("heartbeat") == false)
+    }
+
+    /// A slow parent holds the boot in the heartbeat step; a signal sent meanwhile waits, blocked,
+    /// and reaches the app once it runs (SIGUSR1's default action ends it: 128+10).
+    @Test func aSignalDuringTheBootReachesTheAppOnceItRuns() throws {
+        let scratch = try TemporaryDirectory(base: Sandbox.scratchBase)
+        let parent = try FakeParent(directory: scratch.path, delayMilliseconds: 700)
+        let config = try scratch.write("boot.json", #"{"version": 1, "heartbeat": {"enabled": true}}"#)
+        let process = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sleep", "30"], environment: ["ENCLAVE_INIT_VSOCK_DIR": scratch.path])
+        let initPID = try #require(Sandbox.initPID(of: process, .pid1))
+        #expect(parent.connected(within: .now() + 5))
+        #expect(!process.stderrSoFar.contains("app: started"))
+        kill(initPID, SIGUSR1)
+        let result = process.wait(timeout: .seconds(10))
+        Sandbox.expectEnded(result, .pid1, withCode: 138)
+        #expect(result?.stderr.contains("forwarded SIGUSR1") == true, "\(result?.stderr ?? "")")
     }
 }

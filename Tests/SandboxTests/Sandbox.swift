@@ -29,7 +29,8 @@ enum Sandbox {
     /// Scratch space visible to enclave-init as PID 1 (which mounts a fresh /tmp and /run).
     static let scratchBase = "/var/tmp"
 
-    static let unshare = ["/usr/bin/unshare", "--pid", "--mount", "--fork", "--kill-child"]
+    /// --mount-proc gives the namespace its own /proc, as a real enclave has.
+    static let unshare = ["/usr/bin/unshare", "--pid", "--mount", "--fork", "--kill-child", "--mount-proc"]
 
     /// An empty root directory holding only the binary (as /enclave-init) and the given files.
     static func emptyRoot(files: [String: String]) throws -> TemporaryDirectory {
@@ -62,7 +63,7 @@ enum Sandbox {
         var attempt = 0
         while true {
             let result = try ProcessRunner.run(unshare[0], Array(unshare.dropFirst()) + ["chroot", root.path, "/enclave-init"] + arguments,
-                                               environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+                                               environment: baseEnvironment)
             // A process forked by a parallel test may still hold the new file open for a moment.
             guard result.stderr.contains("Text file busy"), attempt < 5 else { return result }
             attempt += 1
@@ -70,9 +71,13 @@ enum Sandbox {
         }
     }
 
+    /// The environment of every sandboxed run. ENCLAVE_INIT_VSOCK_DIR is always set, so that no
+    /// test can reach real vsock even if a heartbeat or proxy decided wrongly to use it.
+    static let baseEnvironment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ENCLAVE_INIT_VSOCK_DIR": "/nonexistent/vsock"]
+
     /// Starts `enclave-init ARGS` in the given mode, in the background.
     static func start(_ mode: Mode, _ arguments: [String], environment: [String: String] = [:]) throws -> SpawnedProcess {
-        var base = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        var base = baseEnvironment
         base.merge(environment) { $1 }
         switch mode {
         case .pid1: return try SpawnedProcess(unshare[0], Array(unshare.dropFirst()) + [try staticBinary()] + arguments, environment: base)

@@ -130,6 +130,45 @@ import TestSupport
         #expect(result.stderr.contains("boot aborted") || result.stderr.contains("forwarded SIGTERM"))
     }
 
+    @Test(arguments: Sandbox.Mode.allCases)
+    func leftoverDescendantsAreTerminatedWhenTheAppEnds(_ mode: Sandbox.Mode) throws {
+        // The app exits at once, leaving a daemon that honours SIGTERM: no grace period needed.
+        let start = ContinuousClock.now
+        let quick = try run(mode, sh("sleep 100 & exit 0"))
+        #expect(ContinuousClock.now - start < .seconds(1))
+        Sandbox.expectEnded(quick, mode, withCode: 0)
+        #expect(quick?.stderr.contains("shutdown: SIGTERM to 1 process remaining") == true, "\(quick?.stderr ?? "")")
+
+        // A daemon that ignores SIGTERM is SIGKILLed when the 2 s grace period ends.
+        let stubbornStart = ContinuousClock.now
+        let stubborn = try run(mode, sh("(trap '' TERM; while :; do sleep 0.05; done) & sleep 0.1; exit 0"))
+        let elapsed = ContinuousClock.now - stubbornStart
+        Sandbox.expectEnded(stubborn, mode, withCode: 0)
+        #expect(elapsed >= .seconds(2) && elapsed < .seconds(4), "took \(elapsed)")
+        #expect(stubborn?.stderr.contains("shutdown: SIGKILL to") == true, "\(stubborn?.stderr ?? "")")
+    }
+
+    /// Without --mount-proc the namespace sees its parent's /proc, whose PIDs are not ours: the
+    /// shutdown must reach its own leftovers (kill(-1) as the namespace's init) and nothing else.
+    @Test func shutdownWithAForeignProcNeverSignalsOutsideTheNamespace() throws {
+        // A sentinel orphaned to the machine's PID 1, as the victims of a /proc mix-up would be.
+        let sentinelFile = scratch.path + "/sentinel"
+        _ = try ProcessRunner.run("/bin/sh", ["-c", "setsid sh -c 'sleep 30 & echo $! > \(sentinelFile)' &"])
+        #expect(eventually { !report("sentinel").isEmpty })
+        let sentinel = try #require(pid_t(report("sentinel").trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(sentinel, SIGKILL) }
+
+        let withoutMountProc = Sandbox.unshare.filter { $0 != "--mount-proc" }
+        let process = try SpawnedProcess(withoutMountProc[0], Array(withoutMountProc.dropFirst())
+                                         + [try Sandbox.staticBinary(), "--config", config, "--"] + sh("sleep 100 & exit 0"),
+                                         environment: Sandbox.baseEnvironment)
+        let result = process.wait(timeout: .seconds(10))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        #expect(result?.stderr.contains("/proc belongs to another PID namespace") == true)
+        #expect(result?.stderr.contains("shutdown: SIGTERM to every process remaining") == true, "\(result?.stderr ?? "")")
+        #expect(kill(sentinel, 0) == 0, "the sentinel outside the namespace was killed")
+    }
+
     // MARK: - Reaping
 
     @Test(arguments: Sandbox.Mode.allCases)
@@ -222,7 +261,7 @@ import TestSupport
         let binary = try Sandbox.staticBinary()
         let script = "mount --bind \(passwd) /etc/passwd && mount --bind \(group) /etc/group && exec \(binary) --config \(config) -- /bin/sh -c 'grep -E \"^(Uid|Gid|Groups):\" /proc/self/status > \(out); echo HOME=$HOME >> \(out)'"
         let process = try SpawnedProcess(Sandbox.unshare[0], Array(Sandbox.unshare.dropFirst()) + ["/bin/sh", "-c", script],
-                                         environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+                                         environment: Sandbox.baseEnvironment)
         Sandbox.expectEnded(process.wait(timeout: .seconds(10)), .pid1, withCode: 0)
         let lines = report("ids").split(separator: "\n").map { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).joined(separator: " ") }
         #expect(lines == ["Uid: 1234 1234 1234 1234", "Gid: 2345 2345 2345 2345", "Groups: 2345 3456", "HOME=/home/appuser"], "\(lines)")

@@ -51,12 +51,19 @@ public enum HeartbeatSender {
 
 /// Where this process stands among PID namespaces.
 public enum PIDNamespace {
-    /// True only for the real init of a machine: PID 1 of the initial PID namespace. NSpid in
-    /// /proc/self/status lists one PID per namespace level; a namespace init in a test has two.
+    /// The inode the kernel gives the initial PID namespace (PROC_PID_INIT_INO), fixed since Linux 3.8.
+    static let initialNamespaceInode: UInt = 0xEFFF_FFFC
+
+    /// True only for the real init of a machine: PID 1 of the initial PID namespace. Two checks,
+    /// both required, because a false yes would send a namespace's test init to real vsock:
+    /// our PID namespace is the initial one, and NSpid in /proc/self/status has a single entry.
+    /// (NSpid alone is not enough: a /proc mounted inside the namespace lists only its own level.)
     public static var isInitialNamespaceInit: Bool {
-        guard getpid() == 1, let status = readSmallFile("/proc/self/status") else { return false }
-        // No NSpid line (kernels before 4.1): do not guess that we are the enclave's init.
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }) else { return false }
+        guard getpid() == 1 else { return false }
+        var info = stat()
+        guard stat("/proc/self/ns/pid", &info) == 0, UInt(info.st_ino) == initialNamespaceInode else { return false }
+        guard let status = readSmallFile("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }) else { return false }
         return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).count == 2
     }
 }

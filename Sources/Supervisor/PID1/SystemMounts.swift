@@ -29,26 +29,21 @@ public enum SystemMounts {
     /// Mounts each standard filesystem that is missing; returns the targets it mounted.
     public static func mountMissing(logger: Logger) throws(Failure) -> [String] {
         var mounted: [String] = []
-        if procBelongsToAnotherPIDNamespace() {
-            // A PID namespace inherited its parent's /proc: PIDs there are not ours, so the
-            // supervisor could not find its descendants. Mount our own over it — only in a mount
-            // namespace of our own, never over the host's.
-            if inPrivateMountNamespace() {
-                try mount(standard[0], over: true)
-                mounted.append("/proc (for this PID namespace)")
-            } else {
-                logger.warning("/proc shows another PID namespace and the mount namespace is shared: leaving it")
-            }
+        if !ProcessTree.procfsMatchesOurPIDNamespace {
+            // A PID namespace that kept its parent's /proc (unshare without --mount-proc). Mounting
+            // a new one over it is only safe in a private mount namespace, which cannot be told
+            // apart reliably from inside; leave it, and let the supervisor avoid /proc PIDs.
+            logger.warning("/proc belongs to another PID namespace: process IDs in it are not ours")
         }
         let existing = mountPoints()
         for entry in standard where !existing.contains(entry.target) {
-            try mount(entry, over: false)
+            try mount(entry)
             mounted.append(entry.target)
         }
         return mounted
     }
 
-    private static func mount(_ entry: Mount, over: Bool) throws(Failure) {
+    private static func mount(_ entry: Mount) throws(Failure) {
         if mkdir(entry.target, 0o755) != 0 && errno != EEXIST {
             throw Failure(description: "cannot create \(entry.target): \(String(cString: strerror(errno)))")
         }
@@ -66,21 +61,6 @@ public enum SystemMounts {
             let fields = line.split(separator: " ")
             return fields.count > 4 ? unescapeOctal(String(fields[4])) : nil
         })
-    }
-
-    static func procBelongsToAnotherPIDNamespace() -> Bool {
-        var buffer = [CChar](repeating: 0, count: 32)
-        let count = readlink("/proc/self", &buffer, buffer.count - 1)
-        guard count > 0 else { return false }
-        let target = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return pid_t(target) != getpid()
-    }
-
-    /// Our mount namespace differs from that of the procfs's PID 1 (the host's init).
-    static func inPrivateMountNamespace() -> Bool {
-        var ours = stat(), hosts = stat()
-        guard stat("/proc/self/ns/mnt", &ours) == 0, stat("/proc/1/ns/mnt", &hosts) == 0 else { return false }
-        return ours.st_ino != hosts.st_ino
     }
 
     private static func unescapeOctal(_ text: String) -> String {

@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "BootConfigTests", dependencies: ["BootConfig", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "TestSupport"]),
         .testTarget(name: "RelayTests", dependencies: ["Relay"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig", "TestSupport"]),
         // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
         .testTarget(name: "SandboxTests", dependencies: ["TestSupport"]),
     ],

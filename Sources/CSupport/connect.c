@@ -32,6 +32,15 @@ static int connect_with_timeout(int fd, const struct sockaddr *address, socklen_
     return result;
 }
 
+/// Connects `fd` or closes it: returns the connected descriptor, or -1 with connect's errno.
+static int connected_or_closed(int fd, const struct sockaddr *address, socklen_t length, int timeout_ms) {
+    if (connect_with_timeout(fd, address, length, timeout_ms) == 0) return fd;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
 int ei_connect_vsock(unsigned int cid, unsigned int port, int timeout_ms) {
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
@@ -40,13 +49,7 @@ int ei_connect_vsock(unsigned int cid, unsigned int port, int timeout_ms) {
     address.svm_family = AF_VSOCK;
     address.svm_cid = cid;
     address.svm_port = port;
-    if (connect_with_timeout(fd, (struct sockaddr *)&address, sizeof address, timeout_ms) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
+    return connected_or_closed(fd, (struct sockaddr *)&address, sizeof address, timeout_ms);
 }
 
 int ei_connect_unix(const char *path, int timeout_ms) {
@@ -57,11 +60,5 @@ int ei_connect_unix(const char *path, int timeout_ms) {
     strcpy(address.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
-    if (connect_with_timeout(fd, (struct sockaddr *)&address, sizeof address, timeout_ms) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
+    return connected_or_closed(fd, (struct sockaddr *)&address, sizeof address, timeout_ms);
 }

@@ -86,7 +86,7 @@ public final class AppSupervisor {
     private func superviseUntilExit(_ pid: pid_t) -> TerminationStatus {
         var killed = false
         while true {
-            if let signal = Signals.wait(timeout: nextWakeUp()) { handle(signal, appGroup: pid) }
+            if let signal = Signals.wait(timeout: nextWakeUp(afterKill: killed)) { handle(signal, appGroup: pid) }
             for child in ProcessTree.reapAll() {
                 if child.pid == pid { return child.status }
                 logger.debug("reaped pid \(child.pid): \(child.status)")
@@ -179,8 +179,9 @@ public final class AppSupervisor {
         }
     }
 
-    private func nextWakeUp() -> Duration {
-        guard let shutdown else { return Self.reapInterval }
+    /// Until the grace deadline, or the next periodic reap, whichever is first.
+    private func nextWakeUp(afterKill killed: Bool) -> Duration {
+        guard let shutdown, !killed else { return Self.reapInterval }
         return max(.zero, min(Self.reapInterval, shutdown.deadline - clock.now))
     }
 }

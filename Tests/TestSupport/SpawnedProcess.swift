@@ -7,6 +7,8 @@ public final class SpawnedProcess: @unchecked Sendable {
     public let pid: pid_t
     private let directory: TemporaryDirectory
     private var exitStatus: Int32?
+    /// The wait(2) status word once the process has ended.
+    public private(set) var rawWaitStatus: Int32?
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         directory = try TemporaryDirectory()
@@ -44,6 +46,7 @@ public final class SpawnedProcess: @unchecked Sendable {
             var raw: Int32 = 0
             let reaped = waitpid(pid, &raw, WNOHANG)
             if reaped == pid {
+                rawWaitStatus = raw
                 exitStatus = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
                 break
             }

@@ -30,7 +30,10 @@ let package = Package(
         .target(name: "BootConfig", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
 
         // Netlink (libnl-3, libnl-route-3), /etc/hosts, hostname.
-        .target(name: "LinuxNet", dependencies: ["BootConfig", "CNetlink"]),
+        .target(name: "LinuxNet", dependencies: [
+            "BootConfig", "CNetlink",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
 
         // Endpoints and the byte relay on SwiftNIO.
         .target(name: "Relay", dependencies: [

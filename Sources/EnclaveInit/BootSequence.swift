@@ -2,6 +2,7 @@ import BootConfig
 import CSupport
 import Glibc
 import Logging
+import LinuxNet
 import Relay
 import Supervisor
 
@@ -61,11 +62,7 @@ struct BootSequence {
             // Step 4: log and status streams to the parent.
             if config.logs != nil || config.status != nil { try step(.streams) { try notImplemented(.streams, "log and status streams") } }
             // Step 5: lo up, aliases, hostname, /etc/hosts.
-            if needsNetworkStep(config) {
-                try step(.network) { try notImplemented(.network, "loopback and /etc/hosts over netlink") }
-            } else {
-                logger.info("network: nothing configured; lo bring-up is not implemented yet, skipped")
-            }
+            try step(.network, summary: describe) { try network(config) }
             // Step 6: every listener is up before the app starts.
             if !config.hosts.isEmpty || !config.ingress.isEmpty || config.egress != nil {
                 try step(.proxies) { try notImplemented(.proxies, "vsock proxies") }
@@ -131,8 +128,26 @@ struct BootSequence {
         return .vsock(cid: config.parentCID, port: config.heartbeat.port)
     }
 
-    private func needsNetworkStep(_ config: BootConfiguration) -> Bool {
-        config.hostname != nil || !config.hosts.isEmpty || config.network != Network()
+    private func network(_ config: BootConfiguration) throws -> NetworkSetup.Report {
+        do {
+            return try NetworkSetup.apply(config)
+        } catch {
+            throw StepFailure(step: .network, reason: error.description)
+        }
+    }
+
+    /// "lo up, 4 addresses (127.0.0.1/8 127.0.0.2/32 …, 2 new), hostname enclave, /etc/hosts: 3 names (replaced)"
+    private func describe(_ report: NetworkSetup.Report) -> String {
+        let addresses = report.addresses.map(\.description).joined(separator: " ")
+        var text = "lo up, \(report.addresses.count) addresses (\(addresses); \(report.added) new)"
+        if let hostname = report.hostname { text += ", hostname \(hostname)" }
+        let outcome: String
+        switch report.hostsOutcome {
+        case .unchanged: outcome = "unchanged"
+        case .replaced: outcome = "replaced"
+        case .rewrittenInPlace: outcome = "rewritten in place: it is a mount point"
+        }
+        return text + ", \(report.hostsFile): \(report.names) names (\(outcome))"
     }
 
     private func makeSupervisor(_ config: BootConfiguration) throws -> AppSupervisor {
@@ -158,12 +173,12 @@ struct BootSequence {
         if let signal = Signals.takePending([SIGTERM, SIGINT]) { throw Aborted(signal: signal) }
     }
 
-    /// Runs one step and logs its duration.
-    private func step<T>(_ step: BootStep, _ body: () throws -> T) throws -> T {
+    /// Runs one step and logs one line: what it did and how long it took.
+    private func step<T>(_ step: BootStep, summary: (T) -> String = { _ in "done" }, _ body: () throws -> T) throws -> T {
         let start = Self.monotonicNanoseconds()
         let result = try body()
         let elapsed = Double(Self.monotonicNanoseconds() - start) / 1_000_000
-        logger.info("\(step.rawValue): done in \(elapsed.formatted(decimals: 1)) ms")
+        logger.info("\(step.rawValue): \(summary(result)), \(elapsed.formatted(decimals: 1)) ms")
         return result
     }
 

@@ -44,11 +44,12 @@ import TestSupport
     }
 
     @Test func asPID1ItMountsTheSystemFilesystemsRunsTheAppAndPowersOff() throws {
-        let root = try Sandbox.emptyRoot(files: ["boot.json": #"{"version": 1}"#])
+        let root = try Sandbox.emptyRoot(files: ["boot.json": #"{"version": 1, "hostname": "chrooted"}"#])
         try FileManager.default.createDirectory(atPath: root.path + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root.path + "/etc", withIntermediateDirectories: true)
         try Sandbox.copyExecutable("/bin/busybox", to: root.path + "/bin/busybox")
         let result = try Sandbox.runAsPID1(in: root, ["run", "--config", "/boot.json", "--", "/bin/busybox", "sh", "-c",
-                                                      "/bin/busybox cat /proc/mounts; echo app-ran-as-$$; exit 7"])
+                                                      "/bin/busybox cat /proc/mounts; echo app-ran-as-$$ on $(/bin/busybox hostname); exit 7"])
         let mounts = Set(result.stdout.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             return fields.count > 2 ? "\(fields[2]) \(fields[1])" : nil
@@ -56,7 +57,10 @@ import TestSupport
         for expected in ["proc /proc", "sysfs /sys", "devtmpfs /dev", "devpts /dev/pts", "tmpfs /dev/shm", "tmpfs /run", "tmpfs /tmp"] {
             #expect(mounts.contains(expected), "missing \(expected) in \(mounts.sorted())")
         }
-        #expect(result.stdout.contains("app-ran-as-2"), "\(result.output)")
+        #expect(result.stdout.contains("app-ran-as-2 on chrooted"), "\(result.output)")
+        // The network step wrote the hosts file of the image, which had none.
+        let hosts = try String(contentsOfFile: root.path + "/etc/hosts", encoding: .utf8)
+        #expect(hosts.contains("127.0.0.1 localhost\n::1 localhost\n127.0.1.1 chrooted\n# END enclave-init"), "\(hosts)")
         #expect(result.stderr.contains("pid-1: mounted /sys /dev /dev/pts /dev/shm /run /tmp"), "\(result.stderr)")
         #expect(result.stderr.contains("app: pid 2 exited with status 7"))
         Sandbox.expectEnded(result, .pid1, withCode: 7)

@@ -12,6 +12,7 @@ import TestSupport
         private let answer: UInt8
         private(set) var received: [UInt8] = []
         private let done = DispatchSemaphore(value: 0)
+        private let byteArrived = DispatchSemaphore(value: 0)
 
         private let delay: useconds_t
 
@@ -39,6 +40,7 @@ import TestSupport
                 var byte: UInt8 = 0
                 if connection >= 0, read(connection, &byte, 1) == 1 {
                     received.append(byte)
+                    byteArrived.signal()
                     usleep(delay)
                     var reply = answer
                     _ = write(connection, &reply, 1)
@@ -47,6 +49,9 @@ import TestSupport
             }
             done.signal()
         }
+
+        /// True once the heartbeat byte has arrived (before any answer delay).
+        func receivedByte(within timeout: DispatchTime) -> Bool { byteArrived.wait(timeout: timeout) == .success }
 
         func connected(within timeout: DispatchTime) -> Bool { done.wait(timeout: timeout) == .success && !received.isEmpty }
 
@@ -107,9 +112,9 @@ import TestSupport
         let config = try scratch.write("boot.json", #"{"version": 1, "heartbeat": {"enabled": true}}"#)
         let process = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sleep", "30"], environment: ["ENCLAVE_INIT_VSOCK_DIR": scratch.path])
         let initPID = try #require(Sandbox.initPID(of: process, .pid1))
-        #expect(parent.connected(within: .now() + 5))
+        #expect(parent.receivedByte(within: .now() + 5))
+        kill(initPID, SIGUSR1) // the boot is waiting for the answer, 700 ms away
         #expect(!process.stderrSoFar.contains("app: started"))
-        kill(initPID, SIGUSR1)
         let result = process.wait(timeout: .seconds(10))
         Sandbox.expectEnded(result, .pid1, withCode: 138)
         #expect(result?.stderr.contains("forwarded SIGUSR1") == true, "\(result?.stderr ?? "")")

@@ -29,8 +29,24 @@ enum Sandbox {
     /// Scratch space visible to enclave-init as PID 1 (which mounts a fresh /tmp and /run).
     static let scratchBase = "/var/tmp"
 
-    /// --mount-proc gives the namespace its own /proc, as a real enclave has.
-    static let unshare = ["/usr/bin/unshare", "--pid", "--mount", "--fork", "--kill-child", "--mount-proc"]
+    /// Fresh network (only a down `lo`), mount and UTS namespaces, so that the network step
+    /// never touches the machine's own lo, hostname or /etc/hosts.
+    static let isolation = ["--net", "--mount", "--uts"]
+    /// .pid1 adds a PID namespace; --mount-proc gives it its own /proc, as a real enclave has.
+    static let unshare = ["/usr/bin/unshare"] + isolation + ["--pid", "--fork", "--kill-child", "--mount-proc"]
+
+    /// The argv that runs enclave-init ARGS in `mode`, inside fresh namespaces where a private
+    /// copy of `hostsFile` is bind-mounted over /etc/hosts and `prelude` (shell) has run first.
+    static func command(_ mode: Mode, _ arguments: [String], hostsFile: String, prelude: String = "",
+                        procOfItsOwn: Bool = true) throws -> [String] {
+        let binary = try staticBinary()
+        let script = "set -e; mount --bind \"$1\" /etc/hosts; shift; \(prelude)\nexec \"$@\""
+        let wrapper = ["/bin/sh", "-c", script, "sandbox", hostsFile, binary] + arguments
+        switch mode {
+        case .pid1: return (procOfItsOwn ? unshare : unshare.filter { $0 != "--mount-proc" }) + wrapper
+        case .subreaper: return ["/usr/bin/unshare"] + isolation + wrapper // unshare and sh exec: not PID 1
+        }
+    }
 
     /// An empty root directory holding only the binary (as /enclave-init) and the given files.
     static func emptyRoot(files: [String: String]) throws -> TemporaryDirectory {
@@ -57,8 +73,8 @@ enum Sandbox {
         }
     }
 
-    /// `unshare --pid --mount --fork chroot ROOT /enclave-init ARGS`: the binary is PID 1 of a new
-    /// PID namespace, in a mount namespace of its own, with nothing mounted.
+    /// `chroot ROOT /enclave-init ARGS` as PID 1 of fresh namespaces: in a mount namespace of its
+    /// own, with nothing mounted in ROOT.
     static func runAsPID1(in root: TemporaryDirectory, _ arguments: [String]) throws -> ProcessResult {
         var attempt = 0
         while true {
@@ -75,16 +91,21 @@ enum Sandbox {
     /// test can reach real vsock even if a heartbeat or proxy decided wrongly to use it.
     static let baseEnvironment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ENCLAVE_INIT_VSOCK_DIR": "/nonexistent/vsock"]
 
-    /// Starts `enclave-init ARGS` in the given mode, in the background.
-    static func start(_ mode: Mode, _ arguments: [String], environment: [String: String] = [:]) throws -> SpawnedProcess {
-        var base = baseEnvironment
-        base.merge(environment) { $1 }
-        switch mode {
-        case .pid1: return try SpawnedProcess(unshare[0], Array(unshare.dropFirst()) + [try staticBinary()] + arguments, environment: base)
-        case .subreaper: return try SpawnedProcess(try staticBinary(), arguments, environment: base)
-        }
+    /// A private hosts file for one run, as a fresh image would have it.
+    static func privateHostsFile() throws -> String {
+        try hostsFiles.write("hosts-\(UInt64.random(in: 0...UInt64.max))", "127.0.0.1 localhost\n")
     }
 
+    private static let hostsFiles: TemporaryDirectory = try! TemporaryDirectory(base: scratchBase)
+
+    /// Starts `enclave-init ARGS` in the given mode, in the background.
+    static func start(_ mode: Mode, _ arguments: [String], environment: [String: String] = [:], hostsFile: String? = nil,
+                      prelude: String = "", procOfItsOwn: Bool = true) throws -> SpawnedProcess {
+        var base = baseEnvironment
+        base.merge(environment) { $1 }
+        let argv = try command(mode, arguments, hostsFile: try hostsFile ?? privateHostsFile(), prelude: prelude, procOfItsOwn: procOfItsOwn)
+        return try SpawnedProcess(argv[0], Array(argv.dropFirst()), environment: base)
+    }
     /// The enclave-init process itself: the namespace's init for .pid1, the process for .subreaper.
     static func initPID(of process: SpawnedProcess, _ mode: Mode) -> pid_t? {
         mode == .subreaper ? process.pid : process.child(running: "enclave-init")

@@ -158,10 +158,7 @@ import TestSupport
         let sentinel = try #require(pid_t(report("sentinel").trimmingCharacters(in: .whitespacesAndNewlines)))
         defer { kill(sentinel, SIGKILL) }
 
-        let withoutMountProc = Sandbox.unshare.filter { $0 != "--mount-proc" }
-        let process = try SpawnedProcess(withoutMountProc[0], Array(withoutMountProc.dropFirst())
-                                         + [try Sandbox.staticBinary(), "--config", config, "--"] + sh("sleep 100 & exit 0"),
-                                         environment: Sandbox.baseEnvironment)
+        let process = try Sandbox.start(.pid1, ["--config", config, "--"] + sh("sleep 100 & exit 0"), procOfItsOwn: false)
         let result = process.wait(timeout: .seconds(10))
         Sandbox.expectEnded(result, .pid1, withCode: 0)
         #expect(result?.stderr.contains("/proc belongs to another PID namespace") == true)
@@ -258,10 +255,9 @@ import TestSupport
         let group = try scratch.write("group", "root:x:0:\nappgroup:x:2345:\nextra:x:3456:appuser,other\nother:x:4567:other\n")
         let config = try scratch.write("user.json", #"{"version": 1, "app": {"user": "appuser"}}"#)
         let out = scratch.path + "/ids"
-        let binary = try Sandbox.staticBinary()
-        let script = "mount --bind \(passwd) /etc/passwd && mount --bind \(group) /etc/group && exec \(binary) --config \(config) -- /bin/sh -c 'grep -E \"^(Uid|Gid|Groups):\" /proc/self/status > \(out); echo HOME=$HOME >> \(out)'"
-        let process = try SpawnedProcess(Sandbox.unshare[0], Array(Sandbox.unshare.dropFirst()) + ["/bin/sh", "-c", script],
-                                         environment: Sandbox.baseEnvironment)
+        let process = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c",
+                                                "grep -E '^(Uid|Gid|Groups):' /proc/self/status > \(out); echo HOME=$HOME >> \(out)"],
+                                        prelude: "mount --bind \(passwd) /etc/passwd; mount --bind \(group) /etc/group")
         Sandbox.expectEnded(process.wait(timeout: .seconds(10)), .pid1, withCode: 0)
         let lines = report("ids").split(separator: "\n").map { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).joined(separator: " ") }
         #expect(lines == ["Uid: 1234 1234 1234 1234", "Gid: 2345 2345 2345 2345", "Groups: 2345 3456", "HOME=/home/appuser"], "\(lines)")

@@ -55,12 +55,14 @@ let package = Package(
 
         // Test-only: boot JSON tables, a config mutator and a process runner shared by the tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "BootConfigTests", dependencies: ["BootConfig", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "TestSupport"]),
+        .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: ["Relay"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig", "TestSupport"]),
         // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
-        .testTarget(name: "SandboxTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "LinuxNet", "BootConfig"]),
     ],
     swiftLanguageModes: [.v6]
 )

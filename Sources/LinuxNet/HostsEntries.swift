@@ -7,6 +7,12 @@ public enum HostsEntries {
     public struct Entry: Sendable, Equatable, CustomStringConvertible {
         public var address: String
         public var names: [String]
+
+        public init(address: String, names: [String]) {
+            self.address = address
+            self.names = names
+        }
+
         public var description: String { ([address] + names).joined(separator: " ") }
     }
 

@@ -16,8 +16,9 @@ public enum HostsFile {
         let newline = existing.contains("\r\n") ? "\r\n" : "\n"
         var kept: [String] = []
         var insideBlock = false
-        for rawLine in existing.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : String(rawLine)
+        // "\r\n" is a single Character in Swift: split on both forms.
+        for rawLine in existing.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            let line = String(rawLine)
             if line == beginMarker { insideBlock = true; continue }
             if insideBlock { if line == endMarker { insideBlock = false }; continue }
             kept.append(line)

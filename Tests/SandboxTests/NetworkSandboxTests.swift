@@ -40,7 +40,9 @@ import TestSupport
             """#)
         let hosts = try Sandbox.privateHostsFile()
         let before = scratch.path + "/before"
-        let binary = try Sandbox.staticBinary()
+        // A copy outside /tmp, which PID 1 covers with a fresh tmpfs.
+        let binary = scratch.path + "/enclave-init"
+        try Sandbox.copyExecutable(try Sandbox.staticBinary(), to: binary)
         // The app probes, boots enclave-init a second time in the same namespaces, probes again.
         let app = """
             python3 \(probeScript) \(scratch.path)/first.json \(aliases.joined(separator: ",")) localhost,enclave

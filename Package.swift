@@ -40,6 +40,8 @@ let package = Package(
             "BootConfig",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Spawn, signals, reaping, shutdown, PID-1 duties.

@@ -55,6 +55,9 @@ struct BootSequence {
             return InitExitCode.bootStepFailed
         }
 
+        // Listeners live until the app is done for good, or until a later step fails.
+        var relays: RelayService?
+        defer { relays?.stop() }
         do {
             // Step 3: what AWS's init would have done, when there is no AWS init.
             try step(.pid1Duties) { try pid1Duties(config) }
@@ -64,8 +67,12 @@ struct BootSequence {
             // Step 5: lo up, aliases, hostname, /etc/hosts.
             try step(.network, summary: describe) { try network(config) }
             // Step 6: every listener is up before the app starts.
-            if !config.hosts.isEmpty || !config.ingress.isEmpty || config.egress != nil {
-                try step(.proxies) { try notImplemented(.proxies, "vsock proxies") }
+            if config.egress != nil { try step(.proxies) { try notImplemented(.proxies, "the egress proxy") } }
+            let routes = RelayService.enclaveRoutes(for: config)
+            if !routes.isEmpty {
+                relays = try step(.proxies, summary: { "\($0.listeners.count) listening: " + $0.listeners.map { "\($0.route)" }.joined(separator: ", ") }) {
+                    try startProxies(routes)
+                }
             }
             // Step 7: NFSv4 through its proxy.
             if !config.mounts.isEmpty { try step(.mounts) { try notImplemented(.mounts, "NFSv4 mounts") } }
@@ -119,13 +126,26 @@ struct BootSequence {
     }
 
     private func heartbeatTarget(_ config: BootConfiguration) -> HeartbeatSender.Target {
-        let environment = ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"].reduce(into: [String: String]()) { result, name in
-            result[name] = ProcessEnvironment.value(name)
-        }
-        if let emulation = VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultEnclaveCID) {
+        if let emulation = vsockEmulation {
             return .unix(path: emulation.connectPath(cid: config.parentCID, port: config.heartbeat.port))
         }
         return .vsock(cid: config.parentCID, port: config.heartbeat.port)
+    }
+
+    /// ENCLAVE_INIT_VSOCK_DIR: vsock emulated with Unix sockets (tests, demo, laptops).
+    private var vsockEmulation: VsockEmulation? {
+        let environment = ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"].reduce(into: [String: String]()) { result, name in
+            result[name] = ProcessEnvironment.value(name)
+        }
+        return VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultEnclaveCID)
+    }
+
+    private func startProxies(_ routes: [RelayRoute]) throws -> RelayService {
+        do {
+            return try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
+        } catch {
+            throw StepFailure(step: .proxies, reason: error.description)
+        }
     }
 
     private func network(_ config: BootConfiguration) throws -> NetworkSetup.Report {

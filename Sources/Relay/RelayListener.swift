@@ -1,0 +1,118 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One listener and where its connections go.
+public struct RelayRoute: Sendable, CustomStringConvertible {
+    public var name: String
+    public var listen: ListenAddress
+    public var target: Endpoint
+    public var connectTimeout: TimeAmount
+    /// 0: no limit. At the limit the listener stops accepting; the kernel's backlog holds the rest.
+    public var maxConnections: Int
+
+    public init(name: String, listen: ListenAddress, target: Endpoint, connectTimeout: TimeAmount, maxConnections: Int = 0) {
+        self.name = name
+        self.listen = listen
+        self.target = target
+        self.connectTimeout = connectTimeout
+        self.maxConnections = maxConnections
+    }
+
+    public var description: String { "\(name) \(listen) -> \(target)" }
+}
+
+/// Accepts on a route's address and relays every connection to its target.
+public final class RelayListener: Sendable {
+    public let route: RelayRoute
+    public let counters = ListenerCounters()
+    private let emulation: VsockEmulation?
+    private let logger: Logger
+    private let serverChannel = NIOLockedValueBox<Channel?>(nil)
+    /// Accepted connections still open, for the drain at shutdown.
+    private let open = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+
+    init(route: RelayRoute, emulation: VsockEmulation?, logger: Logger) {
+        self.route = route
+        self.emulation = emulation
+        self.logger = logger
+    }
+
+    /// Binds the listener; the future completes once it accepts.
+    func start(group: EventLoopGroup) -> EventLoopFuture<Void> {
+        let address = route.listen.emulated(by: emulation)
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            // EMFILE/ENFILE on accept: back off instead of spinning the CPU.
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler()) }
+            }
+            .childChannelOption(ChannelOptions.autoRead, value: false) // nothing is read before the target answers
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.recvAllocator, value: RelaySocketOptions.receiveAllocator)
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: RelaySocketOptions.writeWatermark)
+            .childChannelInitializer { [self] accepted in
+                accept(accepted)
+                return accepted.eventLoop.makeSucceededVoidFuture()
+            }
+        let bound: EventLoopFuture<Channel>
+        switch address {
+        case .tcp(let host, let port):
+            bootstrap = bootstrap.childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            bound = bootstrap.bind(host: host, port: Int(port))
+        case .unix(let path):
+            bound = bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+        case .vsock(let port):
+            bound = bootstrap.bind(to: VsockAddress(cid: .any, port: .init(rawValue: port)))
+        }
+        return bound.map { [self] channel in serverChannel.withLockedValue { $0 = channel } }
+    }
+
+    private func accept(_ accepted: Channel) {
+        let active = counters.accepted()
+        if route.maxConnections > 0 && active >= route.maxConnections { setAccepting(false) }
+        let key = ObjectIdentifier(accepted)
+        open.withLockedValue { $0[key] = accepted }
+        accepted.closeFuture.whenComplete { [self] _ in
+            open.withLockedValue { _ = $0.removeValue(forKey: key) }
+            let remaining = counters.closed()
+            if route.maxConnections > 0 && remaining == route.maxConnections - 1 { setAccepting(true) }
+        }
+
+        Connector.connect(to: route.target, on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation)
+            .flatMapThrowing { [self] upstream in
+                let counters = self.counters
+                let (client, server) = GlueHandler.matchedPair(countFirst: { counters.countIn($0) }, countSecond: { counters.countOut($0) })
+                try accepted.pipeline.syncOperations.addHandler(client)
+                try upstream.pipeline.syncOperations.addHandler(server)
+                // Reading starts only now, on both sides, gated by the glue's backpressure.
+                try accepted.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+                try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+                logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(route.target)")
+            }
+            .whenFailure { [self] error in
+                counters.upstreamFailed()
+                logger.warning("\(route.name): cannot reach \(route.target): \(error); closing the accepted connection")
+                accepted.close(promise: nil)
+            }
+    }
+
+    private func setAccepting(_ accepting: Bool) {
+        guard let channel = serverChannel.withLockedValue({ $0 }) else { return }
+        channel.setOption(ChannelOptions.autoRead, value: accepting).whenComplete { _ in
+            if accepting { channel.read() }
+        }
+    }
+
+    /// Stops accepting, waits up to `drain` for open connections to finish, closes the rest.
+    func stop(drain: TimeAmount) {
+        if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
+        let deadline = NIODeadline.now() + drain
+        while counters.snapshot.active > 0 && NIODeadline.now() < deadline {
+            usleep(10_000)
+        }
+        for channel in open.withLockedValue({ Array($0.values) }) { try? channel.close().wait() }
+    }
+}

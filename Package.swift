@@ -61,7 +61,11 @@ let package = Package(
         .testTarget(name: "BootConfigTests", dependencies: ["BootConfig", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
-        .testTarget(name: "RelayTests", dependencies: ["Relay"]),
+        .testTarget(name: "RelayTests", dependencies: [
+            "Relay", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig", "TestSupport"]),
         // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
         .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "LinuxNet", "BootConfig"]),

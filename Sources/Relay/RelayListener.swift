@@ -30,6 +30,7 @@ public final class RelayListener: Sendable {
     private let emulation: VsockEmulation?
     private let logger: Logger
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
+    private let slots: ConnectionSlots
     /// Accepted connections still open, for the drain at shutdown.
     private let open = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
 
@@ -37,7 +38,11 @@ public final class RelayListener: Sendable {
         self.route = route
         self.emulation = emulation
         self.logger = logger
+        slots = ConnectionSlots(limit: route.maxConnections)
     }
+
+    /// The address the listener is bound to (useful with port 0 in tests).
+    public var boundAddress: SocketAddress? { serverChannel.withLockedValue { $0?.localAddress } }
 
     /// Binds the listener; the future completes once it accepts.
     func start(group: EventLoopGroup) -> EventLoopFuture<Void> {
@@ -71,16 +76,23 @@ public final class RelayListener: Sendable {
     }
 
     private func accept(_ accepted: Channel) {
-        let active = counters.accepted()
-        if route.maxConnections > 0 && active >= route.maxConnections { setAccepting(false) }
+        _ = counters.accepted()
         let key = ObjectIdentifier(accepted)
         open.withLockedValue { $0[key] = accepted }
+        let waited = slots.acquire(key) { [self] in
+            accepted.eventLoop.execute { self.relay(accepted) }
+        }
+        // Keep the excess in the kernel's backlog rather than in our hands.
+        if waited || slots.isFull { setAccepting(false) }
         accepted.closeFuture.whenComplete { [self] _ in
             open.withLockedValue { _ = $0.removeValue(forKey: key) }
-            let remaining = counters.closed()
-            if route.maxConnections > 0 && remaining == route.maxConnections - 1 { setAccepting(true) }
+            _ = counters.closed()
+            slots.release(key)
+            if route.maxConnections > 0 && !slots.isFull { setAccepting(true) }
         }
+    }
 
+    private func relay(_ accepted: Channel) {
         Connector.connect(to: route.target, on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation)
             .flatMapThrowing { [self] upstream in
                 let counters = self.counters

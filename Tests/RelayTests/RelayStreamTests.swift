@@ -1,0 +1,207 @@
+import Foundation
+import NIOCore
+import Relay
+import Testing
+import TestSupport
+import Logging
+
+/// The relay between real sockets on loopback: a client, enclave-init's listener, and a server
+/// standing in for the far end (the vsock side is a TCP socket here; the sandbox tests cover
+/// the Unix-socket emulation of vsock). Serialized: the tests reuse ephemeral ports, and a
+/// "refused" port must not meet another test's listener.
+@Suite(.serialized) struct RelayStreamTests {
+    /// A relay from 127.0.0.1:<ephemeral> to `target`; stopped when the test ends.
+    private func relay(to target: Endpoint, timeout: TimeAmount = .seconds(2), maxConnections: Int = 0) throws -> (RelayService, UInt16) {
+        let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: target,
+                               connectTimeout: timeout, maxConnections: maxConnections)
+        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2)
+        let port = try #require(service.listeners[0].boundAddress?.port)
+        return (service, UInt16(port))
+    }
+
+    private func background(_ body: @escaping @Sendable () throws -> Void) -> DispatchGroup {
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { try? body() }
+        return group
+    }
+
+    @Test func aGibibyteArrivesIntactAndTheAnswerComesBackAfterEOF() throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        defer { service.stop(drain: .zero) }
+        let total = 1 << 30
+        final class Verdict: @unchecked Sendable { var intact = false; var received = 0 }
+        let verdict = Verdict()
+        let server = background {
+            let connection = try listener.accept()
+            var expected = PatternStream(seed: 42)
+            var intact = true
+            while true {
+                let chunk = try connection.read(upTo: 1 << 18)
+                if chunk.isEmpty { break }
+                if intact && !expected.matches(chunk) { intact = false }
+                verdict.received += chunk.count
+            }
+            verdict.intact = intact
+            // The client's EOF arrived; this direction still works: answer, then close.
+            try connection.writeAll(Array("received \(verdict.received)".utf8))
+        }
+        let client = try BlockingSocket.connect(port: port)
+        var source = PatternStream(seed: 42)
+        var sent = 0
+        while sent < total {
+            let chunk = source.next(min(1 << 18, total - sent))
+            try client.writeAll(chunk)
+            sent += chunk.count
+        }
+        client.shutdownWrite()
+        let answer = String(decoding: try client.readToEnd(), as: UTF8.self)
+        server.wait()
+        #expect(verdict.received == total)
+        #expect(verdict.intact)
+        #expect(answer == "received \(total)")
+        #expect(eventually { service.listeners[0].counters.snapshot.active == 0 })
+        let counters = service.listeners[0].counters.snapshot
+        #expect(counters.bytesIn == total && counters.bytesOut == answer.utf8.count && counters.accepted == 1)
+    }
+
+    @Test func theServerCanFinishFirstWhileTheClientKeepsSending() throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        defer { service.stop(drain: .zero) }
+        final class Received: @unchecked Sendable { var bytes: [UInt8] = [] }
+        let received = Received()
+        let server = background {
+            let connection = try listener.accept()
+            try connection.writeAll(Array("greeting".utf8))
+            connection.shutdownWrite() // the server is done talking, but still listens
+            received.bytes = try connection.readToEnd()
+        }
+        let client = try BlockingSocket.connect(port: port)
+        #expect(try client.readToEnd() == Array("greeting".utf8)) // EOF arrived after the greeting
+        var source = PatternStream(seed: 7)
+        let late = source.next(3 << 20) // 3 MiB after the server's EOF
+        try client.writeAll(late)
+        client.shutdownWrite()
+        server.wait()
+        #expect(received.bytes == late)
+    }
+
+    @Test func aResetOnOneSideResetsTheOtherPromptly() throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        defer { service.stop(drain: .zero) }
+        let client = try BlockingSocket.connect(port: port)
+        try client.writeAll(Array("hello".utf8))
+        let connection = try listener.accept()
+        #expect(try connection.read(upTo: 5) == Array("hello".utf8))
+        connection.resetOnClose()
+        let start = ContinuousClock.now
+        _ = consume connection // close with RST
+        client.setReceiveTimeout(seconds: 3)
+        let outcome: String
+        do {
+            let bytes = try client.read(upTo: 10)
+            outcome = bytes.isEmpty ? "eof" : "data"
+        } catch BlockingSocket.Failure.system(_, let code) {
+            outcome = code == ECONNRESET ? "reset" : "errno \(code)"
+        }
+        #expect(outcome == "reset", "the client saw \(outcome)")
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+
+    @Test func aSlowReaderStallsTheWriterInsteadOfGrowingMemory() throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        defer { service.stop(drain: .zero) }
+        let total = 256 << 20
+        let server = background {
+            let connection = try listener.accept()
+            var source = PatternStream(seed: 9)
+            var sent = 0
+            while sent < total {
+                let chunk = source.next(1 << 20)
+                try connection.writeAll(chunk)
+                sent += chunk.count
+            }
+        }
+        let client = try BlockingSocket.connect(port: port)
+        usleep(1_500_000) // the client reads nothing for 1.5 s
+        let buffered = service.listeners[0].counters.snapshot.bytesOut
+        // What the relay took from the server while the client slept: the client socket's
+        // kernel buffers plus the relay's own bound (watermark and a read buffer), not 256 MiB.
+        #expect(buffered < 16 << 20, "the relay read \(buffered) bytes from the server for a client that reads nothing")
+        var expected = PatternStream(seed: 9)
+        var got = 0
+        var intact = true
+        while got < total {
+            let chunk = try client.read(upTo: 1 << 18)
+            if chunk.isEmpty { break }
+            if intact && !expected.matches(chunk) { intact = false }
+            got += chunk.count
+        }
+        server.wait()
+        #expect(got == total && intact)
+    }
+
+    @Test func anUpstreamThatRefusesClosesTheClientAndIsCounted() throws {
+        let (probe, unusedPort) = try BlockingSocket.listen()
+        _ = consume probe // closed: nothing listens on unusedPort now
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: unusedPort))
+        defer { service.stop(drain: .zero) }
+        let client = try BlockingSocket.connect(port: port)
+        client.setReceiveTimeout(seconds: 3)
+        let start = ContinuousClock.now
+        #expect(try client.readToEnd().isEmpty)
+        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(eventually { service.listeners[0].counters.snapshot.upstreamFailures == 1 })
+    }
+
+    @Test func anUpstreamThatNeverAnswersTimesOut() throws {
+        // A listener that never accepts, its backlog filled: further SYNs are dropped.
+        let (listener, serverPort) = try BlockingSocket.listen(backlog: 0)
+        var fillers: [BlockingSocket] = []
+        for _ in 0..<3 { fillers.append(try BlockingSocket.connect(port: serverPort, wait: false)) }
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), timeout: .milliseconds(300))
+        defer { service.stop(drain: .zero) }
+        let client = try BlockingSocket.connect(port: port)
+        client.setReceiveTimeout(seconds: 5)
+        let start = ContinuousClock.now
+        #expect(try client.readToEnd().isEmpty)
+        let elapsed = ContinuousClock.now - start
+        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(2), "closed after \(elapsed)")
+        #expect(eventually { service.listeners[0].counters.snapshot.upstreamFailures == 1 })
+        withExtendedLifetime((listener, fillers)) {}
+    }
+
+    @Test func connectionsBeyondTheLimitWaitInsteadOfBeingDropped() throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), maxConnections: 2)
+        defer { service.stop(drain: .zero) }
+        final class Accepted: @unchecked Sendable {
+            let lock = NSLock()
+            var sockets: [BlockingSocket] = []
+            var count: Int { lock.withLock { sockets.count } }
+        }
+        let accepted = Accepted()
+        let server = background {
+            for _ in 0..<3 {
+                let socket = try listener.accept()
+                accepted.lock.withLock { accepted.sockets.append(socket) }
+            }
+        }
+        var clients = try (0..<3).map { _ in try BlockingSocket.connect(port: port) }
+        #expect(eventually { accepted.count == 2 })
+        usleep(300_000)
+        #expect(accepted.count == 2, "the third connection went through despite max_connections 2")
+        #expect(service.listeners[0].counters.snapshot.active == 3) // accepted, one of them waiting
+        // The first connection ends on both sides: its slot goes to the waiting one.
+        clients.removeFirst()
+        accepted.lock.withLock { accepted.sockets[0].shutdownWrite() }
+        #expect(eventually { accepted.count == 3 })
+        server.wait()
+        // The third one works end to end.
+        try clients[1].writeAll(Array("late".utf8))
+        #expect(try accepted.lock.withLock { accepted.sockets[2] }.read(upTo: 4) == Array("late".utf8))
+    }
+}

@@ -95,6 +95,9 @@ struct BootSequence {
     // MARK: - Steps
 
     private func pid1Duties(_ config: BootConfiguration) throws {
+        if let raised = ResourceLimits.raiseOpenFilesToHardLimit() {
+            logger.debug("open files limit raised from \(raised.before) to \(raised.after)")
+        }
         if early.was_pid1 {
             do throws(SystemMounts.Failure) {
                 let mounted = try SystemMounts.mountMissing(logger: logger)

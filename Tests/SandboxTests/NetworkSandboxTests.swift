@@ -77,12 +77,12 @@ import TestSupport
         #expect(secondLog.contains("0 new), hostname enclave, /etc/hosts: 1 names (unchanged)"), "\(secondLog)")
     }
 
-    /// Host mappings: every name resolves to its alias. (The app cannot run with mappings until
-    /// the proxies exist, so the namespace is probed after enclave-init has set it up and left.)
-    @Test func everyMappedNameResolvesToItsAlias() throws {
+    /// Host mappings: from the app, every name resolves to its alias and every alias takes a
+    /// listener (the relay already listens on port 443/2049/8443; the probe uses other ports).
+    @Test func fromTheAppEveryMappedNameResolvesToItsAlias() throws {
         let probeScript = try scratch.write("probe.py", networkProbe)
         let config = try scratch.write("boot.json", #"""
-            {"version": 1, "app": {"command": ["/bin/true"]}, "hosts": [
+            {"version": 1, "hosts": [
               {"names": ["kms.us-east-1.amazonaws.com", "kms"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000},
               {"names": ["secretsmanager.us-east-1.amazonaws.com"], "address": "127.0.0.3", "port": 443, "vsock_port": 8001},
               {"names": ["nfs.internal"], "address": "127.0.0.200", "port": 2049, "vsock_port": 20000},
@@ -90,11 +90,9 @@ import TestSupport
             """#)
         let hosts = try Sandbox.privateHostsFile()
         let names = ["kms.us-east-1.amazonaws.com", "kms", "secretsmanager.us-east-1.amazonaws.com", "nfs.internal", "api.internal", "localhost"]
-        let binary = try Sandbox.staticBinary()
-        let script = "mount --bind \(hosts) /etc/hosts; \(binary) --config \(config) 2> \(scratch.path)/boot.log; "
-            + "python3 \(probeScript) \(scratch.path)/probe.json 127.0.0.2,127.0.0.3,127.0.0.200 \(names.joined(separator: ","))"
-        let process = try SpawnedProcess("/usr/bin/unshare", Sandbox.isolation + ["/bin/sh", "-c", script], environment: Sandbox.baseEnvironment)
-        #expect(process.wait(timeout: .seconds(20))?.status == 0)
+        let process = try Sandbox.start(.pid1, ["--config", config, "--", "/usr/bin/python3", probeScript, scratch.path + "/probe.json",
+                                                "127.0.0.2,127.0.0.3,127.0.0.200", names.joined(separator: ",")], hostsFile: hosts)
+        Sandbox.expectEnded(process.wait(timeout: .seconds(20)), .pid1, withCode: 0)
         let report = try probe("probe.json")
         #expect(report.resolve == ["kms.us-east-1.amazonaws.com": "127.0.0.2", "kms": "127.0.0.2", "secretsmanager.us-east-1.amazonaws.com": "127.0.0.3",
                                    "nfs.internal": "127.0.0.200", "api.internal": "127.0.0.2", "localhost": "127.0.0.1"], "\(report.resolve)")

@@ -97,6 +97,8 @@ import TestSupport
         #expect(report.resolve == ["kms.us-east-1.amazonaws.com": "127.0.0.2", "kms": "127.0.0.2", "secretsmanager.us-east-1.amazonaws.com": "127.0.0.3",
                                    "nfs.internal": "127.0.0.200", "api.internal": "127.0.0.2", "localhost": "127.0.0.1"], "\(report.resolve)")
         #expect(report.connect == ["127.0.0.2": true, "127.0.0.3": true, "127.0.0.200": true])
+        #expect(report.link.contains("LOOPBACK,UP"))
+        #expect(inetAddresses(report.addr) == ["127.0.0.1/8", "127.0.0.2/32", "127.0.0.3/32", "127.0.0.200/32", "::1/128"], "\(report.addr)")
         let file = try String(contentsOfFile: hosts, encoding: .utf8)
         #expect(file.contains("127.0.0.2 kms.us-east-1.amazonaws.com kms api.internal\n127.0.0.3 secretsmanager.us-east-1.amazonaws.com\n127.0.0.200 nfs.internal\n# END enclave-init\n127.0.0.1 localhost\n"), "\(file)")
     }

@@ -25,8 +25,9 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
 
 /// Socket settings shared by both sides of every relayed connection.
 enum RelaySocketOptions {
-    /// Big reads, few syscalls: start at 64 KiB, grow to 256 KiB when the peer keeps up.
-    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 262_144)
+    /// Big reads when the data flows (up to 256 KiB), small ones for idle or chatty connections
+    /// (from 16 KiB): memory per open connection stays small.
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 16384, maximum: 262_144)
     /// A side stops being read once its partner has this much unwritten: the per-connection
     /// memory bound of each direction (plus one read buffer).
     static let writeWatermark = WriteBufferWaterMark(low: 128 * 1024, high: 256 * 1024)

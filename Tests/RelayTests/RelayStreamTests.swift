@@ -207,4 +207,21 @@ import Logging
         let third = accepted.lock.withLock { accepted.sockets.count == 3 ? accepted.sockets[2] : nil }
         #expect(try third?.read(upTo: 4) == Array("late".utf8))
     }
+
+    @Test func stopClosesTheListenerAndDrainsOpenConnectionsForAWhile() throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        let client = try BlockingSocket.connect(port: port)
+        try client.writeAll(Array("ping".utf8))
+        let server = try listener.accept()
+        #expect(try server.read(upTo: 4) == Array("ping".utf8))
+        // The connection stays open: stop waits the drain period, then closes it.
+        let start = ContinuousClock.now
+        service.stop(drain: .milliseconds(300))
+        let elapsed = ContinuousClock.now - start
+        #expect(elapsed >= .milliseconds(280) && elapsed < .seconds(2), "stop took \(elapsed)")
+        client.setReceiveTimeout(seconds: 3)
+        #expect((try? client.readToEnd()) != nil) // EOF or reset, not a hang
+        #expect((try? BlockingSocket.connect(port: port)) == nil) // nothing listens any more
+    }
 }

@@ -82,4 +82,34 @@ import TestSupport
         #expect(report("progress") == "1000", "\(result?.stderr.suffix(2000) ?? "")")
         #expect(result?.stderr.contains("1000 accepted, 0 active") == true)
     }
+
+    /// Out of descriptors: accept fails with EMFILE. The listener must back off instead of
+    /// spinning on the CPU, keep serving what it has, and serve new connections once
+    /// descriptors free up.
+    @Test func runningOutOfDescriptorsDoesNotSpinAndRecovers() throws {
+        let echo = try scratch.write("echo.py", RelayScripts.unixEchoServer)
+        let client = try scratch.write("exhaust.py", RelayScripts.exhaustionClient)
+        let parent = try SpawnedProcess("/usr/bin/python3", [echo, "\(vsock)/3-8000"])
+        defer { kill(parent.pid, SIGKILL) }
+        #expect(eventually { FileManager.default.fileExists(atPath: "\(vsock)/3-8000") })
+        let config = try scratch.write("boot.json", #"""
+            {"version": 1, "hosts": [{"names": ["echo.internal"], "address": "127.0.0.9", "port": 7000, "vsock_port": 8000}]}
+            """#)
+        let go = scratch.path + "/go", out = scratch.path + "/exhaust.json"
+        let process = try Sandbox.start(.pid1, ["--config", config, "--", "/usr/bin/python3", client, "echo.internal", "7000", "80", go, out],
+                                        environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        let initPID = try #require(Sandbox.initPID(of: process, .pid1))
+        #expect(eventually { process.stderrSoFar.contains("app: started") })
+        // Only enclave-init gets the low limit: 48 descriptors, about 15 relayed connections.
+        let limit = try ProcessRunner.run("/usr/bin/prlimit", ["--pid", "\(initPID)", "--nofile=48:48"])
+        #expect(limit.status == 0, "\(limit.output)")
+        FileManager.default.createFile(atPath: go, contents: nil)
+        let result = process.wait(timeout: .seconds(60))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        struct Report: Decodable { var served: Int; var cpu: Double; var later: Int }
+        let report = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
+        #expect(report.served >= 5 && report.served < 80, "served \(report.served) of 80: the limit was not reached, or nothing worked")
+        #expect(report.cpu < 0.3, "enclave-init used \(report.cpu) of a CPU while out of descriptors")
+        #expect(report.later == 5, "after the descriptors came back \(report.later) of 5 new connections worked\n\(result?.stderr.suffix(3000) ?? "")")
+    }
 }

@@ -56,3 +56,45 @@ enum RelayScripts {
         connection.close()
     """#
 }
+
+extension RelayScripts {
+    /// The app of the descriptor-exhaustion test: waits for argv[4] to exist, opens argv[3]
+    /// connections at once (more than enclave-init has descriptors for), holds them 1.5 s while
+    /// reading enclave-init's CPU time, closes them, waits for enclave-init's descriptors to come
+    /// back, then checks that 5 new connections work.
+    static let exhaustionClient = #"""
+    import asyncio, json, os, sys, time
+    host, port, count, go, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    def cpu_seconds(pid):
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    async def echo_once(timeout):
+        writer = None
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            writer.write(b"ping\n"); await writer.drain()
+            ok = await asyncio.wait_for(reader.readline(), timeout) == b"ping\n"
+            return ok, writer
+        except Exception:
+            if writer: writer.close()  # a connection left open would keep holding enclave-init's descriptors
+            return False, None
+    async def main():
+        while not os.path.exists(go): await asyncio.sleep(0.01)
+        parent = os.getppid()
+        results = await asyncio.gather(*[echo_once(2) for _ in range(count)])
+        before = cpu_seconds(parent); start = time.monotonic()
+        await asyncio.sleep(1.5)
+        cpu = (cpu_seconds(parent) - before) / (time.monotonic() - start)
+        for _, writer in results:
+            if writer: writer.close()
+        # The connections still waiting in the kernel's backlog are accepted (after the back-off)
+        # and end at once; wait until enclave-init's descriptors are back before measuring.
+        deadline = time.monotonic() + 15
+        while len(os.listdir(f"/proc/{parent}/fd")) > 24 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)
+        later = await asyncio.gather(*[echo_once(20) for _ in range(5)])
+        json.dump({"served": sum(ok for ok, _ in results), "cpu": cpu, "later": sum(ok for ok, _ in later)}, open(out, "w"))
+    asyncio.run(main())
+    """#
+}

@@ -33,6 +33,8 @@ public final class RelayListener: Sendable {
     private let slots: ConnectionSlots
     /// Accepted connections still open, for the drain at shutdown.
     private let open = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+    /// Upstream failures are logged at most once a second, with how many were not logged.
+    private let failureLog = NIOLockedValueBox((last: NIODeadline.distantPast, unlogged: 0))
 
     init(route: RelayRoute, emulation: VsockEmulation?, logger: Logger) {
         self.route = route
@@ -106,9 +108,24 @@ public final class RelayListener: Sendable {
             }
             .whenFailure { [self] error in
                 counters.upstreamFailed()
-                logger.warning("\(route.name): cannot reach \(route.target): \(error); closing the accepted connection")
+                logUpstreamFailure(error)
                 accepted.close(promise: nil)
             }
+    }
+
+    private func logUpstreamFailure(_ error: Error) {
+        let unlogged: Int? = failureLog.withLockedValue { state in
+            let now = NIODeadline.now()
+            guard now - state.last >= .seconds(1) else {
+                state.unlogged += 1
+                return nil
+            }
+            defer { state = (now, 0) }
+            return state.unlogged
+        }
+        guard let unlogged else { return }
+        let more = unlogged > 0 ? " (and \(unlogged) more failures since the last message)" : ""
+        logger.warning("\(route.name): cannot reach \(route.target): \(error); closing the accepted connection\(more)")
     }
 
     private func setAccepting(_ accepting: Bool) {

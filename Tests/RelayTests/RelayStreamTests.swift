@@ -224,4 +224,22 @@ import Logging
         #expect((try? client.readToEnd()) != nil) // EOF or reset, not a hang
         #expect((try? BlockingSocket.connect(port: port)) == nil) // nothing listens any more
     }
+
+    @Test func upstreamFailuresAreLoggedAtMostOnceASecond() throws {
+        let (probe, unusedPort) = try BlockingSocket.listen()
+        _ = consume probe
+        let capture = LogCapture()
+        let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: .tcp(host: "127.0.0.1", port: unusedPort),
+                               connectTimeout: .seconds(1))
+        let service = try RelayService(routes: [route], emulation: nil, logger: capture.logger, threads: 2)
+        defer { service.stop(drain: .zero) }
+        let port = UInt16(try #require(service.listeners[0].boundAddress?.port))
+        for _ in 0..<20 {
+            let client = try BlockingSocket.connect(port: port)
+            _ = try client.readToEnd()
+        }
+        #expect(eventually { service.listeners[0].counters.snapshot.upstreamFailures == 20 })
+        let warnings = capture.messages(at: .warning).filter { $0.contains("cannot reach") }
+        #expect((1...2).contains(warnings.count), "\(warnings)")
+    }
 }

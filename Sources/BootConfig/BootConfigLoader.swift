@@ -1,4 +1,3 @@
-import SystemPackage
 
 /// Reads, parses, decodes and validates a boot JSON. The entry point of this module.
 public enum BootConfigLoader {
@@ -9,7 +8,7 @@ public enum BootConfigLoader {
     public static func load(path: String, commandOverride: [String]? = nil) throws(ConfigError) -> BootConfiguration {
         let bytes: [UInt8]
         do {
-            bytes = try readFile(path)
+            bytes = try FileContents.read(path, limit: maximumSize)
         } catch {
             throw ConfigError(source: path, issues: [ConfigIssue(path: .root, message: "cannot read the config: \(error)",
                                                                  hint: "pass --config PATH or set ENCLAVE_INIT_CONFIG")])
@@ -53,22 +52,5 @@ public enum BootConfigLoader {
             default: return a.offset < b.offset
             }
         }.map(\.element)
-    }
-
-    private struct ReadError: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    private static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
-        defer { try? fd.close() }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-            if bytes.count > maximumSize { throw ReadError(description: "the file is larger than \(maximumSize) bytes") }
-        }
     }
 }

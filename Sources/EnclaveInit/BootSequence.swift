@@ -197,22 +197,17 @@ struct BootSequence {
     }
 
     /// Runs one step and logs one line: what it did and how long it took.
+    @discardableResult
     private func step<T>(_ step: BootStep, summary: (T) -> String = { _ in "done" }, _ body: () throws -> T) throws -> T {
-        let start = Self.monotonicNanoseconds()
+        let start = Console.monotonicNanoseconds()
         let result = try body()
-        let elapsed = Double(Self.monotonicNanoseconds() - start) / 1_000_000
+        let elapsed = Double(Console.monotonicNanoseconds() - start) / 1_000_000
         logger.info("\(step.rawValue): \(summary(result)), \(elapsed.formatted(decimals: 1)) ms")
         return result
     }
 
     private func notImplemented(_ step: BootStep, _ what: String) throws {
         throw StepFailure(step: step, reason: "not implemented yet: \(what)")
-    }
-
-    static func monotonicNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }
 

@@ -16,4 +16,11 @@ enum Console {
     }
 
     static func error(_ text: String) { write(text + "\n", to: STDERR_FILENO) }
+
+    /// CLOCK_MONOTONIC in nanoseconds: step durations and log timestamps use the same clock.
+    static func monotonicNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
 }

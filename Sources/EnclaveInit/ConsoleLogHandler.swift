@@ -32,9 +32,7 @@ public struct ConsoleLogHandler: LogHandler {
 
     /// "12.3": the boot sequence reports each step's time against this clock.
     static func elapsedMilliseconds() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let nanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - Int64(ei_early().pointee.started_ns)
+        let nanoseconds = Console.monotonicNanoseconds() - Int64(ei_early().pointee.started_ns)
         let tenths = max(0, nanoseconds / 100_000)
         let text = "\(tenths / 10).\(tenths % 10)"
         return String(repeating: " ", count: max(0, 7 - text.count)) + text

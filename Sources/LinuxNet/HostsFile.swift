@@ -1,3 +1,4 @@
+import BootConfig
 import Glibc
 import SystemPackage
 
@@ -60,7 +61,7 @@ public enum HostsFile {
     public static func update(path: String, entries: [HostsEntries.Entry]) throws(WriteError) -> WriteOutcome {
         let existing: String
         do {
-            existing = try readFile(path)
+            existing = try FileContents.text(path, limit: 16 << 20)
         } catch Errno.noSuchFileOrDirectory {
             existing = ""
         } catch {
@@ -117,24 +118,5 @@ public enum HostsFile {
     private static func failure(writing path: String, _ error: Errno) -> WriteError {
         let hint = error == .readOnlyFileSystem ? " (the image's /etc must be writable, or set network.hosts_file to a writable path)" : ""
         return WriteError(description: "cannot write \(path): \(error)\(hint)")
-    }
-
-    private static func readFile(_ path: String) throws(Errno) -> String {
-        do {
-            let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
-            return try fd.closeAfter {
-                var bytes: [UInt8] = []
-                var chunk = [UInt8](repeating: 0, count: 16384)
-                while true {
-                    let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-                    if count == 0 { return String(decoding: bytes, as: UTF8.self) }
-                    bytes += chunk[..<count]
-                }
-            }
-        } catch let error as Errno {
-            throw error
-        } catch {
-            throw Errno.ioError
-        }
     }
 }

@@ -30,7 +30,7 @@ enum RelaySocketOptions {
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 16384, maximum: 262_144)
     /// A side stops being read once its partner has this much unwritten: the per-connection
     /// memory bound of each direction (plus one read buffer).
-    static let writeWatermark = WriteBufferWaterMark(low: 128 * 1024, high: 256 * 1024)
+    static let writeWatermark = ChannelOptions.Types.WriteBufferWaterMark(low: 128 * 1024, high: 256 * 1024)
 }
 
 /// Connects to an endpoint (with the vsock emulation applied) on a given event loop.

@@ -1,3 +1,4 @@
+import BootConfig
 import Glibc
 import Logging
 
@@ -79,18 +80,7 @@ public enum SystemMounts {
     }
 }
 
-/// Reads a small text file (procfs files report size 0, so read until EOF).
-func readSmallFile(_ path: String, limit: Int = 1 << 20) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 8192)
-    while bytes.count < limit {
-        let count = read(fd, &chunk, chunk.count)
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 { break }
-        bytes += chunk[..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+/// A procfs file as text, or nil when it cannot be read.
+func readSmallFile(_ path: String) -> String? {
+    try? FileContents.text(path, limit: 1 << 20)
 }

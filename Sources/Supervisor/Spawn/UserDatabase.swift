@@ -1,5 +1,4 @@
 import BootConfig
-import SystemPackage
 
 /// The ids the app runs with, resolved from `app.user` and the image's /etc/passwd and
 /// /etc/group, read as files: a static binary has no NSS.
@@ -76,16 +75,9 @@ public struct UserDatabase: Sendable {
         return .success(Credentials(uid: uid, gid: gid, groups: supplementary, home: entry?.home))
     }
 
+    /// A missing or unreadable file is an empty database; no real passwd file nears 16 MiB.
     private static func readText(_ path: String) -> String {
-        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec]) else { return "" }
-        defer { try? fd.close() }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while let count = try? chunk.withUnsafeMutableBytes({ try fd.read(into: $0) }), count > 0 {
-            bytes += chunk[..<count]
-            if bytes.count > 16 << 20 { break } // no real passwd file is this large
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        (try? FileContents.text(path, limit: 16 << 20)) ?? ""
     }
 
     /// The colon-separated fields of each line, comments and blank lines left out.

@@ -37,7 +37,7 @@ let package = Package(
 
         // Endpoints and the byte relay on SwiftNIO.
         .target(name: "Relay", dependencies: [
-            "BootConfig",
+            "BootConfig", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "BootConfigTests", dependencies: ["BootConfig", "TestSupport"]),
-        .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "TestSupport"]),
+        .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [
             "Relay", "TestSupport",

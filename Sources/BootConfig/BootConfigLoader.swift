@@ -4,8 +4,11 @@ public enum BootConfigLoader {
     /// Larger than any sensible config; stops a wrong path (a disk image, /dev/zero) early.
     public static let maximumSize = 1 << 20
 
-    /// - Parameter commandOverride: the command given after `--`, which replaces app.command.
-    public static func load(path: String, commandOverride: [String]? = nil) throws(ConfigError) -> BootConfiguration {
+    /// - Parameters:
+    ///   - commandOverride: the command given after `--`, which replaces app.command.
+    ///   - commandRequired: false for the parent half, which runs no app.
+    public static func load(path: String, commandOverride: [String]? = nil,
+                            commandRequired: Bool = true) throws(ConfigError) -> BootConfiguration {
         let bytes: [UInt8]
         do {
             bytes = try FileContents.read(path, limit: maximumSize)
@@ -13,11 +16,11 @@ public enum BootConfigLoader {
             throw ConfigError(source: path, issues: [ConfigIssue(path: .root, message: "cannot read the config: \(error)",
                                                                  hint: "pass --config PATH or set ENCLAVE_INIT_CONFIG")])
         }
-        return try decode(bytes, source: path, commandOverride: commandOverride)
+        return try decode(bytes, source: path, commandOverride: commandOverride, commandRequired: commandRequired)
     }
 
-    public static func decode(_ bytes: [UInt8], source: String = "boot JSON",
-                              commandOverride: [String]? = nil) throws(ConfigError) -> BootConfiguration {
+    public static func decode(_ bytes: [UInt8], source: String = "boot JSON", commandOverride: [String]? = nil,
+                              commandRequired: Bool = true) throws(ConfigError) -> BootConfiguration {
         let root: JSONNode
         do {
             root = try JSONParser.parse(bytes)
@@ -30,7 +33,8 @@ public enum BootConfigLoader {
         var config = decoder.decode(root)
         let override = commandOverride.flatMap { $0.isEmpty ? nil : $0 }
         ConfigValidator(config: config, issues: issues, allHostsDecoded: decoder.allHostsDecoded,
-                        sourceIndices: decoder.sourceIndices, hasCommandOverride: override != nil).validate()
+                        sourceIndices: decoder.sourceIndices,
+                        commandRequired: commandRequired && override == nil).validate()
         guard issues.issues.isEmpty else { throw ConfigError(source: source, issues: inReadingOrder(issues.issues, root: root)) }
         if let override { config.app.command = override }
         return config

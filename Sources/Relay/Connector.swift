@@ -33,14 +33,63 @@ enum RelaySocketOptions {
     static let writeWatermark = ChannelOptions.Types.WriteBufferWaterMark(low: 128 * 1024, high: 256 * 1024)
 }
 
-/// Connects to an endpoint (with the vsock emulation applied) on a given event loop.
+/// Why no candidate of a looked-up target could be reached: every attempt, in order.
+struct DialFailure: Error, CustomStringConvertible {
+    var attempts: [(endpoint: Endpoint, error: Error)]
+
+    var description: String {
+        attempts.map { "\($0.endpoint): \($0.error)" }.joined(separator: "; ")
+    }
+}
+
+/// Connects to a target (with the vsock emulation applied) on a given event loop.
 enum Connector {
+    /// A fixed endpoint is dialled at once; a lookup runs on `lookups` (it blocks), then its
+    /// candidates are dialled one after the other, each with `timeout`, until one answers.
+    /// `skipped` hears of each candidate that failed before another answered.
+    static func connect(to target: RelayTarget, on eventLoop: EventLoop, timeout: TimeAmount,
+                        emulation: VsockEmulation?, lookups: NIOThreadPool,
+                        skipped: @escaping (Endpoint, Error) -> Void = { _, _ in }) -> EventLoopFuture<Channel> {
+        switch target {
+        case .endpoint(let endpoint):
+            return connect(to: endpoint, on: eventLoop, timeout: timeout, emulation: emulation)
+        case .lookup(let lookup):
+            return lookups.runIfActive(eventLoop: eventLoop) { try lookup.candidates() }
+                .flatMap { candidates in
+                    firstAnswering(candidates[...], failures: [], on: eventLoop, timeout: timeout, emulation: emulation)
+                }
+                .map { channel, failures in
+                    for (endpoint, error) in failures { skipped(endpoint, error) }
+                    return channel
+                }
+        }
+    }
+
+    private static func firstAnswering(_ candidates: ArraySlice<Endpoint>, failures: [(endpoint: Endpoint, error: Error)],
+                                       on eventLoop: EventLoop, timeout: TimeAmount,
+                                       emulation: VsockEmulation?) -> EventLoopFuture<(Channel, [(endpoint: Endpoint, error: Error)])> {
+        guard let candidate = candidates.first else {
+            return eventLoop.makeFailedFuture(DialFailure(attempts: failures))
+        }
+        return connect(to: candidate, on: eventLoop, timeout: timeout, emulation: emulation)
+            .map { ($0, failures) }
+            .flatMapError { error in
+                firstAnswering(candidates.dropFirst(), failures: failures + [(candidate, error)], on: eventLoop,
+                               timeout: timeout, emulation: emulation)
+            }
+    }
+
     static func connect(to endpoint: Endpoint, on eventLoop: EventLoop, timeout: TimeAmount,
                         emulation: VsockEmulation?) -> EventLoopFuture<Channel> {
         let target = emulation?.emulate(connectingTo: endpoint) ?? endpoint
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(ChannelOptions.autoRead, value: false) // until the relay is wired
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(EarlyInboundBuffer(), name: EarlyInboundBuffer.name)
+                }
+            }
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelOption(ChannelOptions.recvAllocator, value: RelaySocketOptions.receiveAllocator)
             .channelOption(ChannelOptions.writeBufferWaterMark, value: RelaySocketOptions.writeWatermark)
@@ -48,7 +97,7 @@ enum Connector {
         case .tcp(let host, let port):
             bootstrap = bootstrap.channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             do {
-                // Numeric only: a static binary has no resolver (names are the parent's job).
+                // Numeric only: names were resolved by a lookup target before this point.
                 return bootstrap.connect(to: try SocketAddress(ipAddress: host, port: Int(port)))
             } catch {
                 return eventLoop.makeFailedFuture(error)

@@ -7,17 +7,22 @@ import NIOPosix
 public struct RelayRoute: Sendable, CustomStringConvertible {
     public var name: String
     public var listen: ListenAddress
-    public var target: Endpoint
+    public var target: RelayTarget
+    /// For each candidate endpoint of the target.
     public var connectTimeout: TimeAmount
     /// 0: no limit. At the limit the listener stops accepting; the kernel's backlog holds the rest.
     public var maxConnections: Int
 
-    public init(name: String, listen: ListenAddress, target: Endpoint, connectTimeout: TimeAmount, maxConnections: Int = 0) {
+    public init(name: String, listen: ListenAddress, target: RelayTarget, connectTimeout: TimeAmount, maxConnections: Int = 0) {
         self.name = name
         self.listen = listen
         self.target = target
         self.connectTimeout = connectTimeout
         self.maxConnections = maxConnections
+    }
+
+    public init(name: String, listen: ListenAddress, target: Endpoint, connectTimeout: TimeAmount, maxConnections: Int = 0) {
+        self.init(name: name, listen: listen, target: .endpoint(target), connectTimeout: connectTimeout, maxConnections: maxConnections)
     }
 
     public var description: String { "\(name) \(listen) -> \(target)" }
@@ -28,6 +33,7 @@ public final class RelayListener: Sendable {
     public let route: RelayRoute
     public let counters = ListenerCounters()
     private let emulation: VsockEmulation?
+    private let lookups: NIOThreadPool
     private let logger: Logger
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
     private let slots: ConnectionSlots
@@ -36,9 +42,10 @@ public final class RelayListener: Sendable {
     /// Upstream failures are logged at most once a second, with how many were not logged.
     private let failureLog = NIOLockedValueBox((last: NIODeadline.distantPast, unlogged: 0))
 
-    init(route: RelayRoute, emulation: VsockEmulation?, logger: Logger) {
+    init(route: RelayRoute, emulation: VsockEmulation?, lookups: NIOThreadPool, logger: Logger) {
         self.route = route
         self.emulation = emulation
+        self.lookups = lookups
         self.logger = logger
         slots = ConnectionSlots(limit: route.maxConnections)
     }
@@ -61,8 +68,10 @@ public final class RelayListener: Sendable {
             .childChannelOption(ChannelOptions.recvAllocator, value: RelaySocketOptions.receiveAllocator)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: RelaySocketOptions.writeWatermark)
             .childChannelInitializer { [self] accepted in
-                accept(accepted)
-                return accepted.eventLoop.makeSucceededVoidFuture()
+                accepted.eventLoop.makeCompletedFuture {
+                    try accepted.pipeline.syncOperations.addHandler(EarlyInboundBuffer(), name: EarlyInboundBuffer.name)
+                    accept(accepted)
+                }
             }
         let bound: EventLoopFuture<Channel>
         switch address {
@@ -95,22 +104,41 @@ public final class RelayListener: Sendable {
     }
 
     private func relay(_ accepted: Channel) {
-        Connector.connect(to: route.target, on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation)
-            .flatMapThrowing { [self] upstream in
-                let counters = self.counters
-                let (client, server) = GlueHandler.matchedPair(countFirst: { counters.countIn($0) }, countSecond: { counters.countOut($0) })
-                try accepted.pipeline.syncOperations.addHandler(client)
-                try upstream.pipeline.syncOperations.addHandler(server)
-                // Reading starts only now, on both sides, gated by the glue's backpressure.
-                try accepted.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-                try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-                logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(route.target)")
+        Connector.connect(to: route.target, on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation,
+                          lookups: lookups, skipped: { [logger, route] endpoint, error in
+                              logger.debug("\(route.name): \(endpoint) failed (\(error)); tried the next address")
+                          })
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let upstream):
+                    do {
+                        try wire(accepted, to: upstream)
+                    } catch {
+                        // The client left while the target was dialled: nothing to relay.
+                        logger.debug("\(route.name): the connection closed before its target answered")
+                        accepted.close(promise: nil)
+                        upstream.close(promise: nil)
+                    }
+                case .failure(let error):
+                    counters.upstreamFailed()
+                    logUpstreamFailure(error)
+                    accepted.close(promise: nil)
+                }
             }
-            .whenFailure { [self] error in
-                counters.upstreamFailed()
-                logUpstreamFailure(error)
-                accepted.close(promise: nil)
-            }
+    }
+
+    private func wire(_ accepted: Channel, to upstream: Channel) throws {
+        let counters = self.counters
+        let (client, server) = GlueHandler.matchedPair(countFirst: { counters.countIn($0) }, countSecond: { counters.countOut($0) })
+        // Whatever either side delivered early (bytes and EOF) goes into the glue first.
+        let replayClient = try accepted.pipeline.syncOperations.addGlue(client)
+        let replayServer = try upstream.pipeline.syncOperations.addGlue(server)
+        replayClient()
+        replayServer()
+        // Reading starts only now, on both sides, gated by the glue's backpressure.
+        try accepted.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)")")
     }
 
     private func logUpstreamFailure(_ error: Error) {

@@ -8,6 +8,8 @@ import NIOPosix
 public final class RelayService {
     public let listeners: [RelayListener]
     private let group: MultiThreadedEventLoopGroup
+    /// Blocking lookups (DNS on the parent, nitro-cli) run here, never on an event loop.
+    private let lookups: NIOThreadPool
     private let logger: Logger
 
     public struct Failure: Error, CustomStringConvertible {
@@ -29,12 +31,68 @@ public final class RelayService {
         return outbound + ingress
     }
 
+    /// How the parent half reaches the enclave for ingress: a known CID, or one found when a
+    /// connection arrives (e.g. from `nitro-cli describe-enclaves`, which changes on restart).
+    public enum EnclaveCID: Sendable {
+        case fixed(UInt32)
+        case lookup(description: String, find: @Sendable () throws -> UInt32)
+    }
+
+    public struct ParentOptions: Sendable {
+        public var enclave: EnclaveCID?
+        /// Where ingress listens on the parent (default all IPv4 addresses).
+        public var ingressBindAddress: String = "0.0.0.0"
+        public var family: AddressFamily = .any
+
+        public init(enclave: EnclaveCID?, ingressBindAddress: String = "0.0.0.0", family: AddressFamily = .any) {
+            self.enclave = enclave
+            self.ingressBindAddress = ingressBindAddress
+            self.family = family
+        }
+    }
+
+    /// The parent side's routes, mirror images of `enclaveRoutes`: vsock `vsock_port` -> the
+    /// host's `remote` (resolved per connection), and TCP `host_port` -> the enclave's vsock port.
+    public static func parentRoutes(for config: BootConfiguration, options: ParentOptions) throws(Failure) -> [RelayRoute] {
+        var routes: [RelayRoute] = []
+        for (index, host) in config.hosts.enumerated() {
+            guard let remote = host.effectiveRemote else {
+                throw Failure(description: "hosts[\(index)] has neither names nor remote: the parent half does not know where to dial; set hosts[\(index)].remote")
+            }
+            routes.append(RelayRoute(name: host.names.first ?? remote.description, listen: .vsock(port: host.vsockPort),
+                                     target: .lookup(.hostName(remote, family: options.family)),
+                                     connectTimeout: .milliseconds(Int64(host.connectTimeoutMilliseconds)),
+                                     maxConnections: host.maxConnections))
+        }
+        guard !config.ingress.isEmpty else { return routes }
+        guard let enclave = options.enclave else {
+            throw Failure(description: "ingress needs the enclave's CID: pass --enclave-cid N or --enclave-name NAME")
+        }
+        for ingress in config.ingress {
+            let port = ingress.vsockPort
+            let target: RelayTarget
+            switch enclave {
+            case .fixed(let cid):
+                target = .endpoint(.vsock(cid: cid, port: port))
+            case .lookup(let description, let find):
+                target = .lookup(TargetLookup(description: "vsock:<\(description)>:\(port)") { [.vsock(cid: try find(), port: port)] })
+            }
+            routes.append(RelayRoute(name: "ingress \(ingress.hostPort)",
+                                     listen: .tcp(host: options.ingressBindAddress, port: ingress.hostPort),
+                                     target: target, connectTimeout: .seconds(5)))
+        }
+        return routes
+    }
+
     /// Binds every route; fails (closing what was bound) if any cannot listen.
     public init(routes: [RelayRoute], emulation: VsockEmulation?, logger: Logger,
                 threads: Int = System.coreCount) throws(Failure) {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        listeners = routes.map { RelayListener(route: $0, emulation: emulation, logger: logger) }
+        let lookups = NIOThreadPool(numberOfThreads: 8)
+        lookups.start()
+        self.lookups = lookups
+        listeners = routes.map { RelayListener(route: $0, emulation: emulation, lookups: lookups, logger: logger) }
         for listener in listeners {
             do {
                 try listener.start(group: group).wait()
@@ -53,5 +111,6 @@ public final class RelayService {
             logger.info("proxy \(listener.route): \(listener.counters.snapshot)")
         }
         try? group.syncShutdownGracefully()
+        try? lookups.syncShutdownGracefully()
     }
 }

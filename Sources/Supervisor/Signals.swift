@@ -37,6 +37,15 @@ public enum Signals {
         return take(from: &set, timeout: timeout)
     }
 
+    /// Blocks `numbers` in the calling thread (and the threads it starts later), so that they
+    /// wait to be taken with `wait(for:timeout:)`.
+    public static func block(_ numbers: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in numbers { sigaddset(&set, number) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
     /// Takes one pending signal out of `numbers`, without waiting.
     public static func takePending(_ numbers: [Int32]) -> ReceivedSignal? {
         wait(for: numbers, timeout: .zero)

@@ -242,4 +242,83 @@ import Logging
         let warnings = capture.messages(at: .warning).filter { $0.contains("cannot reach") }
         #expect((1...2).contains(warnings.count), "\(warnings)")
     }
+
+    /// A looked-up target (the parent's DNS names) tries each candidate until one answers.
+    @Test func aLookupTargetTriesEachCandidateInTurn() throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let (probe, refusedPort) = try BlockingSocket.listen()
+        _ = consume probe
+        let lookups = LookupCounter()
+        let target = TargetLookup(description: "two candidates") {
+            lookups.increment()
+            return [.tcp(host: "127.0.0.1", port: refusedPort), .tcp(host: "127.0.0.1", port: serverPort)]
+        }
+        let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: .lookup(target), connectTimeout: .seconds(2))
+        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2)
+        defer { service.stop(drain: .zero) }
+        let port = UInt16(try #require(service.listeners[0].boundAddress?.port))
+        for round in 0..<2 {
+            let client = try BlockingSocket.connect(port: port)
+            try client.writeAll(Array("round \(round)".utf8))
+            let server = try listener.accept()
+            #expect(try server.read(upTo: 7) == Array("round \(round)".utf8))
+        }
+        #expect(lookups.value == 2) // once per connection: DNS changes are followed
+        #expect(service.listeners[0].counters.snapshot.upstreamFailures == 0)
+    }
+
+    /// A client that writes its request and half-closes before the target is even found: the
+    /// bytes and the EOF wait for the relay (NIO reads them out on the EOF notification).
+    @Test func aRequestAndEOFSentBeforeTheTargetAnswersAreNotLost() throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let slowLookup = TargetLookup(description: "slow") {
+            usleep(200_000)
+            return [.tcp(host: "127.0.0.1", port: serverPort)]
+        }
+        let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: .lookup(slowLookup), connectTimeout: .seconds(2))
+        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2)
+        defer { service.stop(drain: .zero) }
+        let port = UInt16(try #require(service.listeners[0].boundAddress?.port))
+        let client = try BlockingSocket.connect(port: port)
+        let request = Array("GET / HTTP/1.0\r\n\r\n".utf8)
+        try client.writeAll(request)
+        client.shutdownWrite()
+        let server = try listener.accept()
+        #expect(try server.readToEnd() == request) // every byte, then EOF
+        try server.writeAll(Array("answer".utf8))
+        server.shutdownWrite()
+        #expect(try client.readToEnd() == Array("answer".utf8))
+    }
+
+    @Test func aFailedLookupOrNoAnsweringCandidateClosesThatConnectionAndSaysWhy() throws {
+        let (probe, refusedPort) = try BlockingSocket.listen()
+        _ = consume probe
+        struct NoSuchName: Error, CustomStringConvertible { var description: String { "cannot resolve nowhere.example" } }
+        let capture = LogCapture()
+        let routes = [
+            RelayRoute(name: "unresolvable", listen: .tcp(host: "127.0.0.1", port: 0),
+                       target: .lookup(TargetLookup(description: "nowhere") { throw NoSuchName() }), connectTimeout: .seconds(1)),
+            RelayRoute(name: "refusing", listen: .tcp(host: "127.0.0.1", port: 0),
+                       target: .lookup(TargetLookup(description: "refusing") { [.tcp(host: "127.0.0.1", port: refusedPort), .tcp(host: "127.0.0.2", port: refusedPort)] }),
+                       connectTimeout: .seconds(1)),
+        ]
+        let service = try RelayService(routes: routes, emulation: nil, logger: capture.logger, threads: 2)
+        defer { service.stop(drain: .zero) }
+        for listener in service.listeners {
+            let client = try BlockingSocket.connect(port: UInt16(try #require(listener.boundAddress?.port)))
+            #expect(try client.readToEnd().isEmpty)
+            #expect(eventually { listener.counters.snapshot.upstreamFailures == 1 })
+        }
+        let warnings = capture.messages(at: .warning)
+        #expect(warnings.contains { $0.contains("unresolvable: cannot reach nowhere: cannot resolve nowhere.example") }, "\(warnings)")
+        #expect(warnings.contains { $0.contains("refusing: cannot reach refusing: tcp:127.0.0.1:\(refusedPort): ") && $0.contains("; tcp:127.0.0.2:\(refusedPort): ") },
+                "\(warnings)")
+    }
+}
+
+private final class LookupCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }

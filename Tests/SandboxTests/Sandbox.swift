@@ -106,6 +106,19 @@ enum Sandbox {
         let argv = try command(mode, arguments, hostsFile: try hostsFile ?? privateHostsFile(), prelude: prelude, procOfItsOwn: procOfItsOwn)
         return try SpawnedProcess(argv[0], Array(argv.dropFirst()), environment: base)
     }
+    /// Starts `enclave-init parent ARGS` on the machine's own network (as on a parent instance),
+    /// in a mount namespace of its own where `hostsFile` is /etc/hosts and the resolver asks
+    /// 127.0.0.1 only: names resolve from the test's file, and no query leaves the machine.
+    static func startParent(_ arguments: [String], hostsFile: String, environment: [String: String]) throws -> SpawnedProcess {
+        let binary = try staticBinary()
+        let resolver = try hostsFiles.write("resolv-\(UInt64.random(in: 0...UInt64.max))", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        let script = "set -e; mount --bind \"$1\" /etc/hosts; mount --bind \"$2\" /etc/resolv.conf; shift 2; exec \"$@\""
+        var base = baseEnvironment
+        base.merge(environment) { $1 }
+        return try SpawnedProcess("/usr/bin/unshare", ["--mount", "/bin/sh", "-c", script, "parent", hostsFile, resolver, binary, "parent"] + arguments,
+                                  environment: base)
+    }
+
     /// The enclave-init process itself: the namespace's init for .pid1, the process for .subreaper.
     static func initPID(of process: SpawnedProcess, _ mode: Mode) -> pid_t? {
         mode == .subreaper ? process.pid : process.child(running: "enclave-init")

@@ -5,7 +5,8 @@ struct ConfigValidator {
     let issues: IssueCollector
     let allHostsDecoded: Bool
     let sourceIndices: [String: [Int]]
-    let hasCommandOverride: Bool
+    /// False when a command comes from the command line, or for the parent half (which runs no app).
+    let commandRequired: Bool
 
     /// The JSON path of entry `index` of a list section as the user wrote it.
     private func entry(_ section: String, _ index: Int) -> JSONPath {
@@ -119,7 +120,7 @@ struct ConfigValidator {
     }
 
     private func checkApp() {
-        if config.app.command.isEmpty && !hasCommandOverride {
+        if config.app.command.isEmpty && commandRequired {
             issues.report(JSONPath.root / "app" / "command", "no command to run",
                           hint: "set \"app\": {\"command\": [\"/path/to/app\", \"arg\"]}, or give one after `--` on the command line")
         }

@@ -66,3 +66,7 @@ int ei_set_child_subreaper(void);
 /// with errno set. `timeout_ms` bounds the connect.
 int ei_connect_vsock(unsigned int cid, unsigned int port, int timeout_ms);
 int ei_connect_unix(const char *path, int timeout_ms);
+
+/// Host lookups (getaddrinfo) use only glibc's built-in "files dns" services from now on,
+/// whatever /etc/nsswitch.conf says: a static binary cannot load other NSS modules safely.
+void ei_use_builtin_host_lookup(void);

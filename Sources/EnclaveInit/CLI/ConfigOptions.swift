@@ -16,12 +16,12 @@ struct ConfigOptions: ParsableArguments {
     var command: [String] = []
 
     /// --config, else $ENCLAVE_INIT_CONFIG, else the default path.
-    var resolvedPath: String {
-        if let config { return config }
-        if let fromEnvironment = getenv(Self.environmentVariable).map({ String(cString: $0) }), !fromEnvironment.isEmpty {
-            return fromEnvironment
-        }
-        return Self.defaultPath
+    var resolvedPath: String { config ?? Self.environmentPath ?? Self.defaultPath }
+
+    /// $ENCLAVE_INIT_CONFIG when set and not empty.
+    static var environmentPath: String? {
+        guard let value = getenv(environmentVariable).map({ String(cString: $0) }), !value.isEmpty else { return nil }
+        return value
     }
 
     func load() throws(ConfigError) -> BootConfiguration {

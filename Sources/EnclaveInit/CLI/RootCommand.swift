@@ -1,5 +1,7 @@
 import ArgumentParser
 import CSupport
+import Glibc
+import Supervisor
 
 /// `enclave-init`: the command types. `run` is the default subcommand.
 struct RootCommand: ParsableCommand {
@@ -13,7 +15,7 @@ struct RootCommand: ParsableCommand {
         Set ENCLAVE_INIT_VSOCK_DIR=DIR to emulate vsock with Unix sockets DIR/<cid>-<port> (tests, laptops).
         """,
         version: BuildInfo.version,
-        subcommands: [RunCommand.self, CheckCommand.self, PlanCommand.self],
+        subcommands: [RunCommand.self, CheckCommand.self, PlanCommand.self, ParentCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }
@@ -24,8 +26,11 @@ public enum EnclaveInitMain {
         do {
             var command = try RootCommand.parseAsRoot(arguments)
             // The early constructor blocked the signals init handles; only `run` supervises,
-            // so every other command gets its ordinary signal behaviour (Ctrl-C works) back.
+            // so every other command gets its ordinary signal behaviour back. The parent half
+            // keeps SIGTERM and SIGINT blocked to take them (and drain), and SIGPIPE so that a
+            // write to a closed peer is an error, not death.
             if !(command is RunCommand) { ei_restore_signal_mask() }
+            if command is ParentServeCommand || command is VsockProxyCommand { Signals.block([SIGTERM, SIGINT, SIGPIPE]) }
             try command.run()
             RootCommand.exit()
         } catch {

@@ -1,0 +1,33 @@
+import ArgumentParser
+
+/// `enclave-init parent`: the parent-instance half. `serve` (the default) reads the boot JSON;
+/// `vsock-proxy` takes AWS vsock-proxy's arguments so existing units can switch binaries.
+struct ParentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parent",
+        abstract: "Run the parent-instance half: vsock listeners that dial hosts[].remote, and ingress listeners that dial the enclave.",
+        usage: """
+        enclave-init parent [serve] --config <path> [--enclave-cid <cid> | --enclave-name <name>] [--allowlist <file>] [-4|-6]
+        enclave-init parent vsock-proxy <local-port> <remote-addr> <remote-port> [--config <file>] [-4|-6] [-w <n>]
+        """,
+        discussion: """
+        Runs until SIGTERM or SIGINT, then closes its listeners and gives open connections 2 s to finish.
+        Set ENCLAVE_INIT_VSOCK_DIR=DIR to emulate vsock with Unix sockets (the parent listens as CID 3: DIR/3-<port>).
+        """,
+        subcommands: [ParentServeCommand.self, VsockProxyCommand.self],
+        defaultSubcommand: ParentServeCommand.self
+    )
+}
+
+/// -4 / -6, as vsock-proxy spells them.
+struct AddressFamilyOptions: ParsableArguments {
+    @Flag(name: [.customShort("4"), .customLong("ipv4")], help: "Dial IPv4 addresses only.")
+    var ipv4 = false
+
+    @Flag(name: [.customShort("6"), .customLong("ipv6")], help: "Dial IPv6 addresses only.")
+    var ipv6 = false
+
+    func validate() throws {
+        if ipv4 && ipv6 { throw ValidationError("-4 and -6 exclude each other: give one, or neither to dial both") }
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import BootConfig
+import Logging
+import Relay
+import Supervisor
+
+/// `enclave-init parent [serve] --config boot.json`: the mirror image of the enclave's proxies.
+struct ParentServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the parent side of a boot JSON (the default `parent` command).",
+        discussion: """
+        For each hosts[] entry: listen on vsock port vsock_port and dial remote (default: the first \
+        name and port), resolving it for every connection and trying each address in turn.
+        For each ingress[] entry: listen on TCP host_port (default: port) and dial the enclave's \
+        vsock_port; the enclave is --enclave-cid N, or --enclave-name NAME looked up with \
+        `nitro-cli describe-enclaves` when connections arrive.
+        """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The boot JSON (the same file the enclave boots with).", valueName: "path"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("The enclave's CID, for ingress.", valueName: "cid"))
+    var enclaveCid: UInt32?
+
+    @Option(name: .long, help: ArgumentHelp("Find the enclave's CID with nitro-cli describe-enclaves, for ingress.", valueName: "name"))
+    var enclaveName: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where ingress listens.", valueName: "address"))
+    var ingressBind: String = "0.0.0.0"
+
+    @Option(name: .long, help: ArgumentHelp("A vsock-proxy allowlist YAML: every hosts[].remote must be in it.", valueName: "file"))
+    var allowlist: String?
+
+    @OptionGroup var family: AddressFamilyOptions
+
+    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        if enclaveCid != nil && enclaveName != nil {
+            throw ValidationError("--enclave-cid and --enclave-name exclude each other")
+        }
+        if let enclaveCid, !(3...UInt32.max - 1).contains(enclaveCid) {
+            throw ValidationError("--enclave-cid \(enclaveCid) is not an enclave CID (3-4294967294)")
+        }
+        if case .failure = HostPort.parse("\(ingressBind.contains(":") ? "[\(ingressBind)]" : ingressBind):1"),
+           ingressBind != "::" {
+            throw ValidationError("--ingress-bind \(ingressBind) is not an IP address")
+        }
+    }
+
+    func run() throws {
+        let runner = ParentRunner(logLevel: logLevel)
+        let path = config ?? ConfigOptions.environmentPath ?? ConfigOptions.defaultPath
+        let bootConfig: BootConfiguration
+        do {
+            bootConfig = try BootConfigLoader.load(path: path, commandRequired: false)
+        } catch {
+            Console.error(error.description)
+            throw ExitCode(InitExitCode.invalidConfig)
+        }
+        try refuseUnservedSections(bootConfig)
+        if let allowlist {
+            try runner.check(remotes: bootConfig.hosts.enumerated().compactMap { index, host in
+                host.effectiveRemote.map { ("hosts[\(index)].remote", $0) }
+            }, againstAllowlistAt: allowlist)
+        }
+        var enclave: RelayService.EnclaveCID?
+        if let enclaveCid { enclave = .fixed(enclaveCid) }
+        if let enclaveName {
+            let locator = EnclaveLocator(name: enclaveName)
+            enclave = .lookup(description: "enclave \(enclaveName)", find: { try locator.cid() })
+        }
+        let routes: [RelayRoute]
+        do {
+            routes = try RelayService.parentRoutes(for: bootConfig, options: .init(enclave: enclave, ingressBindAddress: ingressBind,
+                                                                                  family: family.selected))
+        } catch {
+            runner.logger.error("\(path): \(error)")
+            throw ExitCode(InitExitCode.bootStepFailed)
+        }
+        try runner.serve(routes, source: path)
+    }
+
+    /// Sections whose parent half does not exist yet stop the start instead of being ignored.
+    private func refuseUnservedSections(_ config: BootConfiguration) throws {
+        let unserved = [(config.egress != nil, "egress"), (config.logs != nil, "logs"), (config.status != nil, "status")]
+            .filter(\.0).map(\.1)
+        guard !unserved.isEmpty else { return }
+        Console.error("the parent half of \(unserved.joined(separator: ", ")) is not implemented yet; remove the section to run the rest")
+        throw ExitCode(InitExitCode.bootStepFailed)
+    }
+}
+
+extension AddressFamilyOptions {
+    var selected: AddressFamily { ipv4 ? .ipv4 : ipv6 ? .ipv6 : .any }
+}

@@ -1,0 +1,51 @@
+import NIOCore
+
+/// Holds what a side delivers before the relay is wired: with autoRead off nothing is read,
+/// except that NIO reads out a socket whose peer half-closed (its EOF notification). A client
+/// that writes its request and shuts down its output at once would lose the request to the
+/// pipeline's tail while the target is still being looked up or dialled. This keeps those
+/// bytes and the EOF (bounded by the socket's receive buffer) and hands them to the glue.
+final class EarlyInboundBuffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    static let name = "early-inbound-buffer"
+
+    private var held: [ByteBuffer] = []
+    private var heldEOF = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        held.append(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {}
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            heldEOF = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// Passes on what was held, in order, to the handlers after this one, then leaves the pipeline.
+    func release(context: ChannelHandlerContext) {
+        for buffer in held { context.fireChannelRead(wrapInboundOut(buffer)) }
+        if !held.isEmpty { context.fireChannelReadComplete() }
+        held.removeAll()
+        if heldEOF { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        heldEOF = false
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// Adds the glue after the early buffer; returns what replays the held input into it,
+    /// to call once both sides have their glue (a replayed read is written to the partner).
+    func addGlue(_ glue: GlueHandler) throws -> () -> Void {
+        let bufferContext = try context(name: EarlyInboundBuffer.name)
+        try addHandler(glue, position: .after(bufferContext.handler))
+        let buffer = bufferContext.handler as! EarlyInboundBuffer
+        return { buffer.release(context: bufferContext) }
+    }
+}

@@ -31,6 +31,11 @@ enum RelaySocketOptions {
     /// A side stops being read once its partner has this much unwritten: the per-connection
     /// memory bound of each direction (plus one read buffer).
     static let writeWatermark = ChannelOptions.Types.WriteBufferWaterMark(low: 128 * 1024, high: 256 * 1024)
+    /// Unix sockets (the vsock emulation) get 1 MiB socket buffers: the kernel's default
+    /// (wmem_default, about 208 KiB in flight) made every relay hop wake up five times as often;
+    /// measured with `VARIANTS=enclave-init:enclave-init scripts/bench relay`: 10.7-11.4 Gb/s
+    /// before, 12.5-13.3 after. Real vsock keeps the kernel's vsock buffer size.
+    static let unixSocketBuffer: SocketOptionValue = 1 << 20
 }
 
 /// Why no candidate of a looked-up target could be reached: every attempt, in order.
@@ -103,7 +108,10 @@ enum Connector {
                 return eventLoop.makeFailedFuture(error)
             }
         case .unix(let path):
-            return bootstrap.connect(unixDomainSocketPath: path)
+            return bootstrap
+                .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: RelaySocketOptions.unixSocketBuffer)
+                .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: RelaySocketOptions.unixSocketBuffer)
+                .connect(unixDomainSocketPath: path)
         case .vsock(let cid, let port):
             return bootstrap.connect(to: VsockAddress(cid: .init(rawValue: cid), port: .init(rawValue: port)))
         }

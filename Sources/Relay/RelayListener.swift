@@ -79,7 +79,10 @@ public final class RelayListener: Sendable {
             bootstrap = bootstrap.childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             bound = bootstrap.bind(host: host, port: Int(port))
         case .unix(let path):
-            bound = bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+            bound = bootstrap
+                .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: RelaySocketOptions.unixSocketBuffer)
+                .childChannelOption(ChannelOptions.socketOption(.so_rcvbuf), value: RelaySocketOptions.unixSocketBuffer)
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
         case .vsock(let port):
             bound = bootstrap.bind(to: VsockAddress(cid: .any, port: .init(rawValue: port)))
         }

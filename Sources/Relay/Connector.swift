@@ -1,4 +1,5 @@
 import BootConfig
+import Glibc
 import NIOCore
 import NIOPosix
 
@@ -84,8 +85,29 @@ enum Connector {
             }
     }
 
+    /// Out of descriptors (EMFILE, ENFILE) or kernel memory is a shortage of ours, not an
+    /// answer from the target: the socket is tried again every 50 ms until `timeout`, so a
+    /// connection accepted while others are closing still gets through.
     static func connect(to endpoint: Endpoint, on eventLoop: EventLoop, timeout: TimeAmount,
                         emulation: VsockEmulation?) -> EventLoopFuture<Channel> {
+        let deadline = NIODeadline.now() + timeout
+        func attempt() -> EventLoopFuture<Channel> {
+            dial(endpoint, on: eventLoop, timeout: deadline - .now(), emulation: emulation).flatMapError { error in
+                let retryAt = NIODeadline.now() + .milliseconds(50)
+                guard isLocalShortage(error), retryAt < deadline else { return eventLoop.makeFailedFuture(error) }
+                return eventLoop.scheduleTask(deadline: retryAt) {}.futureResult.flatMap { attempt() }
+            }
+        }
+        return attempt()
+    }
+
+    static func isLocalShortage(_ error: Error) -> Bool {
+        guard let error = error as? IOError else { return false }
+        return [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode)
+    }
+
+    private static func dial(_ endpoint: Endpoint, on eventLoop: EventLoop, timeout: TimeAmount,
+                             emulation: VsockEmulation?) -> EventLoopFuture<Channel> {
         let target = emulation?.emulate(connectingTo: endpoint) ?? endpoint
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)

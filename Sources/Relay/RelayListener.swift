@@ -37,6 +37,7 @@ public final class RelayListener: Sendable {
     private let logger: Logger
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
     private let slots: ConnectionSlots
+    private let gate: AcceptGate
     /// Accepted connections still open, for the drain at shutdown.
     private let open = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
     /// Upstream failures are logged at most once a second, with how many were not logged.
@@ -48,6 +49,7 @@ public final class RelayListener: Sendable {
         self.lookups = lookups
         self.logger = logger
         slots = ConnectionSlots(limit: route.maxConnections)
+        gate = AcceptGate(name: route.name, logger: logger)
     }
 
     /// The address the listener is bound to (useful with port 0 in tests).
@@ -59,9 +61,9 @@ public final class RelayListener: Sendable {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            // EMFILE/ENFILE on accept: back off instead of spinning the CPU.
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler()) }
+            // EMFILE/ENFILE on accept: back off instead of spinning the CPU; max_connections.
+            .serverChannelInitializer { [gate] channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(gate) }
             }
             .childChannelOption(ChannelOptions.autoRead, value: false) // nothing is read before the target answers
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -161,9 +163,7 @@ public final class RelayListener: Sendable {
 
     private func setAccepting(_ accepting: Bool) {
         guard let channel = serverChannel.withLockedValue({ $0 }) else { return }
-        channel.setOption(ChannelOptions.autoRead, value: accepting).whenComplete { _ in
-            if accepting { channel.read() }
-        }
+        gate.setAtLimit(!accepting, on: channel.eventLoop)
     }
 
     /// Stops accepting, waits up to `drain` for open connections to finish, closes the rest.

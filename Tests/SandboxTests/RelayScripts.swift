@@ -81,6 +81,7 @@ extension RelayScripts {
     async def main():
         while not os.path.exists(go): await asyncio.sleep(0.01)
         parent = os.getppid()
+        baseline = len(os.listdir(f"/proc/{parent}/fd"))
         results = await asyncio.gather(*[echo_once(2) for _ in range(count)])
         before = cpu_seconds(parent); start = time.monotonic()
         await asyncio.sleep(1.5)
@@ -89,12 +90,14 @@ extension RelayScripts {
             if writer: writer.close()
         # The connections still waiting in the kernel's backlog are accepted (after the back-off)
         # and end at once; wait until enclave-init's descriptors are back before measuring.
-        deadline = time.monotonic() + 15
-        while len(os.listdir(f"/proc/{parent}/fd")) > 24 and time.monotonic() < deadline:
+        closed = time.monotonic(); deadline = closed + 15
+        while len(os.listdir(f"/proc/{parent}/fd")) > baseline and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+        released = time.monotonic() - closed
         await asyncio.sleep(1.5)
         later = await asyncio.gather(*[echo_once(20) for _ in range(5)])
-        json.dump({"served": sum(ok for ok, _ in results), "cpu": cpu, "later": sum(ok for ok, _ in later)}, open(out, "w"))
+        json.dump({"served": sum(ok for ok, _ in results), "cpu": cpu, "later": sum(ok for ok, _ in later),
+                   "baseline": baseline, "released": released}, open(out, "w"))
     asyncio.run(main())
     """#
 }

@@ -21,7 +21,7 @@ let package = Package(
 
         // Command line (swift-argument-parser) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
-            "BootConfig", "LinuxNet", "Relay", "Supervisor", "CSupport",
+            "BootConfig", "LinuxNet", "Relay", "Mounts", "Supervisor", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -44,6 +44,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Step 7: NFSv4 mounts with mount(2) (no mount.nfs), unmounted at shutdown.
+        .target(name: "Mounts", dependencies: [
+            "BootConfig", "CSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Spawn, signals, reaping, shutdown, PID-1 duties.
         .target(name: "Supervisor", dependencies: [
             "BootConfig", "CSupport",
@@ -61,6 +67,7 @@ let package = Package(
         .testTarget(name: "BootConfigTests", dependencies: ["BootConfig", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
+        .testTarget(name: "MountsTests", dependencies: ["Mounts", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [
             "Relay", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -3,6 +3,7 @@ import CSupport
 import Glibc
 import Logging
 import LinuxNet
+import Mounts
 import Relay
 import Supervisor
 
@@ -55,9 +56,14 @@ struct BootSequence {
             return InitExitCode.bootStepFailed
         }
 
-        // Listeners live until the app is done for good, or until a later step fails.
+        // Listeners live until the app is done for good, or until a later step fails; mounts
+        // are undone before them (NFS needs its proxy to unmount).
         var relays: RelayService?
-        defer { relays?.stop() }
+        var mounted: MountedFilesystems?
+        defer {
+            mounted?.unmountAll()
+            relays?.stop()
+        }
         do {
             // Step 3: what AWS's init would have done, when there is no AWS init.
             try step(.pid1Duties) { try pid1Duties(config) }
@@ -74,12 +80,18 @@ struct BootSequence {
                     try startProxies(routes)
                 }
             }
-            // Step 7: NFSv4 through its proxy.
-            if !config.mounts.isEmpty { try step(.mounts) { try notImplemented(.mounts, "NFSv4 mounts") } }
+            // Step 7: NFSv4 through its proxy, retried until each mount's timeout.
+            if !config.mounts.isEmpty {
+                mounted = try step(.mounts, summary: { "\($0.targets.count) of \(config.mounts.count) mounted" }) { try mountAll(config) }
+            }
             try abortIfSignalled()
-            // Steps 8-9: spawn the app, supervise it, shut down; its status is ours.
+            // Steps 8-9: spawn the app, supervise it, shut down; its status is ours. The mounts
+            // go once the app and everything it left are gone, while the proxies still carry
+            // their traffic; the listeners close after that (the defer above).
             let supervisor = try step(.app) { try makeSupervisor(config) }
-            return supervisor.run()
+            let code = supervisor.run()
+            mounted?.unmountAll()
+            return code
         } catch let failure as StepFailure {
             logger.error("boot failed at step \(failure.step.rawValue): \(failure.reason)")
             return InitExitCode.bootStepFailed
@@ -95,6 +107,10 @@ struct BootSequence {
     // MARK: - Steps
 
     private func pid1Duties(_ config: BootConfiguration) throws {
+        let inherited = ProcessTree.recordInherited()
+        if !inherited.isEmpty {
+            logger.info("pid-1: \(inherited.count) processes started before enclave-init (pids \(inherited.map(String.init).joined(separator: " "))) are not the app's: shutdown leaves them alone")
+        }
         if let raised = ResourceLimits.raiseOpenFilesToHardLimit() {
             logger.debug("open files limit raised from \(raised.before) to \(raised.after)")
         }
@@ -148,6 +164,14 @@ struct BootSequence {
             return try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
         } catch {
             throw StepFailure(step: .proxies, reason: error.description)
+        }
+    }
+
+    private func mountAll(_ config: BootConfiguration) throws -> MountedFilesystems {
+        do {
+            return try NFSMounter(logger: Logger(label: "mounts")).mountAll(config.mounts)
+        } catch {
+            throw StepFailure(step: .mounts, reason: error.description)
         }
     }
 

@@ -7,6 +7,20 @@ public enum ProcessTree {
         public var status: TerminationStatus
     }
 
+    /// Processes that were already our children when enclave-init started: a wrapper (a test
+    /// harness, a script) started them and then exec'd us. They are not the app's, so shutdown
+    /// neither signals nor waits for them; they end with the power-off. Set once at boot,
+    /// before the supervisor runs; read and pruned on the supervisor's thread only.
+    nonisolated(unsafe) private static var inherited: Set<pid_t> = []
+
+    /// Records the children we have before spawning anything; returns them (sorted).
+    public static func recordInherited() -> [pid_t] {
+        guard procfsMatchesOurPIDNamespace else { return [] }
+        let me = getpid()
+        inherited = Set(parentMap().filter { $0.value == me }.map(\.key))
+        return inherited.sorted()
+    }
+
     /// Reaps every child that has ended. Coalesced SIGCHLDs are why this loops until
     /// waitpid says there is nothing more, rather than reaping once per signal.
     public static func reapAll() -> [Reaped] {
@@ -16,6 +30,7 @@ public enum ProcessTree {
             let pid = waitpid(-1, &raw, WNOHANG)
             if pid > 0 {
                 if let status = TerminationStatus(waitStatus: raw) { reaped.append(Reaped(pid: pid, status: status)) }
+                inherited.remove(pid) // its number may come back for a process of the app
                 continue
             }
             if pid < 0 && errno == EINTR { continue }
@@ -23,8 +38,13 @@ public enum ProcessTree {
         }
     }
 
-    /// True while any child of ours (running or ended but not yet reaped) exists.
+    /// True while any child of ours (running or ended but not yet reaped) exists, leaving out
+    /// the inherited ones.
     public static var hasChildren: Bool {
+        if !inherited.isEmpty && procfsMatchesOurPIDNamespace {
+            let me = getpid()
+            return parentMap().contains { $0.value == me && !inherited.contains($0.key) }
+        }
         var info = siginfo_t()
         return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0
     }
@@ -57,15 +77,16 @@ public enum ProcessTree {
         return appGroup == nil ? 0 : nil // without a usable /proc only the app's group is known
     }
 
-    /// Every descendant of `ancestor` (default: this process), from /proc; empty when /proc
-    /// belongs to another PID namespace.
+    /// Every descendant of `ancestor` (default: this process), from /proc, without the inherited
+    /// children's subtrees; empty when /proc belongs to another PID namespace.
     public static func descendants(of ancestor: pid_t = getpid()) -> [pid_t] {
         guard procfsMatchesOurPIDNamespace else { return [] }
         let parents = parentMap()
         var result: [pid_t] = []
         var frontier = [ancestor]
+        let me = getpid()
         while let current = frontier.popLast() {
-            for (pid, parent) in parents where parent == current {
+            for (pid, parent) in parents where parent == current && !(current == me && inherited.contains(pid)) {
                 result.append(pid)
                 frontier.append(pid)
             }

@@ -148,6 +148,24 @@ import TestSupport
         #expect(stubborn?.stderr.contains("shutdown: SIGKILL to") == true, "\(stubborn?.stderr ?? "")")
     }
 
+    /// A wrapper that starts a service and then execs enclave-init (the qemu harness does): the
+    /// service is not the app's, so shutdown neither signals it nor waits for it, while the
+    /// app's own leftover is still terminated.
+    @Test(arguments: Sandbox.Mode.allCases)
+    func processesStartedBeforeEnclaveInitAreLeftAlone(_ mode: Sandbox.Mode) throws {
+        let marker = scratch.path + "/service-\(mode)"
+        let config = try scratch.write("long-grace.json", #"{"version": 1, "shutdown": {"grace_seconds": 60}}"#)
+        let service = "sh -c 'trap \"echo signalled > \(marker)\" TERM; echo running > \(marker); while :; do sleep 0.05; done' &"
+        let process = try Sandbox.start(mode, ["--config", config, "--", "/bin/sh", "-c", "sleep 100 & exit 0"], prelude: service)
+        let result = process.wait(timeout: .seconds(20)) // the 60 s grace would show as a timeout
+        Sandbox.expectEnded(result, mode, withCode: 0)
+        let log = result?.stderr ?? ""
+        #expect(log.contains("1 processes started before enclave-init"), "\(log)")
+        #expect(log.contains("shutdown: SIGTERM to 1 process remaining"), "\(log)") // the app's sleep, not the service
+        #expect(report("service-\(mode)") == "running\n")
+        if mode == .subreaper { _ = try? ProcessRunner.run("/usr/bin/pkill", ["-f", "trap \"echo signalled > \(marker)\""]) }
+    }
+
     /// Without --mount-proc the namespace sees its parent's /proc, whose PIDs are not ours: the
     /// shutdown must reach its own leftovers (kill(-1) as the namespace's init) and nothing else.
     @Test func shutdownWithAForeignProcNeverSignalsOutsideTheNamespace() throws {

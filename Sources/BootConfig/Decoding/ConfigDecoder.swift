@@ -225,6 +225,8 @@ struct ConfigDecoder {
         if let optionsField = fields["options"], let text = optionsField.string() {
             if text.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }) || text.utf8.contains(0) {
                 issues.report(optionsField, "mount options must be comma-separated with no spaces", hint: "e.g. \"hard,timeo=50\"")
+            } else if let problem = nfsOptionProblem(text) {
+                issues.report(optionsField, problem.message, hint: problem.hint)
             } else {
                 options = text
             }
@@ -234,6 +236,28 @@ struct ConfigDecoder {
         guard issues.count == before, let server, let target else { return nil }
         return Mount(kind: .nfs4, server: server, port: (port ?? nil) ?? 2049, export: export, target: target,
                      options: options, timeoutSeconds: (timeout ?? nil).map(Int.init) ?? 30, required: (required ?? nil) ?? true)
+    }
+
+    /// Options that would contradict the entry's own fields, or leave NFSv4.
+    private func nfsOptionProblem(_ text: String) -> (message: String, hint: String?)? {
+        guard !text.isEmpty else { return nil }
+        let options = text.split(separator: ",", omittingEmptySubsequences: false)
+        if options.contains(where: \.isEmpty) { return ("an empty option (two commas, or one at an end)", "e.g. \"hard,timeo=50\"") }
+        for option in options {
+            let parts = option.split(separator: "=", maxSplits: 1)
+            let key = String(parts[0]), value = parts.count == 2 ? String(parts[1]) : ""
+            switch key {
+            case "addr", "port", "proto", "mountport", "mountaddr":
+                return ("\"\(key)\" is set by enclave-init from the entry (the proxy's alias, port and TCP)",
+                        "use \"server\" and \"port\" of the mount entry instead")
+            case "vers", "nfsvers":
+                if ["4", "4.0", "4.1", "4.2"].contains(value) { continue }
+                return ("\(key)=\(value): only NFSv4 goes through a proxy (4, 4.0, 4.1 or 4.2)", "drop it for 4.2, or use vers=4.1")
+            default:
+                continue
+            }
+        }
+        return nil
     }
 
     private func app(_ field: Field) -> App? {

@@ -70,3 +70,9 @@ int ei_connect_unix(const char *path, int timeout_ms);
 /// Host lookups (getaddrinfo) use only glibc's built-in "files dns" services from now on,
 /// whatever /etc/nsswitch.conf says: a static binary cannot load other NSS modules safely.
 void ei_use_builtin_host_lookup(void);
+
+/// mount(2) / umount2(2) on a helper thread, waiting at most `timeout_ms`. Returns 0, the
+/// call's errno, or ETIMEDOUT when the deadline passed first (the call may still complete).
+int ei_mount_with_timeout(const char *source, const char *target, const char *type, unsigned long flags,
+                          const char *data, int timeout_ms);
+int ei_umount_with_timeout(const char *target, int flags, int timeout_ms);

@@ -42,8 +42,8 @@ struct ParentServeCommand: ParsableCommand {
         if enclaveCid != nil && enclaveName != nil {
             throw ValidationError("--enclave-cid and --enclave-name exclude each other")
         }
-        if let enclaveCid, !(3...UInt32.max - 1).contains(enclaveCid) {
-            throw ValidationError("--enclave-cid \(enclaveCid) is not an enclave CID (3-4294967294)")
+        if let enclaveCid, !VsockLimits.cids.contains(Int64(enclaveCid)) {
+            throw ValidationError("--enclave-cid \(enclaveCid) is not a vsock CID (\(VsockLimits.cids.lowerBound)-\(VsockLimits.cids.upperBound))")
         }
         if case .failure = HostPort.parse("\(ingressBind.contains(":") ? "[\(ingressBind)]" : ingressBind):1"),
            ingressBind != "::" {

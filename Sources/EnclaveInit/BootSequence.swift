@@ -73,7 +73,6 @@ struct BootSequence {
             // Step 5: lo up, aliases, hostname, /etc/hosts.
             try step(.network, summary: describe) { try network(config) }
             // Step 6: every listener is up before the app starts.
-            if config.egress != nil { try step(.proxies) { try notImplemented(.proxies, "the egress proxy") } }
             let routes = RelayService.enclaveRoutes(for: config)
             if !routes.isEmpty {
                 relays = try step(.proxies, summary: { "\($0.listeners.count) listening: " + $0.listeners.map { "\($0.route)" }.joined(separator: ", ") }) {
@@ -205,7 +204,9 @@ struct BootSequence {
             case .failure(let error): throw StepFailure(step: .app, reason: error.description)
             }
         }
-        let environment = LaunchSpec.environment(inherited: ProcessEnvironment.entries(), overrides: config.app.env,
+        // The egress proxy's variables come before app.env, which may override them.
+        let environment = LaunchSpec.environment(inherited: ProcessEnvironment.entries(),
+                                                 overrides: EgressEnvironment.variables(for: config) + config.app.env,
                                                  home: credentials?.home)
         let launch = LaunchSpec(command: config.app.command, environment: environment, workdir: config.app.workdir,
                                 credentials: credentials)

@@ -59,6 +59,9 @@ enum Connector {
         switch target {
         case .endpoint(let endpoint):
             return connect(to: endpoint, on: eventLoop, timeout: timeout, emulation: emulation)
+        case .egress:
+            // Each egress connection names its own destination (EgressSession dials it).
+            return eventLoop.makeFailedFuture(DialFailure(attempts: []))
         case .lookup(let lookup):
             return lookups.runIfActive(eventLoop: eventLoop) { try lookup.candidates() }
                 .flatMap { candidates in

@@ -32,9 +32,9 @@ public struct RelayRoute: Sendable, CustomStringConvertible {
 public final class RelayListener: Sendable {
     public let route: RelayRoute
     public let counters = ListenerCounters()
-    private let emulation: VsockEmulation?
-    private let lookups: NIOThreadPool
-    private let logger: Logger
+    let emulation: VsockEmulation?
+    let lookups: NIOThreadPool
+    let logger: Logger
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
     private let slots: ConnectionSlots
     private let gate: AcceptGate
@@ -109,6 +109,10 @@ public final class RelayListener: Sendable {
     }
 
     private func relay(_ accepted: Channel) {
+        if case .egress(let role) = route.target {
+            serveEgress(accepted, role: role)
+            return
+        }
         Connector.connect(to: route.target, on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation,
                           lookups: lookups, skipped: { [logger, route] endpoint, error in
                               logger.debug("\(route.name): \(endpoint) failed (\(error)); tried the next address")
@@ -132,7 +136,7 @@ public final class RelayListener: Sendable {
             }
     }
 
-    private func wire(_ accepted: Channel, to upstream: Channel) throws {
+    func wire(_ accepted: Channel, to upstream: Channel) throws {
         let counters = self.counters
         let (client, server) = GlueHandler.matchedPair(countFirst: { counters.countIn($0) }, countSecond: { counters.countOut($0) })
         // Whatever either side delivered early (bytes and EOF) goes into the glue first.
@@ -146,7 +150,7 @@ public final class RelayListener: Sendable {
         logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)")")
     }
 
-    private func logUpstreamFailure(_ error: Error) {
+    func logUpstreamFailure(_ error: Error) {
         let unlogged: Int? = failureLog.withLockedValue { state in
             let now = NIODeadline.now()
             guard now - state.last >= .seconds(1) else {

@@ -28,7 +28,12 @@ public final class RelayService {
             RelayRoute(name: "ingress \(ingress.vsockPort)", listen: .vsock(port: ingress.vsockPort),
                        target: .tcp(host: "127.0.0.1", port: ingress.port), connectTimeout: .seconds(5))
         }
-        return outbound + ingress
+        let egress = config.egress.map { egress in
+            RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: egress.port),
+                       target: .egress(.enclave(policy: EgressPolicy(egress), parent: .vsock(cid: config.parentCID, port: egress.vsockPort))),
+                       connectTimeout: .seconds(5))
+        }
+        return outbound + ingress + (egress.map { [$0] } ?? [])
     }
 
     /// How the parent half reaches the enclave for ingress: a known CID, or one found when a
@@ -63,6 +68,11 @@ public final class RelayService {
                                      target: .lookup(.hostName(remote, family: options.family)),
                                      connectTimeout: .milliseconds(Int64(host.connectTimeoutMilliseconds)),
                                      maxConnections: host.maxConnections))
+        }
+        if let egress = config.egress {
+            routes.append(RelayRoute(name: "egress", listen: .vsock(port: egress.vsockPort),
+                                     target: .egress(.parent(policy: EgressPolicy(egress), family: options.family)),
+                                     connectTimeout: .seconds(10)))
         }
         guard !config.ingress.isEmpty else { return routes }
         guard let enclave = options.enclave else {

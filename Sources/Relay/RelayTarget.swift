@@ -5,11 +5,30 @@ import BootConfig
 public enum RelayTarget: Sendable, CustomStringConvertible {
     case endpoint(Endpoint)
     case lookup(TargetLookup)
+    /// An HTTP proxy: each connection names its own destination, checked against a policy.
+    case egress(EgressRole)
 
     public var description: String {
         switch self {
         case .endpoint(let endpoint): return endpoint.description
         case .lookup(let lookup): return lookup.description
+        case .egress(let role): return role.description
+        }
+    }
+}
+
+/// The two halves of the egress proxy (DESIGN.md section 4).
+public enum EgressRole: Sendable, CustomStringConvertible {
+    /// In the enclave: an HTTP proxy for the app (CONNECT and absolute-URI requests); an allowed
+    /// destination is asked of the parent half with CONNECT over vsock.
+    case enclave(policy: EgressPolicy, parent: Endpoint)
+    /// On the parent: a CONNECT server that checks again, resolves, checks every address, dials.
+    case parent(policy: EgressPolicy, family: AddressFamily)
+
+    public var description: String {
+        switch self {
+        case .enclave(_, let parent): return "egress proxy via \(parent)"
+        case .parent: return "egress CONNECT server"
         }
     }
 }

@@ -103,7 +103,7 @@ import TestSupport
         // Only enclave-init gets the low limit: 48 descriptors, about 15 relayed connections.
         let limit = try ProcessRunner.run("/usr/bin/prlimit", ["--pid", "\(initPID)", "--nofile=48:48"])
         #expect(limit.status == 0, "\(limit.output)")
-        FileManager.default.createFile(atPath: go, contents: nil)
+        #expect(FileManager.default.createFile(atPath: go, contents: nil))
         let result = process.wait(timeout: .seconds(60))
         Sandbox.expectEnded(result, .pid1, withCode: 0)
         struct Report: Decodable { var served: Int; var cpu: Double; var later: Int; var baseline: Int; var released: Double }

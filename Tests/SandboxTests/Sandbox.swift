@@ -109,13 +109,18 @@ enum Sandbox {
     /// Starts `enclave-init parent ARGS` on the machine's own network (as on a parent instance),
     /// in a mount namespace of its own where `hostsFile` is /etc/hosts and the resolver asks
     /// 127.0.0.1 only: names resolve from the test's file, and no query leaves the machine.
-    static func startParent(_ arguments: [String], hostsFile: String, environment: [String: String]) throws -> SpawnedProcess {
+    /// With `ownNetwork`, it gets a network namespace of its own too (only `lo`, up), where
+    /// `prelude` can start the servers it should reach: nothing it dials can leave the machine.
+    static func startParent(_ arguments: [String], hostsFile: String, environment: [String: String],
+                            ownNetwork: Bool = false, prelude: String = "") throws -> SpawnedProcess {
         let binary = try staticBinary()
         let resolver = try hostsFiles.write("resolv-\(UInt64.random(in: 0...UInt64.max))", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-        let script = "set -e; mount --bind \"$1\" /etc/hosts; mount --bind \"$2\" /etc/resolv.conf; shift 2; exec \"$@\""
+        let network = ownNetwork ? "ip link set lo up; " : ""
+        let script = "set -e; \(network)mount --bind \"$1\" /etc/hosts; mount --bind \"$2\" /etc/resolv.conf; shift 2; \(prelude)\nexec \"$@\""
         var base = baseEnvironment
         base.merge(environment) { $1 }
-        return try SpawnedProcess("/usr/bin/unshare", ["--mount", "/bin/sh", "-c", script, "parent", hostsFile, resolver, binary, "parent"] + arguments,
+        let namespaces = ownNetwork ? ["--mount", "--net"] : ["--mount"]
+        return try SpawnedProcess("/usr/bin/unshare", namespaces + ["/bin/sh", "-c", script, "parent", hostsFile, resolver, binary, "parent"] + arguments,
                                   environment: base)
     }
 

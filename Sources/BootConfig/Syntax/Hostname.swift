@@ -6,7 +6,7 @@ public enum Hostname {
         return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isValidLabel)
     }
 
-    static func isValidLabel(_ label: Substring) -> Bool {
+    public static func isValidLabel(_ label: Substring) -> Bool {
         guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-" else { return false }
         return label.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") }
     }

@@ -1,0 +1,82 @@
+import NIOCore
+
+/// Reads an HTTP head — everything up to the first empty line — off the front of a connection,
+/// then hands it over and leaves the pipeline; the bytes after it continue to the next handler
+/// untouched (they belong to the relay). A head longer than `limit`, or an EOF or error before
+/// the head ends, is reported instead.
+final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    enum Outcome {
+        case head([UInt8])
+        case tooLarge
+        case ended
+    }
+
+    static let terminator: [UInt8] = Array("\r\n\r\n".utf8)
+
+    private let limit: Int
+    private var buffer: ByteBuffer?
+    private var onOutcome: ((Outcome) -> Void)?
+
+    init(limit: Int, onOutcome: @escaping (Outcome) -> Void) {
+        self.limit = limit
+        self.onOutcome = onOutcome
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        guard onOutcome != nil else { return context.fireChannelRead(data) }
+        if buffer == nil { buffer = incoming } else { buffer!.writeBuffer(&incoming) }
+        let view = buffer!.readableBytesView
+        if let end = Self.endOfHead(in: view), end - view.startIndex <= limit {
+            let head = Array(view[view.startIndex..<end])
+            buffer!.moveReaderIndex(forwardBy: head.count)
+            let rest = buffer!
+            buffer = nil
+            finish(.head(head), context: context)
+            if rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } else if view.count > limit {
+            buffer = nil
+            finish(.tooLarge, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event, onOutcome != nil {
+            finish(.ended, context: context)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if onOutcome != nil { finish(.ended, context: context) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if onOutcome != nil { finish(.ended, context: context) }
+        context.close(promise: nil)
+    }
+
+    private func finish(_ outcome: Outcome, context: ChannelHandlerContext) {
+        let report = onOutcome
+        onOutcome = nil
+        report?(outcome)
+    }
+
+    /// The index just past "\r\n\r\n", if the head is complete.
+    static func endOfHead(in bytes: ByteBufferView) -> ByteBufferView.Index? {
+        guard bytes.count >= 4 else { return nil }
+        var index = bytes.startIndex
+        let last = bytes.endIndex - 4
+        while index <= last {
+            if bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 { return index + 4 }
+            index += 1
+        }
+        return nil
+    }
+}

@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "CSupport"),
 
         // Test-only: boot JSON tables, a config mutator and a process runner shared by the tests.
-        .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CTestSupport", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "BootConfigTests", dependencies: ["BootConfig", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),

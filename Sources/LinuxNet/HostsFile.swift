@@ -75,9 +75,11 @@ public enum HostsFile {
     static func write(_ contents: String, to path: String) throws(WriteError) -> WriteOutcome {
         let target = FilePath(path)
         let directory = target.removingLastComponent()
-        let temporary = directory.appending(".\(target.lastComponent?.string ?? "hosts").enclave-init.\(getpid())")
+        // A random name, created exclusively: every namespace init is PID 1, and enclave-inits
+        // that share a directory (sandboxes on one machine) must not share a temporary file.
+        let temporary = directory.appending(".\(target.lastComponent?.string ?? "hosts").enclave-init.\(getpid()).\(UInt64.random(in: 0...UInt64.max))")
         do {
-            try writeDurably(contents, to: temporary, options: [.create, .truncate])
+            try writeDurably(contents, to: temporary, options: [.create, .exclusiveCreate])
         } catch {
             unlink(temporary.string)
             throw failure(writing: path, error)

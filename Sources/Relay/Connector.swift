@@ -117,7 +117,7 @@ enum Connector {
             .channelOption(ChannelOptions.autoRead, value: false) // until the relay is wired
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EarlyInboundBuffer(), name: EarlyInboundBuffer.name)
+                    try channel.pipeline.syncOperations.addHandler(EarlyInboundBuffer())
                 }
             }
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)

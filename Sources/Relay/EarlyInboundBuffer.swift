@@ -9,8 +9,6 @@ final class EarlyInboundBuffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    static let name = "early-inbound-buffer"
-
     private var held: [ByteBuffer] = []
     private var heldEOF = false
 
@@ -40,10 +38,21 @@ final class EarlyInboundBuffer: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 extension ChannelPipeline.SynchronousOperations {
+    /// Puts `reader` where the early buffer is, fed first with what the buffer held (bytes,
+    /// EOF), and a fresh buffer after it for what follows: a handler added in front of the
+    /// buffer instead would miss input that arrived before it (NIO reads a half-closed socket
+    /// out even with autoRead off).
+    func addHandlerReplayingEarlyInput(_ reader: ChannelHandler) throws {
+        let bufferContext = try context(handlerType: EarlyInboundBuffer.self)
+        try addHandler(reader, position: .after(bufferContext.handler))
+        try addHandler(EarlyInboundBuffer(), position: .after(reader))
+        (bufferContext.handler as! EarlyInboundBuffer).release(context: bufferContext)
+    }
+
     /// Adds the glue after the early buffer; returns what replays the held input into it,
     /// to call once both sides have their glue (a replayed read is written to the partner).
     func addGlue(_ glue: GlueHandler) throws -> () -> Void {
-        let bufferContext = try context(name: EarlyInboundBuffer.name)
+        let bufferContext = try context(handlerType: EarlyInboundBuffer.self)
         try addHandler(glue, position: .after(bufferContext.handler))
         let buffer = bufferContext.handler as! EarlyInboundBuffer
         return { buffer.release(context: bufferContext) }

@@ -71,7 +71,7 @@ public final class RelayListener: Sendable {
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: RelaySocketOptions.writeWatermark)
             .childChannelInitializer { [self] accepted in
                 accepted.eventLoop.makeCompletedFuture {
-                    try accepted.pipeline.syncOperations.addHandler(EarlyInboundBuffer(), name: EarlyInboundBuffer.name)
+                    try accepted.pipeline.syncOperations.addHandler(EarlyInboundBuffer())
                     accept(accepted)
                 }
             }

@@ -39,8 +39,14 @@ import TestSupport
             """)
         let parent = try Sandbox.startParent(["--config", config], hostsFile: parentHosts, environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock],
                                              ownNetwork: true,
-                                             prelude: "python3 -m http.server \(port) --bind 127.0.0.1 --directory \(site) >/dev/null 2>&1 &")
-        defer { kill(parent.pid, SIGKILL) }
+                                             prelude: "python3 -m http.server \(port) --bind 127.0.0.1 --directory \(site) >/dev/null 2>&1 & echo $! > \(scratch.path)/server.pid")
+        defer {
+            kill(parent.pid, SIGKILL)
+            // The web server is the parent's sibling in its namespace: it would outlive the test.
+            if let text = try? String(contentsOfFile: scratch.path + "/server.pid", encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGKILL)
+            }
+        }
         #expect(eventually { parent.stderrSoFar.contains("listening: egress") }, "\(parent.stderrSoFar)")
         usleep(300_000) // the web server's start
 

@@ -155,7 +155,7 @@ import TestSupport
     func processesStartedBeforeEnclaveInitAreLeftAlone(_ mode: Sandbox.Mode) throws {
         let marker = scratch.path + "/service-\(mode)"
         let config = try scratch.write("long-grace.json", #"{"version": 1, "shutdown": {"grace_seconds": 60}}"#)
-        let service = "sh -c 'trap \"echo signalled > \(marker)\" TERM; echo running > \(marker); while :; do sleep 0.05; done' &"
+        let service = "sh -c 'trap \"echo signalled > \(marker)\" TERM; echo running > \(marker); while :; do sleep 0.05; done' & echo $! > \(marker).pid"
         let process = try Sandbox.start(mode, ["--config", config, "--", "/bin/sh", "-c", "sleep 100 & exit 0"], prelude: service)
         let result = process.wait(timeout: .seconds(20)) // the 60 s grace would show as a timeout
         Sandbox.expectEnded(result, mode, withCode: 0)
@@ -163,7 +163,10 @@ import TestSupport
         #expect(log.contains("1 processes started before enclave-init"), "\(log)")
         #expect(log.contains("shutdown: SIGTERM to 1 process remaining"), "\(log)") // the app's sleep, not the service
         #expect(report("service-\(mode)") == "running\n")
-        if mode == .subreaper { _ = try? ProcessRunner.run("/usr/bin/pkill", ["-f", "trap \"echo signalled > \(marker)\""]) }
+        // As a plain child the service outlives enclave-init (as PID 1 the namespace took it).
+        if let text = try? String(contentsOfFile: marker + ".pid", encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(pid, SIGKILL)
+        }
     }
 
     /// Without --mount-proc the namespace sees its parent's /proc, whose PIDs are not ours: the

@@ -5,6 +5,8 @@ import Foundation
 public final class BlockingSocket: @unchecked Sendable {
     public let fd: Int32
 
+    /// Close-on-exec: the sandbox tests spawn processes from this same process, and a socket
+    /// inherited by one of them stays open (a "closed" port keeps listening, an EOF never comes).
     /// Every socket gives up after 30 s without progress (accept and read honour SO_RCVTIMEO),
     /// so that a relay bug fails a test instead of hanging the whole run.
     init(fd: Int32) {
@@ -23,7 +25,7 @@ public final class BlockingSocket: @unchecked Sendable {
 
     /// A TCP listener on 127.0.0.1 with an ephemeral port.
     public static func listen(backlog: Int32 = 128) throws -> (BlockingSocket, UInt16) {
-        let socket = BlockingSocket(fd: try check(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0), "socket"))
+        let socket = BlockingSocket(fd: try check(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket"))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -36,7 +38,7 @@ public final class BlockingSocket: @unchecked Sendable {
 
     /// - Parameter wait: false starts the connect and returns at once (EINPROGRESS is fine).
     public static func connect(port: UInt16, host: String = "127.0.0.1", wait: Bool = true) throws -> BlockingSocket {
-        let socket = BlockingSocket(fd: try check(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0), "socket"))
+        let socket = BlockingSocket(fd: try check(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket"))
         if !wait { _ = fcntl(socket.fd, F_SETFL, fcntl(socket.fd, F_GETFL) | O_NONBLOCK) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -48,7 +50,9 @@ public final class BlockingSocket: @unchecked Sendable {
     }
 
     public func accept() throws -> BlockingSocket {
-        BlockingSocket(fd: try Self.check(Foundation.accept(fd, nil, nil), "accept"))
+        let accepted = try Self.check(Foundation.accept(fd, nil, nil), "accept")
+        _ = fcntl(accepted, F_SETFD, FD_CLOEXEC) // accept4 is not imported; the window is tiny
+        return BlockingSocket(fd: accepted)
     }
 
     public func writeAll(_ bytes: UnsafeRawBufferPointer) throws {

@@ -1,3 +1,4 @@
+import CTestSupport
 import Foundation
 
 /// A process started in the background, with default signal dispositions and an empty signal
@@ -18,6 +19,9 @@ public final class SpawnedProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, directory.path + "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, directory.path + "/stderr", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing else of this process leaks in: tests run in parallel, and a long-lived child that
+        // holds another test's pipe or socket keeps that test waiting for an EOF forever.
+        ctest_spawn_close_inherited(&actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -22,8 +22,10 @@ extension RelayListener {
             }
         }
         do {
-            try accepted.pipeline.syncOperations.addHandler(reader, position: .first)
+            // Reading first, then the replay: a head already held completes at once, and the
+            // reader then turns reading off again until the destination answers.
             try accepted.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            try accepted.pipeline.syncOperations.addHandlerReplayingEarlyInput(reader)
         } catch {
             accepted.close(promise: nil)
         }
@@ -53,9 +55,20 @@ extension RelayListener {
             }
     }
 
-    /// CONNECT to the parent half; its answer decides what the app sees.
+    /// CONNECT to the parent half; its answer decides what the app sees. The parent resolves
+    /// and dials (each address within its own connect timeout) before it answers; one that
+    /// takes the connection and never answers is given up after six connect timeouts (504).
     private func askParent(for request: ProxyRequest, _ accepted: Channel, _ upstream: Channel) {
+        let patience = route.connectTimeout * 6
+        let gaveUp = NIOLoopBoundBox(false, eventLoop: upstream.eventLoop) // both closures run on this loop
+        let timeout = upstream.eventLoop.scheduleTask(in: patience) { [self] in
+            gaveUp.value = true
+            refuse(accepted, .failed, status: 504, reason: "the parent's egress proxy did not answer within \(patience.nanoseconds / 1_000_000) ms")
+            upstream.close(promise: nil)
+        }
         let reader = HeadReader(limit: ProxyRequest.maximumHeadBytes) { [self] outcome in
+            timeout.cancel()
+            guard !gaveUp.value else { return }
             guard case .head(let answer) = outcome else {
                 upstream.close(promise: nil)
                 return refuse(accepted, .failed, status: 502, reason: "the parent's egress proxy closed without answering")

@@ -10,9 +10,7 @@ import TestSupport
     let vsock: String
 
     init() throws {
-        scratch = try TemporaryDirectory(base: Sandbox.scratchBase)
-        vsock = scratch.path + "/vsock"
-        try FileManager.default.createDirectory(atPath: vsock, withIntermediateDirectories: true)
+        (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
     private func file(_ name: String) -> String {

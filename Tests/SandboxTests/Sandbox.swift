@@ -91,6 +91,15 @@ enum Sandbox {
     /// test can reach real vsock even if a heartbeat or proxy decided wrongly to use it.
     static let baseEnvironment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ENCLAVE_INIT_VSOCK_DIR": "/nonexistent/vsock"]
 
+    /// A scratch folder for one suite and the emulated-vsock directory inside it
+    /// (ENCLAVE_INIT_VSOCK_DIR for both halves).
+    static func scratchWithVsockDirectory() throws -> (TemporaryDirectory, String) {
+        let scratch = try TemporaryDirectory(base: scratchBase)
+        let vsock = scratch.path + "/vsock"
+        try FileManager.default.createDirectory(atPath: vsock, withIntermediateDirectories: true)
+        return (scratch, vsock)
+    }
+
     /// A private hosts file for one run, as a fresh image would have it.
     static func privateHostsFile() throws -> String {
         try hostsFiles.write("hosts-\(UInt64.random(in: 0...UInt64.max))", "127.0.0.1 localhost\n")

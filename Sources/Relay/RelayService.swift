@@ -99,7 +99,15 @@ public final class RelayService {
                 threads: Int = System.coreCount) throws(Failure) {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        let lookups = NIOThreadPool(numberOfThreads: 8)
+        // Only the parent half looks names up (or runs nitro-cli); the enclave side keeps one
+        // idle thread, which costs less at boot than eight.
+        let looksUp = routes.contains { route in
+            switch route.target {
+            case .lookup, .egress(.parent): return true
+            case .endpoint, .egress(.enclave): return false
+            }
+        }
+        let lookups = NIOThreadPool(numberOfThreads: looksUp ? 8 : 1)
         lookups.start()
         self.lookups = lookups
         listeners = routes.map { RelayListener(route: $0, emulation: emulation, lookups: lookups, logger: logger) }

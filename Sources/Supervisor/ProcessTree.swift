@@ -1,3 +1,4 @@
+import BootConfig
 import Glibc
 
 /// Our children and their descendants: reaping, and finding everything left to signal.
@@ -16,9 +17,26 @@ public enum ProcessTree {
     /// Records the children we have before spawning anything; returns them (sorted).
     public static func recordInherited() -> [pid_t] {
         guard procfsMatchesOurPIDNamespace else { return [] }
-        let me = getpid()
-        inherited = Set(parentMap().filter { $0.value == me }.map(\.key))
+        inherited = Set(directChildren())
         return inherited.sorted()
+    }
+
+    /// Our children from /proc/self/task/*/children, which the kernel keeps for us, rather than
+    /// a walk over every process of the machine (milliseconds when not in a PID namespace).
+    private static func directChildren() -> [pid_t] {
+        guard let tasks = opendir("/proc/self/task") else { return [] }
+        defer { closedir(tasks) }
+        var children: [pid_t] = []
+        var sawChildrenFile = false
+        while let entry = readdir(tasks) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard pid_t(name) != nil, let text = try? FileContents.read("/proc/self/task/\(name)/children", limit: 1 << 20) else { continue }
+            sawChildrenFile = true
+            children += String(decoding: text, as: UTF8.self).split(separator: " ").compactMap { pid_t($0.trimmingSpacesAndNewlines) }
+        }
+        if sawChildrenFile { return children }
+        let me = getpid() // a kernel without CONFIG_PROC_CHILDREN: the full walk
+        return parentMap().filter { $0.value == me }.map(\.key)
     }
 
     /// Reaps every child that has ended. Coalesced SIGCHLDs are why this loops until
@@ -120,5 +138,13 @@ public enum ProcessTree {
         guard let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         return fields.count > 1 ? pid_t(fields[1]) : nil
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpacesAndNewlines: Substring {
+        var text = self
+        while let last = text.last, last == " " || last == "\n" { text.removeLast() }
+        return text
     }
 }

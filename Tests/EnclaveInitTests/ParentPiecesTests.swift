@@ -119,6 +119,13 @@ import TestSupport
         do { _ = try failing.cid() } catch {
             #expect("\(error)" == "/bin/sh -c echo 'Error: no permission' >&2; exit 3 failed (exit status 3): Error: no permission")
         }
+        // A nitro-cli that hangs is killed at the deadline; the lookup fails instead of waiting.
+        let hanging = EnclaveLocator(name: "demo", command: ["/bin/sh", "-c", "echo partial; exec sleep 30"], timeout: .milliseconds(500))
+        let started = ContinuousClock.now
+        do { _ = try hanging.cid(); Issue.record("a hanging nitro-cli answered") } catch {
+            #expect("\(error)" == "cannot run /bin/sh -c echo partial; exec sleep 30: it did not finish within 500 ms (killed)", "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
         let missing = EnclaveLocator(name: "demo", command: ["/nonexistent/nitro-cli", "describe-enclaves"])
         do { _ = try missing.cid(); Issue.record("ran a missing program") } catch {
             #expect("\(error)" == "cannot run /nonexistent/nitro-cli describe-enclaves: No such file or directory")

@@ -14,13 +14,16 @@ final class EnclaveLocator: Sendable {
     let name: String
     private let command: [String]
     private let cacheFor: Duration
+    private let timeout: Duration
     /// Held during a lookup: a burst of connections waits for one nitro-cli run.
     private let cached = NIOLockedValueBox<(cid: UInt32, at: ContinuousClock.Instant)?>(nil)
 
-    init(name: String, command: [String] = ["nitro-cli", "describe-enclaves"], cacheFor: Duration = .seconds(5)) {
+    init(name: String, command: [String] = ["nitro-cli", "describe-enclaves"], cacheFor: Duration = .seconds(5),
+         timeout: Duration = .seconds(10)) {
         self.name = name
         self.command = command
         self.cacheFor = cacheFor
+        self.timeout = timeout
     }
 
     /// Blocking: runs nitro-cli unless a recent answer is cached.
@@ -36,7 +39,7 @@ final class EnclaveLocator: Sendable {
     private func lookUp() throws -> UInt32 {
         let output: CommandOutput.Result
         do {
-            output = try CommandOutput.run(command)
+            output = try CommandOutput.run(command, timeout: timeout)
         } catch {
             throw Failure(description: "cannot run \(command.joined(separator: " ")): \(error)")
         }
@@ -96,7 +99,7 @@ enum CommandOutput {
         var description: String
     }
 
-    static func run(_ command: [String]) throws -> Result {
+    static func run(_ command: [String], timeout: Duration = .seconds(10)) throws -> Result {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
             throw Failure(description: String(cString: strerror(errno)))
@@ -125,23 +128,33 @@ enum CommandOutput {
         close(errPipe[1])
         defer { close(outPipe[0]); close(errPipe[0]) }
         guard spawned == 0 else { throw Failure(description: String(cString: strerror(spawned))) }
-        // nitro-cli prints little; read stderr after stdout (a full stderr pipe cannot block it
-        // below 64 KiB, which is far more than it writes).
-        let stdout = readAll(outPipe[0]), stderr = readAll(errPipe[0])
+        // Both pipes are read as output comes, until both end or the deadline passes: a
+        // nitro-cli that hangs must not hold the ingress connections waiting for it.
+        var output: [[UInt8]] = [[], []]
+        var open = [outPipe[0], errPipe[0]]
+        let deadline = ContinuousClock.now + timeout
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while open.contains(where: { $0 >= 0 }) {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else {
+                kill(pid, SIGKILL)
+                var ignored: Int32 = 0
+                while waitpid(pid, &ignored, 0) < 0 && errno == EINTR {}
+                let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+                throw Failure(description: "it did not finish within \(milliseconds) ms (killed)")
+            }
+            var polled = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let milliseconds = Int32(min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 1000))
+            guard poll(&polled, nfds_t(polled.count), milliseconds) >= 0 || errno == EINTR else { break }
+            for index in polled.indices where polled[index].fd >= 0 && polled[index].revents != 0 {
+                let count = read(polled[index].fd, &chunk, chunk.count)
+                if count > 0 { output[index] += chunk[0..<count] } else if count == 0 || errno != EINTR { open[index] = -1 }
+            }
+        }
+        let stdout = output[0], stderr = output[1]
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let code = ei_wifexited(status) != 0 ? ei_wexitstatus(status) : 128 + ei_wtermsig(status)
         return Result(status: code, stdout: stdout, stderr: stderr)
-    }
-
-    private static func readAll(_ fd: Int32) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            if count > 0 { bytes += chunk[0..<count]; continue }
-            if count < 0 && errno == EINTR { continue }
-            return bytes
-        }
     }
 }

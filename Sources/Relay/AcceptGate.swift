@@ -35,7 +35,7 @@ final class AcceptGate: ChannelInboundHandler, @unchecked Sendable {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard let error = error as? IOError, [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode) else {
+        guard Connector.isLocalShortage(error) else {
             context.fireErrorCaught(error)
             return
         }

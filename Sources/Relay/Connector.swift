@@ -55,7 +55,7 @@ enum Connector {
     /// `skipped` hears of each candidate that failed before another answered.
     static func connect(to target: RelayTarget, on eventLoop: EventLoop, timeout: TimeAmount,
                         emulation: VsockEmulation?, lookups: NIOThreadPool,
-                        skipped: @escaping (Endpoint, Error) -> Void = { _, _ in }) -> EventLoopFuture<Channel> {
+                        skipped: @escaping @Sendable (Endpoint, Error) -> Void = { _, _ in }) -> EventLoopFuture<Channel> {
         switch target {
         case .endpoint(let endpoint):
             return connect(to: endpoint, on: eventLoop, timeout: timeout, emulation: emulation)
@@ -94,7 +94,7 @@ enum Connector {
     static func connect(to endpoint: Endpoint, on eventLoop: EventLoop, timeout: TimeAmount,
                         emulation: VsockEmulation?) -> EventLoopFuture<Channel> {
         let deadline = NIODeadline.now() + timeout
-        func attempt() -> EventLoopFuture<Channel> {
+        @Sendable func attempt() -> EventLoopFuture<Channel> {
             dial(endpoint, on: eventLoop, timeout: deadline - .now(), emulation: emulation).flatMapError { error in
                 let retryAt = NIODeadline.now() + .milliseconds(50)
                 guard isLocalShortage(error), retryAt < deadline else { return eventLoop.makeFailedFuture(error) }

@@ -32,7 +32,7 @@ public enum ProcessTree {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard pid_t(name) != nil, let text = try? FileContents.read("/proc/self/task/\(name)/children", limit: 1 << 20) else { continue }
             sawChildrenFile = true
-            children += String(decoding: text, as: UTF8.self).split(separator: " ").compactMap { pid_t($0.trimmingSpacesAndNewlines) }
+            children += String(decoding: text, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pid_t($0) }
         }
         if sawChildrenFile { return children }
         let me = getpid() // a kernel without CONFIG_PROC_CHILDREN: the full walk
@@ -138,13 +138,5 @@ public enum ProcessTree {
         guard let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         return fields.count > 1 ? pid_t(fields[1]) : nil
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpacesAndNewlines: Substring {
-        var text = self
-        while let last = text.last, last == " " || last == "\n" { text.removeLast() }
-        return text
     }
 }

@@ -13,6 +13,18 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
+    /// The parent side for the load tests: a Unix-socket echo server on emulated vsock port
+    /// 8000, and a config mapping echo.internal:7000 to it.
+    private func echoParent() throws -> (SpawnedProcess, String) {
+        let echo = try scratch.write("echo.py", RelayScripts.unixEchoServer)
+        let parent = try SpawnedProcess("/usr/bin/python3", [echo, "\(vsock)/3-8000"])
+        #expect(eventually { FileManager.default.fileExists(atPath: "\(vsock)/3-8000") })
+        let config = try scratch.write("boot.json", #"""
+            {"version": 1, "hosts": [{"names": ["echo.internal"], "address": "127.0.0.9", "port": 7000, "vsock_port": 8000}]}
+            """#)
+        return (parent, config)
+    }
+
     private func report(_ name: String) -> String {
         (try? String(contentsOfFile: scratch.path + "/" + name, encoding: .utf8)) ?? ""
     }
@@ -65,14 +77,9 @@ import TestSupport
 
     /// AWS's vsock-proxy serves 4 connections at a time; every one of 1,000 must make progress.
     @Test func aThousandLongLivedConnectionsThroughOneMappingAllMakeProgress() throws {
-        let echo = try scratch.write("echo.py", RelayScripts.unixEchoServer)
         let client = try scratch.write("many.py", RelayScripts.manyConnectionsClient)
-        let parent = try SpawnedProcess("/usr/bin/python3", [echo, "\(vsock)/3-8000"])
+        let (parent, config) = try echoParent()
         defer { kill(parent.pid, SIGKILL) }
-        #expect(eventually { FileManager.default.fileExists(atPath: "\(vsock)/3-8000") })
-        let config = try scratch.write("boot.json", #"""
-            {"version": 1, "hosts": [{"names": ["echo.internal"], "address": "127.0.0.9", "port": 7000, "vsock_port": 8000}]}
-            """#)
         let process = try Sandbox.start(.pid1, ["--config", config, "--", "/usr/bin/python3", client, "echo.internal", "7000", "1000",
                                                 scratch.path + "/progress"], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
         let result = process.wait(timeout: .seconds(60))
@@ -85,14 +92,9 @@ import TestSupport
     /// spinning on the CPU, keep serving what it has, and serve new connections once
     /// descriptors free up.
     @Test func runningOutOfDescriptorsDoesNotSpinAndRecovers() throws {
-        let echo = try scratch.write("echo.py", RelayScripts.unixEchoServer)
         let client = try scratch.write("exhaust.py", RelayScripts.exhaustionClient)
-        let parent = try SpawnedProcess("/usr/bin/python3", [echo, "\(vsock)/3-8000"])
+        let (parent, config) = try echoParent()
         defer { kill(parent.pid, SIGKILL) }
-        #expect(eventually { FileManager.default.fileExists(atPath: "\(vsock)/3-8000") })
-        let config = try scratch.write("boot.json", #"""
-            {"version": 1, "hosts": [{"names": ["echo.internal"], "address": "127.0.0.9", "port": 7000, "vsock_port": 8000}]}
-            """#)
         let go = scratch.path + "/go", out = scratch.path + "/exhaust.json"
         let process = try Sandbox.start(.pid1, ["--config", config, "--", "/usr/bin/python3", client, "echo.internal", "7000", "80", go, out],
                                         environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])

@@ -39,11 +39,10 @@ extension RelayListener {
         case .success(let parsed): request = parsed
         case .failure(let rejection): return refuse(accepted, .malformed, status: rejection.status, reason: rejection.reason)
         }
-        guard case .allow = policy.decide(request.destination) else {
-            if case .deny(let reason) = policy.decide(request.destination) { refuse(accepted, .denied, status: 403, reason: "egress policy: \(reason)") }
-            return
+        if case .deny(let reason) = policy.decide(request.destination) {
+            return refuse(accepted, .denied, status: 403, reason: "egress policy: \(reason)")
         }
-        Connector.connect(to: .endpoint(parent), on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation, lookups: lookups)
+        Connector.connect(to: parent, on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation)
             .whenComplete { [self] result in
                 switch result {
                 case .failure(let error):

@@ -18,6 +18,9 @@ final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
 
     private let limit: Int
     private var buffer: ByteBuffer?
+    /// How far the buffer has been searched for the end of the head: a head that arrives a
+    /// byte at a time is searched once, not once per byte.
+    private var searched = 0
     private var onOutcome: ((Outcome) -> Void)?
 
     init(limit: Int, onOutcome: @escaping (Outcome) -> Void) {
@@ -30,7 +33,9 @@ final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
         guard onOutcome != nil else { return context.fireChannelRead(data) }
         if buffer == nil { buffer = incoming } else { buffer!.writeBuffer(&incoming) }
         let view = buffer!.readableBytesView
-        if let end = Self.endOfHead(in: view), end - view.startIndex <= limit {
+        let end = Self.endOfHead(in: view, from: max(0, searched - 3))
+        searched = view.count
+        if let end, end - view.startIndex <= limit {
             let head = Array(view[view.startIndex..<end])
             buffer!.moveReaderIndex(forwardBy: head.count)
             let rest = buffer!
@@ -68,10 +73,10 @@ final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
         report?(outcome)
     }
 
-    /// The index just past "\r\n\r\n", if the head is complete.
-    static func endOfHead(in bytes: ByteBufferView) -> ByteBufferView.Index? {
+    /// The index just past "\r\n\r\n", if the head is complete, looking from `offset` on.
+    static func endOfHead(in bytes: ByteBufferView, from offset: Int = 0) -> ByteBufferView.Index? {
         guard bytes.count >= 4 else { return nil }
-        var index = bytes.startIndex
+        var index = bytes.startIndex + offset
         let last = bytes.endIndex - 4
         while index <= last {
             if bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 { return index + 4 }

@@ -2,7 +2,7 @@
 /// plain HTTP request (`GET http://host[:port]/path HTTP/1.1`) that is forwarded the same way.
 /// Written by hand because the proxy needs the raw head (to check it, rewrite it, and relay
 /// every byte after it untouched), not a decoded HTTP stream.
-struct ProxyRequest: Equatable {
+struct ProxyRequest {
     var method: String
     var destination: Destination
     /// For plain HTTP: the path and query, sent to the origin server in origin form.
@@ -15,11 +15,6 @@ struct ProxyRequest: Equatable {
     struct Rejection: Error, Equatable {
         var status: Int
         var reason: String
-    }
-
-    static func == (a: ProxyRequest, b: ProxyRequest) -> Bool {
-        a.method == b.method && a.destination == b.destination && a.originForm == b.originForm
-            && a.headers.map(\.name) == b.headers.map(\.name) && a.headers.map(\.value) == b.headers.map(\.value)
     }
 
     /// `head` ends with the empty line. Errors are 400 (malformed) or 431 (too many headers).

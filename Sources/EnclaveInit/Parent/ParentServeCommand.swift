@@ -45,8 +45,7 @@ struct ParentServeCommand: ParsableCommand {
         if let enclaveCid, !VsockLimits.cids.contains(Int64(enclaveCid)) {
             throw ValidationError("--enclave-cid \(enclaveCid) is not a vsock CID (\(VsockLimits.cids.lowerBound)-\(VsockLimits.cids.upperBound))")
         }
-        if case .failure = HostPort.parse("\(ingressBind.contains(":") ? "[\(ingressBind)]" : ingressBind):1"),
-           ingressBind != "::" {
+        if IPv4Address(ingressBind) == nil && !IPv6Address.isValid(ingressBind) {
             throw ValidationError("--ingress-bind \(ingressBind) is not an IP address")
         }
     }

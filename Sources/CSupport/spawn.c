@@ -56,6 +56,9 @@ static void reset_signal_dispositions(void) {
 static void child(const ei_spawn_request *request, int pipe_fd) {
     reset_signal_dispositions();
     if (setsid() < 0) report_and_exit(pipe_fd, EI_STAGE_SETSID);
+    // dup2 leaves the copies without close-on-exec; the pipe's own descriptors close at exec.
+    if (request->stdout_fd >= 0 && dup2(request->stdout_fd, STDOUT_FILENO) < 0) report_and_exit(pipe_fd, EI_STAGE_STDIO);
+    if (request->stderr_fd >= 0 && dup2(request->stderr_fd, STDERR_FILENO) < 0) report_and_exit(pipe_fd, EI_STAGE_STDIO);
     if (request->workdir && chdir(request->workdir) < 0) report_and_exit(pipe_fd, EI_STAGE_CHDIR);
     if (request->set_ids) {
         if (setgroups(request->group_count, request->groups) < 0) report_and_exit(pipe_fd, EI_STAGE_SETGROUPS);

@@ -11,13 +11,26 @@ public final class AppSupervisor {
         public var restart: App.RestartPolicy
         public var restartLimit: Int
         public var grace: Duration
+        public var ready: ReadinessProbe?
 
-        public init(launch: LaunchSpec, restart: App.RestartPolicy, restartLimit: Int, grace: Duration) {
+        public init(launch: LaunchSpec, restart: App.RestartPolicy, restartLimit: Int, grace: Duration, ready: ReadinessProbe? = nil) {
             self.launch = launch
             self.restart = restart
             self.restartLimit = restartLimit
             self.grace = grace
+            self.ready = ready
         }
+    }
+
+    /// What happened to the app, for the status stream. Called on the supervisor's thread.
+    public enum Event: Sendable {
+        case started(pid: pid_t)
+        case launchFailed(LaunchError)
+        case ready(pid: pid_t, probe: ReadinessProbe, after: Duration)
+        case notReady(pid: pid_t, probe: ReadinessProbe)
+        case exited(pid: pid_t, status: TerminationStatus, restarting: Bool)
+        case restarting(restart: Int, limit: Int, delay: Duration)
+        case shutdownRequested(signal: String)
     }
 
     /// Reaping runs at least this often even without SIGCHLD, so no zombie outlives it.
@@ -27,13 +40,17 @@ public final class AppSupervisor {
 
     private let settings: Settings
     private let logger: Logger
+    private let observe: (Event) -> Void
     private let clock = ContinuousClock()
     /// Set by the first SIGTERM/SIGINT: no more restarts, and everything must be gone by `deadline`.
     private var shutdown: (signal: Int32, deadline: ContinuousClock.Instant)?
+    /// While app.ready has neither held nor timed out for the current run of the app.
+    private var readiness: (started: ContinuousClock.Instant, nextCheck: ContinuousClock.Instant)?
 
-    public init(settings: Settings, logger: Logger) {
+    public init(settings: Settings, logger: Logger, observe: @escaping (Event) -> Void = { _ in }) {
         self.settings = settings
         self.logger = logger
+        self.observe = observe
     }
 
     /// Supervises until the app is done for good and nothing else is left; returns the exit code
@@ -47,15 +64,21 @@ public final class AppSupervisor {
             case .success(let started): pid = started
             case .failure(let error):
                 logger.error("app: \(error)")
+                observe(.launchFailed(error))
                 terminateEverything()
                 return error.exitCode
             }
             logger.info("app: started pid \(pid): \(settings.launch.command.joined(separator: " "))")
+            observe(.started(pid: pid))
+            if settings.ready != nil { readiness = (clock.now, clock.now) }
 
             let status = superviseUntilExit(pid)
             logger.notice("app: pid \(pid) \(status)")
+            readiness = nil
+            let restarting = shutdown == nil && shouldRestart(after: status) && restarts < settings.restartLimit
+            observe(.exited(pid: pid, status: status, restarting: restarting))
 
-            guard shutdown == nil, shouldRestart(after: status), restarts < settings.restartLimit else {
+            guard restarting else {
                 if shutdown == nil, shouldRestart(after: status) {
                     logger.warning("app: not restarting: restart_limit \(settings.restartLimit) reached")
                 }
@@ -66,6 +89,7 @@ public final class AppSupervisor {
             restarts += 1
             let delay = backoff.take()
             logger.notice("app: restarting in \(milliseconds(delay)) ms (restart \(restarts) of \(settings.restartLimit)) after it \(status)")
+            observe(.restarting(restart: restarts, limit: settings.restartLimit, delay: delay))
             if !waitOutBackoff(delay) {
                 terminateEverything()
                 return status.exitCode
@@ -91,11 +115,29 @@ public final class AppSupervisor {
                 if child.pid == pid { return child.status }
                 logger.debug("reaped pid \(child.pid): \(child.status)")
             }
+            checkReadiness(of: pid)
             if let shutdown, !killed, clock.now >= shutdown.deadline {
                 logger.warning("app: still running after the \(seconds(settings.grace)) s grace period: SIGKILL")
                 signalGroup(pid, SIGKILL)
                 killed = true
             }
+        }
+    }
+
+    /// app.ready, at most every 50 ms until it holds or its timeout passes (said once either way).
+    private func checkReadiness(of pid: pid_t) {
+        guard let probe = settings.ready, let state = readiness, clock.now >= state.nextCheck else { return }
+        if probe.holds() {
+            let after = clock.now - state.started
+            logger.info("app: ready (\(probe) after \(milliseconds(after)) ms)")
+            observe(.ready(pid: pid, probe: probe, after: after))
+            readiness = nil
+        } else if clock.now - state.started >= probe.timeout {
+            logger.error("app: not ready: \(probe) did not hold within \(seconds(probe.timeout)) s (app.ready.timeout_seconds); it keeps running")
+            observe(.notReady(pid: pid, probe: probe))
+            readiness = nil
+        } else {
+            readiness = (state.started, clock.now + .milliseconds(50))
         }
     }
 
@@ -119,6 +161,7 @@ public final class AppSupervisor {
         guard shutdown == nil else { return } // the first request set the deadline; later ones are only forwarded
         shutdown = (signal.number, clock.now + settings.grace)
         logger.notice("received \(signal.name): shutting down, grace period \(seconds(settings.grace)) s")
+        observe(.shutdownRequested(signal: signal.name))
     }
 
     /// Sends to the app's process group, or to the app alone if it left its group.

@@ -45,12 +45,14 @@ typedef struct {
     gid_t gid;
     const gid_t *groups;
     size_t group_count;
+    int stdout_fd;               // >= 0: becomes the app's stdout (the log stream's capture pipe)
+    int stderr_fd;               // >= 0: becomes the app's stderr
 } ei_spawn_request;
 
 /// Where the child failed, reported with its errno through a close-on-exec pipe.
 enum ei_spawn_stage {
     EI_STAGE_NONE = 0, EI_STAGE_SETSID, EI_STAGE_CHDIR, EI_STAGE_SETGROUPS, EI_STAGE_SETGID,
-    EI_STAGE_SETUID, EI_STAGE_EXEC, EI_STAGE_FORK, EI_STAGE_PIPE
+    EI_STAGE_SETUID, EI_STAGE_EXEC, EI_STAGE_FORK, EI_STAGE_PIPE, EI_STAGE_STDIO
 };
 
 /// Forks and execs the request in a new session (so its own process group), with default

@@ -7,12 +7,16 @@ public struct LaunchSpec: Sendable {
     public var environment: [(key: String, value: String)]
     public var workdir: String?
     public var credentials: Credentials?
+    /// Descriptors that become the app's stdout and stderr (nil: enclave-init's own, the console).
+    public var output: (stdout: Int32, stderr: Int32)?
 
-    public init(command: [String], environment: [(key: String, value: String)], workdir: String? = nil, credentials: Credentials? = nil) {
+    public init(command: [String], environment: [(key: String, value: String)], workdir: String? = nil, credentials: Credentials? = nil,
+                output: (stdout: Int32, stderr: Int32)? = nil) {
         self.command = command
         self.environment = environment
         self.workdir = workdir
         self.credentials = credentials
+        self.output = output
     }
 
     /// enclave-init's own environment with `overrides` applied (later keys win), plus HOME from
@@ -56,7 +60,8 @@ public enum AppLauncher {
                         path: cPath, argv: argv.pointers, envp: envp.pointers, workdir: cWorkdir,
                         set_ids: spec.credentials == nil ? 0 : 1,
                         uid: uid_t(spec.credentials?.uid ?? 0), gid: gid_t(spec.credentials?.gid ?? 0),
-                        groups: cGroups.baseAddress, group_count: cGroups.count)
+                        groups: cGroups.baseAddress, group_count: cGroups.count,
+                        stdout_fd: spec.output?.stdout ?? -1, stderr_fd: spec.output?.stderr ?? -1)
                     return ei_spawn(&request, &stage, &error)
                 }
             }
@@ -77,6 +82,8 @@ public enum AppLauncher {
         case EI_STAGE_SETGROUPS.rawValue, EI_STAGE_SETGID.rawValue, EI_STAGE_SETUID.rawValue:
             let ids = spec.credentials.map { "uid \($0.uid), gid \($0.gid), groups \($0.groups)" } ?? ""
             return .setup("cannot switch to app.user (\(ids)): \(reason)")
+        case EI_STAGE_STDIO.rawValue:
+            return .setup("cannot connect the app's stdout/stderr to the log capture: \(reason)")
         default:
             return .setup("cannot start the app: \(reason)")
         }

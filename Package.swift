@@ -21,7 +21,7 @@ let package = Package(
 
         // Command line (swift-argument-parser) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
-            "BootConfig", "LinuxNet", "Relay", "Mounts", "Supervisor", "CSupport",
+            "BootConfig", "LinuxNet", "Relay", "Mounts", "Supervisor", "Streams", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -38,6 +38,15 @@ let package = Package(
         // Endpoints and the byte relay on SwiftNIO.
         .target(name: "Relay", dependencies: [
             "BootConfig", "CSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Step 4: log and status streams to the parent (both halves), the app's output capture.
+        .target(name: "Streams", dependencies: [
+            "BootConfig", "Relay", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -71,6 +80,13 @@ let package = Package(
         .testTarget(name: "RelayTests", dependencies: [
             "Relay", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "StreamsTests", dependencies: [
+            "Streams", "BootConfig", "Relay", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig", "TestSupport"]),

@@ -78,3 +78,9 @@ void ei_use_builtin_host_lookup(void);
 int ei_mount_with_timeout(const char *source, const char *target, const char *type, unsigned long flags,
                           const char *data, int timeout_ms);
 int ei_umount_with_timeout(const char *target, int flags, int timeout_ms);
+
+/// A close-on-exec pipe whose capacity is raised to `capacity` bytes where the kernel allows.
+int ei_output_pipe(int fds[2], int capacity);
+
+/// Fills `buffer` from getrandom(2) without waiting for the entropy pool; -1 when it is not ready.
+int ei_random_bytes(void *buffer, size_t length);

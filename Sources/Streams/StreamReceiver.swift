@@ -1,0 +1,187 @@
+import BootConfig
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Relay
+
+/// What the parent half does with records that are new (never seen before for that boot).
+public protocol StreamSink: Sendable {
+    func received(_ record: ReceivedRecord)
+    /// The enclave's connection for `kind` ended (it may come back and resend).
+    func disconnected(kind: StreamKind, boot: String?)
+}
+
+/// One record as the parent got it: the decoded fields and the line as sent.
+public struct ReceivedRecord: Sendable {
+    public var kind: StreamKind
+    public var boot: String
+    public var seq: UInt64
+    public var fields: [String: JSONValue]
+    public var raw: String
+
+    public func string(_ key: String) -> String? {
+        if case .string(let text)? = fields[key] { return text }
+        return nil
+    }
+
+    public func integer(_ key: String) -> Int64? {
+        if case .number(let number)? = fields[key] { return number.integer }
+        return nil
+    }
+}
+
+/// The parent end of one stream: listens on vsock (or its emulation), hands every record it has
+/// not seen before to the sink, in order, and acknowledges after each read, so the enclave can
+/// free its buffer. Seqs are remembered per boot, which makes a resend after a reconnect harmless.
+public final class StreamReceiver: Sendable {
+    public let kind: StreamKind
+    public let listen: ListenAddress
+    private let sink: StreamSink
+    private let logger: Logger
+    /// The last seq handed to the sink, per boot id (the latest few boots only).
+    private let seen = NIOLockedValueBox<[(boot: String, seq: UInt64)]>([])
+    private let serverChannel = NIOLockedValueBox<Channel?>(nil)
+
+    public init(kind: StreamKind, listen: ListenAddress, sink: StreamSink, logger: Logger) {
+        self.kind = kind
+        self.listen = listen
+        self.sink = sink
+        self.logger = logger
+    }
+
+    public func start(group: EventLoopGroup, emulation: VsockEmulation?) -> EventLoopFuture<Void> {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RecordHandler(receiver: self))
+                }
+            }
+        let bound: EventLoopFuture<Channel>
+        switch listen.emulated(by: emulation) {
+        case .tcp(let host, let port): bound = bootstrap.bind(host: host, port: Int(port))
+        case .unix(let path): bound = bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+        case .vsock(let port): bound = bootstrap.bind(to: VsockAddress(cid: .any, port: .init(rawValue: port)))
+        }
+        return bound.map { [serverChannel] channel in serverChannel.withLockedValue { $0 = channel } }
+    }
+
+    public func stop() -> EventLoopFuture<Void>? {
+        serverChannel.withLockedValue { $0 }?.close()
+    }
+
+    // MARK: - From the connections
+
+    /// The seq the parent has for `boot` (0: nothing yet).
+    fileprivate func lastSeen(boot: String) -> UInt64 {
+        seen.withLockedValue { list in list.last(where: { $0.boot == boot })?.seq ?? 0 }
+    }
+
+    /// Hands the record on when it is new; returns the seq to acknowledge.
+    fileprivate func deliver(boot: String, seq: UInt64, fields: [String: JSONValue], raw: String) -> UInt64 {
+        let fresh: Bool = seen.withLockedValue { list in
+            if let index = list.lastIndex(where: { $0.boot == boot }) {
+                guard seq > list[index].seq else { return false }
+                list[index].seq = seq
+            } else {
+                list.append((boot, seq))
+                if list.count > 16 { list.removeFirst() }
+            }
+            return true
+        }
+        if fresh { sink.received(ReceivedRecord(kind: kind, boot: boot, seq: seq, fields: fields, raw: raw)) }
+        return lastSeen(boot: boot)
+    }
+
+    fileprivate func ended(boot: String?) {
+        sink.disconnected(kind: kind, boot: boot)
+    }
+
+    fileprivate func refuse(_ reason: String) {
+        logger.warning("\(kind.rawValue) stream: closed a connection: \(reason)")
+    }
+}
+
+/// One enclave connection: hello first, then records; an ack after each read that brought any.
+private final class RecordHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let receiver: StreamReceiver
+    private var framer = LineFramer(maximum: StreamProtocol.maximumLineLength)
+    private var boot: String?
+    private var toAcknowledge: UInt64?
+
+    init(receiver: StreamReceiver) {
+        self.receiver = receiver
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        do {
+            for line in try framer.lines(in: &bytes) { try handle(line) }
+        } catch let error as StreamProtocol.MalformedLine {
+            receiver.refuse(error.description)
+            context.close(promise: nil)
+        } catch {
+            receiver.refuse("a line longer than \(StreamProtocol.maximumLineLength) bytes")
+            context.close(promise: nil)
+        }
+    }
+
+    private func handle(_ line: ByteBuffer) throws {
+        let message = try StreamProtocol.decode(line.readableBytesView)
+        switch message {
+        case .hello(let kind, let boot):
+            guard kind == receiver.kind.rawValue else {
+                throw StreamProtocol.MalformedLine(description: "a \(kind) stream arrived on the \(receiver.kind.rawValue) port")
+            }
+            self.boot = boot
+        case .record(let seq, let fields, let raw):
+            guard let boot else { throw StreamProtocol.MalformedLine(description: "a record before the hello") }
+            toAcknowledge = receiver.deliver(boot: boot, seq: seq, fields: fields, raw: raw)
+        case .ack:
+            throw StreamProtocol.MalformedLine(description: "an ack from the enclave")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if let seq = toAcknowledge {
+            toAcknowledge = nil
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: StreamProtocol.ack(seq))), promise: nil)
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        receiver.ended(boot: boot)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// The parent's stream listeners on one event-loop thread of their own.
+public final class StreamListeners: Sendable {
+    public let receivers: [StreamReceiver]
+    private let group: MultiThreadedEventLoopGroup
+
+    /// Binds every receiver; throws the first bind error (nothing is left listening then).
+    public init(_ receivers: [StreamReceiver], emulation: VsockEmulation?) throws {
+        self.receivers = receivers
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            for receiver in receivers { try receiver.start(group: group, emulation: emulation).wait() }
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+    }
+
+    public func stop() {
+        for receiver in receivers { try? receiver.stop()?.wait() }
+        try? group.syncShutdownGracefully()
+    }
+}

@@ -1,0 +1,105 @@
+import NIOCore
+
+/// The two streams to the parent (DESIGN.md section 4: `logs` and `status`).
+public enum StreamKind: String, Sendable, CaseIterable {
+    case logs
+    case status
+}
+
+/// Where a log line came from.
+public enum LogSource: String, Sendable, CaseIterable {
+    /// enclave-init's own log lines, as the console shows them.
+    case `init`
+    case stdout
+    case stderr
+}
+
+/// One JSON scalar in a status event.
+public enum EventValue: Sendable, Equatable {
+    case string(String)
+    case integer(Int64)
+    case bool(Bool)
+}
+
+/// A boot-phase event, e.g. `app_started {pid}`: a name and its fields, in order.
+public struct StatusEvent: Sendable, Equatable {
+    public var name: String
+    public var fields: [(key: String, value: EventValue)]
+
+    public init(_ name: String, _ fields: [(key: String, value: EventValue)] = []) {
+        self.name = name
+        self.fields = fields
+    }
+
+    public static func == (a: StatusEvent, b: StatusEvent) -> Bool {
+        a.name == b.name && a.fields.elementsEqual(b.fields) { $0.key == $1.key && $0.value == $1.value }
+    }
+}
+
+/// One entry of a stream, numbered by `seq` (from 1, per stream and boot, without reuse):
+/// the parent acknowledges by seq and drops what it has already seen.
+struct StreamRecord: Sendable {
+    enum Payload: Sendable {
+        case line(LogSource, ByteBuffer)
+        case event(StatusEvent)
+        /// Stands for `count` records that the full buffer dropped; its seq is the last of them.
+        case dropped(count: Int, firstSeq: UInt64)
+    }
+
+    var seq: UInt64
+    /// Nanoseconds since enclave-init started (the console's clock).
+    var time: Int64
+    var payload: Payload
+
+    /// What the record costs the buffer: its text plus a fixed overhead for the bookkeeping.
+    var cost: Int {
+        switch payload {
+        case .line(_, let bytes): return bytes.readableBytes + 48
+        case .event(let event): return event.name.utf8.count + event.fields.count * 32 + 48
+        case .dropped: return 48
+        }
+    }
+
+    /// `{"seq":N,"t":MS,"stream":"stdout","line":"..."}` or `{"seq":N,"t":MS,"event":"app_started","pid":42}`,
+    /// with a newline. t is milliseconds since enclave-init started, to the microsecond.
+    func encode(into out: inout ByteBuffer) {
+        out.writeStaticString("{\"seq\":")
+        out.writeString(String(seq))
+        out.writeStaticString(",\"t\":")
+        out.writeString(Self.milliseconds(time))
+        switch payload {
+        case .line(let source, let bytes):
+            out.writeStaticString(",\"stream\":\"")
+            out.writeString(source.rawValue)
+            out.writeStaticString("\",\"line\":")
+            JSONText.writeString(bytes.readableBytesView, into: &out)
+        case .event(let event):
+            out.writeStaticString(",\"event\":")
+            JSONText.writeString(event.name.utf8, into: &out)
+            for (key, value) in event.fields {
+                out.writeStaticString(",")
+                JSONText.writeString(key.utf8, into: &out)
+                out.writeStaticString(":")
+                switch value {
+                case .string(let text): JSONText.writeString(text.utf8, into: &out)
+                case .integer(let number): out.writeString(String(number))
+                case .bool(let flag): out.writeString(flag ? "true" : "false")
+                }
+            }
+        case .dropped(let count, let firstSeq):
+            let text = "enclave-init: log buffer full while the parent was away: \(count) records dropped (seq \(firstSeq)-\(seq))"
+            out.writeStaticString(",\"stream\":\"init\",\"line\":")
+            JSONText.writeString(text.utf8, into: &out)
+            out.writeStaticString(",\"dropped\":")
+            out.writeString(String(count))
+        }
+        out.writeStaticString("}\n")
+    }
+
+    /// "12.345": milliseconds with three decimals.
+    static func milliseconds(_ nanoseconds: Int64) -> String {
+        let micros = max(0, nanoseconds / 1000)
+        let fraction = String(micros % 1000)
+        return "\(micros / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    }
+}

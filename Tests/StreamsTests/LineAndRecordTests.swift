@@ -1,0 +1,73 @@
+import BootConfig
+import NIOCore
+import Testing
+@testable import Streams
+
+@Suite struct LineSplitterTests {
+    private func split(_ chunks: [String], maximum: Int = 16 * 1024) -> [String] {
+        var splitter = LineSplitter(maximum: maximum)
+        var lines: [ByteBuffer] = []
+        for chunk in chunks { splitter.feed(ByteBuffer(string: chunk), into: &lines) }
+        splitter.finish(into: &lines)
+        return lines.map { String(buffer: $0) }
+    }
+
+    @Test func linesAcrossChunksComeOutWholeAndInOrder() {
+        #expect(split(["one\ntw", "o\nthr", "ee", "\n"]) == ["one", "two", "three"])
+        #expect(split(["\n\n", "a\n"]) == ["", "", "a"])
+        #expect(split(["no newline at the end"]) == ["no newline at the end"])
+        #expect(split(["cr\r\n"]) == ["cr\r"]) // bytes are kept as written
+    }
+
+    @Test func aLongLineBecomesPiecesOfTheMaximum() {
+        let long = String(repeating: "a", count: 10) + String(repeating: "b", count: 10) + "cc"
+        #expect(split([long + "\nafter\n"], maximum: 10) == [String(repeating: "a", count: 10), String(repeating: "b", count: 10), "cc", "after"])
+        // Also when it arrives a byte at a time, without a newline.
+        #expect(split(Array(repeating: "z", count: 25), maximum: 10) == ["zzzzzzzzzz", "zzzzzzzzzz", "zzzzz"])
+    }
+}
+
+@Suite struct RecordEncodingTests {
+    private func decode(_ record: StreamRecord) throws -> [String: JSONValue] {
+        var out = ByteBuffer()
+        record.encode(into: &out)
+        let text = String(buffer: out)
+        #expect(text.hasSuffix("}\n") && text.filter { $0 == "\n" }.count == 1, "one line per record: \(text)")
+        guard case .record(let seq, let fields, _) = try StreamProtocol.decode(Array(text.utf8.dropLast())) else {
+            Issue.record("not a record: \(text)")
+            return [:]
+        }
+        #expect(seq == record.seq)
+        return fields
+    }
+
+    @Test func aLineRecordIsOneJSONLineWithEveryByteAccountedFor() throws {
+        let tricky = "quote \" backslash \\ tab \t cr \r bell \u{7} é ✓"
+        let fields = try decode(StreamRecord(seq: 7, time: 12_345_678, payload: .line(.stderr, ByteBuffer(string: tricky))))
+        #expect(fields["line"] == .string(tricky))
+        #expect(fields["stream"] == .string("stderr"))
+        if case .number(let number)? = fields["t"] { #expect(number.text == "12.345") } else { Issue.record("no t") }
+    }
+
+    @Test func invalidUTF8BecomesTheReplacementCharacter() throws {
+        var bytes = ByteBuffer(string: "ok ")
+        bytes.writeBytes([0xFF, 0xC3])
+        let fields = try decode(StreamRecord(seq: 1, time: 0, payload: .line(.stdout, bytes)))
+        #expect(fields["line"] == .string("ok \u{FFFD}\u{FFFD}"))
+    }
+
+    @Test func aStatusEventCarriesItsFieldsInOrder() throws {
+        let event = StatusEvent("app_exited", [("pid", .integer(42)), ("signal_name", .string("SIGTERM")), ("restarting", .bool(false))])
+        var out = ByteBuffer()
+        StreamRecord(seq: 3, time: 1_000_000, payload: .event(event)).encode(into: &out)
+        #expect(String(buffer: out) == "{\"seq\":3,\"t\":1.000,\"event\":\"app_exited\",\"pid\":42,\"signal_name\":\"SIGTERM\",\"restarting\":false}\n")
+    }
+
+    @Test func theProtocolRefusesWhatIsNotARecord() {
+        for line in ["", "[]", "{\"seq\":0}", "{\"seq\":\"1\"}", "{\"hello\":1}", "not json"] {
+            #expect(throws: StreamProtocol.MalformedLine.self, "\(line)") { try StreamProtocol.decode(Array(line.utf8)) }
+        }
+        let ack = try? StreamProtocol.decode(Array("{\"ack\":12}".utf8))
+        #expect(ack == .ack(12))
+    }
+}

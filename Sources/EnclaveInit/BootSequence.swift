@@ -5,6 +5,7 @@ import Logging
 import LinuxNet
 import Mounts
 import Relay
+import Streams
 import Supervisor
 
 /// The steps of a boot, in the order they run (DESIGN.md section 2). `plan` prints the same
@@ -37,8 +38,13 @@ struct BootSequence {
         var signal: ReceivedSignal
     }
 
+    /// How long the end of a boot waits for the parent to acknowledge the streams' last records
+    /// (a power-off right after would lose them): a parent that is connected needs milliseconds.
+    static let streamsFinishTimeout: Duration = .seconds(2)
+
     /// Runs the boot and returns enclave-init's exit code (the caller exits, or powers off as PID 1).
     func run() -> Int32 {
+        InitLog.startRecording()
         logger.info("enclave-init \(BuildInfo.version) starting", metadata: ["pid": "\(getpid())"])
         if early.mounted_proc { logger.info("mounted /proc before the runtime started") }
         if early.proc_mount_errno != 0 {
@@ -56,6 +62,20 @@ struct BootSequence {
             return InitExitCode.bootStepFailed
         }
 
+        var streams: EnclaveStreams?
+        let code = boot(config, streams: &streams)
+        logger.notice(early.was_pid1 ? "powering off" : "exiting", metadata: ["exit_code": "\(code)"])
+        if let streams {
+            streams.report(StatusEvent("shutdown", [("exit_code", .integer(Int64(code))), ("power_off", .bool(early.was_pid1))]))
+            let missed = streams.finish(timeout: Self.streamsFinishTimeout)
+            if !missed.isEmpty { Console.error("enclave-init: \(missed) within \(Self.streamsFinishTimeout.components.seconds) s") }
+        }
+        return code
+    }
+
+    /// Steps 3-9 with a valid config; returns the exit code. `streams` is set at step 4 (or at
+    /// a failure before it, to report that failure).
+    private func boot(_ config: BootConfiguration, streams: inout EnclaveStreams?) -> Int32 {
         // Listeners live until the app is done for good, or until a later step fails; mounts
         // are undone before them (NFS needs its proxy to unmount).
         var relays: RelayService?
@@ -68,10 +88,14 @@ struct BootSequence {
             // Step 3: what AWS's init would have done, when there is no AWS init.
             try step(.pid1Duties) { try pid1Duties(config) }
             try abortIfSignalled()
-            // Step 4: log and status streams to the parent.
-            if config.logs != nil || config.status != nil { try step(.streams) { try notImplemented(.streams, "log and status streams") } }
+            // Step 4: log and status streams to the parent; they buffer until it listens.
+            if config.logs != nil || config.status != nil {
+                streams = try step(.streams, summary: { $0.summary + " (boot \($0.bootID))" }) { startStreams(config) }
+                streams?.report(StatusEvent("config_ok", [("boot", .string(streams?.bootID ?? ""))]))
+            }
             // Step 5: lo up, aliases, hostname, /etc/hosts.
             try step(.network, summary: describe) { try network(config) }
+            streams?.report(StatusEvent("network_up"))
             // Step 6: every listener is up before the app starts.
             let routes = RelayService.enclaveRoutes(for: config)
             if !routes.isEmpty {
@@ -79,26 +103,33 @@ struct BootSequence {
                     try startProxies(routes)
                 }
             }
+            streams?.report(StatusEvent("proxies_listening", [("listeners", .integer(Int64(routes.count)))]))
             // Step 7: NFSv4 through its proxy, retried until each mount's timeout.
             if !config.mounts.isEmpty {
-                mounted = try step(.mounts, summary: { "\($0.targets.count) of \(config.mounts.count) mounted" }) { try mountAll(config) }
+                let done = try step(.mounts, summary: { "\($0.targets.count) of \(config.mounts.count) mounted" }) { try mountAll(config) }
+                mounted = done
+                streams?.report(StatusEvent("mounted", [("mounted", .integer(Int64(done.targets.count))),
+                                                        ("configured", .integer(Int64(config.mounts.count)))]))
             }
             try abortIfSignalled()
             // Steps 8-9: spawn the app, supervise it, shut down; its status is ours. The mounts
             // go once the app and everything it left are gone, while the proxies still carry
             // their traffic; the listeners close after that (the defer above).
-            let supervisor = try step(.app) { try makeSupervisor(config) }
+            let supervisor = try step(.app) { try makeSupervisor(config, streams: streams) }
             let code = supervisor.run()
             mounted?.unmountAll()
             return code
         } catch let failure as StepFailure {
             logger.error("boot failed at step \(failure.step.rawValue): \(failure.reason)")
+            reportBootFailure(config, streams: &streams, step: failure.step.rawValue, error: failure.reason)
             return InitExitCode.bootStepFailed
         } catch let aborted as Aborted {
             logger.notice("received \(aborted.signal.name) before the app started: boot aborted")
+            streams?.report(StatusEvent("stopping", [("signal", .string(aborted.signal.name))]))
             return 128 + aborted.signal.number
         } catch {
             logger.error("boot failed: \(error)")
+            reportBootFailure(config, streams: &streams, step: "unknown", error: "\(error)")
             return InitExitCode.bootStepFailed
         }
     }
@@ -158,6 +189,17 @@ struct BootSequence {
         return VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultEnclaveCID)
     }
 
+    private func startStreams(_ config: BootConfiguration) -> EnclaveStreams {
+        EnclaveStreams(config: config, emulation: vsockEmulation, logger: Logger(label: "streams"))
+    }
+
+    /// boot_failed goes out even when the failing step came before the streams' own step.
+    private func reportBootFailure(_ config: BootConfiguration, streams: inout EnclaveStreams?, step: String, error: String) {
+        guard config.logs != nil || config.status != nil else { return }
+        if streams == nil { streams = startStreams(config) }
+        streams?.report(StatusEvent("boot_failed", [("step", .string(step)), ("error", .string(error))]))
+    }
+
     private func startProxies(_ routes: [RelayRoute]) throws -> RelayService {
         do {
             return try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
@@ -196,7 +238,7 @@ struct BootSequence {
         return text + ", \(report.hostsFile): \(report.names) names (\(outcome))"
     }
 
-    private func makeSupervisor(_ config: BootConfiguration) throws -> AppSupervisor {
+    private func makeSupervisor(_ config: BootConfiguration, streams: EnclaveStreams?) throws -> AppSupervisor {
         var credentials: Credentials?
         if let user = config.app.user {
             switch UserDatabase().resolve(user) {
@@ -208,11 +250,20 @@ struct BootSequence {
         let environment = LaunchSpec.environment(inherited: ProcessEnvironment.entries(),
                                                  overrides: EgressEnvironment.variables(for: config) + config.app.env,
                                                  home: credentials?.home)
+        // With a log stream the app writes into pipes that enclave-init copies to the console
+        // and to the stream; without one it writes to the console directly.
+        let capture: OutputCapture?
+        do {
+            capture = try streams?.captureOutput()
+        } catch {
+            throw StepFailure(step: .app, reason: "\(error)")
+        }
         let launch = LaunchSpec(command: config.app.command, environment: environment, workdir: config.app.workdir,
-                                credentials: credentials)
+                                credentials: credentials, output: capture.map { ($0.stdoutWriter, $0.stderrWriter) })
         return AppSupervisor(settings: .init(launch: launch, restart: config.app.restart, restartLimit: config.app.restartLimit,
-                                             grace: .seconds(config.shutdown.graceSeconds)),
-                             logger: Logger(label: "supervisor"))
+                                             grace: .seconds(config.shutdown.graceSeconds), ready: config.app.ready.map(ReadinessProbe.init)),
+                             logger: Logger(label: "supervisor"),
+                             observe: { event in streams?.report(AppStatusEvents.event(for: event)) })
     }
 
     // MARK: - Helpers
@@ -229,10 +280,6 @@ struct BootSequence {
         let elapsed = Double(Console.monotonicNanoseconds() - start) / 1_000_000
         logger.info("\(step.rawValue): \(summary(result)), \(elapsed.formatted(decimals: 1)) ms")
         return result
-    }
-
-    private func notImplemented(_ step: BootStep, _ what: String) throws {
-        throw StepFailure(step: step, reason: "not implemented yet: \(what)")
     }
 }
 

@@ -1,6 +1,7 @@
 import CSupport
 import Glibc
 import Logging
+import Streams
 
 /// One console line per event: milliseconds since enclave-init started, level, component,
 /// message and metadata. Written to stderr with a single write(2) so that lines from several
@@ -26,6 +27,7 @@ public struct ConsoleLogHandler: LogHandler {
         if !merged.isEmpty {
             line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
+        InitLog.record(line) // to the log stream, when `run` has one
         line += "\n"
         Console.write(line)
     }

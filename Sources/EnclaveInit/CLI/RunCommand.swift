@@ -20,11 +20,8 @@ struct RunCommand: ParsableCommand {
         let sequence = BootSequence(options: options, logger: Logger(label: "boot"))
         let code = sequence.run()
         // Exiting PID 1 panics the kernel; in a PID namespace power-off ends the namespace instead.
-        if sequence.early.was_pid1 {
-            sequence.logger.notice("powering off", metadata: ["exit_code": "\(code)"])
-            PowerOff.now(exitCode: code)
-        }
-        sequence.logger.notice("exiting", metadata: ["exit_code": "\(code)"])
+        // (The sequence has said which of the two it is, with the code.)
+        if sequence.early.was_pid1 { PowerOff.now(exitCode: code) }
         throw ExitCode(code)
     }
 }

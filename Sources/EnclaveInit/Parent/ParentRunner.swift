@@ -3,6 +3,7 @@ import BootConfig
 import Glibc
 import Logging
 import Relay
+import Streams
 import Supervisor
 
 /// What both parent commands share: logging, the allowlist check, and serving routes until
@@ -32,10 +33,22 @@ struct ParentRunner {
         throw ExitCode(InitExitCode.invalidConfig)
     }
 
-    /// Listens on every route (one line each), then relays until SIGTERM or SIGINT.
-    func serve(_ routes: [RelayRoute], source: String) throws {
-        guard !routes.isEmpty else {
-            logger.error("\(source): nothing to serve (no hosts[] and no ingress[])")
+    /// What to do with the enclave's log and status streams, if the config has them.
+    struct StreamOptions {
+        var sink: ParentStreams
+        var receivers: [StreamReceiver]
+        /// Exit with the enclave's exit code once it has reported it.
+        var exitWithEnclave: Bool
+    }
+
+    /// After `shutdown` arrives, how long the log records still in flight get.
+    static let logsGrace: Duration = .seconds(3)
+
+    /// Listens on every route and stream (one line each), then serves until SIGTERM or SIGINT
+    /// (exit 0) or, with --exit-with-enclave, until the enclave reports its exit code (that code).
+    func serve(_ routes: [RelayRoute], streams: StreamOptions? = nil, source: String) throws {
+        guard !routes.isEmpty || !(streams?.receivers.isEmpty ?? true) else {
+            logger.error("\(source): nothing to serve (no hosts[], ingress[], logs or status)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
         let environment = ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"].reduce(into: [String: String]()) { result, name in
@@ -43,20 +56,51 @@ struct ParentRunner {
         }
         let emulation = VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultParentCID)
         let service: RelayService
+        let listeners: StreamListeners
         do {
             service = try RelayService(routes: routes, emulation: emulation, logger: Logger(label: "relay"))
+            listeners = try StreamListeners(streams?.receivers ?? [], emulation: emulation)
         } catch {
             logger.error("\(error)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
-        for listener in service.listeners {
-            let emulated = listener.route.listen.emulated(by: emulation)
-            let via = emulated == listener.route.listen ? "" : " (emulated: \(emulated))"
-            logger.info("listening: \(listener.route)\(via)")
+        func via(_ address: ListenAddress) -> String {
+            let emulated = address.emulated(by: emulation)
+            return emulated == address ? "" : " (emulated: \(emulated))"
         }
-        // SIGTERM and SIGINT stay blocked from the early constructor on: taken here, not fatal.
-        let signal = Signals.wait(for: [SIGTERM, SIGINT], timeout: nil)
-        logger.notice("received \(signal?.name ?? "a signal"): closing listeners, draining open connections")
+        for listener in service.listeners { logger.info("listening: \(listener.route)\(via(listener.route.listen))") }
+        for receiver in listeners.receivers { logger.info("listening: \(receiver.kind.rawValue) stream \(receiver.listen)\(via(receiver.listen))") }
+
+        let result = waitForTheEnd(streams)
+        listeners.stop()
         service.stop()
+        if let last = streams?.sink.lastStatus { logger.info("the enclave's last status: \(last)") }
+        if let code = result {
+            logger.notice("the enclave reported exit code \(code): exiting with it (--exit-with-enclave)")
+            throw ExitCode(code)
+        }
+    }
+
+    /// SIGTERM or SIGINT (nil), or the enclave's exit code with --exit-with-enclave.
+    private func waitForTheEnd(_ streams: StreamOptions?) -> Int32? {
+        let clock = ContinuousClock()
+        var announced: ContinuousClock.Instant?
+        while true {
+            // SIGTERM and SIGINT stay blocked from the early constructor on: taken here, not fatal.
+            if let signal = Signals.wait(for: [SIGTERM, SIGINT], timeout: streams?.exitWithEnclave == true ? .milliseconds(50) : nil) {
+                logger.notice("received \(signal.name): closing listeners, draining open connections")
+                return nil
+            }
+            guard let streams, streams.exitWithEnclave else { continue }
+            if let code = streams.sink.enclaveResult { return code }
+            if let code = streams.sink.announcedExitCode {
+                let since = announced ?? clock.now
+                announced = since
+                if clock.now - since >= Self.logsGrace {
+                    logger.warning("the enclave said shutdown but its log stream stayed open for \(Self.logsGrace); exiting without waiting longer")
+                    return code
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,10 @@ struct ParentServeCommand: ParsableCommand {
         For each ingress[] entry: listen on TCP host_port (default: port) and dial the enclave's \
         vsock_port; the enclave is --enclave-cid N, or --enclave-name NAME looked up with \
         `nitro-cli describe-enclaves` when connections arrive.
+        logs: listen on vsock_port and print the enclave's log records to stdout, one line each, \
+        prefixed "init  | ", "stdout| " or "stderr| ". status: listen on vsock_port and log every \
+        status event (JSON); with --exit-with-enclave, exit with the enclave's exit code once it \
+        reports shutdown.
         """
     )
 
@@ -32,6 +36,12 @@ struct ParentServeCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("A vsock-proxy allowlist YAML: every hosts[].remote must be in it.", valueName: "file"))
     var allowlist: String?
+
+    @Flag(name: .long, help: "Exit with the enclave's exit code once its status stream reports it (needs a status section).")
+    var exitWithEnclave = false
+
+    @Option(name: .long, help: ArgumentHelp("Keep the enclave's last status event (one JSON line) in this file.", valueName: "path"))
+    var statusFile: String?
 
     @OptionGroup var family: AddressFamilyOptions
 
@@ -60,7 +70,14 @@ struct ParentServeCommand: ParsableCommand {
             Console.error(error.description)
             throw ExitCode(InitExitCode.invalidConfig)
         }
-        try refuseUnservedSections(bootConfig)
+        if exitWithEnclave && bootConfig.status == nil {
+            Console.error("\(path): --exit-with-enclave needs a status section (e.g. \"status\": {\"vsock_port\": 9101}) to learn the enclave's exit code")
+            throw ExitCode(InitExitCode.invalidConfig)
+        }
+        if statusFile != nil && bootConfig.status == nil {
+            Console.error("\(path): --status-file needs a status section (e.g. \"status\": {\"vsock_port\": 9101})")
+            throw ExitCode(InitExitCode.invalidConfig)
+        }
         if let allowlist {
             try runner.check(remotes: bootConfig.hosts.enumerated().compactMap { index, host in
                 host.effectiveRemote.map { ("hosts[\(index)].remote", $0) }
@@ -80,16 +97,9 @@ struct ParentServeCommand: ParsableCommand {
             runner.logger.error("\(path): \(error)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
-        try runner.serve(routes, source: path)
-    }
-
-    /// Sections whose parent half does not exist yet stop the start instead of being ignored.
-    private func refuseUnservedSections(_ config: BootConfiguration) throws {
-        let unserved = [(config.logs != nil, "logs"), (config.status != nil, "status")]
-            .filter(\.0).map(\.1)
-        guard !unserved.isEmpty else { return }
-        Console.error("the parent half of \(unserved.joined(separator: ", ")) is not implemented yet; remove the section to run the rest")
-        throw ExitCode(InitExitCode.bootStepFailed)
+        let sink = ParentStreams(config: bootConfig, statusFile: statusFile, logger: Logger(label: "enclave"))
+        try runner.serve(routes, streams: .init(sink: sink, receivers: sink.receivers(for: bootConfig), exitWithEnclave: exitWithEnclave),
+                         source: path)
     }
 }
 

@@ -1,0 +1,107 @@
+import BootConfig
+import Glibc
+import Logging
+import NIOConcurrencyHelpers
+import Relay
+import Streams
+import Supervisor
+
+/// The parent end of `logs` and `status`: log records are printed to stdout, one line each,
+/// prefixed with their stream; status events are logged and the last one is kept (and written
+/// to --status-file). `exitCode` is the enclave's result once it has said so.
+final class ParentStreams: StreamSink {
+    private let logger: Logger
+    private let statusFile: String?
+    private struct State {
+        var lastStatus: String?
+        /// From `shutdown`, or from a final `app_exited` whose connection then ended.
+        var exitCode: Int32?
+        var finalAppExit: Int32?
+        /// The logs connection closed after the enclave said `shutdown`: every record is in.
+        var logsEnded = false
+    }
+    private let state = NIOLockedValueBox(State())
+    private let hasLogs: Bool
+
+    init(config: BootConfiguration, statusFile: String?, logger: Logger) {
+        self.logger = logger
+        self.statusFile = statusFile
+        hasLogs = config.logs != nil
+    }
+
+    /// A listener per configured stream, all delivering here.
+    func receivers(for config: BootConfiguration) -> [StreamReceiver] {
+        var receivers: [StreamReceiver] = []
+        if let logs = config.logs { receivers.append(StreamReceiver(kind: .logs, listen: .vsock(port: logs.vsockPort), sink: self, logger: logger)) }
+        if let status = config.status { receivers.append(StreamReceiver(kind: .status, listen: .vsock(port: status.vsockPort), sink: self, logger: logger)) }
+        return receivers
+    }
+
+    /// The enclave's exit code, once it is known and its log records are all in.
+    var enclaveResult: Int32? {
+        state.withLockedValue { state in
+            guard let code = state.exitCode, state.logsEnded || !hasLogs else { return nil }
+            return code
+        }
+    }
+
+    /// The code alone, as soon as it is known (to stop waiting for the logs after a while).
+    var announcedExitCode: Int32? { state.withLockedValue { $0.exitCode } }
+    var lastStatus: String? { state.withLockedValue { $0.lastStatus } }
+
+    func received(_ record: ReceivedRecord) {
+        switch record.kind {
+        case .logs:
+            let source = record.string("stream") ?? "?"
+            let prefix = source.padding(toLength: 6) + "| "
+            Console.write(prefix + (record.string("line") ?? "") + "\n", to: STDOUT_FILENO)
+        case .status:
+            let event = record.string("event") ?? "?"
+            logger.notice("enclave status: \(record.raw)")
+            state.withLockedValue { state in
+                state.lastStatus = record.raw
+                switch event {
+                case "shutdown":
+                    state.exitCode = record.integer("exit_code").map { Int32(truncatingIfNeeded: $0) } ?? InitExitCode.bootStepFailed
+                case "app_exited":
+                    if case .bool(false)? = record.fields["restarting"] {
+                        state.finalAppExit = record.integer("exit_code").map { Int32(truncatingIfNeeded: $0) }
+                    }
+                default: break
+                }
+            }
+            if let statusFile { Self.write(record.raw + "\n", atomicallyTo: statusFile, logger: logger) }
+        }
+    }
+
+    func disconnected(kind: StreamKind, boot: String?) {
+        state.withLockedValue { state in
+            switch kind {
+            case .logs: if state.exitCode != nil { state.logsEnded = true }
+            case .status:
+                // The enclave went away after its app's final exit without saying `shutdown`.
+                if state.exitCode == nil, let code = state.finalAppExit { state.exitCode = code }
+            }
+        }
+    }
+
+    private static func write(_ text: String, atomicallyTo path: String, logger: Logger) {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            logger.warning("--status-file \(path): cannot write \(temporary): \(String(cString: strerror(errno)))")
+            return
+        }
+        Console.write(text, to: fd)
+        close(fd)
+        if rename(temporary, path) != 0 {
+            logger.warning("--status-file \(path): cannot rename \(temporary) to it: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+extension String {
+    fileprivate func padding(toLength length: Int) -> String {
+        count >= length ? self : self + String(repeating: " ", count: length - count)
+    }
+}

@@ -57,13 +57,18 @@ struct BootSequence {
             config = try step(.config) { try options.load() }
         } catch let error as ConfigError {
             Console.error(error.description)
-            return InitExitCode.invalidConfig
+            return end(InitExitCode.invalidConfig, streams: nil)
         } catch {
-            return InitExitCode.bootStepFailed
+            return end(InitExitCode.bootStepFailed, streams: nil)
         }
 
         var streams: EnclaveStreams?
-        let code = boot(config, streams: &streams)
+        return end(boot(config, streams: &streams), streams: streams)
+    }
+
+    /// The last line, with the code; then `shutdown` to the parent and a short wait for its
+    /// acknowledgement of everything.
+    private func end(_ code: Int32, streams: EnclaveStreams?) -> Int32 {
         logger.notice(early.was_pid1 ? "powering off" : "exiting", metadata: ["exit_code": "\(code)"])
         if let streams {
             streams.report(StatusEvent("shutdown", [("exit_code", .integer(Int64(code))), ("power_off", .bool(early.was_pid1))]))

@@ -29,14 +29,15 @@ public final class OutputCapture: @unchecked Sendable {
         var description: String
     }
 
-    init(buffer: RecordBuffer) throws {
+    /// `console`: where the bytes go unchanged (tests pass somewhere quieter than their own).
+    init(buffer: RecordBuffer, console: (stdout: Int32, stderr: Int32) = (STDOUT_FILENO, STDERR_FILENO)) throws {
         let stdoutPipe = try Self.makePipe()
         let stderrPipe = try Self.makePipe()
         stdoutWriter = stdoutPipe.writer
         stderrWriter = stderrPipe.writer
         readers = NIOThreadPool(numberOfThreads: 2)
         readers.start()
-        let pipes = [(stdoutPipe.reader, LogSource.stdout, STDOUT_FILENO), (stderrPipe.reader, .stderr, STDERR_FILENO)]
+        let pipes = [(stdoutPipe.reader, LogSource.stdout, console.stdout), (stderrPipe.reader, .stderr, console.stderr)]
         for ((reader, source, console), done) in zip(pipes, finished) {
             readers.submit { _ in
                 Self.copy(from: reader, to: console, source: source, buffer: buffer)
@@ -75,9 +76,9 @@ public final class OutputCapture: @unchecked Sendable {
     private static func copy(from reader: Int32, to console: Int32, source: LogSource, buffer: RecordBuffer) {
         var splitter = LineSplitter()
         var lines: [ByteBuffer] = []
-        let allocator = ByteBufferAllocator()
+        var chunk = ByteBufferAllocator().buffer(capacity: readSize)
         while true {
-            var chunk = allocator.buffer(capacity: readSize)
+            chunk.clear() // reuses the storage unless records still hold it
             var result = 0
             _ = chunk.writeWithUnsafeMutableBytes(minimumWritableBytes: readSize) { space in
                 repeat { result = read(reader, space.baseAddress, space.count) } while result < 0 && errno == EINTR
@@ -86,12 +87,23 @@ public final class OutputCapture: @unchecked Sendable {
             guard result > 0 else { break } // end of output (or a broken pipe: nothing more to read)
             chunk.withUnsafeReadableBytes { Self.writeAll($0, to: console) }
             lines.removeAll(keepingCapacity: true)
-            splitter.feed(chunk, into: &lines)
+            splitter.feed(Self.compact(chunk), into: &lines)
             buffer.append(lines.lazy.map { .line(source, $0) })
         }
         lines.removeAll()
         splitter.finish(into: &lines)
         buffer.append(lines.lazy.map { .line(source, $0) })
+    }
+
+    /// Records keep their chunk's storage alive: a small read (an app that writes a line now
+    /// and then) gets storage of its own size, or each short line would pin 64 KiB and the
+    /// 1 MiB record budget could hold on to a gigabyte. A read that fills at least half of the
+    /// chunk is used as it is (the buffer's budget then bounds memory to twice its size).
+    static func compact(_ chunk: ByteBuffer) -> ByteBuffer {
+        guard chunk.readableBytes * 2 < chunk.storageCapacity else { return chunk }
+        var own = ByteBufferAllocator().buffer(capacity: chunk.readableBytes)
+        own.writeImmutableBuffer(chunk)
+        return own
     }
 
     /// A console that is gone (EIO, EPIPE) is skipped; the records still go to the parent.

@@ -25,6 +25,34 @@ import Testing
         // Also when it arrives a byte at a time, without a newline.
         #expect(split(Array(repeating: "z", count: 25), maximum: 10) == ["zzzzzzzzzz", "zzzzzzzzzz", "zzzzz"])
     }
+
+    @Test func aLineOfExactlyTheMaximumIsOneRecordHoweverItIsCut() {
+        let ten = String(repeating: "x", count: 10)
+        #expect(split([ten + "\nnext\n"], maximum: 10) == [ten, "next"])
+        #expect(split([ten, "\nnext\n"], maximum: 10) == [ten, "next"])
+        #expect(split(["xxxx", "xxxxxx", "\nnext\n"], maximum: 10) == [ten, "next"])
+        #expect(split([ten + ten, "\nnext\n"], maximum: 10) == [ten, ten, "next"])
+        #expect(split([ten, "\n\nnext\n"], maximum: 10) == [ten, "", "next"]) // a real empty line stays
+    }
+
+    /// Output without newlines (a progress bar, a binary dump) once made the pending line keep
+    /// every byte read so far and copy all of it on each read: 100 MB took minutes.
+    @Test func outputThatNeverEndsALineHoldsOnlyThePendingPiece() {
+        var splitter = LineSplitter(maximum: 16 * 1024)
+        var lines: [ByteBuffer] = []
+        var largestPending = 0
+        // Reads of 10,000 bytes: the pending piece is never empty when one is cut (the old code kept
+        // its consumed front only then).
+        let chunk = ByteBuffer(repeating: UInt8(ascii: "z"), count: 10_000)
+        for _ in 0..<1000 {
+            splitter.feed(chunk, into: &lines)
+            largestPending = max(largestPending, splitter.pendingStorage)
+        }
+        splitter.finish(into: &lines)
+        #expect(lines.reduce(0) { $0 + $1.readableBytes } == 1000 * 10_000)
+        #expect(lines.dropLast().allSatisfy { $0.readableBytes == 16 * 1024 })
+        #expect(largestPending <= 64 * 1024, "the pending line holds \(largestPending) bytes of storage")
+    }
 }
 
 @Suite struct RecordEncodingTests {

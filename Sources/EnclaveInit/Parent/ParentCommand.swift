@@ -5,13 +5,13 @@ import ArgumentParser
 struct ParentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parent",
-        abstract: "Run the parent-instance half: vsock listeners that dial hosts[].remote, and ingress listeners that dial the enclave.",
+        abstract: "Run the parent-instance half: vsock listeners that dial hosts[].remote, ingress listeners that dial the enclave, and the enclave's log and status streams.",
         usage: """
-        enclave-init parent [serve] --config <path> [--enclave-cid <cid> | --enclave-name <name>] [--allowlist <file>] [-4|-6]
+        enclave-init parent [serve] --config <path> [--enclave-cid <cid> | --enclave-name <name>] [--allowlist <file>] [--exit-with-enclave] [--status-file <path>] [-4|-6]
         enclave-init parent vsock-proxy <local-port> <remote-addr> <remote-port> [--config <file>] [-4|-6] [-w <n>]
         """,
         discussion: """
-        Runs until SIGTERM or SIGINT, then closes its listeners and gives open connections 2 s to finish.
+        Runs until SIGTERM or SIGINT (or, with --exit-with-enclave, until the enclave reports its end), then closes its listeners and gives open connections 2 s to finish.
         Set ENCLAVE_INIT_VSOCK_DIR=DIR to emulate vsock with Unix sockets (the parent listens as CID 3: DIR/3-<port>).
         """,
         subcommands: [ParentServeCommand.self, VsockProxyCommand.self],

@@ -151,4 +151,21 @@ import TestSupport
                 "\(result?.stderr ?? "")")
         try? FileManager.default.removeItem(atPath: output)
     }
+
+    /// The console shows stdout and stderr interleaved as the app wrote them. An app that
+    /// prints to stdout and then at once to stderr: with a reader thread per pipe, whichever
+    /// woke first wrote first, and about 3% of such pairs came out swapped.
+    @Test func theConsoleKeepsStdoutAndStderrInTheOrderTheAppWroteThem() throws {
+        let console = scratch.path + "/console-merged.out"
+        let config = try config("boot-interleaved.json", app: """
+            i=1; while [ $i -le 150 ]; do echo "out $i"; echo "err $i" >&2; sleep 0.02; i=$((i+1)); done
+            """)
+        let enclave = try Sandbox.start(.subreaper, ["--config", config, "--log-level", "error"],
+                                        environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], prelude: "exec >\(console) 2>&1")
+        let result = try #require(enclave.wait(timeout: .seconds(60)), "enclave-init did not end in time")
+        #expect(result.status == 0)
+        let written = try String(contentsOfFile: console, encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasPrefix("out ") || $0.hasPrefix("err ") }.map(String.init)
+        #expect(written == (1...150).flatMap { ["out \($0)", "err \($0)"] })
+    }
 }

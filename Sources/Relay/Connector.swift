@@ -44,7 +44,7 @@ struct DialFailure: Error, CustomStringConvertible {
     var attempts: [(endpoint: Endpoint, error: Error)]
 
     var description: String {
-        attempts.map { "\($0.endpoint): \($0.error)" }.joined(separator: "; ")
+        attempts.map { "\($0.endpoint): \(DialErrorText.describe($0.error))" }.joined(separator: "; ")
     }
 }
 

@@ -115,7 +115,7 @@ public final class RelayListener: Sendable {
         }
         Connector.connect(to: route.target, on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation,
                           lookups: lookups, skipped: { [logger, route] endpoint, error in
-                              logger.debug("\(route.name): \(endpoint) failed (\(error)); tried the next address")
+                              logger.debug("\(route.name): \(endpoint) failed (\(DialErrorText.describe(error))); tried the next address")
                           })
             .whenComplete { [self] result in
                 switch result {
@@ -162,7 +162,7 @@ public final class RelayListener: Sendable {
         }
         guard let unlogged else { return }
         let more = unlogged > 0 ? " (and \(unlogged) more failures since the last message)" : ""
-        logger.warning("\(route.name): cannot reach \(route.target): \(error); closing the accepted connection\(more)")
+        logger.warning("\(route.name): cannot reach \(route.target): \(DialErrorText.describe(error)); closing the accepted connection\(more)")
     }
 
     private func setAccepting(_ accepting: Bool) {

@@ -126,7 +126,7 @@ final class StreamSender: @unchecked Sendable {
     private func scheduleRetry(after error: Error?) {
         guard !stopped else { return }
         // Said once per outage (then at debug): the logs stream carries these lines too.
-        let reason = error.map { ": \($0)" } ?? ": the parent closed the connection"
+        let reason = error.map { ": \(DialErrorText.describe($0))" } ?? ": the parent closed the connection"
         if failuresLogged == 0 {
             logger.notice("\(kind.rawValue) stream: parent not reachable at \(target)\(reason); buffering and retrying")
         } else {

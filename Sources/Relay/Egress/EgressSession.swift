@@ -47,7 +47,7 @@ extension RelayListener {
                 switch result {
                 case .failure(let error):
                     logUpstreamFailure(error)
-                    refuse(accepted, .failed, status: 502, reason: "the parent's egress proxy at \(parent) cannot be reached: \(error)")
+                    refuse(accepted, .failed, status: 502, reason: "the parent's egress proxy at \(parent) cannot be reached: \(DialErrorText.describe(error))")
                 case .success(let upstream):
                     askParent(for: request, accepted, upstream)
                 }
@@ -99,7 +99,7 @@ extension RelayListener {
             try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         } catch {
             upstream.close(promise: nil)
-            refuse(accepted, .failed, status: 502, reason: "the parent's egress proxy connection failed: \(error)")
+            refuse(accepted, .failed, status: 502, reason: "the parent's egress proxy connection failed: \(DialErrorText.describe(error))")
         }
     }
 
@@ -147,7 +147,7 @@ extension RelayListener {
                     refuse(accepted, .denied, status: 403, reason: "egress policy (parent): \(refusal)")
                 case .failure(let error):
                     logUpstreamFailure(error)
-                    refuse(accepted, .failed, status: 502, reason: "cannot reach \(destination): \(error)")
+                    refuse(accepted, .failed, status: 502, reason: "cannot reach \(destination): \(DialErrorText.describe(error))")
                 case .success(let upstream):
                     counters.count(.allowed)
                     logger.debug("egress: CONNECT \(destination) allowed, connected to \(upstream.remoteAddress.map { "\($0)" } ?? "?")")

@@ -80,18 +80,35 @@ public final class StreamReceiver: Sendable {
 
     /// Hands the record on when it is new; returns the seq to acknowledge.
     fileprivate func deliver(boot: String, seq: UInt64, fields: [String: JSONValue], raw: String) -> UInt64 {
-        let fresh: Bool = seen.withLockedValue { list in
+        let previous: UInt64? = seen.withLockedValue { list in
             if let index = list.lastIndex(where: { $0.boot == boot }) {
-                guard seq > list[index].seq else { return false }
+                let previous = list[index].seq
+                guard seq > previous else { return nil }
                 list[index].seq = seq
-            } else {
-                list.append((boot, seq))
-                if list.count > 16 { list.removeFirst() }
+                return previous
             }
-            return true
+            list.append((boot, seq))
+            if list.count > 16 { list.removeFirst() }
+            return 0
         }
-        if fresh { sink.received(ReceivedRecord(kind: kind, boot: boot, seq: seq, fields: fields, raw: raw)) }
+        if let previous {
+            let fields = Self.counted(fields, seq: seq, after: previous)
+            sink.received(ReceivedRecord(kind: kind, boot: boot, seq: seq, fields: fields, raw: raw))
+        }
         return lastSeen(boot: boot)
+    }
+
+    /// A drop notice counts every record the enclave's buffer let go unacknowledged, but the
+    /// parent may have got the first of them before a reconnect: it says only what is missing.
+    static func counted(_ fields: [String: JSONValue], seq: UInt64, after previous: UInt64) -> [String: JSONValue] {
+        guard fields["dropped"] != nil, case .number(let number)? = fields["first_seq"], let first = number.integer,
+              first > 0, UInt64(first) <= previous else { return fields }
+        var fields = fields
+        let missing = Int(seq - previous)
+        fields["dropped"] = .number(JSONNumber(text: String(missing)))
+        fields["first_seq"] = .number(JSONNumber(text: String(previous + 1)))
+        fields["line"] = .string(StreamRecord.dropNotice(count: missing, firstSeq: previous + 1, lastSeq: seq))
+        return fields
     }
 
     fileprivate func ended(boot: String?) {

@@ -87,13 +87,19 @@ struct StreamRecord: Sendable {
                 }
             }
         case .dropped(let count, let firstSeq):
-            let text = "enclave-init: log buffer full while the parent was away: \(count) records dropped (seq \(firstSeq)-\(seq))"
             out.writeStaticString(",\"stream\":\"init\",\"line\":")
-            JSONText.writeString(text.utf8, into: &out)
+            JSONText.writeString(Self.dropNotice(count: count, firstSeq: firstSeq, lastSeq: seq).utf8, into: &out)
             out.writeStaticString(",\"dropped\":")
             out.writeString(String(count))
+            out.writeStaticString(",\"first_seq\":")
+            out.writeString(String(firstSeq))
         }
         out.writeStaticString("}\n")
+    }
+
+    /// The line of a drop notice; the parent words it again when it had part of the range.
+    static func dropNotice(count: Int, firstSeq: UInt64, lastSeq: UInt64) -> String {
+        "enclave-init: log buffer full: \(count) records dropped (seq \(firstSeq)-\(lastSeq)) before the parent received them"
     }
 
     /// "12.345": milliseconds with three decimals.

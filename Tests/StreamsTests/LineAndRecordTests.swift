@@ -91,6 +91,20 @@ import Testing
         #expect(String(buffer: out) == "{\"seq\":3,\"t\":1.000,\"event\":\"app_exited\",\"pid\":42,\"signal_name\":\"SIGTERM\",\"restarting\":false}\n")
     }
 
+    @Test func aDropNoticeSaysHowManyAndWhichAndTheParentCountsOnlyWhatItLacks() throws {
+        let fields = try decode(StreamRecord(seq: 800, time: 0, payload: .dropped(count: 300, firstSeq: 501)))
+        #expect(fields["dropped"] == .number(JSONNumber(text: "300")))
+        #expect(fields["first_seq"] == .number(JSONNumber(text: "501")))
+        #expect(fields["line"] == .string("enclave-init: log buffer full: 300 records dropped (seq 501-800) before the parent received them"))
+        // The parent had up to 700 before the connection broke: 100 are missing, not 300.
+        let counted = StreamReceiver.counted(fields, seq: 800, after: 700)
+        #expect(counted["dropped"] == .number(JSONNumber(text: "100")))
+        #expect(counted["line"] == .string("enclave-init: log buffer full: 100 records dropped (seq 701-800) before the parent received them"))
+        // It had none of them: the notice stands as sent.
+        #expect(StreamReceiver.counted(fields, seq: 800, after: 500) == fields)
+        #expect(StreamReceiver.counted(fields, seq: 800, after: 0) == fields)
+    }
+
     @Test func theProtocolRefusesWhatIsNotARecord() {
         for line in ["", "[]", "{\"seq\":0}", "{\"seq\":\"1\"}", "{\"hello\":1}", "not json"] {
             #expect(throws: StreamProtocol.MalformedLine.self, "\(line)") { try StreamProtocol.decode(Array(line.utf8)) }

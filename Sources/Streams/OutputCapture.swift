@@ -47,6 +47,7 @@ public final class OutputCapture: @unchecked Sendable {
         stdoutWriter = stdoutPipe.writer
         stderrWriter = stderrPipe.writer
         let pipes = [(stdoutPipe.reader, LogSource.stdout, console.stdout), (stderrPipe.reader, .stderr, console.stderr)]
+        var channels: [Channel] = []
         for ((fd, source, console), done) in zip(pipes, finished) {
             let bootstrap = NIOPipeBootstrap(group: reader)
                 .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.readSize))
@@ -57,10 +58,13 @@ public final class OutputCapture: @unchecked Sendable {
                     }
                 }
             do {
-                _ = try bootstrap.takingOwnershipOfDescriptor(input: fd).wait()
+                channels.append(try bootstrap.takingOwnershipOfDescriptor(input: fd).wait())
             } catch {
-                Self.close(stdoutPipe)
-                Self.close(stderrPipe)
+                // A channel that exists owns (and closes) its read end; the rest are ours.
+                for channel in channels { try? channel.close().wait() }
+                for (unowned, _, _) in pipes.dropFirst(channels.count) { Glibc.close(unowned) }
+                Glibc.close(stdoutPipe.writer)
+                Glibc.close(stderrPipe.writer)
                 try? reader.syncShutdownGracefully()
                 throw Failure(description: "cannot read the app's output: \(error)")
             }

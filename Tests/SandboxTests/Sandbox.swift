@@ -105,7 +105,13 @@ enum Sandbox {
         try hostsFiles.write("hosts-\(UInt64.random(in: 0...UInt64.max))", "127.0.0.1 localhost\n")
     }
 
-    private static let hostsFiles: TemporaryDirectory = try! TemporaryDirectory(base: scratchBase)
+    /// Shared by every test of the run; a static is never released, so its directory is
+    /// removed at exit (it was left behind under /var/tmp after each run).
+    private static let hostsFiles: TemporaryDirectory = {
+        let directory = try! TemporaryDirectory(base: scratchBase)
+        atexit { try? FileManager.default.removeItem(atPath: Sandbox.hostsFiles.path) }
+        return directory
+    }()
 
     /// Starts `enclave-init ARGS` in the given mode, in the background.
     static func start(_ mode: Mode, _ arguments: [String], environment: [String: String] = [:], hostsFile: String? = nil,

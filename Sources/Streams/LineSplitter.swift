@@ -26,7 +26,9 @@ struct LineSplitter {
     mutating func feed(_ chunk: ByteBuffer, into lines: inout [ByteBuffer]) {
         var chunk = chunk
         while chunk.readableBytes > 0 {
-            let newline = Self.lengthUntilNewline(chunk)
+            // Only a newline within what the current record may still hold matters: searching
+            // further re-scanned the rest of a newline-less chunk for every 16 KiB piece.
+            let newline = Self.lengthUntilNewline(chunk, within: maximum - (partial?.readableBytes ?? 0) + 1)
             if pieceEndedAtLimit {
                 pieceEndedAtLimit = false
                 if newline == 0 {
@@ -72,10 +74,11 @@ struct LineSplitter {
     /// The storage the pending line holds on to (for tests: it must stay small).
     var pendingStorage: Int { partial?.storageCapacity ?? 0 }
 
-    /// memchr: the generic firstIndex(of:) over a ByteBufferView cost about 1 ns per byte.
-    private static func lengthUntilNewline(_ chunk: ByteBuffer) -> Int? {
+    /// The first newline among the first `limit` bytes. memchr: the generic firstIndex(of:)
+    /// over a ByteBufferView cost about 1 ns per byte.
+    private static func lengthUntilNewline(_ chunk: ByteBuffer, within limit: Int) -> Int? {
         chunk.withUnsafeReadableBytes { bytes in
-            guard let base = bytes.baseAddress, let found = memchr(base, 0x0A, bytes.count) else { return nil }
+            guard let base = bytes.baseAddress, let found = memchr(base, 0x0A, min(bytes.count, limit)) else { return nil }
             return UnsafeRawPointer(found) - base
         }
     }

@@ -3,7 +3,12 @@
 mkdir -p /www && echo "hello over real vsock" > /www/hello.txt
 httpd -p 127.0.0.1:8081 -h /www
 /e2e/bin/vsock_echo 9000 2> /dev/console &
-/init parent --config /etc/enclave-init/boot.json --enclave-cid 1 --ingress-bind 127.0.0.1 > /dev/console 2>&1 &
+# Wait until the parent half listens: the harness unmounts /proc next, and a static Swift
+# binary finds its own path through /proc/self/exe while its runtime starts (without it:
+# "Unable to obtain Swift runtime path" and the parent never runs). Under emulation the first
+# start takes over a second, which once lost that race.
+/init parent --config /etc/enclave-init/boot.json --enclave-cid 1 --ingress-bind 127.0.0.1 2>&1 | tee /e2e/run/parent.log > /dev/console &
+for _ in $(seq 1 300); do grep -q "listening: status stream" /e2e/run/parent.log 2> /dev/null && break; sleep 0.1; done
 (
   for _ in $(seq 1 600); do
     if page=$(timeout 5 wget -q -O - http://127.0.0.1:18080/page.txt 2> /dev/null); then

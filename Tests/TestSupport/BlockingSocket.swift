@@ -23,6 +23,15 @@ public final class BlockingSocket: @unchecked Sendable {
         return result
     }
 
+    /// A connected Unix socket pair: this end blocking, the other non-blocking and raw, for the
+    /// code under test to own (and close).
+    public static func pair() throws -> (BlockingSocket, Int32) {
+        var ends: [Int32] = [-1, -1]
+        _ = try check(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends), "socketpair")
+        _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
+        return (BlockingSocket(fd: ends[0]), ends[1])
+    }
+
     /// A TCP listener on 127.0.0.1 with an ephemeral port.
     public static func listen(backlog: Int32 = 128) throws -> (BlockingSocket, UInt16) {
         let socket = BlockingSocket(fd: try check(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket"))

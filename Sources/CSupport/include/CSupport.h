@@ -84,3 +84,20 @@ int ei_output_pipe(int fds[2], int capacity);
 
 /// Fills `buffer` from getrandom(2) without waiting for the entropy pool; -1 when it is not ready.
 int ei_random_bytes(void *buffer, size_t length);
+
+/// splice(2) from `from` to `to` (one of them a pipe), non-blocking, moving pages where the
+/// kernel can. Returns the bytes moved, 0 at EOF of a socket, or -1 with errno (EAGAIN: not now).
+ssize_t ei_splice(int from, int to, size_t length);
+/// A non-blocking, close-on-exec pipe, asked to hold `capacity` bytes; returns the capacity it
+/// got (the kernel may refuse a size and keep its default), or -1 with errno.
+int ei_pipe(int fds[2], int capacity);
+/// epoll for the splice engine: watch a socket edge-triggered for input, output, peer
+/// shutdown; or a wake-up eventfd level-triggered for input. `flags[i]` is 1 on error/hang-up.
+int ei_epoll_create(void);
+int ei_epoll_watch(int epoll, int fd, uint64_t token);
+int ei_epoll_watch_readable(int epoll, int fd, uint64_t token);
+int ei_epoll_forget(int epoll, int fd);
+int ei_epoll_wait(int epoll, uint64_t *tokens, uint32_t *flags, int capacity, int timeout_ms);
+int ei_eventfd(void);
+void ei_eventfd_signal(int fd);
+void ei_eventfd_drain(int fd);

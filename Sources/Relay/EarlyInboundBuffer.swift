@@ -26,6 +26,14 @@ final class EarlyInboundBuffer: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Hands over what was held (for the splice engine, which writes it first).
+    func take() -> (bytes: [UInt8], eof: Bool) {
+        var bytes: [UInt8] = []
+        for buffer in held { bytes.append(contentsOf: buffer.readableBytesView) }
+        defer { held.removeAll(); heldEOF = false }
+        return (bytes, heldEOF)
+    }
+
     /// Passes on what was held, in order, to the handlers after this one, then leaves the pipeline.
     func release(context: ChannelHandlerContext) {
         for buffer in held { context.fireChannelRead(wrapInboundOut(buffer)) }
@@ -47,6 +55,11 @@ extension ChannelPipeline.SynchronousOperations {
         try addHandler(reader, position: .after(bufferContext.handler))
         try addHandler(EarlyInboundBuffer(), position: .after(reader))
         (bufferContext.handler as! EarlyInboundBuffer).release(context: bufferContext)
+    }
+
+    /// What the early buffer held (bytes, EOF), taken out of it.
+    func takeEarlyInput() throws -> (bytes: [UInt8], eof: Bool) {
+        try (context(handlerType: EarlyInboundBuffer.self).handler as! EarlyInboundBuffer).take()
     }
 
     /// Adds the glue after the early buffer; returns what replays the held input into it,

@@ -34,19 +34,22 @@ public final class RelayListener: Sendable {
     public let counters = ListenerCounters()
     let emulation: VsockEmulation?
     let lookups: NIOThreadPool
+    let engine: SpliceEngine?
     let logger: Logger
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
     private let slots: ConnectionSlots
     private let gate: AcceptGate
-    /// Accepted connections still open, for the drain at shutdown.
+    /// Accepted connections still open and not yet handed to the splice engine, for the drain
+    /// at shutdown.
     private let open = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
     /// Upstream failures are logged at most once a second, with how many were not logged.
     private let failureLog = NIOLockedValueBox((last: NIODeadline.distantPast, unlogged: 0))
 
-    init(route: RelayRoute, emulation: VsockEmulation?, lookups: NIOThreadPool, logger: Logger) {
+    init(route: RelayRoute, emulation: VsockEmulation?, lookups: NIOThreadPool, engine: SpliceEngine?, logger: Logger) {
         self.route = route
         self.emulation = emulation
         self.lookups = lookups
+        self.engine = engine
         self.logger = logger
         slots = ConnectionSlots(limit: route.maxConnections)
         gate = AcceptGate(name: route.name, logger: logger)
@@ -101,11 +104,16 @@ public final class RelayListener: Sendable {
         // Keep the excess in the kernel's backlog rather than in our hands.
         if waited || slots.isFull { setAccepting(false) }
         accepted.closeFuture.whenComplete { [self] _ in
-            open.withLockedValue { _ = $0.removeValue(forKey: key) }
-            _ = counters.closed()
-            slots.release(key)
-            if route.maxConnections > 0 && !slots.isFull { setAccepting(true) }
+            // A connection handed to the splice engine left `open` then; the engine ends it.
+            if open.withLockedValue({ $0.removeValue(forKey: key) }) != nil { ended(key) }
         }
+    }
+
+    /// The connection's sockets are closed: its slot is free.
+    private func ended(_ key: ObjectIdentifier) {
+        _ = counters.closed()
+        slots.release(key)
+        if route.maxConnections > 0 && !slots.isFull { setAccepting(true) }
     }
 
     private func relay(_ accepted: Channel) {
@@ -136,7 +144,60 @@ public final class RelayListener: Sendable {
             }
     }
 
+    /// Relays between the accepted connection and its upstream from now on: through the splice
+    /// engine once what NIO still has to write (a proxy's answer) is out, or through NIO's glue.
     func wire(_ accepted: Channel, to upstream: Channel) throws {
+        guard let engine else { return try glue(accepted, to: upstream) }
+        let nothing = accepted.allocator.buffer(capacity: 0) // completes after every earlier write
+        accepted.writeAndFlush(nothing).and(upstream.writeAndFlush(nothing)).whenComplete { [self] written in
+            do {
+                try written.get()
+                try handOver(accepted, upstream, to: engine)
+            } catch {
+                logger.debug("\(route.name): the connection closed before it was relayed (\(error))")
+                accepted.close(promise: nil)
+                upstream.close(promise: nil)
+            }
+        }
+    }
+
+    /// Gives both sockets (copies of their descriptors) and whatever NIO read early to the
+    /// engine, and closes the channels. Without a descriptor to spare (EMFILE), NIO relays.
+    private func handOver(_ accepted: Channel, _ upstream: Channel, to engine: SpliceEngine) throws {
+        guard let client = try Self.duplicateSocket(of: accepted) else { return try glue(accepted, to: upstream) }
+        guard let server = try Self.duplicateSocket(of: upstream) else {
+            close(client)
+            return try glue(accepted, to: upstream)
+        }
+        let key = ObjectIdentifier(accepted)
+        open.withLockedValue { _ = $0.removeValue(forKey: key) }
+        let fromClient = try accepted.pipeline.syncOperations.takeEarlyInput()
+        let fromServer = try upstream.pipeline.syncOperations.takeEarlyInput()
+        counters.countIn(fromClient.bytes.count)
+        counters.countOut(fromServer.bytes.count)
+        logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)")")
+        accepted.close(promise: nil)
+        upstream.close(promise: nil)
+        let counters = self.counters
+        engine.relay(SpliceHandover(client: client, server: server,
+                                    fromClient: fromClient.bytes, clientEOF: fromClient.eof,
+                                    fromServer: fromServer.bytes, serverEOF: fromServer.eof,
+                                    countIn: { counters.countIn($0) }, countOut: { counters.countOut($0) },
+                                    ended: { [self] in ended(key) }))
+    }
+
+    /// A descriptor of the channel's socket that stays open when the channel closes; nil if
+    /// none is left.
+    private static func duplicateSocket(of channel: Channel) throws -> CInt? {
+        let copy = try channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { socket in
+            fcntl(socket, F_DUPFD_CLOEXEC, 0)
+        }
+        guard let copy, copy >= 0 else { return nil }
+        return copy
+    }
+
+    /// The NIO path: both channels read into buffers that the glue writes to the other side.
+    private func glue(_ accepted: Channel, to upstream: Channel) throws {
         let counters = self.counters
         let (client, server) = GlueHandler.matchedPair(countFirst: { counters.countIn($0) }, countSecond: { counters.countOut($0) })
         // Whatever either side delivered early (bytes and EOF) goes into the glue first.
@@ -147,7 +208,7 @@ public final class RelayListener: Sendable {
         // Reading starts only now, on both sides, gated by the glue's backpressure.
         try accepted.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-        logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)")")
+        logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)") through the event loop")
     }
 
     func logUpstreamFailure(_ error: Error) {
@@ -170,13 +231,13 @@ public final class RelayListener: Sendable {
         gate.setAtLimit(!accepting, on: channel.eventLoop)
     }
 
-    /// Stops accepting, waits up to `drain` for open connections to finish, closes the rest.
-    func stop(drain: TimeAmount) {
+    /// Closes the listening socket; open connections go on (the service's drain).
+    func stopAccepting() {
         if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        let deadline = NIODeadline.now() + drain
-        while counters.snapshot.active > 0 && NIODeadline.now() < deadline {
-            usleep(10_000)
-        }
+    }
+
+    /// Closes the connections still being set up or relayed by NIO (the engine closes its own).
+    func closeRemaining() {
         for channel in open.withLockedValue({ Array($0.values) }) { try? channel.close().wait() }
     }
 }

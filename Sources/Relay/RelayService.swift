@@ -8,6 +8,9 @@ import NIOPosix
 public final class RelayService {
     public let listeners: [RelayListener]
     private let group: MultiThreadedEventLoopGroup
+    /// Moves the bytes of established connections; nil: NIO's glue does (`splice: false`, or
+    /// the engine's threads could not start).
+    private let engine: SpliceEngine?
     /// Blocking lookups (DNS on the parent, nitro-cli) run here, never on an event loop.
     private let lookups: NIOThreadPool
     private let logger: Logger
@@ -94,11 +97,23 @@ public final class RelayService {
         return routes
     }
 
-    /// Binds every route; fails (closing what was bound) if any cannot listen.
+    /// Binds every route; fails (closing what was bound) if any cannot listen. `threads` event
+    /// loops set connections up and as many splice threads relay them; `splice: false` relays
+    /// through NIO instead (the path a connection also takes when no descriptor is left for
+    /// the hand-over).
     public init(routes: [RelayRoute], emulation: VsockEmulation?, logger: Logger,
-                threads: Int = System.coreCount) throws(Failure) {
+                threads: Int = System.coreCount, splice: Bool = true) throws(Failure) {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        var engine: SpliceEngine?
+        if splice {
+            do {
+                engine = try SpliceEngine(threads: threads)
+            } catch {
+                logger.warning("relay: \(error); relaying through the event loops instead")
+            }
+        }
+        self.engine = engine
         // Only the parent half looks names up (or runs nitro-cli); the enclave side keeps one
         // idle thread, which costs less at boot than eight.
         let looksUp = routes.contains { route in
@@ -110,7 +125,7 @@ public final class RelayService {
         let lookups = NIOThreadPool(numberOfThreads: looksUp ? 8 : 1)
         lookups.start()
         self.lookups = lookups
-        listeners = routes.map { RelayListener(route: $0, emulation: emulation, lookups: lookups, logger: logger) }
+        listeners = routes.map { RelayListener(route: $0, emulation: emulation, lookups: lookups, engine: engine, logger: logger) }
         for listener in listeners {
             do {
                 try listener.start(group: group).wait()
@@ -124,10 +139,14 @@ public final class RelayService {
     /// Closes the listeners, gives open connections `drain` to finish, and logs each
     /// listener's counters.
     public func stop(drain: TimeAmount = .seconds(2)) {
-        for listener in listeners {
-            listener.stop(drain: drain)
-            logger.info("proxy \(listener.route): \(listener.counters.snapshot)")
+        for listener in listeners { listener.stopAccepting() }
+        let deadline = NIODeadline.now() + drain
+        while listeners.contains(where: { $0.counters.snapshot.active > 0 }) && NIODeadline.now() < deadline {
+            usleep(10_000)
         }
+        for listener in listeners { listener.closeRemaining() }
+        engine?.stop() // closes the spliced connections still open
+        for listener in listeners { logger.info("proxy \(listener.route): \(listener.counters.snapshot)") }
         try? group.syncShutdownGracefully()
         try? lookups.syncShutdownGracefully()
     }

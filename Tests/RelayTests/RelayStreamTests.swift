@@ -11,10 +11,12 @@ import Logging
 /// "refused" port must not meet another test's listener.
 @Suite(.serialized) struct RelayStreamTests {
     /// A relay from 127.0.0.1:<ephemeral> to `target`; stopped when the test ends.
-    private func relay(to target: Endpoint, timeout: TimeAmount = .seconds(2), maxConnections: Int = 0) throws -> (RelayService, UInt16) {
+    /// `splice`: the splice engine moves the bytes; false: NIO's glue (the path a connection
+    /// takes when no descriptor is left for the hand-over). Every data test runs both.
+    private func relay(to target: Endpoint, timeout: TimeAmount = .seconds(2), maxConnections: Int = 0, splice: Bool) throws -> (RelayService, UInt16) {
         let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: target,
                                connectTimeout: timeout, maxConnections: maxConnections)
-        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2)
+        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2, splice: splice)
         let port = try #require(service.listeners[0].boundAddress?.port)
         return (service, UInt16(port))
     }
@@ -25,9 +27,9 @@ import Logging
         return group
     }
 
-    @Test func aGibibyteArrivesIntactAndTheAnswerComesBackAfterEOF() throws {
+    @Test(arguments: [true, false]) func aGibibyteArrivesIntactAndTheAnswerComesBackAfterEOF(splice: Bool) throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
         defer { service.stop(drain: .zero) }
         let total = 1 << 30
         final class Verdict: @unchecked Sendable { var intact = false; var received = 0 }
@@ -65,9 +67,27 @@ import Logging
         #expect(counters.bytesIn == total && counters.bytesOut == answer.utf8.count && counters.accepted == 1)
     }
 
-    @Test func theServerCanFinishFirstWhileTheClientKeepsSending() throws {
+    /// The hand-over to the splice engine is the normal path; NIO's glue only when asked for
+    /// (or when no descriptor is left), so the fast path cannot silently stop being taken.
+    @Test(arguments: [true, false]) func theSpliceEngineRelaysUnlessTurnedOff(splice: Bool) throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        let capture = LogCapture()
+        let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: .tcp(host: "127.0.0.1", port: serverPort),
+                               connectTimeout: .seconds(2))
+        let service = try RelayService(routes: [route], emulation: nil, logger: capture.logger, threads: 1, splice: splice)
+        defer { service.stop(drain: .zero) }
+        let client = try BlockingSocket.connect(port: UInt16(try #require(service.listeners[0].boundAddress?.port)))
+        try client.writeAll(Array("ping".utf8))
+        let server = try listener.accept()
+        #expect(try server.read(upTo: 4) == Array("ping".utf8))
+        let relaying = capture.messages(at: .debug).filter { $0.contains("relaying") }
+        #expect(relaying.count == 1)
+        #expect(relaying.allSatisfy { $0.hasSuffix("through the event loop") } == !splice, "\(relaying)")
+    }
+
+    @Test(arguments: [true, false]) func theServerCanFinishFirstWhileTheClientKeepsSending(splice: Bool) throws {
+        let (listener, serverPort) = try BlockingSocket.listen()
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
         defer { service.stop(drain: .zero) }
         final class Received: @unchecked Sendable { var bytes: [UInt8] = [] }
         let received = Received()
@@ -87,9 +107,9 @@ import Logging
         #expect(received.bytes == late)
     }
 
-    @Test func aResetOnOneSideResetsTheOtherPromptly() throws {
+    @Test(arguments: [true, false]) func aResetOnOneSideResetsTheOtherPromptly(splice: Bool) throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
         defer { service.stop(drain: .zero) }
         let client = try BlockingSocket.connect(port: port)
         try client.writeAll(Array("hello".utf8))
@@ -110,9 +130,9 @@ import Logging
         #expect(ContinuousClock.now - start < .seconds(1))
     }
 
-    @Test func aSlowReaderStallsTheWriterInsteadOfGrowingMemory() throws {
+    @Test(arguments: [true, false]) func aSlowReaderStallsTheWriterInsteadOfGrowingMemory(splice: Bool) throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
         defer { service.stop(drain: .zero) }
         let total = 256 << 20
         let server = background {
@@ -144,10 +164,10 @@ import Logging
         #expect(got == total && intact)
     }
 
-    @Test func anUpstreamThatRefusesClosesTheClientAndIsCounted() throws {
+    @Test(arguments: [true, false]) func anUpstreamThatRefusesClosesTheClientAndIsCounted(splice: Bool) throws {
         let (probe, unusedPort) = try BlockingSocket.listen()
         _ = consume probe // closed: nothing listens on unusedPort now
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: unusedPort))
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: unusedPort), splice: splice)
         defer { service.stop(drain: .zero) }
         let client = try BlockingSocket.connect(port: port)
         client.setReceiveTimeout(seconds: 3)
@@ -157,12 +177,12 @@ import Logging
         #expect(eventually { service.listeners[0].counters.snapshot.upstreamFailures == 1 })
     }
 
-    @Test func anUpstreamThatNeverAnswersTimesOut() throws {
+    @Test(arguments: [true, false]) func anUpstreamThatNeverAnswersTimesOut(splice: Bool) throws {
         // A listener that never accepts, its backlog filled: further SYNs are dropped.
         let (listener, serverPort) = try BlockingSocket.listen(backlog: 0)
         var fillers: [BlockingSocket] = []
         for _ in 0..<3 { fillers.append(try BlockingSocket.connect(port: serverPort, wait: false)) }
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), timeout: .milliseconds(300))
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), timeout: .milliseconds(300), splice: splice)
         defer { service.stop(drain: .zero) }
         let client = try BlockingSocket.connect(port: port)
         client.setReceiveTimeout(seconds: 5)
@@ -174,9 +194,9 @@ import Logging
         withExtendedLifetime((listener, fillers)) {}
     }
 
-    @Test func connectionsBeyondTheLimitWaitInsteadOfBeingDropped() throws {
+    @Test(arguments: [true, false]) func connectionsBeyondTheLimitWaitInsteadOfBeingDropped(splice: Bool) throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), maxConnections: 2)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), maxConnections: 2, splice: splice)
         defer { service.stop(drain: .zero) }
         final class Accepted: @unchecked Sendable {
             let lock = NSLock()
@@ -208,9 +228,9 @@ import Logging
         #expect(try third?.read(upTo: 4) == Array("late".utf8))
     }
 
-    @Test func stopClosesTheListenerAndDrainsOpenConnectionsForAWhile() throws {
+    @Test(arguments: [true, false]) func stopClosesTheListenerAndDrainsOpenConnectionsForAWhile(splice: Bool) throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
         let client = try BlockingSocket.connect(port: port)
         try client.writeAll(Array("ping".utf8))
         let server = try listener.accept()
@@ -271,14 +291,14 @@ import Logging
 
     /// A client that writes its request and half-closes before the target is even found: the
     /// bytes and the EOF wait for the relay (NIO reads them out on the EOF notification).
-    @Test func aRequestAndEOFSentBeforeTheTargetAnswersAreNotLost() throws {
+    @Test(arguments: [true, false]) func aRequestAndEOFSentBeforeTheTargetAnswersAreNotLost(splice: Bool) throws {
         let (listener, serverPort) = try BlockingSocket.listen()
         let slowLookup = TargetLookup(description: "slow") {
             usleep(200_000)
             return [.tcp(host: "127.0.0.1", port: serverPort)]
         }
         let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: .lookup(slowLookup), connectTimeout: .seconds(2))
-        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2)
+        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2, splice: splice)
         defer { service.stop(drain: .zero) }
         let port = UInt16(try #require(service.listeners[0].boundAddress?.port))
         let client = try BlockingSocket.connect(port: port)

@@ -40,8 +40,10 @@ final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
             buffer!.moveReaderIndex(forwardBy: head.count)
             let rest = buffer!
             buffer = nil
-            finish(.head(head), context: context)
+            // What follows the head goes on first (into the early buffer behind this reader),
+            // so that the outcome's relay, NIO's glue or the splice engine, finds it there.
             if rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
+            finish(.head(head), context: context)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         } else if view.count > limit {
             buffer = nil

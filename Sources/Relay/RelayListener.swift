@@ -169,10 +169,18 @@ public final class RelayListener: Sendable {
             close(client)
             return try glue(accepted, to: upstream)
         }
+        let fromClient: (bytes: [UInt8], eof: Bool), fromServer: (bytes: [UInt8], eof: Bool)
+        do {
+            fromClient = try accepted.pipeline.syncOperations.takeEarlyInput()
+            fromServer = try upstream.pipeline.syncOperations.takeEarlyInput()
+        } catch {
+            close(client)
+            close(server)
+            throw error
+        }
+        // From here the engine owns the connection: closing the channels no longer ends it.
         let key = ObjectIdentifier(accepted)
         open.withLockedValue { _ = $0.removeValue(forKey: key) }
-        let fromClient = try accepted.pipeline.syncOperations.takeEarlyInput()
-        let fromServer = try upstream.pipeline.syncOperations.takeEarlyInput()
         counters.countIn(fromClient.bytes.count)
         counters.countOut(fromServer.bytes.count)
         logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)")")

@@ -183,7 +183,7 @@ public final class RelayListener: Sendable {
         open.withLockedValue { _ = $0.removeValue(forKey: key) }
         counters.countIn(fromClient.bytes.count)
         counters.countOut(fromServer.bytes.count)
-        logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)")")
+        logger.debug("\(relaying(accepted, to: upstream))")
         accepted.close(promise: nil)
         upstream.close(promise: nil)
         let counters = self.counters
@@ -216,7 +216,12 @@ public final class RelayListener: Sendable {
         // Reading starts only now, on both sides, gated by the glue's backpressure.
         try accepted.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-        logger.debug("\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)") through the event loop")
+        logger.debug("\(relaying(accepted, to: upstream)) through the event loop")
+    }
+
+    /// The debug line of a connection whose relay starts.
+    private func relaying(_ accepted: Channel, to upstream: Channel) -> String {
+        "\(route.name): relaying \(accepted.remoteAddress.map { "\($0)" } ?? "a connection") to \(upstream.remoteAddress.map { "\($0)" } ?? "\(route.target)")"
     }
 
     func logUpstreamFailure(_ error: Error) {

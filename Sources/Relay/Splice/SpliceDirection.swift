@@ -116,8 +116,14 @@ final class SpliceDirection {
             }
             moved += received
             count(received)
-            pending = Array(scratch[0..<received])
-            pendingOffset = 0
+            // Written straight from the read buffer; only what `to` cannot take now is kept.
+            let written = Glibc.write(to, scratch.baseAddress, received)
+            if written < 0 && !Self.wouldBlock(errno) && errno != EINTR { return .failed(errno) }
+            let taken = max(0, written)
+            if taken < received {
+                pending = Array(scratch[taken..<received])
+                pendingOffset = 0
+            }
         }
     }
 

@@ -46,13 +46,11 @@ final class SplicedConnection {
         }
         let up = upstream.pump(budget: budget, pipes: &pipes, scratch: scratch)
         let down = downstream.pump(budget: budget, pipes: &pipes, scratch: scratch)
-        if case .failed = up {
-            close(abort: true, pipes: &pipes, epoll: epoll)
-            return .closed
-        }
-        if case .failed = down {
-            close(abort: true, pipes: &pipes, epoll: epoll)
-            return .closed
+        for progress in [up, down] {
+            if case .failed = progress {
+                close(abort: true, pipes: &pipes, epoll: epoll)
+                return .closed
+            }
         }
         if up == .finished && down == .finished {
             close(abort: false, pipes: &pipes, epoll: epoll)

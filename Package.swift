@@ -19,25 +19,52 @@ let package = Package(
         // The binary: main.swift only, hands argv to EnclaveInit.
         .executableTarget(name: "enclave-init", dependencies: ["EnclaveInit"]),
 
-        // Command line (swift-argument-parser) and the boot sequence, top to bottom.
+        // The enclave's command line (swift-argument-parser) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
-            "BootConfig", "LinuxNet", "Relay", "Mounts", "Supervisor", "Streams", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "LinuxNet", "Relay", "NFS", "PID1", "Supervisor", "Streams", "Parent", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The parent-instance half: `parent serve` (the mirror image of the enclave's proxies and
+        // the streams' receiving end), the vsock-proxy drop-in, the nitro-cli enclave lookup.
+        // Never depends on the enclave's boot.
+        .target(name: "Parent", dependencies: [
+            "Addressing", "BootConfig", "ConsoleLog", "Relay", "Streams", "Supervisor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+
+        // What every command prints: console lines (ms since start, level, component), the
+        // log handler behind them, and --log-level.
+        .target(name: "ConsoleLog", dependencies: [
+            "Streams", "CSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Addresses, parsed once and used by every module: endpoints (vsock:, unix:, tcp:), listen
+        // addresses, host:port, IP literals, address families, the vsock emulation read from the
+        // environment, and the one bind/connect switch over address kinds.
+        .target(name: "Addressing", dependencies: [
+            "CSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
         // Boot JSON v1: model, strict decoding, validation with JSON paths. No I/O but reading the file.
-        .target(name: "BootConfig", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BootConfig", dependencies: ["Addressing", .product(name: "SystemPackage", package: "swift-system")]),
 
         // Netlink (libnl-3, libnl-route-3), /etc/hosts, hostname.
         .target(name: "LinuxNet", dependencies: [
-            "BootConfig", "CNetlink",
+            "Addressing", "BootConfig", "CNetlink",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
-        // Endpoints and the byte relay on SwiftNIO.
+        // Listeners and connection setup on SwiftNIO; the bytes move with splice(2).
         .target(name: "Relay", dependencies: [
-            "BootConfig", "CSupport",
+            "Addressing", "BootConfig", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -46,7 +73,7 @@ let package = Package(
 
         // Step 4: log and status streams to the parent (both halves), the app's output capture.
         .target(name: "Streams", dependencies: [
-            "BootConfig", "Relay", "CSupport",
+            "Addressing", "BootConfig", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -54,14 +81,21 @@ let package = Package(
         ]),
 
         // Step 7: NFSv4 mounts with mount(2) (no mount.nfs), unmounted at shutdown.
-        .target(name: "Mounts", dependencies: [
+        .target(name: "NFS", dependencies: [
             "BootConfig", "CSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Spawn, signals, reaping, shutdown, PID-1 duties.
+        // Step 3 as the initial namespace's PID 1: the system mounts, the heartbeat to nitro-cli,
+        // telling a VM's init from a container's, and the power-off that replaces exiting.
+        .target(name: "PID1", dependencies: [
+            "Addressing", "BootConfig", "CSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Steps 8-9: spawn, signals, reaping, restart, shutdown; starting helper commands.
         .target(name: "Supervisor", dependencies: [
-            "BootConfig", "CSupport",
+            "Addressing", "BootConfig", "PID1", "CSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
@@ -73,17 +107,19 @@ let package = Package(
         // Test-only: boot JSON tables, a config mutator and a process runner shared by the tests.
         .target(name: "TestSupport", dependencies: ["CTestSupport", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
-        .testTarget(name: "BootConfigTests", dependencies: ["BootConfig", "TestSupport"]),
-        .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
+        .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
+        .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "TestSupport"]),
+        .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
+        .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Relay", "Supervisor", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
-        .testTarget(name: "MountsTests", dependencies: ["Mounts", "BootConfig"]),
+        .testTarget(name: "NFSTests", dependencies: ["NFS", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [
-            "Relay", "TestSupport",
+            "Relay", "Addressing", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "StreamsTests", dependencies: [
-            "Streams", "BootConfig", "Relay", "TestSupport",
+            "Streams", "Addressing", "BootConfig", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -91,7 +127,7 @@ let package = Package(
         ]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig", "TestSupport"]),
         // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
-        .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "LinuxNet", "BootConfig"]),
+        .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "Addressing", "LinuxNet", "BootConfig"]),
     ],
     swiftLanguageModes: [.v6]
 )

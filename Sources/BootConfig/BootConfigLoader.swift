@@ -1,8 +1,21 @@
+import Glibc
 
 /// Reads, parses, decodes and validates a boot JSON. The entry point of this module.
 public enum BootConfigLoader {
     /// Larger than any sensible config; stops a wrong path (a disk image, /dev/zero) early.
     public static let maximumSize = 1 << 20
+
+    /// Where the boot JSON is when neither --config nor $ENCLAVE_INIT_CONFIG says.
+    public static let defaultPath = "/etc/enclave-init/boot.json"
+    public static let environmentVariable = "ENCLAVE_INIT_CONFIG"
+
+    /// The config path every command uses: `explicit` (--config), else $ENCLAVE_INIT_CONFIG
+    /// when set and not empty, else `defaultPath`.
+    public static func resolvedPath(explicit: String?) -> String {
+        if let explicit { return explicit }
+        if let value = getenv(environmentVariable).map({ String(cString: $0) }), !value.isEmpty { return value }
+        return defaultPath
+    }
 
     /// - Parameters:
     ///   - commandOverride: the command given after `--`, which replaces app.command.

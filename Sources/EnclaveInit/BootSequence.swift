@@ -1,9 +1,12 @@
+import Addressing
 import BootConfig
+import ConsoleLog
 import CSupport
 import Glibc
 import Logging
+import PID1
 import LinuxNet
-import Mounts
+import NFS
 import Relay
 import Streams
 import Supervisor
@@ -28,10 +31,15 @@ struct BootSequence {
     let options: ConfigOptions
     let logger: Logger
     let early = ei_early().pointee
+    /// ENCLAVE_INIT_VSOCK_DIR: vsock emulated with Unix sockets (tests, demo, laptops).
+    private let vsockEmulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)
 
+    /// A step's error, tagged once with the step (by `step(_:summary:_:)`); the error keeps
+    /// its own type (RelayError, NetworkSetup's, NFS's ...) and its text is the console's.
     struct StepFailure: Error {
         var step: BootStep
-        var reason: String
+        var underlying: Error
+        var reason: String { "\(underlying)" }
     }
 
     struct Aborted: Error {
@@ -55,8 +63,8 @@ struct BootSequence {
         let config: BootConfiguration
         do {
             config = try step(.config) { try options.load() }
-        } catch let error as ConfigError {
-            Console.error(error.description)
+        } catch let failure as StepFailure where failure.underlying is ConfigError {
+            Console.error(failure.reason)
             return end(InitExitCode.invalidConfig, streams: nil)
         } catch {
             return end(InitExitCode.bootStepFailed, streams: nil)
@@ -71,7 +79,7 @@ struct BootSequence {
     private func end(_ code: Int32, streams: EnclaveStreams?) -> Int32 {
         logger.notice(early.was_pid1 ? "powering off" : "exiting", metadata: ["exit_code": "\(code)"])
         if let streams {
-            streams.report(StatusEvent("shutdown", [("exit_code", .integer(Int64(code))), ("power_off", .bool(early.was_pid1))]))
+            streams.report(.shutdown(exitCode: code, powerOff: early.was_pid1))
             let missed = streams.finish(timeout: Self.streamsFinishTimeout)
             if !missed.isEmpty { Console.error("enclave-init: \(missed) within \(Self.streamsFinishTimeout.components.seconds) s") }
         }
@@ -96,11 +104,11 @@ struct BootSequence {
             // Step 4: log and status streams to the parent; they buffer until it listens.
             if config.logs != nil || config.status != nil {
                 streams = try step(.streams, summary: { $0.summary + " (boot \($0.bootID))" }) { startStreams(config) }
-                streams?.report(StatusEvent("config_ok", [("boot", .string(streams?.bootID ?? ""))]))
+                streams?.report(.configOK(boot: streams?.bootID ?? ""))
             }
             // Step 5: lo up, aliases, hostname, /etc/hosts.
             try step(.network, summary: describe) { try network(config) }
-            streams?.report(StatusEvent("network_up"))
+            streams?.report(.networkUp)
             // Step 6: every listener is up before the app starts.
             let routes = RelayService.enclaveRoutes(for: config)
             if !routes.isEmpty {
@@ -108,13 +116,12 @@ struct BootSequence {
                     try startProxies(routes)
                 }
             }
-            streams?.report(StatusEvent("proxies_listening", [("listeners", .integer(Int64(routes.count)))]))
+            streams?.report(.proxiesListening(listeners: routes.count))
             // Step 7: NFSv4 through its proxy, retried until each mount's timeout.
             if !config.mounts.isEmpty {
                 let done = try step(.mounts, summary: { "\($0.targets.count) of \(config.mounts.count) mounted" }) { try mountAll(config) }
                 mounted = done
-                streams?.report(StatusEvent("mounted", [("mounted", .integer(Int64(done.targets.count))),
-                                                        ("configured", .integer(Int64(config.mounts.count)))]))
+                streams?.report(.mounted(mounted: done.targets.count, configured: config.mounts.count))
             }
             try abortIfSignalled()
             // Steps 8-9: spawn the app, supervise it, shut down; its status is ours. The mounts
@@ -130,7 +137,7 @@ struct BootSequence {
             return InitExitCode.bootStepFailed
         } catch let aborted as Aborted {
             logger.notice("received \(aborted.signal.name) before the app started: boot aborted")
-            streams?.report(StatusEvent("stopping", [("signal", .string(aborted.signal.name))]))
+            streams?.report(.stopping(signal: aborted.signal.name))
             return 128 + aborted.signal.number
         } catch {
             logger.error("boot failed: \(error)")
@@ -150,12 +157,8 @@ struct BootSequence {
             logger.debug("open files limit raised from \(raised.before) to \(raised.after)")
         }
         if early.was_pid1 {
-            do throws(SystemMounts.Failure) {
-                let mounted = try SystemMounts.mountMissing(logger: logger)
-                logger.info("pid-1: mounted \(mounted.isEmpty ? "nothing (all present)" : mounted.joined(separator: " "))")
-            } catch {
-                throw StepFailure(step: .pid1Duties, reason: error.description)
-            }
+            let mounted = try SystemMounts.mountMissing(logger: logger)
+            logger.info("pid-1: mounted \(mounted.isEmpty ? "nothing (all present)" : mounted.joined(separator: " "))")
         } else if ei_set_child_subreaper() != 0 {
             logger.warning("cannot become a child subreaper: \(String(cString: strerror(errno))); orphans will be reaped by PID 1")
         } else {
@@ -179,19 +182,9 @@ struct BootSequence {
         }
     }
 
-    private func heartbeatTarget(_ config: BootConfiguration) -> HeartbeatSender.Target {
-        if let emulation = vsockEmulation {
-            return .unix(path: emulation.connectPath(cid: config.parentCID, port: config.heartbeat.port))
-        }
-        return .vsock(cid: config.parentCID, port: config.heartbeat.port)
-    }
-
-    /// ENCLAVE_INIT_VSOCK_DIR: vsock emulated with Unix sockets (tests, demo, laptops).
-    private var vsockEmulation: VsockEmulation? {
-        let environment = ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"].reduce(into: [String: String]()) { result, name in
-            result[name] = ProcessEnvironment.value(name)
-        }
-        return VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultEnclaveCID)
+    private func heartbeatTarget(_ config: BootConfiguration) -> Endpoint {
+        let parent = Endpoint.vsock(cid: config.parentCID, port: config.heartbeat.port)
+        return vsockEmulation?.emulate(connectingTo: parent) ?? parent
     }
 
     private func startStreams(_ config: BootConfiguration) -> EnclaveStreams {
@@ -202,31 +195,19 @@ struct BootSequence {
     private func reportBootFailure(_ config: BootConfiguration, streams: inout EnclaveStreams?, step: String, error: String) {
         guard config.logs != nil || config.status != nil else { return }
         if streams == nil { streams = startStreams(config) }
-        streams?.report(StatusEvent("boot_failed", [("step", .string(step)), ("error", .string(error))]))
+        streams?.report(.bootFailed(step: step, error: error, exitCode: nil))
     }
 
     private func startProxies(_ routes: [RelayRoute]) throws -> RelayService {
-        do {
-            return try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
-        } catch {
-            throw StepFailure(step: .proxies, reason: error.description)
-        }
+        try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
     }
 
     private func mountAll(_ config: BootConfiguration) throws -> MountedFilesystems {
-        do {
-            return try NFSMounter(logger: Logger(label: "mounts")).mountAll(config.mounts)
-        } catch {
-            throw StepFailure(step: .mounts, reason: error.description)
-        }
+        try NFSMounter(logger: Logger(label: "mounts")).mountAll(config.mounts)
     }
 
     private func network(_ config: BootConfiguration) throws -> NetworkSetup.Report {
-        do {
-            return try NetworkSetup.apply(config)
-        } catch {
-            throw StepFailure(step: .network, reason: error.description)
-        }
+        try NetworkSetup.apply(config)
     }
 
     /// "lo up, 4 addresses (127.0.0.1/8 127.0.0.2/32 …, 2 new), hostname enclave, /etc/hosts: 3 names (replaced)"
@@ -248,7 +229,7 @@ struct BootSequence {
         if let user = config.app.user {
             switch UserDatabase().resolve(user) {
             case .success(let resolved): credentials = resolved
-            case .failure(let error): throw StepFailure(step: .app, reason: error.description)
+            case .failure(let error): throw error
             }
         }
         // The egress proxy's variables come before app.env, which may override them.
@@ -257,12 +238,7 @@ struct BootSequence {
                                                  home: credentials?.home)
         // With a log stream the app writes into pipes that enclave-init copies to the console
         // and to the stream; without one it writes to the console directly.
-        let capture: OutputCapture?
-        do {
-            capture = try streams?.captureOutput()
-        } catch {
-            throw StepFailure(step: .app, reason: "\(error)")
-        }
+        let capture = try streams?.captureOutput()
         let launch = LaunchSpec(command: config.app.command, environment: environment, workdir: config.app.workdir,
                                 credentials: credentials, output: capture.map { ($0.stdoutWriter, $0.stderrWriter) })
         return AppSupervisor(settings: .init(launch: launch, restart: config.app.restart, restartLimit: config.app.restartLimit,
@@ -277,11 +253,19 @@ struct BootSequence {
         if let signal = Signals.takePending([SIGTERM, SIGINT]) { throw Aborted(signal: signal) }
     }
 
-    /// Runs one step and logs one line: what it did and how long it took.
+    /// Runs one step and logs one line: what it did and how long it took. An error from the
+    /// step's body is tagged with the step here, once.
     @discardableResult
     private func step<T>(_ step: BootStep, summary: (T) -> String = { _ in "done" }, _ body: () throws -> T) throws -> T {
         let start = Console.monotonicNanoseconds()
-        let result = try body()
+        let result: T
+        do {
+            result = try body()
+        } catch let error as Aborted {
+            throw error
+        } catch {
+            throw StepFailure(step: step, underlying: error)
+        }
         let elapsed = Double(Console.monotonicNanoseconds() - start) / 1_000_000
         logger.info("\(step.rawValue): \(summary(result)), \(elapsed.formatted(decimals: 1)) ms")
         return result

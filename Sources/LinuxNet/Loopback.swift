@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 import CNetlink
 import Glibc

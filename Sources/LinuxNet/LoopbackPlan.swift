@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 
 /// The addresses the network step puts on `lo`: network.loopback first, then every hosts[]

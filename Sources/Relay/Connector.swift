@@ -1,28 +1,8 @@
+import Addressing
 import BootConfig
 import Glibc
 import NIOCore
 import NIOPosix
-
-/// Where a relay listens: TCP inside the enclave, vsock (any CID) for ingress, or a Unix socket.
-public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
-    case tcp(host: String, port: UInt16)
-    case vsock(port: UInt32)
-    case unix(path: String)
-
-    public var description: String {
-        switch self {
-        case .tcp(let host, let port): return "tcp:" + HostPort(host: host, port: port).description
-        case .vsock(let port): return "vsock:any:\(port)"
-        case .unix(let path): return "unix:\(path)"
-        }
-    }
-
-    /// Under the Unix-socket emulation a vsock listener binds DIR/<local cid>-<port>.
-    public func emulated(by emulation: VsockEmulation?) -> ListenAddress {
-        guard let emulation, case .vsock(let port) = self else { return self }
-        return .unix(path: emulation.listenPath(port: port))
-    }
-}
 
 /// Socket settings shared by both sides of every relayed connection.
 enum RelaySocketOptions {
@@ -39,46 +19,29 @@ enum RelaySocketOptions {
     static let unixSocketBuffer: SocketOptionValue = 1 << 20
 }
 
-/// Why no candidate of a looked-up target could be reached: every attempt, in order.
-struct DialFailure: Error, CustomStringConvertible {
-    var attempts: [(endpoint: Endpoint, error: Error)]
-
-    var description: String {
-        attempts.map { "\($0.endpoint): \(DialErrorText.describe($0.error))" }.joined(separator: "; ")
-    }
-}
-
 /// Connects to a target (with the vsock emulation applied) on a given event loop.
 enum Connector {
-    /// A fixed endpoint is dialled at once; a lookup runs on `lookups` (it blocks), then its
-    /// candidates are dialled one after the other, each with `timeout`, until one answers.
-    /// `skipped` hears of each candidate that failed before another answered.
-    static func connect(to target: RelayTarget, on eventLoop: EventLoop, timeout: TimeAmount,
+    /// A lookup runs on `lookups` (it blocks), then its candidates are dialled one after the
+    /// other, each with `timeout`, until one answers. `skipped` hears of each candidate that
+    /// failed before another answered.
+    static func connect(to lookup: TargetLookup, on eventLoop: EventLoop, timeout: TimeAmount,
                         emulation: VsockEmulation?, lookups: NIOThreadPool,
                         skipped: @escaping @Sendable (Endpoint, Error) -> Void = { _, _ in }) -> EventLoopFuture<Channel> {
-        switch target {
-        case .endpoint(let endpoint):
-            return connect(to: endpoint, on: eventLoop, timeout: timeout, emulation: emulation)
-        case .egress:
-            // Each egress connection names its own destination (EgressSession dials it).
-            return eventLoop.makeFailedFuture(DialFailure(attempts: []))
-        case .lookup(let lookup):
-            return lookups.runIfActive(eventLoop: eventLoop) { try lookup.candidates() }
-                .flatMap { candidates in
-                    firstAnswering(candidates[...], failures: [], on: eventLoop, timeout: timeout, emulation: emulation)
-                }
-                .map { channel, failures in
-                    for (endpoint, error) in failures { skipped(endpoint, error) }
-                    return channel
-                }
-        }
+        lookups.runIfActive(eventLoop: eventLoop) { try lookup.candidates() }
+            .flatMap { candidates in
+                firstAnswering(candidates[...], failures: [], on: eventLoop, timeout: timeout, emulation: emulation)
+            }
+            .map { channel, failures in
+                for (endpoint, error) in failures { skipped(endpoint, error) }
+                return channel
+            }
     }
 
     private static func firstAnswering(_ candidates: ArraySlice<Endpoint>, failures: [(endpoint: Endpoint, error: Error)],
                                        on eventLoop: EventLoop, timeout: TimeAmount,
                                        emulation: VsockEmulation?) -> EventLoopFuture<(Channel, [(endpoint: Endpoint, error: Error)])> {
         guard let candidate = candidates.first else {
-            return eventLoop.makeFailedFuture(DialFailure(attempts: failures))
+            return eventLoop.makeFailedFuture(RelayError.unreachable(attempts: failures))
         }
         return connect(to: candidate, on: eventLoop, timeout: timeout, emulation: emulation)
             .map { ($0, failures) }
@@ -106,7 +69,7 @@ enum Connector {
 
     static func isLocalShortage(_ error: Error) -> Bool {
         guard let error = error as? IOError else { return false }
-        return [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode)
+        return RelayError.shortages.contains(error.errnoCode)
     }
 
     private static func dial(_ endpoint: Endpoint, on eventLoop: EventLoop, timeout: TimeAmount,
@@ -124,21 +87,17 @@ enum Connector {
             .channelOption(ChannelOptions.recvAllocator, value: RelaySocketOptions.receiveAllocator)
             .channelOption(ChannelOptions.writeBufferWaterMark, value: RelaySocketOptions.writeWatermark)
         switch target {
-        case .tcp(let host, let port):
-            bootstrap = bootstrap.channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            do {
-                // Numeric only: names were resolved by a lookup target before this point.
-                return bootstrap.connect(to: try SocketAddress(ipAddress: host, port: Int(port)))
-            } catch {
-                return eventLoop.makeFailedFuture(error)
-            }
-        case .unix(let path):
-            return bootstrap
+        case .tcp: bootstrap = bootstrap.channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+        case .unix:
+            bootstrap = bootstrap
                 .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: RelaySocketOptions.unixSocketBuffer)
                 .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: RelaySocketOptions.unixSocketBuffer)
-                .connect(unixDomainSocketPath: path)
-        case .vsock(let cid, let port):
-            return bootstrap.connect(to: VsockAddress(cid: .init(rawValue: cid), port: .init(rawValue: port)))
+        case .vsock: break
+        }
+        do {
+            return try bootstrap.connect(target)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
         }
     }
 }

@@ -4,7 +4,8 @@ import NIOCore
 /// except that NIO reads out a socket whose peer half-closed (its EOF notification). A client
 /// that writes its request and shuts down its output at once would lose the request to the
 /// pipeline's tail while the target is still being looked up or dialled. This keeps those
-/// bytes and the EOF (bounded by the socket's receive buffer) and hands them to the glue.
+/// bytes and the EOF (bounded by the socket's receive buffer) and hands them to the splice
+/// engine, which writes them first.
 final class EarlyInboundBuffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -26,7 +27,7 @@ final class EarlyInboundBuffer: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Hands over what was held (for the splice engine, which writes it first).
+    /// Hands over what was held (to the splice engine, which writes it first).
     func take() -> (bytes: [UInt8], eof: Bool) {
         var bytes: [UInt8] = []
         for buffer in held { bytes.append(contentsOf: buffer.readableBytesView) }
@@ -60,14 +61,5 @@ extension ChannelPipeline.SynchronousOperations {
     /// What the early buffer held (bytes, EOF), taken out of it.
     func takeEarlyInput() throws -> (bytes: [UInt8], eof: Bool) {
         try (context(handlerType: EarlyInboundBuffer.self).handler as! EarlyInboundBuffer).take()
-    }
-
-    /// Adds the glue after the early buffer; returns what replays the held input into it,
-    /// to call once both sides have their glue (a replayed read is written to the partner).
-    func addGlue(_ glue: GlueHandler) throws -> () -> Void {
-        let bufferContext = try context(handlerType: EarlyInboundBuffer.self)
-        try addHandler(glue, position: .after(bufferContext.handler))
-        let buffer = bufferContext.handler as! EarlyInboundBuffer
-        return { buffer.release(context: bufferContext) }
     }
 }

@@ -1,3 +1,4 @@
+import Addressing
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -34,8 +35,10 @@ public final class RelayListener: Sendable {
     public let counters = ListenerCounters()
     let emulation: VsockEmulation?
     let lookups: NIOThreadPool
-    let engine: SpliceEngine?
+    let engine: SpliceEngine
     let logger: Logger
+    /// How each accepted connection gets its upstream.
+    private let setup: any ConnectionSetup
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
     private let slots: ConnectionSlots
     private let gate: AcceptGate
@@ -45,12 +48,13 @@ public final class RelayListener: Sendable {
     /// Upstream failures are logged at most once a second, with how many were not logged.
     private let failureLog = NIOLockedValueBox((last: NIODeadline.distantPast, unlogged: 0))
 
-    init(route: RelayRoute, emulation: VsockEmulation?, lookups: NIOThreadPool, engine: SpliceEngine?, logger: Logger) {
+    init(route: RelayRoute, emulation: VsockEmulation?, lookups: NIOThreadPool, engine: SpliceEngine, logger: Logger) {
         self.route = route
         self.emulation = emulation
         self.lookups = lookups
         self.engine = engine
         self.logger = logger
+        setup = route.target.setup
         slots = ConnectionSlots(limit: route.maxConnections)
         gate = AcceptGate(name: route.name, logger: logger)
     }
@@ -78,19 +82,15 @@ public final class RelayListener: Sendable {
                     accept(accepted)
                 }
             }
-        let bound: EventLoopFuture<Channel>
         switch address {
-        case .tcp(let host, let port):
-            bootstrap = bootstrap.childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            bound = bootstrap.bind(host: host, port: Int(port))
-        case .unix(let path):
-            bound = bootstrap
+        case .tcp: bootstrap = bootstrap.childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+        case .unix:
+            bootstrap = bootstrap
                 .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: RelaySocketOptions.unixSocketBuffer)
                 .childChannelOption(ChannelOptions.socketOption(.so_rcvbuf), value: RelaySocketOptions.unixSocketBuffer)
-                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
-        case .vsock(let port):
-            bound = bootstrap.bind(to: VsockAddress(cid: .any, port: .init(rawValue: port)))
+        case .vsock: break
         }
+        let bound = bootstrap.bind(address)
         return bound.map { [self] channel in serverChannel.withLockedValue { $0 = channel } }
     }
 
@@ -116,43 +116,25 @@ public final class RelayListener: Sendable {
         if route.maxConnections > 0 && !slots.isFull { setAccepting(true) }
     }
 
+    /// The route's strategy sets the connection up; the established pair comes back to `wire`.
     private func relay(_ accepted: Channel) {
-        if case .egress(let role) = route.target {
-            serveEgress(accepted, role: role)
-            return
-        }
-        Connector.connect(to: route.target, on: accepted.eventLoop, timeout: route.connectTimeout, emulation: emulation,
-                          lookups: lookups, skipped: { [logger, route] endpoint, error in
-                              logger.debug("\(route.name): \(endpoint) failed (\(DialErrorText.describe(error))); tried the next address")
-                          })
-            .whenComplete { [self] result in
-                switch result {
-                case .success(let upstream):
-                    do {
-                        try wire(accepted, to: upstream)
-                    } catch {
-                        // The client left while the target was dialled: nothing to relay.
-                        logger.debug("\(route.name): the connection closed before its target answered")
-                        accepted.close(promise: nil)
-                        upstream.close(promise: nil)
-                    }
-                case .failure(let error):
-                    counters.upstreamFailed()
-                    logUpstreamFailure(error)
-                    accepted.close(promise: nil)
-                }
-            }
+        setup.setUp(accepted, context: SetupContext(route: route, emulation: emulation, lookups: lookups, counters: counters,
+                                                    logger: logger, relay: { [self] in wire($0, to: $1) },
+                                                    upstreamFailed: { [self] error in
+                                                        counters.upstreamFailed()
+                                                        logUpstreamFailure(error)
+                                                    }))
     }
 
-    /// Relays between the accepted connection and its upstream from now on: through the splice
-    /// engine once what NIO still has to write (a proxy's answer) is out, or through NIO's glue.
-    func wire(_ accepted: Channel, to upstream: Channel) throws {
-        guard let engine else { return try glue(accepted, to: upstream) }
+    /// Relays between the accepted connection and its upstream from now on, through the splice
+    /// engine, once what NIO still has to write (a proxy's answer) is out.
+    func wire(_ accepted: Channel, to upstream: Channel) {
         let nothing = accepted.allocator.buffer(capacity: 0) // completes after every earlier write
+        let deadline = NIODeadline.now() + route.connectTimeout
         accepted.writeAndFlush(nothing).and(upstream.writeAndFlush(nothing)).whenComplete { [self] written in
             do {
                 try written.get()
-                try handOver(accepted, upstream, to: engine)
+                try handOver(accepted, upstream, until: deadline)
             } catch {
                 logger.debug("\(route.name): the connection closed before it was relayed (\(error))")
                 accepted.close(promise: nil)
@@ -161,13 +143,42 @@ public final class RelayListener: Sendable {
         }
     }
 
+    /// How often a hand-over that found no descriptor to spare tries again.
+    static let descriptorRetry: TimeAmount = .milliseconds(50)
+
     /// Gives both sockets (copies of their descriptors) and whatever NIO read early to the
-    /// engine, and closes the channels. Without a descriptor to spare (EMFILE), NIO relays.
-    private func handOver(_ accepted: Channel, _ upstream: Channel, to engine: SpliceEngine) throws {
-        guard let client = try Self.duplicateSocket(of: accepted) else { return try glue(accepted, to: upstream) }
-        guard let server = try Self.duplicateSocket(of: upstream) else {
-            close(client)
-            return try glue(accepted, to: upstream)
+    /// engine, and closes the channels. Out of descriptors (EMFILE, ENFILE), it tries again
+    /// every 50 ms until `deadline` (the route's connect timeout, as the dial's own retries):
+    /// a connection set up while others are closing still gets through; after that it fails
+    /// like a dial that found no descriptor.
+    private func handOver(_ accepted: Channel, _ upstream: Channel, until deadline: NIODeadline) throws {
+        let client: CInt, server: CInt
+        do {
+            client = try Self.duplicateSocket(of: accepted)
+            do {
+                server = try Self.duplicateSocket(of: upstream)
+            } catch {
+                close(client)
+                throw error
+            }
+        } catch let shortage as RelayError where shortage.isLocalShortage {
+            let retryAt = NIODeadline.now() + Self.descriptorRetry
+            guard retryAt < deadline else {
+                counters.upstreamFailed()
+                logUpstreamFailure(shortage)
+                accepted.close(promise: nil)
+                upstream.close(promise: nil)
+                return
+            }
+            accepted.eventLoop.scheduleTask(deadline: retryAt) { [self] in
+                do {
+                    try handOver(accepted, upstream, until: deadline)
+                } catch {
+                    accepted.close(promise: nil)
+                    upstream.close(promise: nil)
+                }
+            }
+            return
         }
         let fromClient: (bytes: [UInt8], eof: Bool), fromServer: (bytes: [UInt8], eof: Bool)
         do {
@@ -194,29 +205,15 @@ public final class RelayListener: Sendable {
                                     ended: { [self] in ended(key) }))
     }
 
-    /// A descriptor of the channel's socket that stays open when the channel closes; nil if
-    /// none is left.
-    private static func duplicateSocket(of channel: Channel) throws -> CInt? {
+    /// A descriptor of the channel's socket that stays open when the channel closes.
+    private static func duplicateSocket(of channel: Channel) throws -> CInt {
         let copy = try channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { socket in
-            fcntl(socket, F_DUPFD_CLOEXEC, 0)
+            let fd = fcntl(socket, F_DUPFD_CLOEXEC, 0)
+            return (fd: fd, errno: fd < 0 ? errno : 0)
         }
-        guard let copy, copy >= 0 else { return nil }
-        return copy
-    }
-
-    /// The NIO path: both channels read into buffers that the glue writes to the other side.
-    private func glue(_ accepted: Channel, to upstream: Channel) throws {
-        let counters = self.counters
-        let (client, server) = GlueHandler.matchedPair(countFirst: { counters.countIn($0) }, countSecond: { counters.countOut($0) })
-        // Whatever either side delivered early (bytes and EOF) goes into the glue first.
-        let replayClient = try accepted.pipeline.syncOperations.addGlue(client)
-        let replayServer = try upstream.pipeline.syncOperations.addGlue(server)
-        replayClient()
-        replayServer()
-        // Reading starts only now, on both sides, gated by the glue's backpressure.
-        try accepted.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-        try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-        logger.debug("\(relaying(accepted, to: upstream)) through the event loop")
+        guard let copy else { throw RelayError.noSocket(route: "\(channel)") }
+        guard copy.fd >= 0 else { throw RelayError.duplicate(errno: copy.errno) }
+        return copy.fd
     }
 
     /// The debug line of a connection whose relay starts.

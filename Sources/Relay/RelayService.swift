@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 import Logging
 import NIOCore
@@ -8,16 +9,11 @@ import NIOPosix
 public final class RelayService {
     public let listeners: [RelayListener]
     private let group: MultiThreadedEventLoopGroup
-    /// Moves the bytes of established connections; nil: NIO's glue does (`splice: false`, or
-    /// the engine's threads could not start).
-    private let engine: SpliceEngine?
+    /// Moves the bytes of every established connection: the one byte path.
+    private let engine: SpliceEngine
     /// Blocking lookups (DNS on the parent, nitro-cli) run here, never on an event loop.
     private let lookups: NIOThreadPool
     private let logger: Logger
-
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
 
     /// The enclave side's routes: outbound hosts[] (TCP alias -> parent vsock) and ingress
     /// (vsock -> the app on 127.0.0.1).
@@ -61,11 +57,11 @@ public final class RelayService {
 
     /// The parent side's routes, mirror images of `enclaveRoutes`: vsock `vsock_port` -> the
     /// host's `remote` (resolved per connection), and TCP `host_port` -> the enclave's vsock port.
-    public static func parentRoutes(for config: BootConfiguration, options: ParentOptions) throws(Failure) -> [RelayRoute] {
+    public static func parentRoutes(for config: BootConfiguration, options: ParentOptions) throws(RelayError) -> [RelayRoute] {
         var routes: [RelayRoute] = []
         for (index, host) in config.hosts.enumerated() {
             guard let remote = host.effectiveRemote else {
-                throw Failure(description: "hosts[\(index)] has neither names nor remote: the parent half does not know where to dial; set hosts[\(index)].remote")
+                throw .noRemote(hostIndex: index)
             }
             routes.append(RelayRoute(name: host.names.first ?? remote.description, listen: .vsock(port: host.vsockPort),
                                      target: .lookup(.hostName(remote, family: options.family)),
@@ -79,7 +75,7 @@ public final class RelayService {
         }
         guard !config.ingress.isEmpty else { return routes }
         guard let enclave = options.enclave else {
-            throw Failure(description: "ingress needs the enclave's CID: pass --enclave-cid N or --enclave-name NAME")
+            throw .ingressNeedsEnclave
         }
         for ingress in config.ingress {
             let port = ingress.vsockPort
@@ -104,23 +100,15 @@ public final class RelayService {
     /// went from 2.7-3.0x socat to 3.1-3.2x with one.
     static func spliceThreads(forEventLoops eventLoops: Int) -> Int { max(1, eventLoops / 2) }
 
-    /// Binds every route; fails (closing what was bound) if any cannot listen. `threads` event
-    /// loops set connections up and half as many splice threads relay them; `splice: false` relays
-    /// through NIO instead (the path a connection also takes when no descriptor is left for
-    /// the hand-over).
+    /// Binds every route; fails (closing what was bound) if any cannot listen, or if the splice
+    /// engine cannot start (the boot then fails at its proxies step). `threads` event loops set
+    /// connections up and half as many splice threads relay them.
     public init(routes: [RelayRoute], emulation: VsockEmulation?, logger: Logger,
-                threads: Int = System.coreCount, splice: Bool = true) throws(Failure) {
+                threads: Int = System.coreCount) throws(RelayError) {
         self.logger = logger
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        var engine: SpliceEngine?
-        if splice {
-            do {
-                engine = try SpliceEngine(threads: Self.spliceThreads(forEventLoops: threads))
-            } catch {
-                logger.warning("relay: \(error); relaying through the event loops instead")
-            }
-        }
+        let engine = try SpliceEngine(threads: Self.spliceThreads(forEventLoops: threads))
         self.engine = engine
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         // Only the parent half looks names up (or runs nitro-cli); the enclave side keeps one
         // idle thread, which costs less at boot than eight.
         let looksUp = routes.contains { route in
@@ -138,10 +126,13 @@ public final class RelayService {
                 try listener.start(group: group).wait()
             } catch {
                 stop(drain: .zero)
-                throw Failure(description: "cannot listen on \(listener.route.listen.emulated(by: emulation)) for \(listener.route.name): \(error)")
+                throw .cannotListen(route: listener.route.name, address: listener.route.listen.emulated(by: emulation), underlying: error)
             }
         }
     }
+
+    /// Connections handed to the splice engine so far, over all listeners.
+    public var connectionsSpliced: Int { engine.connectionsTaken }
 
     /// Closes the listeners, gives open connections `drain` to finish, and logs each
     /// listener's counters.
@@ -152,7 +143,7 @@ public final class RelayService {
             usleep(10_000)
         }
         for listener in listeners { listener.closeRemaining() }
-        engine?.stop() // closes the spliced connections still open
+        engine.stop() // closes the spliced connections still open
         for listener in listeners { logger.info("proxy \(listener.route): \(listener.counters.snapshot)") }
         try? group.syncShutdownGracefully()
         try? lookups.syncShutdownGracefully()

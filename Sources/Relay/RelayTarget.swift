@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 
 /// Where a relay's connections go: a fixed endpoint, or candidates looked up for each new

@@ -1,26 +1,6 @@
+import Addressing
 import CSupport
 import Glibc
-
-/// Which addresses a name may resolve to (vsock-proxy's -4 and -6).
-public enum AddressFamily: Sendable, Hashable, CustomStringConvertible {
-    case any, ipv4, ipv6
-
-    public var description: String {
-        switch self {
-        case .any: return "any"
-        case .ipv4: return "IPv4"
-        case .ipv6: return "IPv6"
-        }
-    }
-
-    var glibcFamily: Int32 {
-        switch self {
-        case .any: return AF_UNSPEC
-        case .ipv4: return AF_INET
-        case .ipv6: return AF_INET6
-        }
-    }
-}
 
 /// Name resolution for the parent half with glibc's own resolver (/etc/hosts, then DNS per
 /// /etc/resolv.conf), called for every new connection so that DNS changes are followed
@@ -29,23 +9,19 @@ public enum AddressFamily: Sendable, Hashable, CustomStringConvertible {
 /// The binary is static: glibc cannot load NSS modules into it safely, so lookups are
 /// pinned to the two services built into libc ("files dns"), whatever nsswitch.conf names.
 public enum SystemResolver {
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     private static let nssPinned: Void = { ei_use_builtin_host_lookup() }()
 
     /// Every address of `host` (a name or a literal), in the resolver's order, without repeats.
     public static func resolve(host: String, port: UInt16, family: AddressFamily) throws -> [Endpoint] {
         _ = nssPinned
         var hints = addrinfo()
-        hints.ai_family = family.glibcFamily
+        hints.ai_family = family.socketFamily
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, nil, &hints, &list)
         guard status == 0 else {
             let reason = status == EAI_SYSTEM ? String(cString: strerror(errno)) : String(cString: gai_strerror(status))
-            throw Failure(description: "cannot resolve \(host): \(reason)")
+            throw RelayError.cannotResolve(host: host, reason: reason)
         }
         defer { freeaddrinfo(list) }
         var endpoints: [Endpoint] = []
@@ -57,7 +33,7 @@ public enum SystemResolver {
             entry = current.pointee.ai_next
         }
         guard !endpoints.isEmpty else {
-            throw Failure(description: "cannot resolve \(host): no \(family == .any ? "" : "\(family) ")addresses")
+            throw RelayError.cannotResolve(host: host, reason: "no \(family == .any ? "" : "\(family) ")addresses")
         }
         return endpoints
     }

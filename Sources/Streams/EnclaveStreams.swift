@@ -4,7 +4,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
-import Relay
+import Addressing
 
 /// Step 4: the log and status streams to the parent, as the boot JSON asks for them.
 ///

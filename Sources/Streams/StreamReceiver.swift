@@ -3,7 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Relay
+import Addressing
 
 /// What the parent half does with records that are new (never seen before for that boot).
 public protocol StreamSink: Sendable {
@@ -29,6 +29,10 @@ public struct ReceivedRecord: Sendable {
         if case .number(let number)? = fields[key] { return number.integer }
         return nil
     }
+
+    /// The status event this record carries, typed; nil for log records and for events this
+    /// build does not know (the raw line still says what arrived).
+    public var statusEvent: StatusEvent? { kind == .status ? StatusEvent(record: fields) : nil }
 }
 
 /// The parent end of one stream: listens on vsock (or its emulation), hands every record it has
@@ -58,13 +62,7 @@ public final class StreamReceiver: Sendable {
                     try channel.pipeline.syncOperations.addHandler(RecordHandler(receiver: self))
                 }
             }
-        let bound: EventLoopFuture<Channel>
-        switch listen.emulated(by: emulation) {
-        case .tcp(let host, let port): bound = bootstrap.bind(host: host, port: Int(port))
-        case .unix(let path): bound = bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
-        case .vsock(let port): bound = bootstrap.bind(to: VsockAddress(cid: .any, port: .init(rawValue: port)))
-        }
-        return bound.map { [serverChannel] channel in serverChannel.withLockedValue { $0 = channel } }
+        return bootstrap.bind(listen.emulated(by: emulation)).map { [serverChannel] channel in serverChannel.withLockedValue { $0 = channel } }
     }
 
     public func stop() -> EventLoopFuture<Void>? {

@@ -14,28 +14,6 @@ public enum LogSource: String, Sendable, CaseIterable {
     case stderr
 }
 
-/// One JSON scalar in a status event.
-public enum EventValue: Sendable, Equatable {
-    case string(String)
-    case integer(Int64)
-    case bool(Bool)
-}
-
-/// A boot-phase event, e.g. `app_started {pid}`: a name and its fields, in order.
-public struct StatusEvent: Sendable, Equatable {
-    public var name: String
-    public var fields: [(key: String, value: EventValue)]
-
-    public init(_ name: String, _ fields: [(key: String, value: EventValue)] = []) {
-        self.name = name
-        self.fields = fields
-    }
-
-    public static func == (a: StatusEvent, b: StatusEvent) -> Bool {
-        a.name == b.name && a.fields.elementsEqual(b.fields) { $0.key == $1.key && $0.value == $1.value }
-    }
-}
-
 /// One entry of a stream, numbered by `seq` (from 1, per stream and boot, without reuse):
 /// the parent acknowledges by seq and drops what it has already seen.
 struct StreamRecord: Sendable {
@@ -55,7 +33,7 @@ struct StreamRecord: Sendable {
     var cost: Int {
         switch payload {
         case .line(_, let bytes): return bytes.readableBytes + 48
-        case .event(let event): return event.name.utf8.count + event.fields.count * 32 + 48
+        case .event(let event): return event.name.rawValue.utf8.count + event.fields.count * 32 + 48
         case .dropped: return 48
         }
     }
@@ -75,7 +53,7 @@ struct StreamRecord: Sendable {
             JSONText.writeString(bytes.readableBytesView, into: &out)
         case .event(let event):
             out.writeStaticString(",\"event\":")
-            JSONText.writeString(event.name.utf8, into: &out)
+            JSONText.writeString(event.name.rawValue.utf8, into: &out)
             for (key, value) in event.fields {
                 out.writeStaticString(",")
                 JSONText.writeString(key.utf8, into: &out)

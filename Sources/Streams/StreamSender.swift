@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
-import Relay
+import Addressing
 
 /// The enclave end of one stream: connects to the parent's listener, says hello, writes every
 /// record the parent has not acknowledged, and frees them as acknowledgements arrive. When the
@@ -70,10 +70,10 @@ final class StreamSender: @unchecked Sendable {
                 }
             }
         let connecting: EventLoopFuture<Channel>
-        switch endpoint {
-        case .unix(let path): connecting = bootstrap.connect(unixDomainSocketPath: path)
-        case .vsock(let cid, let port): connecting = bootstrap.connect(to: VsockAddress(cid: .init(rawValue: cid), port: .init(rawValue: port)))
-        case .tcp(let host, let port): connecting = bootstrap.connect(host: host, port: Int(port))
+        do {
+            connecting = try bootstrap.connect(endpoint)
+        } catch {
+            connecting = eventLoop.makeFailedFuture(error)
         }
         connecting.whenComplete { [self] result in
             switch result {

@@ -1,5 +1,6 @@
 import BootConfig
 import Glibc
+import PID1
 
 /// Our children and their descendants: reaping, and finding everything left to signal.
 public enum ProcessTree {
@@ -16,7 +17,7 @@ public enum ProcessTree {
 
     /// Records the children we have before spawning anything; returns them (sorted).
     public static func recordInherited() -> [pid_t] {
-        guard procfsMatchesOurPIDNamespace else { return [] }
+        guard PIDNamespace.procfsMatchesOurs else { return [] }
         inherited = Set(directChildren())
         return inherited.sorted()
     }
@@ -59,22 +60,12 @@ public enum ProcessTree {
     /// True while any child of ours (running or ended but not yet reaped) exists, leaving out
     /// the inherited ones.
     public static var hasChildren: Bool {
-        if !inherited.isEmpty && procfsMatchesOurPIDNamespace {
+        if !inherited.isEmpty && PIDNamespace.procfsMatchesOurs {
             let me = getpid()
             return parentMap().contains { $0.value == me && !inherited.contains($0.key) }
         }
         var info = siginfo_t()
         return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0
-    }
-
-    /// True when the procfs on /proc numbers processes the way kill(2) does for us, i.e. it was
-    /// mounted for our PID namespace. A namespace that kept its parent's /proc sees other PIDs
-    /// there: signalling those numbers would hit unrelated processes.
-    public static var procfsMatchesOurPIDNamespace: Bool {
-        var buffer = [CChar](repeating: 0, count: 32)
-        let count = readlink("/proc/self", &buffer, buffer.count - 1)
-        guard count > 0 else { return false }
-        return pid_t(String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)) == getpid()
     }
 
     /// Sends `signal` to everything left below us and says how many were signalled (nil: all
@@ -83,7 +74,7 @@ public enum ProcessTree {
     @discardableResult
     public static func signalDescendants(_ signal: Int32, appGroup: pid_t?) -> Int? {
         if let appGroup { kill(-appGroup, signal) }
-        if procfsMatchesOurPIDNamespace {
+        if PIDNamespace.procfsMatchesOurs {
             let pids = descendants()
             pids.forEach { kill($0, signal) }
             return pids.count
@@ -98,7 +89,7 @@ public enum ProcessTree {
     /// Every descendant of `ancestor` (default: this process), from /proc, without the inherited
     /// children's subtrees; empty when /proc belongs to another PID namespace.
     public static func descendants(of ancestor: pid_t = getpid()) -> [pid_t] {
-        guard procfsMatchesOurPIDNamespace else { return [] }
+        guard PIDNamespace.procfsMatchesOurs else { return [] }
         let parents = parentMap()
         var result: [pid_t] = []
         var frontier = [ancestor]

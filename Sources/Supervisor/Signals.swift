@@ -15,6 +15,34 @@ public struct ReceivedSignal: Sendable, Equatable {
     public var name: String { SignalName.of(number) }
 }
 
+/// What a command does with the signals the early constructor blocked. Each command states it
+/// (`SignalPolicyDeclaring`); the entry point applies it before the command runs.
+public enum SignalPolicy: Sendable {
+    /// Keep them all blocked: the supervisor takes them with sigtimedwait (`run`).
+    case supervise
+    /// Ordinary behaviour: everything unblocked (check, plan, parent stop).
+    case ordinary
+    /// Unblock, then keep SIGTERM and SIGINT blocked to take them and drain, and SIGPIPE so that
+    /// a write to a closed peer is an error, not death (the parent half's servers).
+    case drainOnTermination
+
+    /// Applies the policy to the calling (main) thread, before any other thread starts.
+    public func apply() {
+        switch self {
+        case .supervise: break
+        case .ordinary: ei_restore_signal_mask()
+        case .drainOnTermination:
+            ei_restore_signal_mask()
+            Signals.block([SIGTERM, SIGINT, SIGPIPE])
+        }
+    }
+}
+
+/// A command that needs a signal policy other than `.ordinary`.
+public protocol SignalPolicyDeclaring {
+    static var signalPolicy: SignalPolicy { get }
+}
+
 /// The signals init handles. The early C constructor blocked them in the first thread, before
 /// any other thread existed, so they stay pending until the supervisor takes them here with
 /// sigtimedwait: nothing is lost during start-up, and a PID 1 of a namespace receives them

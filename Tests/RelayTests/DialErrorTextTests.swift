@@ -1,3 +1,4 @@
+import Addressing
 import Glibc
 import NIOCore
 import Testing
@@ -12,7 +13,7 @@ import Testing
         #expect(DialErrorText.describe(IOError(errnoCode: ECONNREFUSED, reason: "connect(descriptor:addr:size:)")) == "Connection refused")
         #expect(DialErrorText.describe(ChannelError.connectTimeout(.milliseconds(250))) == "no answer within 250 ms")
         #expect(DialErrorText.describe(Other()) == "cannot resolve gone.example")
-        let both = DialFailure(attempts: [(.tcp(host: "::1", port: 80), IOError(errnoCode: ECONNREFUSED, reason: "connect")),
+        let both = RelayError.unreachable(attempts: [(.tcp(host: "::1", port: 80), IOError(errnoCode: ECONNREFUSED, reason: "connect")),
                                           (.tcp(host: "127.0.0.1", port: 80), ChannelError.connectTimeout(.seconds(5)))])
         #expect(both.description == "tcp:[::1]:80: Connection refused; tcp:127.0.0.1:80: no answer within 5000 ms")
     }

@@ -15,18 +15,18 @@ import TestSupport
     /// Parent and enclave halves; `parentPort` overrides where the enclave half dials.
     private func halves(allow: [String], deny: [String] = [], parentPolicy: (allow: [String], deny: [String])? = nil,
                         parentPort: UInt16? = nil, parentPath: String? = nil,
-                        logger: Logger = Logger(label: "test"), splice: Bool = true) throws -> (enclave: RelayService, parent: RelayService, port: UInt16) {
+                        logger: Logger = Logger(label: "test")) throws -> (enclave: RelayService, parent: RelayService, port: UInt16) {
         let enclavePolicy = EgressPolicy(allow: try rules(allow), deny: try rules(deny))
         let onParent = parentPolicy.map { EgressPolicy(allow: try! rules($0.allow), deny: try! rules($0.deny)) } ?? enclavePolicy
         let parent = try RelayService(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
                                                           target: .egress(.parent(policy: onParent, family: .any)), connectTimeout: .seconds(2))],
-                                      emulation: nil, logger: logger, threads: 1, splice: splice)
+                                      emulation: nil, logger: logger, threads: 1)
         let boundParent = UInt16(try #require(parent.listeners[0].boundAddress?.port))
         let enclave = try RelayService(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
                                                            target: .egress(.enclave(policy: enclavePolicy,
                                                                                    parent: parentPath.map { .unix(path: $0) } ?? .tcp(host: "127.0.0.1", port: parentPort ?? boundParent))),
                                                            connectTimeout: .seconds(2))],
-                                       emulation: nil, logger: logger, threads: 1, splice: splice)
+                                       emulation: nil, logger: logger, threads: 1)
         return (enclave, parent, UInt16(try #require(enclave.listeners[0].boundAddress?.port)))
     }
 
@@ -37,10 +37,10 @@ import TestSupport
         return String(decoding: try client.readToEnd(), as: UTF8.self)
     }
 
-    @Test(arguments: [true, false]) func connectReachesAnAllowedNameAndRelaysBothWays(splice: Bool) throws {
+    @Test func connectReachesAnAllowedNameAndRelaysBothWays() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
         // "localhost" resolves to 127.0.0.1 (and maybe ::1): loopback must be allowed by address.
-        let (enclave, parent, port) = try halves(allow: ["localhost", "127.0.0.1"], splice: splice)
+        let (enclave, parent, port) = try halves(allow: ["localhost", "127.0.0.1"])
         defer { enclave.stop(drain: .zero); parent.stop(drain: .zero) }
         let client = try BlockingSocket.connect(port: port)
         try client.writeAll(Array("CONNECT LocalHost.:\(serverPort) HTTP/1.1\r\nHost: localhost\r\n\r\nearly bytes".utf8))
@@ -55,9 +55,9 @@ import TestSupport
         #expect(parent.listeners[0].counters.snapshot.allowed == 1)
     }
 
-    @Test(arguments: [true, false]) func aPlainHTTPRequestIsRewrittenToOriginFormWithOneRequestPerConnection(splice: Bool) throws {
+    @Test func aPlainHTTPRequestIsRewrittenToOriginFormWithOneRequestPerConnection() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (enclave, parent, port) = try halves(allow: ["127.0.0.1"], splice: splice)
+        let (enclave, parent, port) = try halves(allow: ["127.0.0.1"])
         defer { enclave.stop(drain: .zero); parent.stop(drain: .zero) }
         let client = try BlockingSocket.connect(port: port)
         try client.writeAll(Array("POST http://0x7f.1:\(serverPort)/submit?x=1 HTTP/1.1\r\nHost: wrong\r\nProxy-Connection: keep-alive\r\nContent-Length: 4\r\n\r\nbody".utf8))
@@ -70,9 +70,9 @@ import TestSupport
         #expect(String(decoding: try client.readToEnd(), as: UTF8.self) == "HTTP/1.1 204 No Content\r\n\r\n")
     }
 
-    @Test(arguments: [true, false]) func refusalsSayWhyAndNeverReachTheParentWhenTheEnclaveRefuses(splice: Bool) throws {
+    @Test func refusalsSayWhyAndNeverReachTheParentWhenTheEnclaveRefuses() throws {
         let capture = LogCapture()
-        let (enclave, parent, port) = try halves(allow: ["**.example.com", "localhost"], deny: ["auth.example.com"], logger: capture.logger, splice: splice)
+        let (enclave, parent, port) = try halves(allow: ["**.example.com", "localhost"], deny: ["auth.example.com"], logger: capture.logger)
         defer { enclave.stop(drain: .zero); parent.stop(drain: .zero) }
         let denied = try ask(port, "CONNECT auth.example.com:443 HTTP/1.1\r\n\r\n")
         #expect(denied.hasPrefix("HTTP/1.1 403 Forbidden\r\n"))

@@ -1,3 +1,4 @@
+import Addressing
 import Foundation
 import NIOCore
 import Relay
@@ -11,12 +12,10 @@ import Logging
 /// "refused" port must not meet another test's listener.
 @Suite(.serialized) struct RelayStreamTests {
     /// A relay from 127.0.0.1:<ephemeral> to `target`; stopped when the test ends.
-    /// `splice`: the splice engine moves the bytes; false: NIO's glue (the path a connection
-    /// takes when no descriptor is left for the hand-over). Every data test runs both.
-    private func relay(to target: Endpoint, timeout: TimeAmount = .seconds(2), maxConnections: Int = 0, splice: Bool) throws -> (RelayService, UInt16) {
+    private func relay(to target: Endpoint, timeout: TimeAmount = .seconds(2), maxConnections: Int = 0) throws -> (RelayService, UInt16) {
         let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: target,
                                connectTimeout: timeout, maxConnections: maxConnections)
-        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2, splice: splice)
+        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2)
         let port = try #require(service.listeners[0].boundAddress?.port)
         return (service, UInt16(port))
     }
@@ -27,9 +26,9 @@ import Logging
         return group
     }
 
-    @Test(arguments: [true, false]) func aGibibyteArrivesIntactAndTheAnswerComesBackAfterEOF(splice: Bool) throws {
+    @Test func aGibibyteArrivesIntactAndTheAnswerComesBackAfterEOF() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
         defer { service.stop(drain: .zero) }
         let total = 1 << 30
         final class Verdict: @unchecked Sendable { var intact = false; var received = 0 }
@@ -67,27 +66,25 @@ import Logging
         #expect(counters.bytesIn == total && counters.bytesOut == answer.utf8.count && counters.accepted == 1)
     }
 
-    /// The hand-over to the splice engine is the normal path; NIO's glue only when asked for
-    /// (or when no descriptor is left), so the fast path cannot silently stop being taken.
-    @Test(arguments: [true, false]) func theSpliceEngineRelaysUnlessTurnedOff(splice: Bool) throws {
+    /// Every established connection is handed to the splice engine: the one byte path. Counted
+    /// by the engine itself, so the test cannot pass on a connection relayed some other way.
+    @Test func everyConnectionIsHandedToTheSpliceEngine() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let capture = LogCapture()
-        let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: .tcp(host: "127.0.0.1", port: serverPort),
-                               connectTimeout: .seconds(2))
-        let service = try RelayService(routes: [route], emulation: nil, logger: capture.logger, threads: 1, splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
         defer { service.stop(drain: .zero) }
-        let client = try BlockingSocket.connect(port: UInt16(try #require(service.listeners[0].boundAddress?.port)))
-        try client.writeAll(Array("ping".utf8))
-        let server = try listener.accept()
-        #expect(try server.read(upTo: 4) == Array("ping".utf8))
-        let relaying = capture.messages(at: .debug).filter { $0.contains("relaying") }
-        #expect(relaying.count == 1)
-        #expect(relaying.allSatisfy { $0.hasSuffix("through the event loop") } == !splice, "\(relaying)")
+        #expect(service.connectionsSpliced == 0)
+        for round in 1...3 {
+            let client = try BlockingSocket.connect(port: port)
+            try client.writeAll(Array("ping".utf8))
+            let server = try listener.accept()
+            #expect(try server.read(upTo: 4) == Array("ping".utf8))
+            #expect(eventually { service.connectionsSpliced == round }, "\(service.connectionsSpliced)")
+        }
     }
 
-    @Test(arguments: [true, false]) func theServerCanFinishFirstWhileTheClientKeepsSending(splice: Bool) throws {
+    @Test func theServerCanFinishFirstWhileTheClientKeepsSending() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
         defer { service.stop(drain: .zero) }
         final class Received: @unchecked Sendable { var bytes: [UInt8] = [] }
         let received = Received()
@@ -107,9 +104,9 @@ import Logging
         #expect(received.bytes == late)
     }
 
-    @Test(arguments: [true, false]) func aResetOnOneSideResetsTheOtherPromptly(splice: Bool) throws {
+    @Test func aResetOnOneSideResetsTheOtherPromptly() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
         defer { service.stop(drain: .zero) }
         let client = try BlockingSocket.connect(port: port)
         try client.writeAll(Array("hello".utf8))
@@ -130,9 +127,9 @@ import Logging
         #expect(ContinuousClock.now - start < .seconds(1))
     }
 
-    @Test(arguments: [true, false]) func aSlowReaderStallsTheWriterInsteadOfGrowingMemory(splice: Bool) throws {
+    @Test func aSlowReaderStallsTheWriterInsteadOfGrowingMemory() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
         defer { service.stop(drain: .zero) }
         let total = 256 << 20
         let server = background {
@@ -164,10 +161,10 @@ import Logging
         #expect(got == total && intact)
     }
 
-    @Test(arguments: [true, false]) func anUpstreamThatRefusesClosesTheClientAndIsCounted(splice: Bool) throws {
+    @Test func anUpstreamThatRefusesClosesTheClientAndIsCounted() throws {
         let (probe, unusedPort) = try BlockingSocket.listen()
         _ = consume probe // closed: nothing listens on unusedPort now
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: unusedPort), splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: unusedPort))
         defer { service.stop(drain: .zero) }
         let client = try BlockingSocket.connect(port: port)
         client.setReceiveTimeout(seconds: 3)
@@ -177,12 +174,12 @@ import Logging
         #expect(eventually { service.listeners[0].counters.snapshot.upstreamFailures == 1 })
     }
 
-    @Test(arguments: [true, false]) func anUpstreamThatNeverAnswersTimesOut(splice: Bool) throws {
+    @Test func anUpstreamThatNeverAnswersTimesOut() throws {
         // A listener that never accepts, its backlog filled: further SYNs are dropped.
         let (listener, serverPort) = try BlockingSocket.listen(backlog: 0)
         var fillers: [BlockingSocket] = []
         for _ in 0..<3 { fillers.append(try BlockingSocket.connect(port: serverPort, wait: false)) }
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), timeout: .milliseconds(300), splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), timeout: .milliseconds(300))
         defer { service.stop(drain: .zero) }
         let client = try BlockingSocket.connect(port: port)
         client.setReceiveTimeout(seconds: 5)
@@ -194,9 +191,9 @@ import Logging
         withExtendedLifetime((listener, fillers)) {}
     }
 
-    @Test(arguments: [true, false]) func connectionsBeyondTheLimitWaitInsteadOfBeingDropped(splice: Bool) throws {
+    @Test func connectionsBeyondTheLimitWaitInsteadOfBeingDropped() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), maxConnections: 2, splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), maxConnections: 2)
         defer { service.stop(drain: .zero) }
         final class Accepted: @unchecked Sendable {
             let lock = NSLock()
@@ -228,9 +225,9 @@ import Logging
         #expect(try third?.read(upTo: 4) == Array("late".utf8))
     }
 
-    @Test(arguments: [true, false]) func stopClosesTheListenerAndDrainsOpenConnectionsForAWhile(splice: Bool) throws {
+    @Test func stopClosesTheListenerAndDrainsOpenConnectionsForAWhile() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
-        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort), splice: splice)
+        let (service, port) = try relay(to: .tcp(host: "127.0.0.1", port: serverPort))
         let client = try BlockingSocket.connect(port: port)
         try client.writeAll(Array("ping".utf8))
         let server = try listener.accept()
@@ -291,14 +288,14 @@ import Logging
 
     /// A client that writes its request and half-closes before the target is even found: the
     /// bytes and the EOF wait for the relay (NIO reads them out on the EOF notification).
-    @Test(arguments: [true, false]) func aRequestAndEOFSentBeforeTheTargetAnswersAreNotLost(splice: Bool) throws {
+    @Test func aRequestAndEOFSentBeforeTheTargetAnswersAreNotLost() throws {
         let (listener, serverPort) = try BlockingSocket.listen()
         let slowLookup = TargetLookup(description: "slow") {
             usleep(200_000)
             return [.tcp(host: "127.0.0.1", port: serverPort)]
         }
         let route = RelayRoute(name: "test", listen: .tcp(host: "127.0.0.1", port: 0), target: .lookup(slowLookup), connectTimeout: .seconds(2))
-        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2, splice: splice)
+        let service = try RelayService(routes: [route], emulation: nil, logger: Logger(label: "test"), threads: 2)
         defer { service.stop(drain: .zero) }
         let port = UInt16(try #require(service.listeners[0].boundAddress?.port))
         let client = try BlockingSocket.connect(port: port)

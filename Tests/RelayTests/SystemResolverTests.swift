@@ -11,8 +11,8 @@ import Testing
     }
 
     @Test func theFamilyFilterRefusesAnAddressOfTheOtherFamily() {
-        #expect(throws: SystemResolver.Failure.self) { try SystemResolver.resolve(host: "127.0.0.1", port: 80, family: .ipv6) }
-        #expect(throws: SystemResolver.Failure.self) { try SystemResolver.resolve(host: "::1", port: 80, family: .ipv4) }
+        #expect(throws: RelayError.self) { try SystemResolver.resolve(host: "127.0.0.1", port: 80, family: .ipv6) }
+        #expect(throws: RelayError.self) { try SystemResolver.resolve(host: "::1", port: 80, family: .ipv4) }
         do {
             _ = try SystemResolver.resolve(host: "::1", port: 80, family: .ipv4)
         } catch {

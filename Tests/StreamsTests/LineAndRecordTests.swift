@@ -84,13 +84,6 @@ import Testing
         #expect(fields["line"] == .string("ok \u{FFFD}\u{FFFD}"))
     }
 
-    @Test func aStatusEventCarriesItsFieldsInOrder() throws {
-        let event = StatusEvent("app_exited", [("pid", .integer(42)), ("signal_name", .string("SIGTERM")), ("restarting", .bool(false))])
-        var out = ByteBuffer()
-        StreamRecord(seq: 3, time: 1_000_000, payload: .event(event)).encode(into: &out)
-        #expect(String(buffer: out) == "{\"seq\":3,\"t\":1.000,\"event\":\"app_exited\",\"pid\":42,\"signal_name\":\"SIGTERM\",\"restarting\":false}\n")
-    }
-
     @Test func aDropNoticeSaysHowManyAndWhichAndTheParentCountsOnlyWhatItLacks() throws {
         let fields = try decode(StreamRecord(seq: 800, time: 0, payload: .dropped(count: 300, firstSeq: 501)))
         #expect(fields["dropped"] == .number(JSONNumber(text: "300")))

@@ -1,3 +1,5 @@
+import Addressing
+
 /// Reads a parsed boot JSON into a BootConfiguration, field by field, reporting every type,
 /// range and syntax problem with its path. Checks that relate several fields live in
 /// ConfigValidator.
@@ -58,7 +60,11 @@ struct ConfigDecoder {
         if let field = object["logs"], let fields = field.object(known: ["vsock_port", "buffer_bytes"]) {
             let port = fields.required("vsock_port")?.vsockPort()
             let buffer = fields["buffer_bytes"].map { $0.integer(4096...1 << 30, noun: "buffer size") }
-            if let port { config.logs = LogStream(vsockPort: port, bufferBytes: buffer.flatMap { $0.map(Int.init) } ?? 1_048_576) }
+            if let port {
+                var logs = LogStream(vsockPort: port)
+                if let bytes = buffer ?? nil { logs.bufferBytes = Int(bytes) }
+                config.logs = logs
+            }
         }
         if let field = object["status"], let fields = field.object(known: ["vsock_port"]) {
             if let port = fields.required("vsock_port")?.vsockPort() { config.status = StatusStream(vsockPort: port) }
@@ -163,9 +169,11 @@ struct ConfigDecoder {
                           hint: "add \"names\": [\"host.example\"] or \"remote\": \"host.example:443\"")
         }
         guard issues.count == before, let address, let port, let vsockPort else { return nil }
-        return HostMapping(names: names, address: address, port: port, vsockPort: vsockPort, remote: remote,
-                           connectTimeoutMilliseconds: timeout.flatMap { $0.map(Int.init) } ?? 5000,
-                           maxConnections: maxConnections.flatMap { $0.map(Int.init) } ?? 0)
+        // Defaults come from the model (BootConfig.swift); only what the file gives replaces them.
+        var mapping = HostMapping(names: names, address: address, port: port, vsockPort: vsockPort, remote: remote)
+        if let milliseconds = timeout ?? nil { mapping.connectTimeoutMilliseconds = Int(milliseconds) }
+        if let limit = maxConnections ?? nil { mapping.maxConnections = Int(limit) }
+        return mapping
     }
 
     private func ingress(_ field: Field) -> Ingress? {
@@ -213,7 +221,7 @@ struct ConfigDecoder {
         }
         let server = fields.required("server", hint: "the address of the hosts[] mapping that carries NFS").flatMap(loopbackAddress)
         let port = fields["port"].map { $0.port() }
-        var export = "/"
+        var export: String?
         if let exportField = fields["export"], let text = exportField.nonEmptyString() {
             if let problem = pathProblem(text) { issues.report(exportField, problem, hint: "NFSv4 exports are absolute, e.g. \"/\"") } else { export = text }
         }
@@ -234,8 +242,12 @@ struct ConfigDecoder {
         let timeout = fields["timeout_seconds"].map { $0.integer(1...3600, noun: "mount timeout") }
         let required = fields["required"].map { $0.bool() }
         guard issues.count == before, let server, let target else { return nil }
-        return Mount(kind: .nfs4, server: server, port: (port ?? nil) ?? 2049, export: export, target: target,
-                     options: options, timeoutSeconds: (timeout ?? nil).map(Int.init) ?? 30, required: (required ?? nil) ?? true)
+        var mount = Mount(server: server, target: target, options: options)
+        if let export { mount.export = export }
+        if let port = port ?? nil { mount.port = port }
+        if let seconds = timeout ?? nil { mount.timeoutSeconds = Int(seconds) }
+        if let required = required ?? nil { mount.required = required }
+        return mount
     }
 
     /// Options that would contradict the entry's own fields, or leave NFSv4.
@@ -319,7 +331,9 @@ struct ConfigDecoder {
             issues.report(field, "readiness needs \"tcp\" (a port) or \"file\" (a path)", hint: "e.g. {\"tcp\": 8080}")
         }
         guard let probe else { return nil }
-        return Readiness(probe: probe, timeoutSeconds: (timeout ?? nil).map(Int.init) ?? 30)
+        var readiness = Readiness(probe: probe)
+        if let seconds = timeout ?? nil { readiness.timeoutSeconds = Int(seconds) }
+        return readiness
     }
 
     // MARK: - Scalars

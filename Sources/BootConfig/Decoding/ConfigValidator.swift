@@ -1,3 +1,5 @@
+import Addressing
+
 /// Checks that relate several fields: listeners that collide, vsock ports used twice on one
 /// side, names that point at two addresses, mounts that no mapping carries, a missing command.
 struct ConfigValidator {

@@ -1,3 +1,5 @@
+import Addressing
+
 /// A JSON value together with its path, read into typed values with every problem reported
 /// to an IssueCollector. Each `read…` returns nil after reporting when the value is unusable.
 struct Field {

@@ -1,3 +1,5 @@
+import Addressing
+
 /// The boot JSON, version 1, after decoding and validation. Every default lives here, and the
 /// README's reference table lists the same values.
 public struct BootConfiguration: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import Addressing
+
 /// One entry of `egress.allow` or `egress.deny`: a destination pattern with an optional port
 /// or port range.
 ///

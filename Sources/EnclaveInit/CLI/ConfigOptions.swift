@@ -1,13 +1,10 @@
 import ArgumentParser
 import BootConfig
-import Glibc
+import ConsoleLog
 import Supervisor
 
 /// --config and the command after `--`, shared by run, check and plan.
 struct ConfigOptions: ParsableArguments {
-    static let defaultPath = "/etc/enclave-init/boot.json"
-    static let environmentVariable = "ENCLAVE_INIT_CONFIG"
-
     @Option(name: .long, help: ArgumentHelp("The boot JSON.", valueName: "path"))
     var config: String?
 
@@ -16,13 +13,7 @@ struct ConfigOptions: ParsableArguments {
     var command: [String] = []
 
     /// --config, else $ENCLAVE_INIT_CONFIG, else the default path.
-    var resolvedPath: String { config ?? Self.environmentPath ?? Self.defaultPath }
-
-    /// $ENCLAVE_INIT_CONFIG when set and not empty.
-    static var environmentPath: String? {
-        guard let value = getenv(environmentVariable).map({ String(cString: $0) }), !value.isEmpty else { return nil }
-        return value
-    }
+    var resolvedPath: String { BootConfigLoader.resolvedPath(explicit: config) }
 
     func load() throws(ConfigError) -> BootConfiguration {
         try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Addressing
 import BootConfig
 import Glibc
 import Relay
@@ -14,11 +15,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let config = try options.loadOrExit()
-        var environment: [String: String] = [:]
-        for name in ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"] {
-            if let value = getenv(name) { environment[name] = String(cString: value) }
-        }
-        let emulation = VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultEnclaveCID)
+        let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)
         print("plan for \(options.resolvedPath):")
         for line in BootPlan(config: config, emulation: emulation).lines() { print(line) }
     }

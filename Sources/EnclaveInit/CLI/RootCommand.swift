@@ -1,6 +1,8 @@
 import ArgumentParser
+import BootConfig
 import CSupport
 import Glibc
+import Parent
 import Supervisor
 
 /// `enclave-init`: the command types. `run` is the default subcommand.
@@ -9,7 +11,7 @@ struct RootCommand: ParsableCommand {
         commandName: "enclave-init",
         abstract: "Boots the inside of an AWS Nitro Enclave from one boot JSON: loopback network, /etc/hosts, vsock proxies, NFS mounts, then runs and supervises the app.",
         discussion: """
-        Config path: --config, else $ENCLAVE_INIT_CONFIG, else \(ConfigOptions.defaultPath).
+        Config path: --config, else $\(BootConfigLoader.environmentVariable), else \(BootConfigLoader.defaultPath).
         Exit codes: the app's own; 128+N when signal N ended it; 126 not executable; 127 not found; \
         78 invalid config; 70 a boot step failed.
         Set ENCLAVE_INIT_VSOCK_DIR=DIR to emulate vsock with Unix sockets DIR/<cid>-<port> (tests, laptops).
@@ -25,12 +27,9 @@ public enum EnclaveInitMain {
     public static func run(arguments: [String]) -> Never {
         do {
             var command = try RootCommand.parseAsRoot(arguments)
-            // The early constructor blocked the signals init handles; only `run` supervises,
-            // so every other command gets its ordinary signal behaviour back. The parent half
-            // keeps SIGTERM and SIGINT blocked to take them (and drain), and SIGPIPE so that a
-            // write to a closed peer is an error, not death.
-            if !(command is RunCommand) { ei_restore_signal_mask() }
-            if command is ParentServeCommand || command is VsockProxyCommand { Signals.block([SIGTERM, SIGINT, SIGPIPE]) }
+            // The early constructor blocked the signals init handles; each command says what it
+            // needs of them (only `run` supervises; the parent's servers drain on SIGTERM).
+            ((type(of: command) as? SignalPolicyDeclaring.Type)?.signalPolicy ?? .ordinary).apply()
             try command.run()
             RootCommand.exit()
         } catch {

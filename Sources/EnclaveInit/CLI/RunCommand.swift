@@ -1,9 +1,13 @@
 import ArgumentParser
+import ConsoleLog
 import Logging
+import PID1
 import Supervisor
 
 /// `enclave-init [run]`: boot and supervise. As PID 1 it never exits: it powers off.
-struct RunCommand: ParsableCommand {
+struct RunCommand: ParsableCommand, SignalPolicyDeclaring {
+    static let signalPolicy = SignalPolicy.supervise
+
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Boot the enclave and supervise the app (the default command)."
@@ -11,12 +15,10 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    var logLevel: Logger.Level = .info
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { ConsoleLogHandler(label: $0, level: level) }
+        logging.bootstrap()
         let sequence = BootSequence(options: options, logger: Logger(label: "boot"))
         let code = sequence.run()
         // Exiting PID 1 panics the kernel; in a PID namespace power-off ends the namespace instead.
@@ -25,5 +27,3 @@ struct RunCommand: ParsableCommand {
         throw ExitCode(code)
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

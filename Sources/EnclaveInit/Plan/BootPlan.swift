@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 import LinuxNet
 import Relay

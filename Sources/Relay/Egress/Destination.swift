@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 import Glibc
 
@@ -34,9 +35,7 @@ public struct Destination: Sendable, Hashable, CustomStringConvertible {
         switch host {
         case .name(let labels): return labels.joined(separator: ".")
         case .ipv4(let address): return address.description
-        case .ipv6(let bytes):
-            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-            return inet_ntop(AF_INET6, bytes, &buffer, socklen_t(buffer.count)).map { String(cString: $0) } ?? "::"
+        case .ipv6(let bytes): return IPv6Address.text(bytes)
         }
     }
 
@@ -75,11 +74,8 @@ public struct Destination: Sendable, Hashable, CustomStringConvertible {
             guard text.hasSuffix("]"), text.count > 2 else { return .failure(Problem(description: "bad IPv6 literal \"\(raw)\"")) }
             let inner = String(text.dropFirst().dropLast())
             guard !inner.contains("%") else { return .failure(Problem(description: "zone identifiers are not allowed (\"\(raw)\")")) }
-            var bytes = [UInt8](repeating: 0, count: 16)
-            guard inet_pton(AF_INET6, inner, &bytes) == 1 else { return .failure(Problem(description: "bad IPv6 literal \"\(raw)\"")) }
-            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-                return .success(.ipv4(IPv4Address(bytes[12...].reduce(0) { $0 << 8 | UInt32($1) })))
-            }
+            guard let bytes = IPv6Address.parse(inner) else { return .failure(Problem(description: "bad IPv6 literal \"\(raw)\"")) }
+            if let mapped = IPv6Address.mappedIPv4(bytes) { return .success(.ipv4(mapped)) }
             return .success(.ipv6(bytes))
         }
         if text.hasSuffix(".") { text.removeLast() }

@@ -7,9 +7,13 @@ import NIOConcurrencyHelpers
 final class SpliceEngine: Sendable {
     private let loops: [SpliceLoop]
     private let turn = NIOLockedValueBox(0)
+    private let taken = NIOLockedValueBox(0)
+
+    /// Connections handed over so far (a relay test's proof that bytes took this path).
+    var connectionsTaken: Int { taken.withLockedValue { $0 } }
 
     /// `pipeLimit`: pipes per thread, beyond which busy connections are copied instead.
-    init(threads: Int, pipeLimit: Int = PipePool.defaultLimit) throws(SpliceLoop.Failure) {
+    init(threads: Int, pipeLimit: Int = PipePool.defaultLimit) throws(RelayError) {
         var loops: [SpliceLoop] = []
         do {
             for _ in 0..<max(1, threads) {
@@ -26,6 +30,7 @@ final class SpliceEngine: Sendable {
 
     /// Takes over both sockets of a connection (round robin over the loops).
     func relay(_ handover: SpliceHandover) {
+        taken.withLockedValue { $0 += 1 }
         let index = turn.withLockedValue { turn in
             defer { turn = (turn + 1) % loops.count }
             return turn

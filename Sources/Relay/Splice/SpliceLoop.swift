@@ -21,24 +21,20 @@ final class SpliceLoop: @unchecked Sendable {
     private var pipes: PipePool
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    init(pipeLimit: Int) throws(Failure) {
+    init(pipeLimit: Int) throws(RelayError) {
         pipes = PipePool(limit: pipeLimit)
         epoll = ei_epoll_create()
         wake = ei_eventfd()
         guard epoll >= 0, wake >= 0, ei_epoll_watch_readable(epoll, wake, Self.wakeToken) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
             if epoll >= 0 { Glibc.close(epoll) }
             if wake >= 0 { Glibc.close(wake) }
             scratch.deallocate()
-            throw Failure(description: "cannot set up a splice loop: \(reason)")
+            throw .spliceEngine(operation: "set up a splice loop (epoll, eventfd)", errno: code)
         }
     }
 
-    func start() throws(Failure) {
+    func start() throws(RelayError) {
         var handle = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
         let result = pthread_create(&handle, nil, { context in
@@ -48,7 +44,7 @@ final class SpliceLoop: @unchecked Sendable {
         }, context)
         guard result == 0 else {
             Unmanaged<SpliceLoop>.fromOpaque(context).release()
-            throw Failure(description: "cannot start a splice thread: \(String(cString: strerror(result)))")
+            throw .spliceEngine(operation: "start a splice thread", errno: result)
         }
         thread = handle
     }

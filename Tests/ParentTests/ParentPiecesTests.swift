@@ -1,6 +1,8 @@
+import Addressing
 import BootConfig
 import Foundation
-@testable import EnclaveInit
+@testable import Parent
+import Supervisor
 import Relay
 import Testing
 import TestSupport

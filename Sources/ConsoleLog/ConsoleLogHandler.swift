@@ -33,7 +33,7 @@ public struct ConsoleLogHandler: LogHandler {
     }
 
     /// "12.3": the boot sequence reports each step's time against this clock.
-    static func elapsedMilliseconds() -> String {
+    public static func elapsedMilliseconds() -> String {
         let nanoseconds = Console.monotonicNanoseconds() - Int64(ei_early().pointee.started_ns)
         let tenths = max(0, nanoseconds / 100_000)
         let text = "\(tenths / 10).\(tenths % 10)"

@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 import Glibc
 
@@ -39,11 +40,8 @@ struct VsockProxyAllowlist: Equatable {
         var text = host.lowercased()
         if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
         if text.hasSuffix(".") { text.removeLast() }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for family in [AF_INET, AF_INET6] where inet_pton(family, text, &bytes) == 1 {
-            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-            if let written = inet_ntop(family, bytes, &buffer, socklen_t(buffer.count)) { return String(cString: written) }
-        }
+        if let address = IPv4Address(text) { return address.description }
+        if let bytes = IPv6Address.parse(text) { return IPv6Address.text(bytes) }
         return text
     }
 

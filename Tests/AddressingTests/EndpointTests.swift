@@ -1,4 +1,4 @@
-import Relay
+import Addressing
 import Testing
 
 @Suite struct EndpointTests {

@@ -1,8 +1,8 @@
 import Glibc
 
 /// Direct writes to the console (stdout/stderr), whole lines at a time, retrying short writes.
-enum Console {
-    static func write(_ text: String, to fd: Int32 = STDERR_FILENO) {
+public enum Console {
+    public static func write(_ text: String, to fd: Int32 = STDERR_FILENO) {
         var bytes = Array(text.utf8)
         bytes.withUnsafeMutableBytes { buffer in
             var offset = 0
@@ -15,10 +15,10 @@ enum Console {
         }
     }
 
-    static func error(_ text: String) { write(text + "\n", to: STDERR_FILENO) }
+    public static func error(_ text: String) { write(text + "\n", to: STDERR_FILENO) }
 
     /// CLOCK_MONOTONIC in nanoseconds: step durations and log timestamps use the same clock.
-    static func monotonicNanoseconds() -> Int64 {
+    public static func monotonicNanoseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)

@@ -1,4 +1,5 @@
 import BootConfig
+import ConsoleLog
 import Glibc
 import Logging
 import NIOConcurrencyHelpers
@@ -56,18 +57,20 @@ final class ParentStreams: StreamSink {
             let prefix = source.padding(toLength: 6) + "| "
             Console.write(prefix + (record.string("line") ?? "") + "\n", to: STDOUT_FILENO)
         case .status:
-            let event = record.string("event") ?? "?"
             logger.notice("enclave status: \(record.raw)")
+            let event = record.statusEvent
             state.withLockedValue { state in
                 state.lastStatus = record.raw
                 switch event {
-                case "shutdown":
-                    state.exitCode = record.integer("exit_code").map { Int32(truncatingIfNeeded: $0) } ?? InitExitCode.bootStepFailed
-                case "app_exited":
-                    if case .bool(false)? = record.fields["restarting"] {
-                        state.finalAppExit = record.integer("exit_code").map { Int32(truncatingIfNeeded: $0) }
-                    }
-                default: break
+                case .shutdown(let exitCode, _)?:
+                    state.exitCode = exitCode
+                case .appExited(_, _, let exitCode, restarting: false)?:
+                    state.finalAppExit = exitCode
+                case nil where record.string("event") == StatusEvent.Name.shutdown.rawValue:
+                    // A shutdown whose fields cannot be read still ends the enclave.
+                    state.exitCode = InitExitCode.bootStepFailed
+                default:
+                    break
                 }
             }
             if let statusFile { Self.write(record.raw + "\n", atomicallyTo: statusFile, logger: logger) }

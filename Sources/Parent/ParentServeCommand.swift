@@ -1,11 +1,15 @@
+import Addressing
 import ArgumentParser
 import BootConfig
+import ConsoleLog
 import Logging
 import Relay
 import Supervisor
 
 /// `enclave-init parent [serve] --config boot.json`: the mirror image of the enclave's proxies.
-struct ParentServeCommand: ParsableCommand {
+struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
+    static let signalPolicy = SignalPolicy.drainOnTermination
+
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the parent side of a boot JSON (the default `parent` command).",
@@ -45,8 +49,7 @@ struct ParentServeCommand: ParsableCommand {
 
     @OptionGroup var family: AddressFamilyOptions
 
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    var logLevel: Logger.Level = .info
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if enclaveCid != nil && enclaveName != nil {
@@ -61,8 +64,8 @@ struct ParentServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let runner = ParentRunner(logLevel: logLevel)
-        let path = config ?? ConfigOptions.environmentPath ?? ConfigOptions.defaultPath
+        let runner = ParentRunner(logging: logging)
+        let path = BootConfigLoader.resolvedPath(explicit: config)
         let bootConfig: BootConfiguration
         do {
             bootConfig = try BootConfigLoader.load(path: path, commandRequired: false)

@@ -1,9 +1,12 @@
+import Addressing
 import ArgumentParser
 
 /// `enclave-init parent`: the parent-instance half. `serve` (the default) reads the boot JSON;
 /// `vsock-proxy` takes AWS vsock-proxy's arguments so existing units can switch binaries.
-struct ParentCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct ParentCommand: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "parent",
         abstract: "Run the parent-instance half: vsock listeners that dial hosts[].remote, ingress listeners that dial the enclave, and the enclave's log and status streams.",
         usage: """

@@ -1,5 +1,5 @@
 import BootConfig
-@testable import Mounts
+@testable import NFS
 import Glibc
 import Testing
 

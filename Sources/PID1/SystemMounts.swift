@@ -30,7 +30,7 @@ public enum SystemMounts {
     /// Mounts each standard filesystem that is missing; returns the targets it mounted.
     public static func mountMissing(logger: Logger) throws(Failure) -> [String] {
         var mounted: [String] = []
-        if !ProcessTree.procfsMatchesOurPIDNamespace {
+        if !PIDNamespace.procfsMatchesOurs {
             // A PID namespace that kept its parent's /proc (unshare without --mount-proc). Mounting
             // a new one over it is only safe in a private mount namespace, which cannot be told
             // apart reliably from inside; leave it, and let the supervisor avoid /proc PIDs.

@@ -1,4 +1,5 @@
-import BootConfig
+import CSupport
+import Glibc
 
 /// A place bytes can be sent to or accepted from, written `vsock:CID:PORT`, `unix:PATH` or
 /// `tcp:HOST:PORT` wherever a free endpoint is needed (DESIGN.md section 5).
@@ -52,42 +53,22 @@ public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The Unix-socket stand-in for vsock used by tests, the demo and laptops: with
-/// ENCLAVE_INIT_VSOCK_DIR=DIR, vsock (cid, port) is the socket DIR/<cid>-<port>.
-public struct VsockEmulation: Sendable, Equatable {
-    public var directory: String
-    /// The CID this side listens as ($ENCLAVE_INIT_VSOCK_CID; enclave 16, parent 3).
-    public var localCID: UInt32
-
-    public static let defaultEnclaveCID: UInt32 = 16
-    public static let defaultParentCID: UInt32 = 3
-
-    public init(directory: String, localCID: UInt32) {
-        self.directory = directory
-        self.localCID = localCID
-    }
-
-    /// Reads ENCLAVE_INIT_VSOCK_DIR and ENCLAVE_INIT_VSOCK_CID; nil when emulation is off.
-    public init?(environment: [String: String], defaultCID: UInt32) {
-        guard let directory = environment["ENCLAVE_INIT_VSOCK_DIR"], !directory.isEmpty else { return nil }
-        self.directory = directory
-        self.localCID = environment["ENCLAVE_INIT_VSOCK_CID"].flatMap(UInt32.init) ?? defaultCID
-    }
-
-    /// Where a connection to (cid, port) goes.
-    public func connectPath(cid: UInt32, port: UInt32) -> String { "\(directory)/\(cid)-\(port)" }
-    /// Where a listener on `port` binds.
-    public func listenPath(port: UInt32) -> String { connectPath(cid: localCID, port: port) }
-
-    /// The endpoint a vsock endpoint becomes under emulation (others are unchanged).
-    public func emulate(connectingTo endpoint: Endpoint) -> Endpoint {
-        guard case .vsock(let cid, let port) = endpoint else { return endpoint }
-        return .unix(path: connectPath(cid: cid, port: port))
-    }
-}
-
 extension String {
     fileprivate func dropPrefix(_ prefix: String) -> Substring? {
         hasPrefix(prefix) ? dropFirst(prefix.count) : nil
+    }
+}
+
+extension Endpoint {
+    /// A blocking connect for the few callers that run before or outside an event loop (the
+    /// heartbeat): a socket descriptor, or -1 with errno set. TCP is not offered here.
+    public func connectBlocking(timeoutMilliseconds: Int32) -> Int32 {
+        switch self {
+        case .vsock(let cid, let port): return ei_connect_vsock(cid, port, timeoutMilliseconds)
+        case .unix(let path): return ei_connect_unix(path, timeoutMilliseconds)
+        case .tcp:
+            errno = EAFNOSUPPORT
+            return -1
+        }
     }
 }

@@ -1,11 +1,16 @@
+import Addressing
 import ArgumentParser
 import BootConfig
+import ConsoleLog
 import Logging
 import Relay
+import Supervisor
 
 /// `enclave-init parent vsock-proxy LOCAL_PORT REMOTE_ADDR REMOTE_PORT`: AWS vsock-proxy's
 /// command line, so a unit running vsock-proxy can switch binaries without other changes.
-struct VsockProxyCommand: ParsableCommand {
+struct VsockProxyCommand: ParsableCommand, SignalPolicyDeclaring {
+    static let signalPolicy = SignalPolicy.drainOnTermination
+
     static let configuration = CommandConfiguration(
         commandName: "vsock-proxy",
         abstract: "Drop-in for AWS's vsock-proxy: listen on vsock LOCAL_PORT, dial REMOTE_ADDR:REMOTE_PORT.",
@@ -34,8 +39,7 @@ struct VsockProxyCommand: ParsableCommand {
     @Option(name: [.customShort("w"), .customLong("num_workers"), .long], help: "Accepted for compatibility; connections are not limited.")
     var numWorkers: Int?
 
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    var logLevel: Logger.Level = .info
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard VsockLimits.ports.contains(Int64(localPort)) else {
@@ -50,7 +54,7 @@ struct VsockProxyCommand: ParsableCommand {
     private var remote: HostPort { HostPort(host: remoteAddr, port: remotePort) }
 
     func run() throws {
-        let runner = ParentRunner(logLevel: logLevel)
+        let runner = ParentRunner(logging: logging)
         if let numWorkers { runner.logger.info("-w \(numWorkers) ignored: connections are not limited to a worker pool") }
         try runner.check(remotes: [("REMOTE_ADDR REMOTE_PORT", remote)], againstAllowlistAt: config)
         let route = RelayRoute(name: "vsock-proxy \(localPort)", listen: .vsock(port: localPort),

@@ -1,5 +1,7 @@
+import Addressing
 import ArgumentParser
 import BootConfig
+import ConsoleLog
 import Glibc
 import Logging
 import Relay
@@ -11,8 +13,8 @@ import Supervisor
 struct ParentRunner {
     let logger: Logger
 
-    init(logLevel: Logger.Level) {
-        LoggingSystem.bootstrap { ConsoleLogHandler(label: $0, level: logLevel) }
+    init(logging: LoggingOptions) {
+        logging.bootstrap()
         logger = Logger(label: "parent")
     }
 
@@ -51,10 +53,7 @@ struct ParentRunner {
             logger.error("\(source): nothing to serve (no hosts[], ingress[], logs or status)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
-        let environment = ["ENCLAVE_INIT_VSOCK_DIR", "ENCLAVE_INIT_VSOCK_CID"].reduce(into: [String: String]()) { result, name in
-            result[name] = ProcessEnvironment.value(name)
-        }
-        let emulation = VsockEmulation(environment: environment, defaultCID: VsockEmulation.defaultParentCID)
+        let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID)
         let service: RelayService
         let listeners: StreamListeners
         do {

@@ -1,0 +1,32 @@
+import NIOCore
+import NIOPosix
+
+// The one place that turns an address into a bind or a connect: every listener and dialler
+// (relays, streams, the DNS and control channels to come) goes through these, so a new kind
+// of address is added here once.
+
+extension ServerBootstrap {
+    /// Binds `address` as it is (apply the vsock emulation first: `address.emulated(by:)`). A
+    /// stale Unix socket file is replaced; vsock listens on any CID.
+    public func bind(_ address: ListenAddress) -> EventLoopFuture<Channel> {
+        switch address {
+        case .tcp(let host, let port): return bind(host: host, port: Int(port))
+        case .unix(let path): return bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+        case .vsock(let port): return bind(to: VsockAddress(cid: .any, port: .init(rawValue: port)))
+        }
+    }
+}
+
+extension ClientBootstrap {
+    /// Connects to `endpoint` as it is (apply the vsock emulation first: `emulation.emulate(connectingTo:)`).
+    /// TCP hosts must be numeric: the static enclave binary has no resolver (names are resolved
+    /// by the parent half's lookups before this point).
+    /// Throws at once when a TCP host is not an IP literal.
+    public func connect(_ endpoint: Endpoint) throws -> EventLoopFuture<Channel> {
+        switch endpoint {
+        case .tcp(let host, let port): return connect(to: try SocketAddress(ipAddress: host, port: Int(port)))
+        case .unix(let path): return connect(unixDomainSocketPath: path)
+        case .vsock(let cid, let port): return connect(to: VsockAddress(cid: .init(rawValue: cid), port: .init(rawValue: port)))
+        }
+    }
+}

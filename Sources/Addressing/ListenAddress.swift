@@ -1,0 +1,21 @@
+/// Where a listener binds: TCP inside the enclave, vsock (any CID) for ingress and the streams,
+/// or a Unix socket.
+public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    case tcp(host: String, port: UInt16)
+    case vsock(port: UInt32)
+    case unix(path: String)
+
+    public var description: String {
+        switch self {
+        case .tcp(let host, let port): return "tcp:" + HostPort(host: host, port: port).description
+        case .vsock(let port): return "vsock:any:\(port)"
+        case .unix(let path): return "unix:\(path)"
+        }
+    }
+
+    /// Under the Unix-socket emulation a vsock listener binds DIR/<local cid>-<port>.
+    public func emulated(by emulation: VsockEmulation?) -> ListenAddress {
+        guard let emulation, case .vsock(let port) = self else { return self }
+        return .unix(path: emulation.listenPath(port: port))
+    }
+}

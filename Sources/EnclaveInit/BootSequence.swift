@@ -173,7 +173,7 @@ struct BootSequence {
         }
         guard heartbeatWanted else { return }
         let target = heartbeatTarget(config)
-        do throws(HeartbeatSender.Failure) {
+        do throws(PID1Error) {
             try HeartbeatSender.send(to: target)
             logger.info("pid-1: heartbeat to \(target) answered")
         } catch {

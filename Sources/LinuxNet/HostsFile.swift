@@ -43,10 +43,6 @@ public enum HostsFile {
         }
     }
 
-    public struct WriteError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// How the file was written.
     public enum WriteOutcome: Sendable, Equatable {
         case unchanged
@@ -58,21 +54,21 @@ public enum HostsFile {
     }
 
     /// Reads `path` (missing: empty), renders the block and writes the result if it differs.
-    public static func update(path: String, entries: [HostsEntries.Entry]) throws(WriteError) -> WriteOutcome {
+    public static func update(path: String, entries: [HostsEntries.Entry]) throws(NetworkError) -> WriteOutcome {
         let existing: String
         do {
             existing = try FileContents.text(path, limit: 16 << 20)
         } catch Errno.noSuchFileOrDirectory {
             existing = ""
         } catch {
-            throw WriteError(description: "cannot read \(path): \(error)")
+            throw .cannotReadHostsFile(path: path, error)
         }
         let rendered = render(existing: existing, entries: entries)
         if rendered == existing { return .unchanged }
         return try write(rendered, to: path)
     }
 
-    static func write(_ contents: String, to path: String) throws(WriteError) -> WriteOutcome {
+    static func write(_ contents: String, to path: String) throws(NetworkError) -> WriteOutcome {
         let target = FilePath(path)
         let directory = target.removingLastComponent()
         // A random name, created exclusively: every namespace init is PID 1, and enclave-inits
@@ -117,8 +113,7 @@ public enum HostsFile {
         }
     }
 
-    private static func failure(writing path: String, _ error: Errno) -> WriteError {
-        let hint = error == .readOnlyFileSystem ? " (the image's /etc must be writable, or set network.hosts_file to a writable path)" : ""
-        return WriteError(description: "cannot write \(path): \(error)\(hint)")
+    private static func failure(writing path: String, _ error: Errno) -> NetworkError {
+        .cannotWriteHostsFile(path: path, error)
     }
 }

@@ -1,5 +1,25 @@
 import Glibc
 
+/// Why an NFS mount failed: which mount, and the errno (or the path) behind it.
+public enum NFSError: Error, CustomStringConvertible {
+    /// mounts[index]: the target directory could not be made (`path` is the component that failed).
+    case targetDirectory(index: Int, source: String, target: String, path: String, errno: Int32?)
+    /// mount(2) kept failing: the last errno, attempts, time spent, and whether the deadline ran out.
+    case mountFailed(index: Int, source: String, target: String, server: String, errno: Int32, attempts: Int,
+                     elapsedMilliseconds: Int64, timedOutAfterSeconds: Int?, options: String)
+
+    public var description: String {
+        switch self {
+        case .targetDirectory(let index, let source, let target, let path, let code):
+            let problem = code.map { "\(path): \(String(cString: strerror($0)))" } ?? "\(path) is not a directory"
+            return "mounts[\(index)]: nfs4 \(source) on \(target): cannot create the target directory: \(problem)"
+        case .mountFailed(let index, let source, let target, let server, let code, let attempts, let elapsed, let timeout, let options):
+            let tail = timeout.map { "mount(2) did not return within the \($0) s timeout_seconds" } ?? NFSErrors.describe(code, server: server)
+            return "mounts[\(index)]: nfs4 \(source) on \(target) failed after \(attempts) attempt\(attempts == 1 ? "" : "s") in \(elapsed) ms: \(tail); options \(options)"
+        }
+    }
+}
+
 /// What mount(2)'s errno means for an NFS mount through an enclave proxy, and whether trying
 /// again can help.
 enum NFSErrors {

@@ -6,10 +6,6 @@ import Logging
 /// Step 7: each `mounts[]` entry, through the hosts[] mapping that carries its traffic, retried
 /// with backoff until its timeout (the parent's server or proxy may come up late).
 public struct NFSMounter {
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     let logger: Logger
 
     public init(logger: Logger) {
@@ -18,10 +14,10 @@ public struct NFSMounter {
 
     /// Mounts in config order. A `required` mount that fails throws (after the ones already
     /// made are unmounted again); an optional one is logged and skipped.
-    public func mountAll(_ mounts: [Mount]) throws(Failure) -> MountedFilesystems {
+    public func mountAll(_ mounts: [Mount]) throws(NFSError) -> MountedFilesystems {
         var mounted = MountedFilesystems(logger: logger)
         for (index, mount) in mounts.enumerated() {
-            do throws(Failure) {
+            do throws(NFSError) {
                 try self.mount(mount, index: index)
                 mounted.record(mount.target)
             } catch {
@@ -36,11 +32,11 @@ public struct NFSMounter {
         return mounted
     }
 
-    private func mount(_ mount: Mount, index: Int) throws(Failure) {
+    private func mount(_ mount: Mount, index: Int) throws(NFSError) {
         let source = NFSOptions.source(for: mount), options = NFSOptions.text(for: mount)
         let what = "mounts[\(index)]: nfs4 \(source) on \(mount.target)"
         if let problem = makeDirectory(mount.target) {
-            throw Failure(description: "\(what): cannot create the target directory: \(problem)")
+            throw .targetDirectory(index: index, source: source, target: mount.target, path: problem.path, errno: problem.errno)
         }
         let clock = ContinuousClock()
         let start = clock.now
@@ -58,11 +54,13 @@ public struct NFSMounter {
                 logger.info("\(what): mounted (\(options)) after \(attempts) attempt\(attempts == 1 ? "" : "s"), \(elapsed.milliseconds) ms")
                 return
             }
-            let reason = NFSErrors.describe(errorNumber, server: "\(mount.server):\(mount.port)")
+            let server = "\(mount.server):\(mount.port)"
+            let reason = NFSErrors.describe(errorNumber, server: server)
             let timedOut = errorNumber == ETIMEDOUT && clock.now >= deadline
             if NFSErrors.isPermanent(errorNumber) || timedOut || clock.now + delay >= deadline {
-                let tail = timedOut ? "mount(2) did not return within the \(mount.timeoutSeconds) s timeout_seconds" : reason
-                throw Failure(description: "\(what) failed after \(attempts) attempt\(attempts == 1 ? "" : "s") in \((clock.now - start).milliseconds) ms: \(tail); options \(options)")
+                throw .mountFailed(index: index, source: source, target: mount.target, server: server, errno: errorNumber,
+                                   attempts: attempts, elapsedMilliseconds: (clock.now - start).milliseconds,
+                                   timedOutAfterSeconds: timedOut ? mount.timeoutSeconds : nil, options: options)
             }
             logger.debug("\(what): attempt \(attempts): \(reason); again in \(delay.milliseconds) ms")
             sleepFor(delay)
@@ -70,15 +68,16 @@ public struct NFSMounter {
         }
     }
 
-    /// mkdir -p; nil when the directory exists afterwards.
-    private func makeDirectory(_ path: String) -> String? {
+    /// mkdir -p; nil when the directory exists afterwards, else the path that failed and why
+    /// (no errno: it exists but is not a directory).
+    private func makeDirectory(_ path: String) -> (path: String, errno: Int32?)? {
         var current = ""
         for component in path.split(separator: "/") {
             current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST { return "\(current): \(String(cString: strerror(errno)))" }
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { return (current, errno) }
         }
         var status = stat()
-        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return "\(path) is not a directory" }
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return (path, nil) }
         return nil
     }
 

@@ -8,28 +8,23 @@ public enum HeartbeatSender {
     public static let byte: UInt8 = 0xB7
     public static let timeoutMilliseconds: Int32 = 5000
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// `target` is the parent's vsock port, or its Unix-socket emulation.
-    public static func send(to target: Endpoint) throws(Failure) {
+    public static func send(to target: Endpoint) throws(PID1Error) {
         let fd = target.connectBlocking(timeoutMilliseconds: timeoutMilliseconds)
-        guard fd >= 0 else { throw Failure(description: "heartbeat: cannot connect to \(target): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw .heartbeatConnect(target, errno: errno) }
         defer { close(fd) }
         var out = byte
         guard write(fd, &out, 1) == 1 else {
-            throw Failure(description: "heartbeat: cannot write to \(target): \(String(cString: strerror(errno)))")
+            throw .heartbeatWrite(target, errno: errno)
         }
         var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         var ready: Int32
         repeat { ready = poll(&waiting, 1, timeoutMilliseconds) } while ready < 0 && errno == EINTR
-        guard ready > 0 else { throw Failure(description: "heartbeat: no answer from \(target) within \(timeoutMilliseconds) ms") }
+        guard ready > 0 else { throw .heartbeatNoAnswer(target, milliseconds: timeoutMilliseconds) }
         var answer: UInt8 = 0
         let count = read(fd, &answer, 1)
         guard count == 1, answer == byte else {
-            let got = count == 1 ? "0x" + String(answer, radix: 16, uppercase: true) : "end of stream"
-            throw Failure(description: "heartbeat: \(target) answered \(got) instead of 0xB7")
+            throw .heartbeatWrongAnswer(target, byte: count == 1 ? answer : nil)
         }
     }
 }

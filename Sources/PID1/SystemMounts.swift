@@ -23,12 +23,8 @@ public enum SystemMounts {
         Mount(target: "/tmp", type: "tmpfs", source: "tmpfs", flags: UInt(MS_NOSUID | MS_NODEV), options: "mode=1777"),
     ]
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// Mounts each standard filesystem that is missing; returns the targets it mounted.
-    public static func mountMissing(logger: Logger) throws(Failure) -> [String] {
+    public static func mountMissing(logger: Logger) throws(PID1Error) -> [String] {
         var mounted: [String] = []
         if !PIDNamespace.procfsMatchesOurs {
             // A PID namespace that kept its parent's /proc (unshare without --mount-proc). Mounting
@@ -44,14 +40,14 @@ public enum SystemMounts {
         return mounted
     }
 
-    private static func mount(_ entry: Mount) throws(Failure) {
+    private static func mount(_ entry: Mount) throws(PID1Error) {
         if mkdir(entry.target, 0o755) != 0 && errno != EEXIST {
-            throw Failure(description: "cannot create \(entry.target): \(String(cString: strerror(errno)))")
+            throw .cannotCreateMountPoint(path: entry.target, errno: errno)
         }
         let result = entry.options.map { Glibc.mount(entry.source, entry.target, entry.type, entry.flags, $0) }
             ?? Glibc.mount(entry.source, entry.target, entry.type, entry.flags, nil)
         guard result == 0 else {
-            throw Failure(description: "cannot mount \(entry.type) on \(entry.target): \(String(cString: strerror(errno)))")
+            throw .cannotMount(type: entry.type, target: entry.target, errno: errno)
         }
     }
 

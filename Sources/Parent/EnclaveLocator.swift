@@ -7,10 +7,6 @@ import Supervisor
 /// the parent. The CID changes whenever the enclave is started again, so it is looked up when
 /// connections arrive, and kept for a few seconds so a burst of connections runs nitro-cli once.
 final class EnclaveLocator: Sendable {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
     let name: String
     private let command: [String]
     private let cacheFor: Duration
@@ -41,10 +37,10 @@ final class EnclaveLocator: Sendable {
         do {
             output = try CommandOutput.run(command, timeout: timeout)
         } catch {
-            throw Failure(description: "cannot run \(command.joined(separator: " ")): \(error)")
+            throw ParentError.cannotRunLookup(command: command.joined(separator: " "), error)
         }
         guard output.status == 0 else {
-            throw Failure(description: "\(command.joined(separator: " ")) failed (\(output.statusDescription)): \(output.firstLines)")
+            throw ParentError.lookupFailed(command: command.joined(separator: " "), status: output.statusDescription, said: output.firstLines)
         }
         return try Self.cid(named: name, in: output.stdout)
     }
@@ -55,10 +51,10 @@ final class EnclaveLocator: Sendable {
         do {
             root = try JSONParser.parse(json)
         } catch {
-            throw Failure(description: "nitro-cli describe-enclaves printed no JSON: \(error)")
+            throw ParentError.unreadableLookup("no JSON: \(error)")
         }
         guard case .array(let enclaves) = root.value else {
-            throw Failure(description: "nitro-cli describe-enclaves printed a \(root.value.typeName), not an array of enclaves")
+            throw ParentError.unreadableLookup("a \(root.value.typeName), not an array of enclaves")
         }
         var seen: [String] = []
         for enclave in enclaves {
@@ -68,14 +64,13 @@ final class EnclaveLocator: Sendable {
             seen.append(enclaveName)
             guard enclaveName == name else { continue }
             if case .string(let state)? = field("State"), state != "RUNNING" {
-                throw Failure(description: "enclave \(name) is \(state), not RUNNING")
+                throw ParentError.enclaveNotRunning(name: name, state: state)
             }
             guard case .number(let number)? = field("EnclaveCID"), let cid = number.integer, (3...Int64(UInt32.max - 1)).contains(cid) else {
-                throw Failure(description: "enclave \(name) has no valid EnclaveCID in nitro-cli's answer")
+                throw ParentError.enclaveWithoutCID(name: name)
             }
             return UInt32(cid)
         }
-        let running = seen.isEmpty ? "no enclaves are running" : "running: \(seen.joined(separator: ", "))"
-        throw Failure(description: "no enclave named \(name) (\(running))")
+        throw ParentError.noSuchEnclave(name: name, running: seen)
     }
 }

@@ -19,10 +19,6 @@ struct VsockProxyAllowlist: Equatable {
         var line: Int
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
     static let defaultPath = "/etc/nitro_enclaves/vsock-proxy.yaml"
 
     var source: String
@@ -45,17 +41,17 @@ struct VsockProxyAllowlist: Equatable {
         return text
     }
 
-    static func load(path: String) throws(Failure) -> VsockProxyAllowlist {
+    static func load(path: String) throws(ParentError) -> VsockProxyAllowlist {
         let bytes: [UInt8]
         do {
             bytes = try FileContents.read(path, limit: 1 << 20)
         } catch {
-            throw Failure(description: "\(path): cannot read the allowlist: \(error)")
+            throw .allowlistUnreadable(path: path, error)
         }
         return try parse(String(decoding: bytes, as: UTF8.self), source: path)
     }
 
-    static func parse(_ text: String, source: String) throws(Failure) -> VsockProxyAllowlist {
+    static func parse(_ text: String, source: String) throws(ParentError) -> VsockProxyAllowlist {
         var parser = Parser(source: source)
         for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             try parser.take(line: raw, number: index + 1)
@@ -74,7 +70,7 @@ private struct Parser {
 
     init(source: String) { self.source = source }
 
-    mutating func take(line raw: Substring, number: Int) throws(VsockProxyAllowlist.Failure) {
+    mutating func take(line raw: Substring, number: Int) throws(ParentError) {
         let line = Self.withoutComment(raw)
         let content = line.drop { $0 == " " }
         let indent = line.count - content.count
@@ -116,19 +112,19 @@ private struct Parser {
         open = current
     }
 
-    mutating func finish() throws(VsockProxyAllowlist.Failure) -> VsockProxyAllowlist {
+    mutating func finish() throws(ParentError) -> VsockProxyAllowlist {
         try close()
-        guard sawAllowlist else { throw VsockProxyAllowlist.Failure(description: "\(source): no \"allowlist:\" key") }
+        guard sawAllowlist else { throw ParentError.allowlist(source: source, line: nil, message: "no \"allowlist:\" key") }
         return VsockProxyAllowlist(source: source, entries: entries)
     }
 
-    private mutating func close() throws(VsockProxyAllowlist.Failure) {
+    private mutating func close() throws(ParentError) {
         guard let current = open else { return }
         open = nil
         entries.append(try entry(current.fields, current.line))
     }
 
-    private func entry(_ fields: [String: String], _ number: Int) throws(VsockProxyAllowlist.Failure) -> VsockProxyAllowlist.Entry {
+    private func entry(_ fields: [String: String], _ number: Int) throws(ParentError) -> VsockProxyAllowlist.Entry {
         if let unknown = fields.keys.sorted().first(where: { $0 != "address" && $0 != "port" }) {
             throw fail(number, "unknown key \"\(unknown)\" in an entry: entries have \"address\" and \"port\"")
         }
@@ -138,7 +134,7 @@ private struct Parser {
         return .init(address: address, port: port, line: number)
     }
 
-    private func pair(_ text: Substring, _ number: Int) throws(VsockProxyAllowlist.Failure) -> (String, String) {
+    private func pair(_ text: Substring, _ number: Int) throws(ParentError) -> (String, String) {
         guard let colon = text.firstIndex(of: ":") else { throw fail(number, "expected \"key: value\", found \"\(text)\"") }
         let key = Self.unquoted(text[..<colon].trimmed)
         let value = Self.unquoted(text[text.index(after: colon)...].trimmed)
@@ -146,8 +142,8 @@ private struct Parser {
         return (key, value)
     }
 
-    private func fail(_ number: Int, _ message: String) -> VsockProxyAllowlist.Failure {
-        .init(description: "\(source) line \(number): \(message)")
+    private func fail(_ number: Int, _ message: String) -> ParentError {
+        .allowlist(source: source, line: number, message: message)
     }
 
     private static func unquoted(_ text: Substring) -> String {

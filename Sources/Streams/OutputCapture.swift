@@ -32,8 +32,17 @@ public final class OutputCapture: @unchecked Sendable {
     static let pipeCapacity: Int32 = 1 << 20
     static let readSize = 64 * 1024
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    /// Why the app's output cannot be captured (the app step then fails).
+    enum Failure: Error, CustomStringConvertible {
+        case pipe(errno: Int32)
+        case adopt(Error)
+
+        var description: String {
+            switch self {
+            case .pipe(let code): return "cannot create a pipe for the app's output: \(String(cString: strerror(code)))"
+            case .adopt(let error): return "cannot read the app's output: \(error)"
+            }
+        }
     }
 
     /// `console`: where the bytes go unchanged (tests pass somewhere quieter than their own).
@@ -66,7 +75,7 @@ public final class OutputCapture: @unchecked Sendable {
                 Glibc.close(stdoutPipe.writer)
                 Glibc.close(stderrPipe.writer)
                 try? reader.syncShutdownGracefully()
-                throw Failure(description: "cannot read the app's output: \(error)")
+                throw Failure.adopt(error)
             }
         }
     }
@@ -90,7 +99,7 @@ public final class OutputCapture: @unchecked Sendable {
     private static func makePipe() throws -> (reader: Int32, writer: Int32) {
         var fds: [Int32] = [0, 0]
         guard ei_output_pipe(&fds, pipeCapacity) == 0 else {
-            throw Failure(description: "cannot create a pipe for the app's output: \(String(cString: strerror(errno)))")
+            throw Failure.pipe(errno: errno)
         }
         return (fds[0], fds[1])
     }

@@ -82,10 +82,12 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(try HostsFile.update(path: directory + "/hosts", entries: entries) == .replaced)
-        #expect(throws: HostsFile.WriteError.self) { try HostsFile.update(path: directory + "/no/such/dir/hosts", entries: entries) }
         do {
             _ = try HostsFile.update(path: directory + "/no/such/dir/hosts", entries: entries)
+            Issue.record("writing into a missing directory succeeded")
         } catch {
+            guard case .cannotWriteHostsFile(let path, let errno) = error else { Issue.record("\(error)"); return }
+            #expect(path == directory + "/no/such/dir/hosts" && errno == .noSuchFileOrDirectory)
             #expect(error.description == "cannot write \(directory)/no/such/dir/hosts: No such file or directory")
         }
     }

@@ -1,0 +1,31 @@
+import Addressing
+import Glibc
+import SystemPackage
+
+/// Why the network step (lo, hostname, /etc/hosts) failed, with the errno, libnl code or path
+/// that says so. `description` is the console's text.
+public enum NetworkError: Error, CustomStringConvertible {
+    /// A libnl call failed (its operation and NLE_* code).
+    case netlink(NetlinkError)
+    case loopbackStillDown
+    /// Addresses the kernel does not show on lo after they were added.
+    case addressesMissing(missing: [InterfaceAddress], present: [InterfaceAddress])
+    case hostname(String, errno: Int32)
+    case cannotReadHostsFile(path: String, Error)
+    case cannotWriteHostsFile(path: String, Errno)
+
+    public var description: String {
+        switch self {
+        case .netlink(let error): return "netlink: \(error)"
+        case .loopbackStillDown: return "lo is still down after setting IFF_UP"
+        case .addressesMissing(let missing, let present):
+            return "the kernel does not show \(missing.map(\.description).joined(separator: ", ")) on lo after adding it "
+                + "(lo has: \(present.map(\.description).sorted().joined(separator: ", ")))"
+        case .hostname(let name, let code): return "cannot set the hostname to \(name): \(String(cString: strerror(code)))"
+        case .cannotReadHostsFile(let path, let error): return "cannot read \(path): \(error)"
+        case .cannotWriteHostsFile(let path, let error):
+            let hint = error == .readOnlyFileSystem ? " (the image's /etc must be writable, or set network.hosts_file to a writable path)" : ""
+            return "cannot write \(path): \(error)\(hint)"
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import Addressing
+import Glibc
+
+/// Why a PID-1 duty failed, with the errno and the path or endpoint behind it.
+public enum PID1Error: Error, CustomStringConvertible {
+    case cannotCreateMountPoint(path: String, errno: Int32)
+    case cannotMount(type: String, target: String, errno: Int32)
+    case heartbeatConnect(Endpoint, errno: Int32)
+    case heartbeatWrite(Endpoint, errno: Int32)
+    case heartbeatNoAnswer(Endpoint, milliseconds: Int32)
+    /// The parent answered with another byte (nil: it closed the connection).
+    case heartbeatWrongAnswer(Endpoint, byte: UInt8?)
+
+    public var description: String {
+        switch self {
+        case .cannotCreateMountPoint(let path, let code): return "cannot create \(path): \(String(cString: strerror(code)))"
+        case .cannotMount(let type, let target, let code): return "cannot mount \(type) on \(target): \(String(cString: strerror(code)))"
+        case .heartbeatConnect(let target, let code): return "heartbeat: cannot connect to \(target): \(String(cString: strerror(code)))"
+        case .heartbeatWrite(let target, let code): return "heartbeat: cannot write to \(target): \(String(cString: strerror(code)))"
+        case .heartbeatNoAnswer(let target, let milliseconds): return "heartbeat: no answer from \(target) within \(milliseconds) ms"
+        case .heartbeatWrongAnswer(let target, let byte):
+            let got = byte.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "end of stream"
+            return "heartbeat: \(target) answered \(got) instead of 0xB7"
+        }
+    }
+}

@@ -45,6 +45,23 @@ import TestSupport
         #expect(config.logs?.bufferBytes == 1_048_576)
     }
 
+    /// dns, egress.transparent and app.allow_vsock: off unless asked for, except that an egress
+    /// policy takes vsock away from the app unless allow_vsock says otherwise.
+    @Test func dnsTransparentAndVsockDefaults() throws {
+        let none = try BootConfigLoader.decode(Array(withBase("").utf8))
+        #expect(none.dns == nil && none.network.resolvConf == "/etc/resolv.conf")
+        #expect(none.app.allowVsock == nil && none.appMayUseVsock)
+        let egress = try BootConfigLoader.decode(Array(withBase(#""egress": {"port": 3128, "vsock_port": 8001}, "dns": {"vsock_port": 8053}"#).utf8))
+        #expect(egress.dns == DNSSettings(vsockPort: 8053))
+        #expect(egress.egress?.transparent == false)
+        #expect(!egress.appMayUseVsock)
+        let allowed = try BootConfigLoader.decode(Array(withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": false}"#)
+            .replacingOccurrences(of: #""command": ["/bin/true"]"#, with: #""command": ["/bin/true"], "allow_vsock": true"#).utf8))
+        #expect(allowed.egress?.transparent == false && allowed.appMayUseVsock)
+        let refused = try BootConfigLoader.decode(Array(#"{"version": 1, "app": {"command": ["/bin/true"], "allow_vsock": false}}"#.utf8))
+        #expect(!refused.appMayUseVsock)
+    }
+
     @Test func heartbeatAcceptsBooleansAndAuto() throws {
         for (text, mode) in [("true", Heartbeat.Mode.on), ("false", .off), ("\"auto\"", .auto)] {
             let config = try BootConfigLoader.decode(Array(withBase(#""heartbeat": {"enabled": \#(text)}"#).utf8))

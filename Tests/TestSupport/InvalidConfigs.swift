@@ -113,6 +113,19 @@ public let invalidConfigs: [InvalidConfigCase] = [
     invalid("ready with both probes", #"{"version": 1, "app": {"command": ["/bin/true"], "ready": {"tcp": 80, "file": "/x"}}}"#, path: "app.ready", "not both"),
     invalid("ready probes enclave-init's own port", withBase(#""egress": {"port": 3128, "vsock_port": 8001}"#).replacingFirst(#""command": ["/bin/true"]"#, with: #""command": ["/bin/true"], "ready": {"tcp": 3128}"#), path: "app.ready.tcp", "enclave-init's own listener"),
     invalid("relative hosts file", withBase(#""network": {"hosts_file": "etc/hosts"}"#), path: "network.hosts_file", "not absolute"),
+
+    // DNS, transparent egress, vsock for the app.
+    invalid("dns without vsock port", withBase(#""dns": {}"#), path: "dns.vsock_port", "required key \"vsock_port\" is missing"),
+    invalid("dns vsock port as string", withBase(#""dns": {"vsock_port": "8053"}"#), path: "dns.vsock_port", "expected an integer"),
+    invalid("dns unknown key", withBase(#""dns": {"vsock_port": 8053, "port": 53}"#), path: "dns.port", "unknown key"),
+    invalid("dns on a mapping's vsock port", withBase(#""hosts": [\#(host)], "dns": {"vsock_port": 8000}"#), path: "dns.vsock_port", "already used by hosts[0].vsock_port"),
+    invalid("dns on the egress vsock port", withBase(#""egress": {"port": 3128, "vsock_port": 8001}, "dns": {"vsock_port": 8001}"#), path: "dns.vsock_port", "already used by egress.vsock_port"),
+    invalid("dns stub clashes with a mapping on 127.0.0.1:53", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.1", "port": 53, "vsock_port": 8000}], "dns": {"vsock_port": 8053}"#), path: "dns", "the DNS stub's listener 127.0.0.1:53 is already used by hosts[0].port"),
+    invalid("dns stub clashes with egress on port 53", withBase(#""egress": {"port": 53, "vsock_port": 8001}, "dns": {"vsock_port": 8053}"#), path: "dns", "already used by egress.port"),
+    invalid("relative resolv.conf", withBase(#""network": {"resolv_conf": "resolv.conf"}, "dns": {"vsock_port": 8053}"#), path: "network.resolv_conf", "not absolute"),
+    invalid("transparent capture is not built yet", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": true}"#), path: "egress.transparent", "not carried out by this version"),
+    invalid("transparent not a boolean", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": "yes"}"#), path: "egress.transparent", "expected true or false"),
+    invalid("allow_vsock not a boolean", #"{"version": 1, "app": {"command": ["/bin/true"], "allow_vsock": 1}}"#, path: "app.allow_vsock", "expected true or false"),
 ]
 
 extension String {

@@ -18,7 +18,7 @@ struct ConfigDecoder {
     }
 
     static let topLevelKeys = ["version", "hostname", "parent_cid", "heartbeat", "network", "hosts", "ingress",
-                               "egress", "mounts", "app", "shutdown", "logs", "status"]
+                               "egress", "mounts", "app", "shutdown", "logs", "status", "dns"]
 
     mutating func decode(_ root: JSONNode) -> BootConfiguration {
         var config = BootConfiguration()
@@ -66,6 +66,11 @@ struct ConfigDecoder {
                 config.logs = logs
             }
         }
+        if let field = object["dns"], let fields = field.object(known: ["vsock_port"]) {
+            if let port = fields.required("vsock_port", hint: "the parent half answers DNS on this vsock port, e.g. 8053")?.vsockPort() {
+                config.dns = DNSSettings(vsockPort: port)
+            }
+        }
         if let field = object["status"], let fields = field.object(known: ["vsock_port"]) {
             if let port = fields.required("vsock_port")?.vsockPort() { config.status = StatusStream(vsockPort: port) }
         }
@@ -108,7 +113,7 @@ struct ConfigDecoder {
     }
 
     private func network(_ field: Field) -> Network? {
-        guard let fields = field.object(known: ["loopback", "hosts_file"]) else { return nil }
+        guard let fields = field.object(known: ["loopback", "hosts_file", "resolv_conf"]) else { return nil }
         var network = Network()
         if let elements = fields["loopback"]?.array() {
             network.loopback = elements.compactMap { element in
@@ -128,6 +133,9 @@ struct ConfigDecoder {
         }
         if let path = fields["hosts_file"], let text = path.nonEmptyString() {
             if let problem = pathProblem(text) { issues.report(path, problem) } else { network.hostsFile = text }
+        }
+        if let path = fields["resolv_conf"], let text = path.nonEmptyString() {
+            if let problem = pathProblem(text) { issues.report(path, problem) } else { network.resolvConf = text }
         }
         return network
     }
@@ -187,14 +195,17 @@ struct ConfigDecoder {
     }
 
     private func egress(_ field: Field) -> Egress? {
-        guard let fields = field.object(known: ["port", "vsock_port", "allow", "deny"]) else { return nil }
+        guard let fields = field.object(known: ["port", "vsock_port", "allow", "deny", "transparent"]) else { return nil }
         let before = issues.count
         let port = fields.required("port", hint: "the proxy listens on 127.0.0.1:port, e.g. 3128").flatMap { $0.port() }
         let vsockPort = fields.required("vsock_port").flatMap { $0.vsockPort() }
         let allow = fields["allow"].map(egressRules) ?? []
         let deny = fields["deny"].map(egressRules) ?? []
+        let transparent = fields["transparent"].map { $0.bool() }
         guard issues.count == before, let port, let vsockPort else { return nil }
-        return Egress(port: port, vsockPort: vsockPort, allow: allow, deny: deny)
+        var egress = Egress(port: port, vsockPort: vsockPort, allow: allow, deny: deny)
+        if let transparent = transparent ?? nil { egress.transparent = transparent }
+        return egress
     }
 
     private func egressRules(_ field: Field) -> [EgressRule] {
@@ -273,7 +284,7 @@ struct ConfigDecoder {
     }
 
     private func app(_ field: Field) -> App? {
-        let known = ["command", "env", "workdir", "user", "restart", "restart_limit", "ready"]
+        let known = ["command", "env", "workdir", "user", "restart", "restart_limit", "ready", "allow_vsock"]
         guard let fields = field.object(known: known) else { return nil }
         var app = App()
         if let commandField = fields["command"], let command = commandField.stringArray() {
@@ -312,6 +323,7 @@ struct ConfigDecoder {
         }
         if let limit = fields["restart_limit"]?.integer(0...1_000_000, noun: "restart limit") { app.restartLimit = Int(limit) }
         if let readyField = fields["ready"] { app.ready = readiness(readyField) }
+        if let allow = fields["allow_vsock"]?.bool() { app.allowVsock = allow }
         return app
     }
 

@@ -20,8 +20,13 @@ public struct BootConfiguration: Sendable, Equatable {
     public var shutdown = Shutdown()
     public var logs: LogStream?
     public var status: StatusStream?
+    public var dns: DNSSettings?
 
     public init() {}
+
+    /// Whether the app may open AF_VSOCK sockets: app.allow_vsock, or by default only when no
+    /// egress policy exists (a policy the app could bypass with one socket() call is no policy).
+    public var appMayUseVsock: Bool { app.allowVsock ?? (egress == nil) }
 }
 
 public struct Heartbeat: Sendable, Equatable {
@@ -43,6 +48,8 @@ public struct Network: Sendable, Equatable {
     /// Addresses put on `lo` besides every hosts[].address.
     public var loopback: [IPv4Interface] = [IPv4Interface(address: .loopback, prefixLength: 8)]
     public var hostsFile: String = "/etc/hosts"
+    /// Gets the managed `nameserver 127.0.0.1` block when `dns` is configured.
+    public var resolvConf: String = "/etc/resolv.conf"
 
     public init() {}
 }
@@ -79,6 +86,9 @@ public struct Egress: Sendable, Equatable {
     public var vsockPort: UInt32
     public var allow: [EgressRule] = []
     public var deny: [EgressRule] = []
+    /// Capture every TCP connection the app opens to an address outside 127.0.0.0/8 and ::1,
+    /// on any port, with no proxy settings, and carry it through the policy.
+    public var transparent: Bool = false
 }
 
 public struct Mount: Sendable, Equatable {
@@ -110,10 +120,13 @@ public struct App: Sendable, Equatable {
     public var restart: RestartPolicy = .no
     public var restartLimit: Int = 5
     public var ready: Readiness?
+    /// nil: the default, `BootConfiguration.appMayUseVsock` (false when egress is configured).
+    public var allowVsock: Bool?
 
     public static func == (a: App, b: App) -> Bool {
         a.command == b.command && a.env.elementsEqual(b.env, by: { $0 == $1 }) && a.workdir == b.workdir
             && a.user == b.user && a.restart == b.restart && a.restartLimit == b.restartLimit && a.ready == b.ready
+            && a.allowVsock == b.allowVsock
     }
 }
 
@@ -140,4 +153,18 @@ public struct LogStream: Sendable, Equatable {
 
 public struct StatusStream: Sendable, Equatable {
     public var vsockPort: UInt32
+}
+
+/// The DNS stub on 127.0.0.1:53 (UDP and TCP); what it does not answer itself goes to the
+/// parent half over vsock (parent_cid, vsock_port) in DNS-over-TCP framing.
+public struct DNSSettings: Sendable, Equatable {
+    public var vsockPort: UInt32
+
+    public init(vsockPort: UInt32) {
+        self.vsockPort = vsockPort
+    }
+
+    /// Where the stub listens: DNS clients ask port 53 of the nameserver in resolv.conf.
+    public static let listenAddress = "127.0.0.1"
+    public static let listenPort: UInt16 = 53
 }

@@ -44,6 +44,7 @@ struct BootPlan {
             let entries = HostsEntries.entries(for: config)
             lines.append("\(config.network.hostsFile): managed block with \(entries.count) line\(entries.count == 1 ? "" : "s")")
             lines += entries.map { "  " + $0.description }
+            if config.dns != nil { lines.append("\(config.network.resolvConf): managed block with nameserver 127.0.0.1 (the DNS stub)") }
             return lines
         case .proxies:
             var lines: [String] = []
@@ -60,6 +61,12 @@ struct BootPlan {
                 lines.append("  allow: " + (egress.allow.isEmpty ? "(nothing: every destination is denied)" : egress.allow.map(\.text).joined(separator: " ")))
                 if !egress.deny.isEmpty { lines.append("  deny: " + egress.deny.map(\.text).joined(separator: " ")) }
             }
+            if let dns = config.dns {
+                let mapped = config.hosts.flatMap(\.names).count
+                lines.append("dns stub udp+tcp:127.0.0.1:53 -> \(vsock(config.parentCID, dns.vsockPort)) (DNS over TCP), parent asks its resolvers")
+                lines.append("  answered here: \(mapped) mapped name\(mapped == 1 ? "" : "s") (A: the alias; no AAAA)"
+                             + (config.egress == nil ? "" : "; names the egress policy cannot allow: REFUSED, never sent to the parent"))
+            }
             return lines.isEmpty ? ["none"] : lines
         case .mounts:
             let lines = config.mounts.map { mount in
@@ -75,6 +82,11 @@ struct BootPlan {
             if let user = app.user { lines.append("user \(user)") }
             if !app.env.isEmpty { lines.append("env " + app.env.map { "\($0.key)=\(shellQuoted($0.value))" }.joined(separator: " ")) }
             if let egress = config.egress { lines.append("env http_proxy and https_proxy (and upper case) = http://127.0.0.1:\(egress.port); no_proxy = localhost and mapped names") }
+            if config.appMayUseVsock {
+                lines.append("vsock: the app may open AF_VSOCK sockets (app.allow_vsock \(config.app.allowVsock == true ? "true" : "unset, no egress policy"))")
+            } else {
+                lines.append("vsock: refused to the app and its descendants (seccomp filter, no_new_privs: socket(AF_VSOCK) fails with EACCES)")
+            }
             if let ready = app.ready {
                 switch ready.probe {
                 case .tcp(let port): lines.append("ready when tcp:127.0.0.1:\(port) accepts (within \(ready.timeoutSeconds) s)")

@@ -21,7 +21,7 @@ let package = Package(
 
         // The enclave's command line (swift-argument-parser) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
-            "Addressing", "BootConfig", "ConsoleLog", "LinuxNet", "Relay", "NFS", "PID1", "Supervisor", "Streams", "Parent", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "PID1", "Supervisor", "Streams", "Parent", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -30,7 +30,7 @@ let package = Package(
         // the streams' receiving end), the vsock-proxy drop-in, the nitro-cli enclave lookup.
         // Never depends on the enclave's boot.
         .target(name: "Parent", dependencies: [
-            "Addressing", "BootConfig", "ConsoleLog", "Relay", "Streams", "Supervisor",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "Relay", "Streams", "Supervisor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -62,9 +62,23 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
+        // The egress policy (allow/deny rules over names, addresses and ports) and the
+        // destinations it judges: used by the relay's proxies and by the DNS stub.
+        .target(name: "Policy", dependencies: ["Addressing", "BootConfig"]),
+
+        // The DNS stub inside the enclave (127.0.0.1:53, UDP and TCP) and the parent's
+        // forwarder to its system's resolvers; the names recent answers gave to addresses.
+        .target(name: "DNS", dependencies: [
+            "Addressing", "BootConfig", "Policy", "CSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Listeners and connection setup on SwiftNIO; the bytes move with splice(2).
         .target(name: "Relay", dependencies: [
-            "Addressing", "BootConfig", "CSupport",
+            "Addressing", "BootConfig", "Policy", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -108,13 +122,19 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CTestSupport", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
+        .testTarget(name: "DNSTests", dependencies: [
+            "DNS", "Policy", "Addressing", "BootConfig", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Relay", "Supervisor", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "NFSTests", dependencies: ["NFS", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [
-            "Relay", "Addressing", "TestSupport",
+            "Relay", "Policy", "Addressing", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -125,7 +145,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig", "TestSupport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig", "TestSupport", "CSupport"]),
         // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
         .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "Addressing", "LinuxNet", "BootConfig"]),
     ],

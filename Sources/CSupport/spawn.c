@@ -65,6 +65,8 @@ static void child(const ei_spawn_request *request, int pipe_fd) {
         if (setgid(request->gid) < 0) report_and_exit(pipe_fd, EI_STAGE_SETGID);
         if (setuid(request->uid) < 0) report_and_exit(pipe_fd, EI_STAGE_SETUID);
     }
+    // After the user switch (which needs no filter's leave) and before exec, which keeps it.
+    if (request->deny_vsock && ei_install_vsock_filter() < 0) report_and_exit(pipe_fd, EI_STAGE_SECCOMP);
     mark_descriptors_close_on_exec();
     sigset_t empty;
     sigemptyset(&empty);

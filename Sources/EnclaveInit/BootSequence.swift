@@ -1,6 +1,7 @@
 import Addressing
 import BootConfig
 import ConsoleLog
+import DNS
 import CSupport
 import Glibc
 import Logging
@@ -91,11 +92,11 @@ struct BootSequence {
     private func boot(_ config: BootConfiguration, streams: inout EnclaveStreams?) -> Int32 {
         // Listeners live until the app is done for good, or until a later step fails; mounts
         // are undone before them (NFS needs its proxy to unmount).
-        var relays: RelayService?
+        var listeners: Listeners?
         var mounted: MountedFilesystems?
         defer {
             mounted?.unmountAll()
-            relays?.stop()
+            listeners?.stop()
         }
         do {
             // Step 3: what AWS's init would have done, when there is no AWS init.
@@ -106,17 +107,14 @@ struct BootSequence {
                 streams = try step(.streams, summary: { $0.summary + " (boot \($0.bootID))" }) { startStreams(config) }
                 streams?.report(.configOK(boot: streams?.bootID ?? ""))
             }
-            // Step 5: lo up, aliases, hostname, /etc/hosts.
+            // Step 5: lo up, aliases, hostname, /etc/hosts, resolv.conf with `dns`.
             try step(.network, summary: describe) { try network(config) }
             streams?.report(.networkUp)
-            // Step 6: every listener is up before the app starts.
-            let routes = RelayService.enclaveRoutes(for: config)
-            if !routes.isEmpty {
-                relays = try step(.proxies, summary: { "\($0.listeners.count) listening: " + $0.listeners.map { "\($0.route)" }.joined(separator: ", ") }) {
-                    try startProxies(routes)
-                }
+            // Step 6: every listener (relays, the DNS stub) is up before the app starts.
+            if !RelayService.enclaveRoutes(for: config).isEmpty || config.dns != nil {
+                listeners = try step(.proxies, summary: \.summary) { try startListeners(config) }
             }
-            streams?.report(.proxiesListening(listeners: routes.count))
+            streams?.report(.proxiesListening(listeners: listeners?.count ?? 0))
             // Step 7: NFSv4 through its proxy, retried until each mount's timeout.
             if !config.mounts.isEmpty {
                 let done = try step(.mounts, summary: { "\($0.targets.count) of \(config.mounts.count) mounted" }) { try mountAll(config) }
@@ -198,8 +196,27 @@ struct BootSequence {
         streams?.report(.bootFailed(step: step, error: error, exitCode: nil))
     }
 
-    private func startProxies(_ routes: [RelayRoute]) throws -> RelayService {
-        try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
+    /// The relays of the config's routes, then the DNS stub; what started is stopped again if a
+    /// later one fails.
+    private func startListeners(_ config: BootConfiguration) throws -> Listeners {
+        var listeners = Listeners()
+        let routes = RelayService.enclaveRoutes(for: config)
+        if !routes.isEmpty {
+            listeners.relays = try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
+        }
+        if let dns = config.dns {
+            let parent = Endpoint.vsock(cid: config.parentCID, port: dns.vsockPort)
+            let stub = DNSStub(rules: StubRules(config: config), parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent,
+                               names: NameTable(), logger: Logger(label: "dns"))
+            do {
+                try stub.start()
+            } catch {
+                listeners.stop()
+                throw error
+            }
+            listeners.dns = stub
+        }
+        return listeners
     }
 
     private func mountAll(_ config: BootConfiguration) throws -> MountedFilesystems {
@@ -215,13 +232,16 @@ struct BootSequence {
         let addresses = report.addresses.map(\.description).joined(separator: " ")
         var text = "lo up, \(report.addresses.count) addresses (\(addresses); \(report.added) new)"
         if let hostname = report.hostname { text += ", hostname \(hostname)" }
-        let outcome: String
-        switch report.hostsOutcome {
-        case .unchanged: outcome = "unchanged"
-        case .replaced: outcome = "replaced"
-        case .rewrittenInPlace: outcome = "rewritten in place: it is a mount point"
+        func said(_ outcome: ManagedBlockFile.WriteOutcome) -> String {
+            switch outcome {
+            case .unchanged: return "unchanged"
+            case .replaced: return "replaced"
+            case .rewrittenInPlace: return "rewritten in place: it is a mount point"
+            }
         }
-        return text + ", \(report.hostsFile): \(report.names) names (\(outcome))"
+        text += ", \(report.hostsFile): \(report.names) names (\(said(report.hostsOutcome)))"
+        if let resolvConf = report.resolvConf { text += ", \(resolvConf.path): nameserver 127.0.0.1 (\(said(resolvConf.outcome)))" }
+        return text
     }
 
     private func makeSupervisor(_ config: BootConfiguration, streams: EnclaveStreams?) throws -> AppSupervisor {
@@ -240,7 +260,8 @@ struct BootSequence {
         // and to the stream; without one it writes to the console directly.
         let capture = try streams?.captureOutput()
         let launch = LaunchSpec(command: config.app.command, environment: environment, workdir: config.app.workdir,
-                                credentials: credentials, output: capture.map { ($0.stdoutWriter, $0.stderrWriter) })
+                                credentials: credentials, output: capture.map { ($0.stdoutWriter, $0.stderrWriter) },
+                                denyVsock: !config.appMayUseVsock)
         return AppSupervisor(settings: .init(launch: launch, restart: config.app.restart, restartLimit: config.app.restartLimit,
                                              grace: .seconds(config.shutdown.graceSeconds), ready: config.app.ready.map(ReadinessProbe.init)),
                              logger: Logger(label: "supervisor"),

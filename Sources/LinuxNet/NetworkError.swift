@@ -11,8 +11,10 @@ public enum NetworkError: Error, CustomStringConvertible {
     /// Addresses the kernel does not show on lo after they were added.
     case addressesMissing(missing: [InterfaceAddress], present: [InterfaceAddress])
     case hostname(String, errno: Int32)
-    case cannotReadHostsFile(path: String, Error)
-    case cannotWriteHostsFile(path: String, Errno)
+    /// A managed file (hosts, resolv.conf) cannot be read or written; `configKey` is the setting
+    /// that names it.
+    case cannotRead(path: String, Error)
+    case cannotWrite(path: String, Errno, configKey: String)
 
     public var description: String {
         switch self {
@@ -22,9 +24,9 @@ public enum NetworkError: Error, CustomStringConvertible {
             return "the kernel does not show \(missing.map(\.description).joined(separator: ", ")) on lo after adding it "
                 + "(lo has: \(present.map(\.description).sorted().joined(separator: ", ")))"
         case .hostname(let name, let code): return "cannot set the hostname to \(name): \(String(cString: strerror(code)))"
-        case .cannotReadHostsFile(let path, let error): return "cannot read \(path): \(error)"
-        case .cannotWriteHostsFile(let path, let error):
-            let hint = error == .readOnlyFileSystem ? " (the image's /etc must be writable, or set network.hosts_file to a writable path)" : ""
+        case .cannotRead(let path, let error): return "cannot read \(path): \(error)"
+        case .cannotWrite(let path, let error, let key):
+            let hint = error == .readOnlyFileSystem ? " (the image's /etc must be writable, or set \(key) to a writable path)" : ""
             return "cannot write \(path): \(error)\(hint)"
         }
     }

@@ -1,7 +1,8 @@
 import BootConfig
 import Glibc
 
-/// Step 5 of the boot: `lo` up with every address, the hostname, the hosts block — then the
+/// Step 5 of the boot: `lo` up with every address, the hostname, the hosts block, the resolv.conf
+/// block when the DNS stub is configured — then the
 /// kernel's state read back, so that a silent failure is impossible.
 public enum NetworkSetup {
     public struct Report: Sendable, Equatable {
@@ -12,7 +13,15 @@ public enum NetworkSetup {
         public var hostname: String?
         public var names: Int
         public var hostsFile: String
-        public var hostsOutcome: HostsFile.WriteOutcome
+        public var hostsOutcome: ManagedBlockFile.WriteOutcome
+        /// With `dns`: the resolv.conf that names the stub, and what was done to it.
+        public var resolvConf: (path: String, outcome: ManagedBlockFile.WriteOutcome)?
+
+        public static func == (a: Report, b: Report) -> Bool {
+            a.addresses == b.addresses && a.added == b.added && a.hostname == b.hostname && a.names == b.names
+                && a.hostsFile == b.hostsFile && a.hostsOutcome == b.hostsOutcome
+                && a.resolvConf?.path == b.resolvConf?.path && a.resolvConf?.outcome == b.resolvConf?.outcome
+        }
     }
 
     public static func apply(_ config: BootConfiguration) throws(NetworkError) -> Report {
@@ -27,8 +36,13 @@ public enum NetworkSetup {
         }
         let entries = HostsEntries.entries(for: config)
         let outcome = try HostsFile.update(path: config.network.hostsFile, entries: entries)
+        var resolvConf: (String, ManagedBlockFile.WriteOutcome)?
+        if config.dns != nil {
+            resolvConf = (config.network.resolvConf, try ResolvConf.update(path: config.network.resolvConf))
+        }
         return Report(addresses: wanted, added: added, hostname: config.hostname,
-                      names: entries.reduce(0) { $0 + $1.names.count }, hostsFile: config.network.hostsFile, hostsOutcome: outcome)
+                      names: entries.reduce(0) { $0 + $1.names.count }, hostsFile: config.network.hostsFile, hostsOutcome: outcome,
+                      resolvConf: resolvConf)
     }
 
     /// Brings lo up, adds every address (one the kernel has already is fine), then reads the

@@ -2,6 +2,7 @@ import Addressing
 import ArgumentParser
 import BootConfig
 import ConsoleLog
+import DNS
 import Glibc
 import Logging
 import Relay
@@ -48,9 +49,10 @@ struct ParentRunner {
 
     /// Listens on every route and stream (one line each), then serves until SIGTERM or SIGINT
     /// (exit 0) or, with --exit-with-enclave, until the enclave reports its exit code (that code).
-    func serve(_ routes: [RelayRoute], streams: StreamOptions? = nil, source: String) throws {
-        guard !routes.isEmpty || !(streams?.receivers.isEmpty ?? true) else {
-            logger.error("\(source): nothing to serve (no hosts[], ingress[], logs or status)")
+    /// `dns`: the enclave's DNS port, answered with this machine's resolvers.
+    func serve(_ routes: [RelayRoute], streams: StreamOptions? = nil, dns: ListenAddress? = nil, source: String) throws {
+        guard !routes.isEmpty || !(streams?.receivers.isEmpty ?? true) || dns != nil else {
+            logger.error("\(source): nothing to serve (no hosts[], ingress[], egress, dns, logs or status)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
         let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID)
@@ -63,14 +65,29 @@ struct ParentRunner {
             logger.error("\(error)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
+        var forwarder: DNSForwarder?
+        do {
+            if let dns {
+                let started = DNSForwarder(listen: dns, logger: Logger(label: "dns"))
+                try started.start(emulation: emulation)
+                forwarder = started
+            }
+        } catch {
+            listeners.stop()
+            service.stop()
+            logger.error("cannot listen on \(dns.map { "\($0.emulated(by: emulation))" } ?? "") for dns: \(error)")
+            throw ExitCode(InitExitCode.bootStepFailed)
+        }
         func via(_ address: ListenAddress) -> String {
             let emulated = address.emulated(by: emulation)
             return emulated == address ? "" : " (emulated: \(emulated))"
         }
         for listener in service.listeners { logger.info("listening: \(listener.route)\(via(listener.route.listen))") }
         for receiver in listeners.receivers { logger.info("listening: \(receiver.kind.rawValue) stream \(receiver.listen)\(via(receiver.listen))") }
+        if let forwarder { logger.info("listening: dns \(forwarder.listen)\(via(forwarder.listen)) -> this machine's resolvers (/etc/resolv.conf)") }
 
         let result = waitForTheEnd(streams)
+        forwarder?.stop()
         listeners.stop()
         service.stop()
         if let last = streams?.sink.lastStatus { logger.info("the enclave's last status: \(last)") }

@@ -102,7 +102,7 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
         }
         let sink = ParentStreams(config: bootConfig, statusFile: statusFile, logger: Logger(label: "enclave"))
         try runner.serve(routes, streams: .init(sink: sink, receivers: sink.receivers(for: bootConfig), exitWithEnclave: exitWithEnclave),
-                         source: path)
+                         dns: bootConfig.dns.map { .vsock(port: $0.vsockPort) }, source: path)
     }
 }
 

@@ -33,6 +33,30 @@ public struct EgressPolicy: Sendable {
         return .deny(reason: "no allow rule matches \(destination)")
     }
 
+    /// Whether the DNS stub may ask the parent for `name` (lower-case labels). A name is refused
+    /// inside the enclave, so that it never leaves it, when no connection to it could be
+    /// allowed: a deny rule without ports covers it, or no allow rule could match it — unless
+    /// an allow rule names addresses, which a name may resolve to.
+    public func decide(resolving name: [String]) -> Decision {
+        let text = name.joined(separator: ".")
+        if let rule = deny.first(where: { rule in
+            guard rule.ports == nil, case .domain(let pattern) = rule.host else { return false }
+            return Self.labelsMatch(pattern[...], name[...])
+        }) {
+            return .deny(reason: "\(text) is denied by \"\(rule.text)\"")
+        }
+        if let rule = allow.first(where: { rule in
+            guard case .domain(let pattern) = rule.host else { return false }
+            return Self.labelsMatch(pattern[...], name[...])
+        }) {
+            return .allow(rule: rule.text)
+        }
+        if let rule = allow.first(where: { if case .domain = $0.host { return false } else { return true } }) {
+            return .allow(rule: rule.text)
+        }
+        return .deny(reason: "no allow rule matches \(text)")
+    }
+
     /// For an address `name` resolved to: a deny rule covering it refuses it, and so does an
     /// address the parent itself or its cloud serve — loopback, link-local (the instance
     /// metadata service 169.254.169.254), unspecified, multicast — unless an allow rule names

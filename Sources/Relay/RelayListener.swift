@@ -133,7 +133,7 @@ public final class RelayListener: Sendable {
         let deadline = NIODeadline.now() + route.connectTimeout
         accepted.writeAndFlush(nothing).and(upstream.writeAndFlush(nothing)).whenComplete { [self] written in
             do {
-                try written.get()
+                _ = try written.get()
                 try handOver(accepted, upstream, until: deadline)
             } catch {
                 logger.debug("\(route.name): the connection closed before it was relayed (\(error))")

@@ -3,6 +3,7 @@ import BootConfig
 import Logging
 import NIOCore
 import NIOPosix
+import Policy
 
 /// Step 6 of the boot: every outbound and ingress listener of the config, on one event loop
 /// group, all listening before the app starts.

@@ -1,5 +1,6 @@
 import Addressing
 import BootConfig
+import Policy
 
 /// Where a relay's connections go: a fixed endpoint, or candidates looked up for each new
 /// connection (a DNS name on the parent, an enclave found by name) and tried in turn.

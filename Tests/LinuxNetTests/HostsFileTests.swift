@@ -86,7 +86,7 @@ import Testing
             _ = try HostsFile.update(path: directory + "/no/such/dir/hosts", entries: entries)
             Issue.record("writing into a missing directory succeeded")
         } catch {
-            guard case .cannotWriteHostsFile(let path, let errno) = error else { Issue.record("\(error)"); return }
+            guard case .cannotWrite(let path, let errno, "network.hosts_file") = error else { Issue.record("\(error)"); return }
             #expect(path == directory + "/no/such/dir/hosts" && errno == .noSuchFileOrDirectory)
             #expect(error.description == "cannot write \(directory)/no/such/dir/hosts: No such file or directory")
         }

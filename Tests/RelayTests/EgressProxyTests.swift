@@ -5,6 +5,7 @@ import NIOCore
 @testable import Relay
 import Testing
 import TestSupport
+import Policy
 
 /// Both halves of the egress proxy in this process over loopback TCP (the sandbox test puts
 /// them on emulated vsock around a real curl): the enclave half checks and asks the parent

@@ -37,11 +37,14 @@ enum Sandbox {
 
     /// The argv that runs enclave-init ARGS in `mode`, inside fresh namespaces where a private
     /// copy of `hostsFile` is bind-mounted over /etc/hosts and `prelude` (shell) has run first.
-    static func command(_ mode: Mode, _ arguments: [String], hostsFile: String, prelude: String = "",
+    /// /etc/resolv.conf gets a private copy too (`resolvConf`, or a fresh one), so that a
+    /// config with `dns` never writes the machine's own.
+    static func command(_ mode: Mode, _ arguments: [String], hostsFile: String, resolvConf: String? = nil, prelude: String = "",
                         procOfItsOwn: Bool = true) throws -> [String] {
         let binary = try staticBinary()
-        let script = "set -e; mount --bind \"$1\" /etc/hosts; shift; \(prelude)\nexec \"$@\""
-        let wrapper = ["/bin/sh", "-c", script, "sandbox", hostsFile, binary] + arguments
+        let resolver = try resolvConf ?? privateResolvConf()
+        let script = "set -e; mount --bind \"$1\" /etc/hosts; mount --bind \"$2\" /etc/resolv.conf; shift 2; \(prelude)\nexec \"$@\""
+        let wrapper = ["/bin/sh", "-c", script, "sandbox", hostsFile, resolver, binary] + arguments
         switch mode {
         case .pid1: return (procOfItsOwn ? unshare : unshare.filter { $0 != "--mount-proc" }) + wrapper
         case .subreaper: return ["/usr/bin/unshare"] + isolation + wrapper // unshare and sh exec: not PID 1
@@ -100,6 +103,12 @@ enum Sandbox {
         return (scratch, vsock)
     }
 
+    /// A private resolv.conf for one run, as an image built on a laptop would have it (a
+    /// nameserver the enclave cannot reach: TEST-NET-1).
+    static func privateResolvConf() throws -> String {
+        try hostsFiles.write("resolv-\(UInt64.random(in: 0...UInt64.max))", "nameserver 192.0.2.53\noptions timeout:1 attempts:1\n")
+    }
+
     /// A private hosts file for one run, as a fresh image would have it.
     static func privateHostsFile() throws -> String {
         try hostsFiles.write("hosts-\(UInt64.random(in: 0...UInt64.max))", "127.0.0.1 localhost\n")
@@ -115,10 +124,11 @@ enum Sandbox {
 
     /// Starts `enclave-init ARGS` in the given mode, in the background.
     static func start(_ mode: Mode, _ arguments: [String], environment: [String: String] = [:], hostsFile: String? = nil,
-                      prelude: String = "", procOfItsOwn: Bool = true) throws -> SpawnedProcess {
+                      resolvConf: String? = nil, prelude: String = "", procOfItsOwn: Bool = true) throws -> SpawnedProcess {
         var base = baseEnvironment
         base.merge(environment) { $1 }
-        let argv = try command(mode, arguments, hostsFile: try hostsFile ?? privateHostsFile(), prelude: prelude, procOfItsOwn: procOfItsOwn)
+        let argv = try command(mode, arguments, hostsFile: try hostsFile ?? privateHostsFile(), resolvConf: resolvConf, prelude: prelude,
+                               procOfItsOwn: procOfItsOwn)
         return try SpawnedProcess(argv[0], Array(argv.dropFirst()), environment: base)
     }
     /// Starts `enclave-init parent ARGS` on the machine's own network (as on a parent instance),

@@ -47,13 +47,34 @@ typedef struct {
     size_t group_count;
     int stdout_fd;               // >= 0: becomes the app's stdout (the log stream's capture pipe)
     int stderr_fd;               // >= 0: becomes the app's stderr
+    int deny_vsock;              // non-zero: no_new_privs and the AF_VSOCK seccomp filter
 } ei_spawn_request;
 
 /// Where the child failed, reported with its errno through a close-on-exec pipe.
 enum ei_spawn_stage {
     EI_STAGE_NONE = 0, EI_STAGE_SETSID, EI_STAGE_CHDIR, EI_STAGE_SETGROUPS, EI_STAGE_SETGID,
-    EI_STAGE_SETUID, EI_STAGE_EXEC, EI_STAGE_FORK, EI_STAGE_PIPE, EI_STAGE_STDIO
+    EI_STAGE_SETUID, EI_STAGE_EXEC, EI_STAGE_FORK, EI_STAGE_PIPE, EI_STAGE_STDIO, EI_STAGE_SECCOMP
 };
+
+/// One classic BPF instruction, laid out as the kernel's struct sock_filter.
+typedef struct {
+    unsigned short code;
+    unsigned char jt;
+    unsigned char jf;
+    unsigned int k;
+} ei_bpf_instruction;
+
+/// The seccomp program that refuses socket(AF_VSOCK, ...) with EACCES (x86_64, x32, i386),
+/// for tests that run it against sample calls.
+const ei_bpf_instruction *ei_vsock_filter(size_t *count);
+
+/// In the calling thread: PR_SET_NO_NEW_PRIVS, then the filter. 0, or -1 with errno.
+int ei_install_vsock_filter(void);
+
+/// Sends a raw DNS query to the servers of /etc/resolv.conf with glibc's resolver (UDP, TCP on
+/// truncation) and copies the answer into `answer`. Returns its length, or -1 when no server
+/// answered. Blocking: call it off the event loops.
+int ei_resolver_send(const unsigned char *query, int length, unsigned char *answer, int capacity);
 
 /// Forks and execs the request in a new session (so its own process group), with default
 /// signal dispositions, an empty signal mask and every descriptor above 2 closed on exec.

@@ -2,6 +2,7 @@ import Addressing
 import BootConfig
 import NIOCore
 import NIOPosix
+import Policy
 
 /// The egress proxy as a connection-setup strategy (DESIGN.md section 4): each connection is
 /// one `EgressExchange`, from its request head to the relay or a refusal with a reason.

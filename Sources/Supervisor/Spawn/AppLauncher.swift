@@ -9,14 +9,18 @@ public struct LaunchSpec: Sendable {
     public var credentials: Credentials?
     /// Descriptors that become the app's stdout and stderr (nil: enclave-init's own, the console).
     public var output: (stdout: Int32, stderr: Int32)?
+    /// The app and everything it starts may not create AF_VSOCK sockets (app.allow_vsock false):
+    /// a seccomp filter with no_new_privs, installed in the child before exec.
+    public var denyVsock: Bool
 
     public init(command: [String], environment: [(key: String, value: String)], workdir: String? = nil, credentials: Credentials? = nil,
-                output: (stdout: Int32, stderr: Int32)? = nil) {
+                output: (stdout: Int32, stderr: Int32)? = nil, denyVsock: Bool = false) {
         self.command = command
         self.environment = environment
         self.workdir = workdir
         self.credentials = credentials
         self.output = output
+        self.denyVsock = denyVsock
     }
 
     /// enclave-init's own environment with `overrides` applied (later keys win), plus HOME from
@@ -61,7 +65,8 @@ public enum AppLauncher {
                         set_ids: spec.credentials == nil ? 0 : 1,
                         uid: uid_t(spec.credentials?.uid ?? 0), gid: gid_t(spec.credentials?.gid ?? 0),
                         groups: cGroups.baseAddress, group_count: cGroups.count,
-                        stdout_fd: spec.output?.stdout ?? -1, stderr_fd: spec.output?.stderr ?? -1)
+                        stdout_fd: spec.output?.stdout ?? -1, stderr_fd: spec.output?.stderr ?? -1,
+                        deny_vsock: spec.denyVsock ? 1 : 0)
                     return ei_spawn(&request, &stage, &error)
                 }
             }
@@ -82,6 +87,8 @@ public enum AppLauncher {
         case EI_STAGE_SETGROUPS.rawValue, EI_STAGE_SETGID.rawValue, EI_STAGE_SETUID.rawValue:
             let ids = spec.credentials.map { "uid \($0.uid), gid \($0.gid), groups \($0.groups)" } ?? ""
             return .setup("cannot switch to app.user (\(ids)): \(reason)")
+        case EI_STAGE_SECCOMP.rawValue:
+            return .setup("cannot install the filter that keeps the app off vsock (app.allow_vsock false): \(reason)")
         case EI_STAGE_STDIO.rawValue:
             return .setup("cannot connect the app's stdout/stderr to the log capture: \(reason)")
         default:

@@ -1,0 +1,121 @@
+import Addressing
+import CSupport
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The parent half of `dns`: listens on the DNS vsock port, and answers each framed query from
+/// the enclave with its system's resolvers (glibc's res_nsend: /etc/resolv.conf, UDP, TCP on
+/// truncation), or SERVFAIL when none answers. The enclave is not trusted either: messages
+/// that are not queries are dropped, and a connection has at most `inFlight` queries being
+/// resolved; beyond that they are answered SERVFAIL at once.
+public final class DNSForwarder: Sendable {
+    static let inFlight = 64
+
+    public let listen: ListenAddress
+    public let counters = DNSCounters()
+    private let logger: Logger
+    /// res_nsend blocks: queries are resolved here, several at once, never on the event loop.
+    private let lookups: NIOThreadPool
+    private let group: MultiThreadedEventLoopGroup
+    private let serverChannel = NIOLockedValueBox<Channel?>(nil)
+
+    public init(listen: ListenAddress, logger: Logger, threads: Int = 8) {
+        self.listen = listen
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        lookups = NIOThreadPool(numberOfThreads: threads)
+        lookups.start()
+    }
+
+    /// Listens (with the vsock emulation applied); throws, having cleaned up, if it cannot.
+    public func start(emulation: VsockEmulation?) throws {
+        do {
+            try bind(emulation: emulation).wait()
+        } catch {
+            shutDown()
+            throw error
+        }
+    }
+
+    private func bind(emulation: VsockEmulation?) -> EventLoopFuture<Void> {
+        ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(EnclaveQueryHandler(forwarder: self))
+                }
+            }
+            .bind(listen.emulated(by: emulation))
+            .map { [serverChannel] channel in serverChannel.withLockedValue { $0 = channel } }
+    }
+
+    /// Closes the listener, ends the resolver threads and logs the counters.
+    public func stop() {
+        shutDown()
+        logger.info("dns \(listen): \(counters.snapshot)")
+    }
+
+    private func shutDown() {
+        if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
+        try? lookups.syncShutdownGracefully()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// The answer to one query from the enclave (nil: not a query, nothing is sent).
+    fileprivate func answer(_ bytes: [UInt8], on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]?> {
+        counters.count(\.queries)
+        guard case .success(let query) = DNSMessage.parse(bytes), !query.isResponse else {
+            counters.count(\.malformed)
+            guard let id = DNSMessage.id(of: bytes), bytes[2] & 0x80 == 0 else { return eventLoop.makeSucceededFuture(nil) }
+            return eventLoop.makeSucceededFuture(DNSMessage.formatError(id: id))
+        }
+        counters.count(\.forwarded)
+        return lookups.runIfActive(eventLoop: eventLoop) { [counters] () -> [UInt8]? in
+            var answer = [UInt8](repeating: 0, count: DNSMessage.maximumLength)
+            let length = ei_resolver_send(bytes, Int32(bytes.count), &answer, Int32(answer.count))
+            guard length >= DNSMessage.headerLength else {
+                counters.count(\.serverFailures)
+                return query.reply(.serverFailure)
+            }
+            return Array(answer[0..<Int(length)])
+        }.recover { [counters] _ in
+            counters.count(\.serverFailures)
+            return query.reply(.serverFailure)
+        }
+    }
+}
+
+/// Framed queries from one enclave connection, answered as they complete.
+private final class EnclaveQueryHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    private let forwarder: DNSForwarder
+    private var inFlight = 0
+
+    init(forwarder: DNSForwarder) { self.forwarder = forwarder }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        let channel = context.channel
+        guard inFlight < DNSForwarder.inFlight else {
+            if case .success(let query) = DNSMessage.parse(bytes), !query.isResponse {
+                forwarder.counters.count(\.serverFailures)
+                channel.writeAndFlush(ByteBuffer.dnsFrame(query.reply(.serverFailure), allocator: channel.allocator), promise: nil)
+            }
+            return
+        }
+        inFlight += 1
+        let loop = context.eventLoop
+        forwarder.answer(bytes, on: loop).whenSuccess { [self] answer in
+            inFlight -= 1
+            guard let answer else { return }
+            channel.writeAndFlush(ByteBuffer.dnsFrame(answer, allocator: channel.allocator), promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

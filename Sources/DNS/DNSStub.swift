@@ -1,0 +1,210 @@
+import Addressing
+import BootConfig
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The DNS stub inside the enclave: 127.0.0.1:53 over UDP and TCP (what resolv.conf's managed
+/// block names). Names of `hosts[]` are answered here, names the egress policy cannot allow are
+/// refused here, everything else goes to the parent half over vsock (`ParentLink`); answers
+/// from the parent feed the name table that names transparently captured connections.
+public final class DNSStub: Sendable {
+    /// The longest any query waits: a parent that is away or silent gives SERVFAIL by then
+    /// (below glibc's 5 s per try, so the app's resolver does not give up first).
+    public static let queryTimeout: TimeAmount = .seconds(3)
+    /// A TCP client idle this long is closed.
+    static let tcpIdleTimeout: TimeAmount = .seconds(30)
+    /// Queries one TCP connection may have waiting; more are answered SERVFAIL at once.
+    static let tcpInFlight = 64
+
+    public let counters = DNSCounters()
+    public let names: NameTable
+    let rules: StubRules
+    private let link: ParentLink
+    private let logger: Logger
+    /// One event loop: the stub's work is tiny per query, and the link's state lives on it.
+    private let group: MultiThreadedEventLoopGroup
+    private let channels = NIOLockedValueBox<[Channel]>([])
+    /// Policy refusals are logged at most once a second.
+    private let refusalLog = NIOLockedValueBox((last: NIODeadline.distantPast, unlogged: 0))
+
+    /// `parent`: the parent half's DNS port as an endpoint (the emulation already applied).
+    public init(rules: StubRules, parent: Endpoint, names: NameTable, logger: Logger,
+                timeout: TimeAmount = DNSStub.queryTimeout) {
+        self.rules = rules
+        self.names = names
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        link = ParentLink(target: parent, eventLoop: group.next(), timeout: timeout, counters: counters, logger: logger)
+    }
+
+    /// The ports the stub listens on, once started (53 unless a test asked for others).
+    public var boundPorts: (udp: Int, tcp: Int)? {
+        channels.withLockedValue { channels in
+            guard channels.count == 2, let udp = channels[0].localAddress?.port, let tcp = channels[1].localAddress?.port else { return nil }
+            return (udp, tcp)
+        }
+    }
+
+    /// Listens on `host:port` over UDP and TCP; returns once both are bound, or throws (and
+    /// closes what was bound).
+    public func start(host: String = DNSSettings.listenAddress, port: Int = Int(DNSSettings.listenPort)) throws {
+        do {
+            try bind(host: host, port: port).wait()
+        } catch {
+            shutDown()
+            throw error
+        }
+    }
+
+    private func bind(host: String, port: Int) -> EventLoopFuture<Void> {
+        let udp = DatagramBootstrap(group: group)
+            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(stub: self)) }
+            }
+            .bind(host: host, port: port)
+        let tcp = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.tcpIdleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(TCPQueryHandler(stub: self))
+                }
+            }
+            .bind(host: host, port: port)
+        return udp.and(tcp)
+            .map { [channels] udp, tcp in channels.withLockedValue { $0 = [udp, tcp] } }
+            .flatMapError { error in
+                udp.whenSuccess { $0.close(promise: nil) }
+                tcp.whenSuccess { $0.close(promise: nil) }
+                return udp.eventLoop.makeFailedFuture(error)
+            }
+    }
+
+    /// Closes the listeners and the parent connection, and logs the counters.
+    public func stop() {
+        shutDown()
+        logger.info("dns stub: \(counters.snapshot)")
+    }
+
+    private func shutDown() {
+        for channel in channels.withLockedValue({ $0 }) { try? channel.close().wait() }
+        try? link.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// The answer to one message from a client, or nil when nothing should be sent (a message
+    /// too broken to answer, or a response sent to the stub). `udpLimit`: the client reads
+    /// over UDP, so a larger answer is cut to its header and question with TC set.
+    func answer(_ bytes: [UInt8], overUDP: Bool, on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]?> {
+        counters.count(\.queries)
+        let query: DNSMessage
+        switch DNSMessage.parse(bytes) {
+        case .success(let parsed) where !parsed.isResponse:
+            query = parsed
+        case .success:
+            counters.count(\.malformed)
+            return eventLoop.makeSucceededFuture(nil)
+        case .failure:
+            counters.count(\.malformed)
+            guard let id = DNSMessage.id(of: bytes), bytes[2] & 0x80 == 0 else { return eventLoop.makeSucceededFuture(nil) }
+            return eventLoop.makeSucceededFuture(DNSMessage.formatError(id: id))
+        }
+        switch rules.decide(query) {
+        case .answer(let addresses):
+            counters.count(\.local)
+            return eventLoop.makeSucceededFuture(query.reply(.noError, addresses: addresses, ttl: StubRules.localTTL))
+        case .notImplemented:
+            return eventLoop.makeSucceededFuture(query.reply(.notImplemented))
+        case .refuse(let reason):
+            counters.count(\.refused)
+            logRefusal(query.question, reason)
+            return eventLoop.makeSucceededFuture(query.reply(.refused))
+        case .forward:
+            counters.count(\.forwarded)
+            let udpLimit = overUDP ? query.acceptedUDPSize() : DNSMessage.maximumLength
+            return link.ask(query).hop(to: eventLoop).map { [names] answer in
+                guard case .success(let parsed) = DNSMessage.parse(answer) else { return answer }
+                names.record(answer: parsed)
+                return answer.count > udpLimit ? DNSMessage.truncated(parsed) : answer
+            }
+        }
+    }
+
+    private func logRefusal(_ question: DNSQuestion, _ reason: String) {
+        let unlogged: Int? = refusalLog.withLockedValue { state in
+            let now = NIODeadline.now()
+            guard now - state.last >= .seconds(1) else {
+                state.unlogged += 1
+                return nil
+            }
+            defer { state = (now, 0) }
+            return state.unlogged
+        }
+        guard let unlogged else { return }
+        let more = unlogged > 0 ? " (and \(unlogged) more refusals since the last message)" : ""
+        logger.info("dns: refused \(question.name) (type \(question.type)): \(reason)\(more)")
+    }
+}
+
+/// One datagram, one query; the answer goes back to the sender.
+private final class UDPQueryHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    private let stub: DNSStub
+
+    init(stub: DNSStub) { self.stub = stub }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let channel = context.channel
+        stub.answer(Array(envelope.data.readableBytesView), overUDP: true, on: context.eventLoop).whenSuccess { answer in
+            guard let answer else { return }
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: channel.allocator.buffer(bytes: answer)),
+                                  promise: nil)
+        }
+    }
+
+    /// A failed send (the client went away: ECONNREFUSED on loopback) ends nothing.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {}
+}
+
+/// Framed queries on one TCP connection, answered as they complete (RFC 7766 allows any order).
+private final class TCPQueryHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    private let stub: DNSStub
+    private var inFlight = 0
+
+    init(stub: DNSStub) { self.stub = stub }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        let channel = context.channel
+        guard inFlight < DNSStub.tcpInFlight else {
+            if case .success(let query) = DNSMessage.parse(bytes), !query.isResponse {
+                channel.writeAndFlush(ByteBuffer.dnsFrame(query.reply(.serverFailure), allocator: channel.allocator), promise: nil)
+            }
+            return
+        }
+        inFlight += 1
+        let loop = context.eventLoop
+        stub.answer(bytes, overUDP: false, on: loop).whenSuccess { [self] answer in
+            loop.preconditionInEventLoop()
+            inFlight -= 1
+            guard let answer else { return }
+            channel.writeAndFlush(ByteBuffer.dnsFrame(answer, allocator: channel.allocator), promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

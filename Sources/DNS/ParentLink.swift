@@ -1,0 +1,158 @@
+import Addressing
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The stub's channel to the parent half: one connection over vsock carrying DNS-over-TCP
+/// frames, many queries in flight at once, matched by an id of its own (the app's ids collide
+/// across clients) and by the question, so that an answer the parent makes up for another
+/// question is dropped. Every query gets an answer within `timeout`: the parent's, or
+/// SERVFAIL when the parent is away, silent or speaks garbage. All state lives on `eventLoop`.
+final class ParentLink: @unchecked Sendable {
+    /// Queries waiting for the parent; beyond this the stub answers SERVFAIL at once, so a
+    /// flood costs bounded memory.
+    static let maximumInFlight = 512
+    static let connectTimeout: TimeAmount = .seconds(1)
+
+    private struct Pending {
+        var clientID: UInt16
+        var question: DNSQuestion
+        var promise: EventLoopPromise<[UInt8]>
+        var timeout: Scheduled<Void>
+        var query: DNSMessage
+    }
+
+    let target: Endpoint
+    let eventLoop: EventLoop
+    let timeout: TimeAmount
+    let counters: DNSCounters
+    private let logger: Logger
+    // On eventLoop only:
+    private var channel: Channel?
+    private var connecting: EventLoopFuture<Channel>?
+    private var pending: [UInt16: Pending] = [:]
+    private var nextID = UInt16.random(in: 0...UInt16.max)
+
+    init(target: Endpoint, eventLoop: EventLoop, timeout: TimeAmount, counters: DNSCounters, logger: Logger) {
+        self.target = target
+        self.eventLoop = eventLoop
+        self.timeout = timeout
+        self.counters = counters
+        self.logger = logger
+    }
+
+    /// The parent's answer to `query` with the client's id, or SERVFAIL.
+    func ask(_ query: DNSMessage) -> EventLoopFuture<[UInt8]> {
+        eventLoop.flatSubmit { [self] in
+            guard pending.count < Self.maximumInFlight else {
+                counters.count(\.serverFailures)
+                return eventLoop.makeSucceededFuture(query.reply(.serverFailure))
+            }
+            var free = nextID
+            while pending[free] != nil { free &+= 1 }
+            let id = free
+            nextID = id &+ 1
+            let promise = eventLoop.makePromise(of: [UInt8].self)
+            let timer = eventLoop.scheduleTask(in: timeout) { [self] in
+                fail(id, because: "no answer from the parent within \(timeout.nanoseconds / 1_000_000) ms")
+            }
+            pending[id] = Pending(clientID: query.id, question: query.question, promise: promise, timeout: timer, query: query)
+            var rewritten = query.bytes
+            rewritten[0] = UInt8(id >> 8)
+            rewritten[1] = UInt8(id & 0xFF)
+            let bytes = rewritten
+            connected().whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    channel.writeAndFlush(ByteBuffer.dnsFrame(bytes, allocator: channel.allocator), promise: nil)
+                case .failure(let error):
+                    fail(id, because: "the parent is not reachable at \(target): \(DialErrorText.describe(error))")
+                }
+            }
+            return promise.futureResult
+        }
+    }
+
+    private func connected() -> EventLoopFuture<Channel> {
+        if let channel, channel.isActive { return eventLoop.makeSucceededFuture(channel) }
+        if let connecting { return connecting }
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(Self.connectTimeout)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ParentAnswerHandler(link: self))
+                }
+            }
+        let future: EventLoopFuture<Channel>
+        do {
+            future = try bootstrap.connect(target)
+        } catch {
+            future = eventLoop.makeFailedFuture(error)
+        }
+        connecting = future
+        future.whenComplete { [self] result in
+            connecting = nil
+            if case .success(let channel) = result { self.channel = channel }
+        }
+        return future
+    }
+
+    /// A frame from the parent.
+    fileprivate func received(_ bytes: [UInt8]) {
+        guard case .success(let answer) = DNSMessage.parse(bytes), answer.isResponse,
+              let waiting = pending[answer.id], waiting.question == answer.question else {
+            counters.count(\.parentGarbage)
+            return
+        }
+        pending[answer.id] = nil
+        waiting.timeout.cancel()
+        var restored = bytes
+        restored[0] = UInt8(waiting.clientID >> 8)
+        restored[1] = UInt8(waiting.clientID & 0xFF)
+        waiting.promise.succeed(restored)
+    }
+
+    /// The connection ended: every query still waiting on it gets SERVFAIL now.
+    fileprivate func disconnected(_ closed: Channel) {
+        guard channel === closed else { return }
+        channel = nil
+        for id in Array(pending.keys) { fail(id, because: "the parent closed the DNS connection") }
+    }
+
+    private func fail(_ id: UInt16, because reason: String) {
+        guard let waiting = pending.removeValue(forKey: id) else { return }
+        waiting.timeout.cancel()
+        counters.count(\.serverFailures)
+        logger.debug("dns: SERVFAIL for \(waiting.question.name): \(reason)")
+        waiting.promise.succeed(waiting.query.reply(.serverFailure))
+    }
+
+    func close() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit { [self] in
+            guard let channel else { return eventLoop.makeSucceededVoidFuture() }
+            return channel.close().recover { _ in }
+        }
+    }
+}
+
+/// Hands the parent's frames to the link; a reset or garbage the decoder refuses closes it.
+private final class ParentAnswerHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    private let link: ParentLink
+
+    init(link: ParentLink) { self.link = link }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        link.received(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        link.disconnected(context.channel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

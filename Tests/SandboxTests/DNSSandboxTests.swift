@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The DNS stub and the vsock filter end to end: the app resolves with its ordinary resolver
+/// (glibc's getaddrinfo, /etc/resolv.conf) through the stub, emulated vsock and `enclave-init
+/// parent`, which asks a dnsmasq in its own network namespace (the only place the test names
+/// exist, with addresses of 198.18.0.0/15); and the app cannot create an AF_VSOCK socket.
+@Suite(.serialized) struct DNSSandboxTests {
+    let scratch: TemporaryDirectory
+    let vsock: String
+
+    init() throws {
+        (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
+    }
+
+    private func file(_ name: String) -> String {
+        (try? String(contentsOfFile: scratch.path + "/out/" + name, encoding: .utf8)) ?? ""
+    }
+
+    /// A raw query from the app to the stub, printing the response code and the A records.
+    static let rawQuery = """
+        import socket, struct, sys
+        def ask(name, qtype):
+            labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\\0"
+            query = struct.pack(">HHHHHH", 0x5151, 0x0100, 1, 0, 0, 0) + labels + struct.pack(">HH", qtype, 1)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(5)
+            s.sendto(query, ("127.0.0.1", 53))
+            answer = s.recv(4096)
+            count = struct.unpack(">H", answer[6:8])[0]
+            records, offset = [], len(query)
+            for _ in range(count):
+                rtype, _, _, length = struct.unpack(">HHIH", answer[offset + 2:offset + 12])
+                if rtype == 1: records.append(socket.inet_ntoa(answer[offset + 12:offset + 16]))
+                offset += 12 + length
+            return "rcode=%d %s" % (answer[3] & 15, " ".join(records))
+        print(ask(sys.argv[1], int(sys.argv[2])))
+        """
+
+    @Test func theAppResolvesThroughTheStubAndTheParentAndCannotUseVsock() throws {
+        let out = scratch.path + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        // The app runs as nobody: it must reach its script and write its findings.
+        chmod(scratch.path, 0o755)
+        chmod(out, 0o777)
+        let config = try scratch.write("boot.json", """
+            {"version": 1,
+             "hosts": [{"names": ["mapped.internal"], "address": "127.0.0.9", "port": 80, "vsock_port": 8000, "remote": "127.0.0.1:9"}],
+             "egress": {"port": 3128, "vsock_port": 8001, "allow": ["**.example.test"], "deny": ["blocked.example.test"]},
+             "dns": {"vsock_port": 8053},
+             "app": {"user": "nobody"}}
+            """)
+        let query = try scratch.write("query.py", Self.rawQuery)
+        let dnsmasqLog = scratch.path + "/dnsmasq.log"
+        let parent = try Sandbox.startParent(["--config", config], hostsFile: try Sandbox.privateHostsFile(),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
+                                             prelude: "dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces "
+                                                + "--user=root --pid-file=\(scratch.path)/dnsmasq.pid --log-queries --log-facility=\(dnsmasqLog) "
+                                                + "--host-record=api.example.test,198.18.0.10 --host-record=blocked.example.test,198.18.0.11 &")
+        defer {
+            kill(parent.pid, SIGKILL)
+            if let text = try? String(contentsOfFile: scratch.path + "/dnsmasq.pid", encoding: .utf8),
+               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) { kill(pid, SIGKILL) }
+        }
+        #expect(eventually { parent.stderrSoFar.contains("listening: dns") }, "\(parent.stderrSoFar)")
+        #expect(eventually { FileManager.default.fileExists(atPath: scratch.path + "/dnsmasq.pid") })
+
+        let resolvConf = try Sandbox.privateResolvConf()
+        let app = """
+            cat /etc/resolv.conf > \(out)/resolv.conf
+            python3 -c 'import socket; print(sorted({a[4][0] for a in socket.getaddrinfo("api.example.test", 443, socket.AF_INET)}))' > \(out)/api 2>&1
+            python3 -c 'import socket; print(sorted({a[4][0] for a in socket.getaddrinfo("mapped.internal", 80, socket.AF_INET)}))' > \(out)/mapped 2>&1
+            python3 \(query) mapped.internal 1 > \(out)/mapped-a
+            python3 \(query) mapped.internal 28 > \(out)/mapped-aaaa
+            python3 \(query) blocked.example.test 1 > \(out)/blocked
+            python3 \(query) elsewhere.invalid 1 > \(out)/elsewhere
+            python3 \(query) api.example.test 1 > \(out)/api-raw
+            python3 -c 'import socket
+            try:
+                socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+                print("created")
+            except PermissionError as e:
+                print("PermissionError", e.errno)
+            except OSError as e:
+                print("OSError", e.errno)' > \(out)/vsock 2>&1
+            sh -c 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; id -u' > \(out)/child-status
+            """
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", app], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock],
+                                        resolvConf: resolvConf)
+        let result = enclave.wait(timeout: .seconds(60))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        let log = result?.stderr ?? ""
+
+        // resolv.conf: the managed block first, the image's own line kept below it.
+        let resolv = file("resolv.conf")
+        #expect(resolv.hasPrefix("# BEGIN enclave-init\n") && resolv.contains("nameserver 127.0.0.1\n# END enclave-init\nnameserver 192.0.2.53"), "\(resolv)")
+        #expect(log.contains("/etc/resolv.conf: nameserver 127.0.0.1 (rewritten in place: it is a mount point)"), "\(log)")
+        // The app's own resolver, through the stub and the parent.
+        #expect(file("api") == "['198.18.0.10']\n", "\(file("api"))\n\(log)")
+        #expect(file("mapped") == "['127.0.0.9']\n", "\(file("mapped"))")
+        #expect(file("api-raw") == "rcode=0 198.18.0.10\n", "\(file("api-raw"))")
+        // Mapped names are the stub's own answer, with no AAAA; denied names never leave.
+        #expect(file("mapped-a") == "rcode=0 127.0.0.9\n", "\(file("mapped-a"))")
+        #expect(file("mapped-aaaa") == "rcode=0 \n", "\(file("mapped-aaaa"))")
+        #expect(file("blocked") == "rcode=5 \n", "\(file("blocked"))")
+        #expect(file("elsewhere") == "rcode=5 \n", "\(file("elsewhere"))")
+        let asked = (try? String(contentsOfFile: dnsmasqLog, encoding: .utf8)) ?? ""
+        #expect(asked.contains("query[A] api.example.test"), "\(asked)")
+        #expect(!asked.contains("blocked.example.test") && !asked.contains("elsewhere.invalid") && !asked.contains("mapped.internal"), "\(asked)")
+        // No vsock for the app, nor for what it starts, as another user.
+        #expect(file("vsock") == "PermissionError 13\n", "\(file("vsock"))")
+        #expect(file("child-status") == "NoNewPrivs:\t1\nSeccomp:\t2\n65534\n", "\(file("child-status"))")
+        #expect(log.contains("dns stub: "), "\(log)")
+
+        kill(parent.pid, SIGTERM)
+        let parentLog = parent.wait(timeout: .seconds(10))?.stderr ?? ""
+        #expect(parentLog.contains("dns vsock:any:8053: "), "\(parentLog)")
+        #expect(!parentLog.contains(" 0 forwarded"), "\(parentLog)")
+    }
+
+    /// Without an egress policy the app keeps vsock (and no filter is installed).
+    @Test func withoutEgressTheAppIsNotFiltered() throws {
+        let out = scratch.path + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let config = try scratch.write("plain.json", #"{"version": 1}"#)
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > \(out)/plain"])
+        Sandbox.expectEnded(enclave.wait(timeout: .seconds(30)), .pid1, withCode: 0)
+        #expect(file("plain") == "NoNewPrivs:\t0\nSeccomp:\t0\n", "\(file("plain"))")
+    }
+}

@@ -56,9 +56,9 @@ let package = Package(
         // Boot JSON v1: model, strict decoding, validation with JSON paths. No I/O but reading the file.
         .target(name: "BootConfig", dependencies: ["Addressing", .product(name: "SystemPackage", package: "swift-system")]),
 
-        // Netlink (libnl-3, libnl-route-3), /etc/hosts, hostname.
+        // Step 5: netlink (libnl-3, libnl-route-3), /etc/hosts, hostname, resolv.conf, the capture rule.
         .target(name: "LinuxNet", dependencies: [
-            "Addressing", "BootConfig", "CNetlink",
+            "Addressing", "BootConfig", "CNetlink", "CSupport",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
 

@@ -1,4 +1,4 @@
-// libnl-3 and libnl-route-3, as the LinuxNet module uses them (rtnl links and addresses).
+// libnl-3 and libnl-route-3, as the LinuxNet module uses them (rtnl links, addresses, routes).
 #pragma once
 #include <netlink/netlink.h>
 #include <netlink/version.h>
@@ -8,3 +8,5 @@
 #include <netlink/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/route.h>
+#include <netlink/route/nexthop.h>

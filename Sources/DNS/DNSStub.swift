@@ -146,7 +146,7 @@ public final class DNSStub: Sendable {
         }
         guard let unlogged else { return }
         let more = unlogged > 0 ? " (and \(unlogged) more refusals since the last message)" : ""
-        logger.info("dns: refused \(question.name) (type \(question.type)): \(reason)\(more)")
+        logger.info("refused \(question.name) (type \(question.type)): \(reason)\(more)")
     }
 }
 

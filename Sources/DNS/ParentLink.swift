@@ -124,7 +124,7 @@ final class ParentLink: @unchecked Sendable {
         guard let waiting = pending.removeValue(forKey: id) else { return }
         waiting.timeout.cancel()
         counters.count(\.serverFailures)
-        logger.debug("dns: SERVFAIL for \(waiting.question.name): \(reason)")
+        logger.debug("SERVFAIL for \(waiting.question.name): \(reason)")
         waiting.promise.succeed(waiting.query.reply(.serverFailure))
     }
 

@@ -200,14 +200,16 @@ struct BootSequence {
     /// later one fails.
     private func startListeners(_ config: BootConfiguration) throws -> Listeners {
         var listeners = Listeners()
-        let routes = RelayService.enclaveRoutes(for: config)
+        // The stub's answers name the connections the capture rule sends to the egress listener.
+        let names = NameTable()
+        let routes = RelayService.enclaveRoutes(for: config, names: { names.name(for: .v4($0)) })
         if !routes.isEmpty {
             listeners.relays = try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
         }
         if let dns = config.dns {
             let parent = Endpoint.vsock(cid: config.parentCID, port: dns.vsockPort)
             let stub = DNSStub(rules: StubRules(config: config), parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent,
-                               names: NameTable(), logger: Logger(label: "dns"))
+                               names: names, logger: Logger(label: "dns"))
             do {
                 try stub.start()
             } catch {
@@ -241,6 +243,7 @@ struct BootSequence {
         }
         text += ", \(report.hostsFile): \(report.names) names (\(said(report.hostsOutcome)))"
         if let resolvConf = report.resolvConf { text += ", \(resolvConf.path): nameserver 127.0.0.1 (\(said(resolvConf.outcome)))" }
+        if let capture = report.capture { text += ", " + EgressCapture.describe(capture) }
         return text
     }
 

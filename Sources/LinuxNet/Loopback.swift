@@ -85,6 +85,36 @@ public struct Loopback {
         return true
     }
 
+    /// `default dev lo src SOURCE` in the main table: a destination outside 127.0.0.0/8 then
+    /// has a route (an enclave has no other interface), so the capture rule sees its packets.
+    /// Returns false when a default route exists already.
+    @discardableResult
+    public func addDefaultRoute(source: IPv4Address) throws(NetlinkError) -> Bool {
+        let index = try index()
+        let operation = "adding the route default dev lo src \(source)"
+        guard let route = rtnl_route_alloc(), let nexthop = rtnl_route_nh_alloc() else { throw NetlinkError(operation: operation, code: NLE_NOMEM) }
+        defer { rtnl_route_put(route) }
+        let any: [UInt8] = [0, 0, 0, 0]
+        let destination = any.withUnsafeBytes { nl_addr_build(AF_INET, $0.baseAddress, 4) }
+        let preferred = source.octets.withUnsafeBytes { nl_addr_build(AF_INET, $0.baseAddress, 4) }
+        defer { nl_addr_put(destination); nl_addr_put(preferred) }
+        guard let destination, let preferred else { throw NetlinkError(operation: operation, code: NLE_NOMEM) }
+        nl_addr_set_prefixlen(destination, 0)
+        rtnl_route_set_family(route, UInt8(AF_INET))
+        rtnl_route_set_table(route, UInt32(RT_TABLE_MAIN.rawValue))
+        rtnl_route_set_scope(route, UInt8(RT_SCOPE_LINK.rawValue))
+        rtnl_route_set_protocol(route, UInt8(RTPROT_BOOT))
+        rtnl_route_set_type(route, UInt8(RTN_UNICAST))
+        try socket.check(rtnl_route_set_dst(route, destination), operation)
+        try socket.check(rtnl_route_set_pref_src(route, preferred), operation)
+        rtnl_route_nh_set_ifindex(nexthop, index)
+        rtnl_route_add_nexthop(route, nexthop) // the route owns it from here
+        let result = rtnl_route_add(socket.handle, route, NLM_F_EXCL)
+        if result == -NLE_EXIST { return false }
+        try socket.check(result, operation)
+        return true
+    }
+
     /// Every address the kernel has on lo, read back over netlink.
     public func addresses() throws(NetlinkError) -> [InterfaceAddress] {
         let index = try index()

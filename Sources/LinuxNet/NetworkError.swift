@@ -15,6 +15,9 @@ public enum NetworkError: Error, CustomStringConvertible {
     /// that names it.
     case cannotRead(path: String, Error)
     case cannotWrite(path: String, Errno, configKey: String)
+    /// The nat table could not take the capture rule (ENOENT: the kernel has no legacy
+    /// iptables nat; EPERM: no CAP_NET_ADMIN).
+    case captureRule(port: UInt16, errno: Int32)
 
     public var description: String {
         switch self {
@@ -28,6 +31,9 @@ public enum NetworkError: Error, CustomStringConvertible {
         case .cannotWrite(let path, let error, let key):
             let hint = error == .readOnlyFileSystem ? " (the image's /etc must be writable, or set \(key) to a writable path)" : ""
             return "cannot write \(path): \(error)\(hint)"
+        case .captureRule(let port, let code):
+            let hint = code == ENOENT ? " (this kernel has no legacy iptables nat table: egress.transparent needs IP_NF_NAT)" : ""
+            return "cannot install the capture rule (nat OUTPUT REDIRECT to port \(port)): \(String(cString: strerror(code)))\(hint)"
         }
     }
 }

@@ -16,11 +16,14 @@ public enum NetworkSetup {
         public var hostsOutcome: ManagedBlockFile.WriteOutcome
         /// With `dns`: the resolv.conf that names the stub, and what was done to it.
         public var resolvConf: (path: String, outcome: ManagedBlockFile.WriteOutcome)?
+        /// With `egress.transparent`: the route and the capture rule.
+        public var capture: EgressCapture.Report?
 
         public static func == (a: Report, b: Report) -> Bool {
             a.addresses == b.addresses && a.added == b.added && a.hostname == b.hostname && a.names == b.names
                 && a.hostsFile == b.hostsFile && a.hostsOutcome == b.hostsOutcome
                 && a.resolvConf?.path == b.resolvConf?.path && a.resolvConf?.outcome == b.resolvConf?.outcome
+                && a.capture == b.capture
         }
     }
 
@@ -40,9 +43,13 @@ public enum NetworkSetup {
         if config.dns != nil {
             resolvConf = (config.network.resolvConf, try ResolvConf.update(path: config.network.resolvConf))
         }
+        var capture: EgressCapture.Report?
+        if let egress = config.egress, egress.transparent {
+            capture = try EgressCapture.install(redirectingTo: egress.port)
+        }
         return Report(addresses: wanted, added: added, hostname: config.hostname,
                       names: entries.reduce(0) { $0 + $1.names.count }, hostsFile: config.network.hostsFile, hostsOutcome: outcome,
-                      resolvConf: resolvConf)
+                      resolvConf: resolvConf, capture: capture)
     }
 
     /// Brings lo up, adds every address (one the kernel has already is fine), then reads the

@@ -33,6 +33,7 @@ extension RelayTarget {
         switch self {
         case .endpoint(let endpoint): return DialTarget(dial: .endpoint(endpoint))
         case .lookup(let lookup): return DialTarget(dial: .lookup(lookup))
+        case .egress(.transparent(let policy, let parent, let names)): return TransparentEgress(policy: policy, parent: parent, names: names)
         case .egress(let role): return EgressProxy(role: role)
         }
     }

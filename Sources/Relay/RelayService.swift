@@ -18,7 +18,8 @@ public final class RelayService {
 
     /// The enclave side's routes: outbound hosts[] (TCP alias -> parent vsock) and ingress
     /// (vsock -> the app on 127.0.0.1).
-    public static func enclaveRoutes(for config: BootConfiguration) -> [RelayRoute] {
+    /// `names`: the DNS stub's answers, which name transparently captured connections.
+    public static func enclaveRoutes(for config: BootConfiguration, names: EgressRole.NameLookup? = nil) -> [RelayRoute] {
         let outbound = config.hosts.map { host in
             RelayRoute(name: host.names.first ?? "\(host.address):\(host.port)", listen: .tcp(host: host.address.description, port: host.port),
                        target: .vsock(cid: config.parentCID, port: host.vsockPort),
@@ -29,9 +30,11 @@ public final class RelayService {
                        target: .tcp(host: "127.0.0.1", port: ingress.port), connectTimeout: .seconds(5))
         }
         let egress = config.egress.map { egress in
-            RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: egress.port),
-                       target: .egress(.enclave(policy: EgressPolicy(egress), parent: .vsock(cid: config.parentCID, port: egress.vsockPort))),
-                       connectTimeout: .seconds(5))
+            let policy = EgressPolicy(egress), parent = Endpoint.vsock(cid: config.parentCID, port: egress.vsockPort)
+            let role: EgressRole = egress.transparent ? .transparent(policy: policy, parent: parent, names: names ?? { _ in nil })
+                                                      : .enclave(policy: policy, parent: parent)
+            return RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: egress.port), target: .egress(role),
+                              connectTimeout: .seconds(5))
         }
         return outbound + ingress + (egress.map { [$0] } ?? [])
     }
@@ -115,7 +118,7 @@ public final class RelayService {
         let looksUp = routes.contains { route in
             switch route.target {
             case .lookup, .egress(.parent): return true
-            case .endpoint, .egress(.enclave): return false
+            case .endpoint, .egress(.enclave), .egress(.transparent): return false
             }
         }
         let lookups = NIOThreadPool(numberOfThreads: looksUp ? 8 : 1)

@@ -24,12 +24,20 @@ public enum EgressRole: Sendable, CustomStringConvertible {
     /// In the enclave: an HTTP proxy for the app (CONNECT and absolute-URI requests); an allowed
     /// destination is asked of the parent half with CONNECT over vsock.
     case enclave(policy: EgressPolicy, parent: Endpoint)
+    /// In the enclave with `egress.transparent`: the same proxy, and the listener the capture
+    /// rule redirects the app's direct connections to. A redirected connection is named from
+    /// the DNS stub's recent answers (`names`), judged by the policy and asked of the parent.
+    case transparent(policy: EgressPolicy, parent: Endpoint, names: NameLookup)
     /// On the parent: a CONNECT server that checks again, resolves, checks every address, dials.
     case parent(policy: EgressPolicy, family: AddressFamily)
+
+    /// The name the app's resolver last got `address` for, if any.
+    public typealias NameLookup = @Sendable (IPv4Address) -> String?
 
     public var description: String {
         switch self {
         case .enclave(_, let parent): return "egress proxy via \(parent)"
+        case .transparent(_, let parent, _): return "egress proxy and transparent capture via \(parent)"
         case .parent: return "egress CONNECT server"
         }
     }

@@ -123,7 +123,6 @@ public let invalidConfigs: [InvalidConfigCase] = [
     invalid("dns stub clashes with a mapping on 127.0.0.1:53", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.1", "port": 53, "vsock_port": 8000}], "dns": {"vsock_port": 8053}"#), path: "dns", "the DNS stub's listener 127.0.0.1:53 is already used by hosts[0].port"),
     invalid("dns stub clashes with egress on port 53", withBase(#""egress": {"port": 53, "vsock_port": 8001}, "dns": {"vsock_port": 8053}"#), path: "dns", "already used by egress.port"),
     invalid("relative resolv.conf", withBase(#""network": {"resolv_conf": "resolv.conf"}, "dns": {"vsock_port": 8053}"#), path: "network.resolv_conf", "not absolute"),
-    invalid("transparent capture is not built yet", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": true}"#), path: "egress.transparent", "not carried out by this version"),
     invalid("transparent not a boolean", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": "yes"}"#), path: "egress.transparent", "expected true or false"),
     invalid("allow_vsock not a boolean", #"{"version": 1, "app": {"command": ["/bin/true"], "allow_vsock": 1}}"#, path: "app.allow_vsock", "expected true or false"),
 ]

@@ -22,7 +22,6 @@ struct ConfigValidator {
         checkNames()
         checkMounts()
         checkApp()
-        checkNotYetBuilt()
     }
 
     /// enclave-init listens on every hosts[] address:port and on 127.0.0.1:egress.port; the app
@@ -129,15 +128,6 @@ struct ConfigValidator {
             } else {
                 targets[mount.target] = index
             }
-        }
-    }
-
-    /// Transparent capture is part of the boot JSON's contract but not built yet: saying so
-    /// beats a key that is accepted and does nothing (the app's direct connections would fail).
-    private func checkNotYetBuilt() {
-        if config.egress?.transparent == true {
-            issues.report(JSONPath.root / "egress" / "transparent", "transparent egress is not carried out by this version of enclave-init yet",
-                          hint: "remove it; until then the app reaches allowed destinations through http_proxy/https_proxy (set for it) or a hosts[] mapping")
         }
     }
 

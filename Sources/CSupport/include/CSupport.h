@@ -71,6 +71,15 @@ const ei_bpf_instruction *ei_vsock_filter(size_t *count);
 /// In the calling thread: PR_SET_NO_NEW_PRIVS, then the filter. 0, or -1 with errno.
 int ei_install_vsock_filter(void);
 
+/// Puts `-t nat -A OUTPUT -p tcp ! -d 127.0.0.0/8 -j REDIRECT --to-ports port` first in the
+/// legacy xtables nat table (IPT_SO_SET_REPLACE). 0 (with *already_present set when the rule
+/// was there), or -1 with errno (ENOENT: no nat table in this kernel; EPERM: no CAP_NET_ADMIN).
+int ei_install_capture_rule(unsigned short port, int *already_present);
+
+/// SO_ORIGINAL_DST of an accepted IPv4 TCP socket (host byte order). 0, or -1 with errno
+/// (ENOENT: the connection was not redirected by NAT).
+int ei_original_destination(int fd, unsigned int *address, unsigned short *port);
+
 /// Sends a raw DNS query to the servers of /etc/resolv.conf with glibc's resolver (UDP, TCP on
 /// truncation) and copies the answer into `answer`. Returns its length, or -1 when no server
 /// answered. Blocking: call it off the event loops.

@@ -45,6 +45,10 @@ struct BootPlan {
             lines.append("\(config.network.hostsFile): managed block with \(entries.count) line\(entries.count == 1 ? "" : "s")")
             lines += entries.map { "  " + $0.description }
             if config.dns != nil { lines.append("\(config.network.resolvConf): managed block with nameserver 127.0.0.1 (the DNS stub)") }
+            if let egress = config.egress, egress.transparent {
+                lines.append("capture: route default dev lo src 127.0.0.1; nat OUTPUT -p tcp ! -d 127.0.0.0/8 -j REDIRECT --to-ports \(egress.port)")
+                lines.append("  every TCP connection the app opens outside 127.0.0.0/8 goes to the egress listener; IPv6 is not captured (no route: fails at once)")
+            }
             return lines
         case .proxies:
             var lines: [String] = []
@@ -57,7 +61,7 @@ struct BootPlan {
                 lines.append("ingress \(vsockListener(ingress.vsockPort)) -> tcp:127.0.0.1:\(ingress.port), parent listens on tcp port \(ingress.hostPort)")
             }
             if let egress = config.egress {
-                lines.append("egress HTTP CONNECT proxy tcp:127.0.0.1:\(egress.port) -> \(vsock(config.parentCID, egress.vsockPort))")
+                lines.append("egress HTTP CONNECT proxy\(egress.transparent ? " and transparent capture" : "") tcp:127.0.0.1:\(egress.port) -> \(vsock(config.parentCID, egress.vsockPort))")
                 lines.append("  allow: " + (egress.allow.isEmpty ? "(nothing: every destination is denied)" : egress.allow.map(\.text).joined(separator: " ")))
                 if !egress.deny.isEmpty { lines.append("  deny: " + egress.deny.map(\.text).joined(separator: " ")) }
             }

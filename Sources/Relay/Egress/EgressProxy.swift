@@ -2,6 +2,7 @@ import Addressing
 import BootConfig
 import NIOCore
 import NIOPosix
+import Glibc
 import Policy
 
 /// The egress proxy as a connection-setup strategy (DESIGN.md section 4): each connection is
@@ -34,6 +35,9 @@ final class EgressExchange: @unchecked Sendable {
     private let role: EgressRole
     private let context: SetupContext
     private var state = State.readingRequest
+    /// A connection the capture rule redirected: raw TCP, no HTTP to answer with, so a refusal
+    /// resets it.
+    private var captured = false
 
     init(accepted: Channel, role: EgressRole, context: SetupContext) {
         self.accepted = accepted
@@ -61,7 +65,7 @@ final class EgressExchange: @unchecked Sendable {
         switch outcome {
         case .head(let head):
             switch role {
-            case .enclave(let policy, let parent): requestFromApp(head, policy: policy, parent: parent)
+            case .enclave(let policy, let parent), .transparent(let policy, let parent, _): requestFromApp(head, policy: policy, parent: parent)
             case .parent(let policy, let family): requestFromEnclave(head, policy: policy, family: family)
             }
         case .tooLarge:
@@ -83,6 +87,25 @@ final class EgressExchange: @unchecked Sendable {
         if case .deny(let reason) = policy.decide(request.destination) {
             return refuse(.denied, status: 403, reason: "egress policy: \(reason)")
         }
+        dialParent(parent, for: request)
+    }
+
+    /// A connection the capture rule sent here: its original destination (named from the DNS
+    /// stub's answers when they name it) must pass the policy by name and by address, then it
+    /// is asked of the parent like a CONNECT. The app's bytes wait in the early buffer.
+    func startCaptured(_ destination: Destination, address: IPv4Address, policy: EgressPolicy, parent: Endpoint) {
+        captured = true
+        if case .deny(let reason) = policy.decide(destination) {
+            return refuse(.denied, status: 403, reason: "egress policy (captured \(address)): \(reason)")
+        }
+        if case .name = destination.host,
+           case .deny(let reason) = policy.decide(resolved: Destination(host: .ipv4(address), port: destination.port), for: destination) {
+            return refuse(.denied, status: 403, reason: "egress policy (captured): \(reason)")
+        }
+        dialParent(parent, for: ProxyRequest(method: "CONNECT", destination: destination, originForm: nil, headers: []))
+    }
+
+    private func dialParent(_ parent: Endpoint, for request: ProxyRequest) {
         state = .dialling(request)
         Connector.connect(to: parent, on: accepted.eventLoop, timeout: context.route.connectTimeout, emulation: context.emulation)
             .whenComplete { [self] result in
@@ -126,7 +149,15 @@ final class EgressExchange: @unchecked Sendable {
             upstream.close(promise: nil)
             return refuse(.failed, status: 502, reason: "the parent's egress proxy closed without answering")
         }
-        if ProxyResponse.status(of: answer) == 200 {
+        if captured {
+            guard ProxyResponse.status(of: answer) == 200 else {
+                upstream.close(promise: nil)
+                let said = String(decoding: answer.prefix { $0 != 13 }, as: UTF8.self)
+                return refuse(.failed, status: 502, reason: "captured \(request.destination): the parent answered \(said)")
+            }
+            context.counters.count(.allowed)
+            context.logger.debug("egress: captured connection to \(request.destination) allowed")
+        } else if ProxyResponse.status(of: answer) == 200 {
             context.counters.count(.allowed)
             context.logger.debug("egress: \(request.method) \(request.destination) allowed")
             if request.originForm != nil {
@@ -209,12 +240,18 @@ final class EgressExchange: @unchecked Sendable {
         accepted.eventLoop.preconditionInEventLoop()
         state = .refused
         context.counters.count(decision)
-        if decision == .denied {
-            context.logger.info("egress: refused (\(status)): \(reason)")
+        if decision == .denied || captured {
+            context.logger.info("egress: refused\(captured ? "" : " (\(status))"): \(reason)")
         } else {
             context.logger.debug("egress: refused (\(status)): \(reason)")
         }
         let channel = accepted
+        if captured {
+            // No HTTP to answer with: a reset tells the app at once (SO_LINGER 0, then close).
+            (channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+                ?? channel.close(promise: nil)
+            return
+        }
         try? channel.pipeline.syncOperations.addHandler(DiscardInbound(), position: .first)
         channel.writeAndFlush(ByteBuffer(bytes: ProxyResponse.text(status: status, reason: reason))).whenComplete { _ in
             channel.close(mode: .output, promise: nil)

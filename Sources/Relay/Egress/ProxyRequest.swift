@@ -1,4 +1,5 @@
 import Policy
+
 /// A proxy request head, parsed strictly: `CONNECT host:port HTTP/1.1`, or an absolute-form
 /// plain HTTP request (`GET http://host[:port]/path HTTP/1.1`) that is forwarded the same way.
 /// Written by hand because the proxy needs the raw head (to check it, rewrite it, and relay

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Transparent egress end to end: an app with NO proxy settings resolves names through the
+/// stub and connects directly; the capture rule (legacy xtables nat, set up by enclave-init
+/// over setsockopt) sends every TCP connection outside 127.0.0.0/8 to the egress listener,
+/// which names it from the stub's answers, checks the policy and carries it through the
+/// parent's CONNECT server. The test hosts (198.18.0.0/15) exist only in the parent's own
+/// network namespace, next to the dnsmasq that names them.
+@Suite(.serialized) struct TransparentSandboxTests {
+    let scratch: TemporaryDirectory
+    let vsock: String
+
+    init() throws {
+        (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
+    }
+
+    private func file(_ name: String) -> String {
+        (try? String(contentsOfFile: scratch.path + "/out/" + name, encoding: .utf8)) ?? ""
+    }
+
+    static let echoServer = """
+        import socket, sys, threading
+        server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((sys.argv[1], int(sys.argv[2]))); server.listen(16)
+        def serve(connection):
+            while True:
+                data = connection.recv(65536)
+                if not data: break
+                connection.sendall(data)
+            connection.close()
+        while True:
+            connection, _ = server.accept()
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+        """
+
+    /// Connects to host:port, sends a line and prints what came back, or how it failed (and how fast).
+    static let client = """
+        import socket, sys, time
+        start = time.monotonic()
+        try:
+            s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+            s.sendall(b"ping through the capture\\n")
+            data = s.recv(100)
+            print("echo:", data.decode().strip() if data else "(closed)")
+        except (ConnectionResetError, BrokenPipeError):
+            print("reset")
+        except OSError as e:
+            print("error:", e.__class__.__name__, e.errno)
+        print("seconds: %.1f" % (time.monotonic() - start))
+        """
+
+    @Test func anAppWithoutProxySettingsReachesAllowedHostsAndNothingElse() throws {
+        let out = scratch.path + "/out", site = scratch.path + "/site"
+        for directory in [out, site] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        try "served at 198.18.0.10".write(toFile: site + "/id.txt", atomically: true, encoding: .utf8)
+        let webPort = 18_900 + Int.random(in: 0..<80), echoPort = 7007
+        let config = try scratch.write("boot.json", """
+            {"version": 1,
+             "hosts": [{"names": ["mapped.internal"], "address": "127.0.0.9", "port": 80, "vsock_port": 8000, "remote": "127.0.0.1:9"}],
+             "egress": {"port": 3128, "vsock_port": 8001, "transparent": true,
+                        "allow": ["**.example.test"], "deny": ["denied.example.test", "198.18.0.11"]},
+             "dns": {"vsock_port": 8053}}
+            """)
+        let echo = try scratch.write("echo.py", Self.echoServer)
+        let client = try scratch.write("client.py", Self.client)
+        let pids = scratch.path + "/pids"
+        let parent = try Sandbox.startParent(["--config", config], hostsFile: try Sandbox.privateHostsFile(),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true, prelude: """
+            ip addr add 198.18.0.10/32 dev lo; ip addr add 198.18.0.11/32 dev lo
+            dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces --user=root \
+              --host-record=api.example.test,198.18.0.10 --host-record=echo.example.test,198.18.0.10 \
+              --host-record=sneaky.example.test,198.18.0.11 --host-record=denied.example.test,198.18.0.11 & echo $! >> \(pids)
+            python3 -m http.server \(webPort) --bind 198.18.0.10 --directory \(site) >/dev/null 2>&1 & echo $! >> \(pids)
+            python3 \(echo) 198.18.0.10 \(echoPort) & echo $! >> \(pids)
+            python3 \(echo) 198.18.0.11 \(echoPort) & echo $! >> \(pids)
+            """)
+        defer {
+            kill(parent.pid, SIGKILL)
+            for line in ((try? String(contentsOfFile: pids, encoding: .utf8)) ?? "").split(separator: "\n") {
+                if let pid = pid_t(line) { kill(pid, SIGKILL) }
+            }
+        }
+        #expect(eventually { parent.stderrSoFar.contains("listening: dns") }, "\(parent.stderrSoFar)")
+        usleep(500_000) // the servers' start
+
+        let app = """
+            unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
+            curl -s --noproxy '*' -m 10 -o \(out)/web.body -w '%{http_code}' http://api.example.test:\(webPort)/id.txt > \(out)/web.code
+            python3 \(client) echo.example.test \(echoPort) > \(out)/echo
+            python3 \(client) 198.18.0.10 \(echoPort) > \(out)/literal
+            python3 \(client) 198.18.0.11 \(echoPort) > \(out)/denied-literal
+            python3 \(client) sneaky.example.test \(echoPort) > \(out)/sneaky
+            python3 \(client) denied.example.test \(echoPort) > \(out)/denied-name
+            python3 \(client) 2001:db8::1 \(echoPort) > \(out)/ipv6
+            """
+        // A first boot in the same namespaces (not PID 1) sets everything up once; the real one
+        // must then find the route and the rule present, not add them twice.
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", app], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock],
+                                        prelude: "\"$1\" run --config \(config) --log-level error -- /bin/true > /dev/null 2>&1 || true")
+        let result = enclave.wait(timeout: .seconds(90))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        let log = result?.stderr ?? ""
+
+        #expect(log.contains("capture: route default dev lo (present), nat OUTPUT tcp ! 127.0.0.0/8 -> 127.0.0.1:3128 (present)"), "\(log)")
+        #expect(file("web.code") == "200" && file("web.body") == "served at 198.18.0.10", "\(file("web.code")) \(file("web.body"))\n\(log)")
+        #expect(file("echo").hasPrefix("echo: ping through the capture\n"), "\(file("echo"))")
+        // A literal the stub has answered for a name is judged as that name (and allowed).
+        #expect(file("literal").hasPrefix("echo: ping through the capture\n"), "\(file("literal"))")
+        #expect(file("denied-literal").hasPrefix("reset\n") || file("denied-literal").hasPrefix("echo: (closed)"), "\(file("denied-literal"))")
+        #expect(file("sneaky").hasPrefix("reset\n") || file("sneaky").hasPrefix("echo: (closed)"), "\(file("sneaky"))")
+        #expect(file("denied-name").hasPrefix("error: gaierror"), "\(file("denied-name"))")
+        #expect(file("ipv6").hasPrefix("error: ") && file("ipv6").contains("seconds: 0."), "\(file("ipv6"))")
+        #expect(log.contains("egress: refused: egress policy (captured 198.18.0.11): 198.18.0.11:\(echoPort) is denied by \"198.18.0.11\""), "\(log)")
+        #expect(log.contains("egress: refused: egress policy (captured): sneaky.example.test:\(echoPort) resolves to 198.18.0.11, which \"198.18.0.11\" denies"), "\(log)")
+
+        kill(parent.pid, SIGTERM)
+        let parentLog = parent.wait(timeout: .seconds(10))?.stderr ?? ""
+        #expect(parentLog.contains("requests: 3 allowed, 0 denied"), "\(parentLog)")
+    }
+}

@@ -90,19 +90,14 @@ final class EgressExchange: @unchecked Sendable {
         dialParent(parent, for: request)
     }
 
-    /// A connection the capture rule sent here: its original destination (named from the DNS
-    /// stub's answers when they name it) must pass the policy by name and by address, then it
-    /// is asked of the parent like a CONNECT. The app's bytes wait in the early buffer.
-    func startCaptured(_ destination: Destination, address: IPv4Address, policy: EgressPolicy, parent: Endpoint) {
+    /// A connection the capture rule sent here, judged by `CapturedConnection.decide`; an
+    /// allowed one is asked of the parent like a CONNECT. The app's bytes wait in the early buffer.
+    func startCaptured(_ connection: CapturedConnection, policy: EgressPolicy, parent: Endpoint) {
         captured = true
-        if case .deny(let reason) = policy.decide(destination) {
-            return refuse(.denied, status: 403, reason: "egress policy (captured \(address)): \(reason)")
+        switch connection.decide(policy) {
+        case .refuse(let reason): refuse(.denied, status: 403, reason: reason)
+        case .ask(let destination): dialParent(parent, for: ProxyRequest(method: "CONNECT", destination: destination, originForm: nil, headers: []))
         }
-        if case .name = destination.host,
-           case .deny(let reason) = policy.decide(resolved: Destination(host: .ipv4(address), port: destination.port), for: destination) {
-            return refuse(.denied, status: 403, reason: "egress policy (captured): \(reason)")
-        }
-        dialParent(parent, for: ProxyRequest(method: "CONNECT", destination: destination, originForm: nil, headers: []))
     }
 
     private func dialParent(_ parent: Endpoint, for request: ProxyRequest) {

@@ -17,13 +17,8 @@ struct TransparentEgress: ConnectionSetup {
         guard let original = Self.originalDestination(of: accepted), !original.address.isLoopback else {
             return exchange.start() // not redirected: an HTTP proxy request
         }
-        let destination: Destination
-        if let name = names(original.address), case .success(let host) = Destination.parse(host: name), case .name = host {
-            destination = Destination(host: host, port: original.port)
-        } else {
-            destination = Destination(host: .ipv4(original.address), port: original.port)
-        }
-        exchange.startCaptured(destination, address: original.address, policy: policy, parent: parent)
+        let connection = CapturedConnection(address: original.address, port: original.port, name: names(original.address))
+        exchange.startCaptured(connection, policy: policy, parent: parent)
     }
 
     /// Where the app meant to connect, when NAT redirected the connection; nil otherwise.
@@ -35,5 +30,33 @@ struct TransparentEgress: ConnectionSetup {
         }
         guard let found, let (address, port) = found else { return nil }
         return (IPv4Address(address), port)
+    }
+}
+
+/// A connection the capture rule redirected: where the app meant to go, and the name the DNS
+/// stub last answered for that address, if any.
+struct CapturedConnection: Sendable, Equatable {
+    var address: IPv4Address
+    var port: UInt16
+    var name: String?
+
+    enum Decision: Equatable {
+        /// Ask the parent's CONNECT server for this (a name the app resolved, or the literal).
+        case ask(Destination)
+        case refuse(reason: String)
+    }
+
+    /// Named connections are judged by name and port, and their address must not be one a
+    /// deny rule covers; unnamed ones by address and port. Deny wins, no match denies.
+    func decide(_ policy: EgressPolicy) -> Decision {
+        let literal = Destination(host: .ipv4(address), port: port)
+        guard let name, case .success(let host) = Destination.parse(host: name), case .name = host else {
+            if case .deny(let reason) = policy.decide(literal) { return .refuse(reason: "egress policy (captured \(address)): \(reason)") }
+            return .ask(literal)
+        }
+        let named = Destination(host: host, port: port)
+        if case .deny(let reason) = policy.decide(named) { return .refuse(reason: "egress policy (captured \(address)): \(reason)") }
+        if case .deny(let reason) = policy.decide(resolved: literal, for: named) { return .refuse(reason: "egress policy (captured): \(reason)") }
+        return .ask(named)
     }
 }

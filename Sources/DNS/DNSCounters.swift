@@ -10,13 +10,17 @@ public final class DNSCounters: Sendable {
         public var refused = 0
         /// Sent on: to the parent (stub), or to the system's resolvers (parent).
         public var forwarded = 0
+        /// Answered from the stub's cache of the parent's answers.
+        public var cached = 0
         public var serverFailures = 0
         public var malformed = 0
         /// Frames from the parent that answer nothing the stub asked.
         public var parentGarbage = 0
 
         public var description: String {
-            var text = "\(queries) queries, \(local) answered locally, \(refused) refused, \(forwarded) forwarded, \(serverFailures) SERVFAIL, \(malformed) malformed"
+            var text = "\(queries) queries, \(local) answered locally, "
+                + (cached > 0 ? "\(cached) from the cache, " : "")
+                + "\(refused) refused, \(forwarded) forwarded, \(serverFailures) SERVFAIL, \(malformed) malformed"
             if parentGarbage > 0 { text += ", \(parentGarbage) unmatched answers from the parent" }
             return text
         }

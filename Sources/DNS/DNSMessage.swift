@@ -171,17 +171,60 @@ public struct DNSMessage: Sendable {
         return records
     }
 
+    /// Where each resource record's TTL is, and its type, over the answer, authority and
+    /// additional sections; nil when a section is malformed.
+    func recordTTLOffsets() -> [(offset: Int, type: UInt16)]? {
+        var offset = Self.headerLength + questionBytes.count
+        var found: [(offset: Int, type: UInt16)] = []
+        for _ in 0..<(answerCount + authorityCount + additionalCount) {
+            guard case .success(let (_, next)) = Self.readName(bytes, at: offset), next + 10 <= bytes.count else { return nil }
+            let end = next + 10 + Int(bytes.uint16(at: next + 8))
+            guard end <= bytes.count else { return nil }
+            found.append((next + 4, bytes.uint16(at: next)))
+            offset = end
+        }
+        return found
+    }
+
+    /// The smallest TTL of the answer section (nil: no answers, or malformed).
+    public func minimumAnswerTTL() -> UInt32? {
+        guard answerCount > 0, let records = recordTTLOffsets() else { return nil }
+        return records.prefix(answerCount).map { UInt32(bytes.uint16(at: $0.offset)) << 16 | UInt32(bytes.uint16(at: $0.offset + 2)) }.min()
+    }
+
+    /// The message as it should be served `seconds` after it arrived, to a query with `id`:
+    /// every TTL lowered by that much (never below 0; the EDNS0 OPT record's field is not a TTL).
+    public func aged(by seconds: UInt32, id: UInt16) -> [UInt8] {
+        var out = bytes
+        out[0] = UInt8(id >> 8)
+        out[1] = UInt8(id & 0xFF)
+        for record in recordTTLOffsets() ?? [] where record.type != DNSType.opt {
+            let ttl = UInt32(bytes.uint16(at: record.offset)) << 16 | UInt32(bytes.uint16(at: record.offset + 2))
+            let left = ttl > seconds ? ttl - seconds : 0
+            out[record.offset] = UInt8(left >> 24)
+            out[record.offset + 1] = UInt8((left >> 16) & 0xFF)
+            out[record.offset + 2] = UInt8((left >> 8) & 0xFF)
+            out[record.offset + 3] = UInt8(left & 0xFF)
+        }
+        return out
+    }
+
+    /// Whether the query carries an EDNS0 OPT record (its answers may carry one too).
+    public var hasEDNS: Bool { acceptedUDPSizeOrNil() != nil }
+
     /// The UDP payload size the sender accepts: 512, or its EDNS0 OPT record's size (capped at 4096).
-    public func acceptedUDPSize() -> Int {
+    public func acceptedUDPSize() -> Int { acceptedUDPSizeOrNil() ?? 512 }
+
+    private func acceptedUDPSizeOrNil() -> Int? {
         var offset = Self.headerLength + questionBytes.count
         for index in 0..<(answerCount + authorityCount + additionalCount) {
-            guard case .success(let (_, next)) = Self.readName(bytes, at: offset), next + 10 <= bytes.count else { return 512 }
+            guard case .success(let (_, next)) = Self.readName(bytes, at: offset), next + 10 <= bytes.count else { return nil }
             if index >= answerCount + authorityCount, bytes.uint16(at: next) == DNSType.opt {
                 return min(4096, max(512, Int(bytes.uint16(at: next + 2))))
             }
             offset = next + 10 + Int(bytes.uint16(at: next + 8))
         }
-        return 512
+        return nil
     }
 
     // MARK: - Building answers

@@ -7,8 +7,9 @@ import NIOPosix
 
 /// The DNS stub inside the enclave: 127.0.0.1:53 over UDP and TCP (what resolv.conf's managed
 /// block names). Names of `hosts[]` are answered here, names the egress policy cannot allow are
-/// refused here, everything else goes to the parent half over vsock (`ParentLink`); answers
-/// from the parent feed the name table that names transparently captured connections.
+/// refused here, repeated questions are answered from the parent's earlier answers for their
+/// TTL (`AnswerCache`), everything else goes to the parent half over vsock (`ParentLink`);
+/// answers from the parent feed the name table that names transparently captured connections.
 public final class DNSStub: Sendable {
     /// The longest any query waits: a parent that is away or silent gives SERVFAIL by then
     /// (below glibc's 5 s per try, so the app's resolver does not give up first).
@@ -20,6 +21,7 @@ public final class DNSStub: Sendable {
 
     public let counters = DNSCounters()
     public let names: NameTable
+    public let cache: AnswerCache
     let rules: StubRules
     private let link: ParentLink
     private let logger: Logger
@@ -30,10 +32,11 @@ public final class DNSStub: Sendable {
     private let refusalLog = NIOLockedValueBox((last: NIODeadline.distantPast, unlogged: 0))
 
     /// `parent`: the parent half's DNS port as an endpoint (the emulation already applied).
-    public init(rules: StubRules, parent: Endpoint, names: NameTable, logger: Logger,
+    public init(rules: StubRules, parent: Endpoint, names: NameTable, cache: AnswerCache = AnswerCache(), logger: Logger,
                 timeout: TimeAmount = DNSStub.queryTimeout) {
         self.rules = rules
         self.names = names
+        self.cache = cache
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         link = ParentLink(target: parent, eventLoop: group.next(), timeout: timeout, counters: counters, logger: logger)
@@ -124,11 +127,16 @@ public final class DNSStub: Sendable {
             logRefusal(query.question, reason)
             return eventLoop.makeSucceededFuture(query.reply(.refused))
         case .forward:
-            counters.count(\.forwarded)
             let udpLimit = overUDP ? query.acceptedUDPSize() : DNSMessage.maximumLength
-            return link.ask(query).hop(to: eventLoop).map { [names] answer in
+            if let cached = cache.answer(query), case .success(let parsed) = DNSMessage.parse(cached) {
+                counters.count(\.cached)
+                return eventLoop.makeSucceededFuture(cached.count > udpLimit ? DNSMessage.truncated(parsed) : cached)
+            }
+            counters.count(\.forwarded)
+            return link.ask(query).hop(to: eventLoop).map { [names, cache] answer in
                 guard case .success(let parsed) = DNSMessage.parse(answer) else { return answer }
                 names.record(answer: parsed)
+                cache.store(parsed, for: query)
                 return answer.count > udpLimit ? DNSMessage.truncated(parsed) : answer
             }
         }

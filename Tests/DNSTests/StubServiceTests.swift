@@ -112,6 +112,10 @@ struct UDPClient {
         let local = try #require(try ask(stub, DNSWire.query("kms.example")))
         #expect(local.answerRecords() == [.ipv4(name: "kms.example", IPv4Address("127.0.0.2")!, ttl: StubRules.localTTL)])
         #expect(parent.queries.withLockedValue { $0 } == 1)
+        // Asked again: answered from the cache, with the new id, without the parent.
+        let again = try #require(try ask(stub, DNSWire.query(id: 0x4343, "api.example")))
+        #expect(again.id == 0x4343 && again.answerRecords()?.count == 1)
+        #expect(parent.queries.withLockedValue { $0 } == 1 && stub.counters.snapshot.cached == 1)
     }
 
     @Test func manyQueriesInFlightOnOneTCPConnectionAreMatchedById() throws {

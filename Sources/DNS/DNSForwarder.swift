@@ -45,7 +45,9 @@ public final class DNSForwarder: Sendable {
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(EnclaveQueryHandler(forwarder: self))
+                    try channel.pipeline.syncOperations.addHandler(FramedQueryHandler(limit: Self.inFlight, counters: counters) { [self] query, loop in
+                        answer(query, on: loop)
+                    })
                 }
             }
             .bind(listen.emulated(by: emulation))
@@ -65,7 +67,7 @@ public final class DNSForwarder: Sendable {
     }
 
     /// The answer to one query from the enclave (nil: not a query, nothing is sent).
-    fileprivate func answer(_ bytes: [UInt8], on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]?> {
+    func answer(_ bytes: [UInt8], on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]?> {
         counters.count(\.queries)
         guard case .success(let query) = DNSMessage.parse(bytes), !query.isResponse else {
             counters.count(\.malformed)
@@ -85,37 +87,5 @@ public final class DNSForwarder: Sendable {
             counters.count(\.serverFailures)
             return query.reply(.serverFailure)
         }
-    }
-}
-
-/// Framed queries from one enclave connection, answered as they complete.
-private final class EnclaveQueryHandler: ChannelInboundHandler {
-    typealias InboundIn = [UInt8]
-    private let forwarder: DNSForwarder
-    private var inFlight = 0
-
-    init(forwarder: DNSForwarder) { self.forwarder = forwarder }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
-        let channel = context.channel
-        guard inFlight < DNSForwarder.inFlight else {
-            if case .success(let query) = DNSMessage.parse(bytes), !query.isResponse {
-                forwarder.counters.count(\.serverFailures)
-                channel.writeAndFlush(ByteBuffer.dnsFrame(query.reply(.serverFailure), allocator: channel.allocator), promise: nil)
-            }
-            return
-        }
-        inFlight += 1
-        let loop = context.eventLoop
-        forwarder.answer(bytes, on: loop).whenSuccess { [self] answer in
-            inFlight -= 1
-            guard let answer else { return }
-            channel.writeAndFlush(ByteBuffer.dnsFrame(answer, allocator: channel.allocator), promise: nil)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
     }
 }

@@ -30,3 +30,51 @@ extension ByteBuffer {
         return buffer
     }
 }
+
+/// Framed queries on one TCP connection (a client of the stub, or the enclave at the parent),
+/// answered as they complete (RFC 7766 allows any order). At most `limit` are being answered
+/// at once; beyond that a query gets SERVFAIL at once, so one connection cannot queue work
+/// without bound.
+final class FramedQueryHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    typealias Answer = @Sendable (_ query: [UInt8], _ on: EventLoop) -> EventLoopFuture<[UInt8]?>
+    private let limit: Int
+    private let answer: Answer
+    private let counters: DNSCounters
+    private var inFlight = 0
+
+    init(limit: Int, counters: DNSCounters, answer: @escaping Answer) {
+        self.limit = limit
+        self.counters = counters
+        self.answer = answer
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        let channel = context.channel
+        guard inFlight < limit else {
+            if case .success(let query) = DNSMessage.parse(bytes), !query.isResponse {
+                counters.count(\.serverFailures)
+                channel.writeAndFlush(ByteBuffer.dnsFrame(query.reply(.serverFailure), allocator: channel.allocator), promise: nil)
+            }
+            return
+        }
+        inFlight += 1
+        let loop = context.eventLoop
+        answer(bytes, loop).whenSuccess { [self] answer in
+            loop.preconditionInEventLoop()
+            inFlight -= 1
+            guard let answer else { return }
+            channel.writeAndFlush(ByteBuffer.dnsFrame(answer, allocator: channel.allocator), promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

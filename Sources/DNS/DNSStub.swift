@@ -74,7 +74,9 @@ public final class DNSStub: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.tcpIdleTimeout))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(TCPQueryHandler(stub: self))
+                    try channel.pipeline.syncOperations.addHandler(FramedQueryHandler(limit: Self.tcpInFlight, counters: counters) { [self] query, loop in
+                        answer(query, overUDP: false, on: loop)
+                    })
                 }
             }
             .bind(host: host, port: port)
@@ -178,41 +180,4 @@ private final class UDPQueryHandler: ChannelInboundHandler {
 
     /// A failed send (the client went away: ECONNREFUSED on loopback) ends nothing.
     func errorCaught(context: ChannelHandlerContext, error: Error) {}
-}
-
-/// Framed queries on one TCP connection, answered as they complete (RFC 7766 allows any order).
-private final class TCPQueryHandler: ChannelInboundHandler {
-    typealias InboundIn = [UInt8]
-    private let stub: DNSStub
-    private var inFlight = 0
-
-    init(stub: DNSStub) { self.stub = stub }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
-        let channel = context.channel
-        guard inFlight < DNSStub.tcpInFlight else {
-            if case .success(let query) = DNSMessage.parse(bytes), !query.isResponse {
-                channel.writeAndFlush(ByteBuffer.dnsFrame(query.reply(.serverFailure), allocator: channel.allocator), promise: nil)
-            }
-            return
-        }
-        inFlight += 1
-        let loop = context.eventLoop
-        stub.answer(bytes, overUDP: false, on: loop).whenSuccess { [self] answer in
-            loop.preconditionInEventLoop()
-            inFlight -= 1
-            guard let answer else { return }
-            channel.writeAndFlush(ByteBuffer.dnsFrame(answer, allocator: channel.allocator), promise: nil)
-        }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
-    }
 }

@@ -30,6 +30,7 @@ public enum EgressCapture {
     /// The console's words for what was done.
     public static func describe(_ report: Report) -> String {
         "capture: route default dev lo (\(report.routeAdded ? "added" : "present")), "
-            + "nat OUTPUT tcp ! 127.0.0.0/8 -> 127.0.0.1:\(report.port) (\(report.ruleAdded ? "added" : "present"))"
+            + "nat OUTPUT tcp ! 127.0.0.0/8 -> 127.0.0.1:\(report.port) (\(report.ruleAdded ? "added" : "present")); "
+            + "IPv6 is not captured: connections to IPv6 addresses fail at once (no route)"
     }
 }

@@ -4,7 +4,6 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Relay
 import Testing
 import TestSupport
 @testable import Streams

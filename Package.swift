@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
     ],
     targets: [
         // The binary: main.swift only, hands argv to EnclaveInit.
@@ -21,7 +22,7 @@ let package = Package(
 
         // The enclave's command line (swift-argument-parser) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
-            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "PID1", "Supervisor", "Streams", "Parent", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Supervisor", "Streams", "Parent", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -76,6 +77,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The Nitro Secure Module: CBOR, the device's ioctl, the attestation endpoint, entropy.
+        .target(name: "NSM", dependencies: [
+            "BootConfig", "CSupport",
+            .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Listeners and connection setup on SwiftNIO; the bytes move with splice(2).
         .target(name: "Relay", dependencies: [
             "Addressing", "BootConfig", "Policy", "CSupport",
@@ -124,6 +136,12 @@ let package = Package(
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
         .testTarget(name: "DNSTests", dependencies: [
             "DNS", "Policy", "Addressing", "BootConfig", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "NSMTests", dependencies: [
+            "NSM", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

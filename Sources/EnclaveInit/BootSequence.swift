@@ -8,6 +8,7 @@ import Logging
 import PID1
 import LinuxNet
 import NFS
+import NSM
 import Relay
 import Streams
 import Supervisor
@@ -111,7 +112,7 @@ struct BootSequence {
             try step(.network, summary: describe) { try network(config) }
             streams?.report(.networkUp)
             // Step 6: every listener (relays, the DNS stub) is up before the app starts.
-            if !RelayService.enclaveRoutes(for: config).isEmpty || config.dns != nil {
+            if !RelayService.enclaveRoutes(for: config).isEmpty || config.dns != nil || config.attestation != nil {
                 listeners = try step(.proxies, summary: \.summary) { try startListeners(config) }
             }
             streams?.report(.proxiesListening(listeners: listeners?.count ?? 0))
@@ -157,6 +158,14 @@ struct BootSequence {
         if early.was_pid1 {
             let mounted = try SystemMounts.mountMissing(logger: logger)
             logger.info("pid-1: mounted \(mounted.isEmpty ? "nothing (all present)" : mounted.joined(separator: " "))")
+            // As AWS's init does, before anything needs /dev/nsm; a failure is the kernel's word.
+            if PIDNamespace.isInitialNamespaceInit {
+                switch NSMModule.loadIfPresent() {
+                case .absent: logger.debug("pid-1: \(NSMModule.Outcome.absent)")
+                case .failed(let code): logger.warning("pid-1: \(NSMModule.Outcome.failed(errno: code))")
+                case let outcome: logger.info("pid-1: \(outcome)")
+                }
+            }
         } else if ei_set_child_subreaper() != 0 {
             logger.warning("cannot become a child subreaper: \(String(cString: strerror(errno))); orphans will be reaped by PID 1")
         } else {
@@ -169,14 +178,31 @@ struct BootSequence {
         case .on: heartbeatWanted = true
         case .auto: heartbeatWanted = PIDNamespace.isInitialNamespaceInit
         }
-        guard heartbeatWanted else { return }
-        let target = heartbeatTarget(config)
-        do throws(PID1Error) {
-            try HeartbeatSender.send(to: target)
-            logger.info("pid-1: heartbeat to \(target) answered")
+        if heartbeatWanted {
+            let target = heartbeatTarget(config)
+            do throws(PID1Error) {
+                try HeartbeatSender.send(to: target)
+                logger.info("pid-1: heartbeat to \(target) answered")
+            } catch {
+                // nitro-cli decides what a missing heartbeat means; the app can still run.
+                logger.error("\(error.description)")
+            }
+        }
+        seedEntropy()
+    }
+
+    /// Wherever it runs: entropy from the NSM, when there is one, before the app starts. A
+    /// failure is a warning: the app can run on the kernel's own entropy.
+    private func seedEntropy() {
+        let device = NSMDevice()
+        defer { device.shutdown() }
+        guard device.exists else { return logger.debug("entropy: no NSM device at \(device.path)") }
+        do throws(Entropy.Failure) {
+            let credited = try Entropy.seed(from: device)
+            let estimate = ei_entropy_count()
+            logger.info("entropy: credited \(credited) bytes from the NSM to the kernel's pool\(estimate >= 0 ? " (its estimate: \(estimate) bits)" : "")")
         } catch {
-            // nitro-cli decides what a missing heartbeat means; the app can still run.
-            logger.error("\(error.description)")
+            logger.warning("entropy: \(error); the kernel's own entropy only")
         }
     }
 
@@ -205,6 +231,16 @@ struct BootSequence {
         let routes = RelayService.enclaveRoutes(for: config, names: { names.name(for: .v4($0)) })
         if !routes.isEmpty {
             listeners.relays = try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
+        }
+        if let attestation = config.attestation {
+            let endpoint = AttestationEndpoint(nsm: NSMDevice(), logger: Logger(label: "attestation"))
+            do {
+                try endpoint.start(port: Int(attestation.port))
+            } catch {
+                listeners.stop()
+                throw error
+            }
+            listeners.attestation = endpoint
         }
         if let dns = config.dns {
             let parent = Endpoint.vsock(cid: config.parentCID, port: dns.vsockPort)

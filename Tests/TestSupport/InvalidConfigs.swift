@@ -123,6 +123,10 @@ public let invalidConfigs: [InvalidConfigCase] = [
     invalid("dns stub clashes with a mapping on 127.0.0.1:53", withBase(#""hosts": [{"names": ["a.example"], "address": "127.0.0.1", "port": 53, "vsock_port": 8000}], "dns": {"vsock_port": 8053}"#), path: "dns", "the DNS stub's listener 127.0.0.1:53 is already used by hosts[0].port"),
     invalid("dns stub clashes with egress on port 53", withBase(#""egress": {"port": 53, "vsock_port": 8001}, "dns": {"vsock_port": 8053}"#), path: "dns", "already used by egress.port"),
     invalid("relative resolv.conf", withBase(#""network": {"resolv_conf": "resolv.conf"}, "dns": {"vsock_port": 8053}"#), path: "network.resolv_conf", "not absolute"),
+    invalid("attestation without a port", withBase(#""attestation": {}"#), path: "attestation.port", "required key \"port\" is missing"),
+    invalid("attestation port 0", withBase(#""attestation": {"port": 0}"#), path: "attestation.port", "out of range 1-65535"),
+    invalid("attestation on the egress port", withBase(#""egress": {"port": 7777, "vsock_port": 8001}, "attestation": {"port": 7777}"#), path: "attestation.port", "already used by egress.port"),
+    invalid("attestation on the app's ingress port", withBase(#""attestation": {"port": 8080}, "ingress": [{"vsock_port": 5000, "port": 8080}]"#), path: "ingress[0].port", "already used by attestation.port"),
     invalid("transparent not a boolean", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": "yes"}"#), path: "egress.transparent", "expected true or false"),
     invalid("allow_vsock not a boolean", #"{"version": 1, "app": {"command": ["/bin/true"], "allow_vsock": 1}}"#, path: "app.allow_vsock", "expected true or false"),
 ]

@@ -18,7 +18,7 @@ struct ConfigDecoder {
     }
 
     static let topLevelKeys = ["version", "hostname", "parent_cid", "heartbeat", "network", "hosts", "ingress",
-                               "egress", "mounts", "app", "shutdown", "logs", "status", "dns"]
+                               "egress", "mounts", "app", "shutdown", "logs", "status", "dns", "attestation"]
 
     mutating func decode(_ root: JSONNode) -> BootConfiguration {
         var config = BootConfiguration()
@@ -69,6 +69,11 @@ struct ConfigDecoder {
         if let field = object["dns"], let fields = field.object(known: ["vsock_port"]) {
             if let port = fields.required("vsock_port", hint: "the parent half answers DNS on this vsock port, e.g. 8053")?.vsockPort() {
                 config.dns = DNSSettings(vsockPort: port)
+            }
+        }
+        if let field = object["attestation"], let fields = field.object(known: ["port"]) {
+            if let port = fields.required("port", hint: "the endpoint listens on 127.0.0.1:port, e.g. 7777")?.port() {
+                config.attestation = AttestationSettings(port: port)
             }
         }
         if let field = object["status"], let fields = field.object(known: ["vsock_port"]) {

@@ -36,6 +36,10 @@ struct ConfigValidator {
             claimed.claim("127.0.0.1:\(egress.port)", by: JSONPath.root / "egress" / "port",
                           what: "listener 127.0.0.1:\(egress.port)", issues: issues)
         }
+        if let attestation = config.attestation {
+            claimed.claim("127.0.0.1:\(attestation.port)", by: JSONPath.root / "attestation" / "port",
+                          what: "listener 127.0.0.1:\(attestation.port)", issues: issues)
+        }
         if config.dns != nil {
             let stub = "\(DNSSettings.listenAddress):\(DNSSettings.listenPort)"
             claimed.claim(stub, by: JSONPath.root / "dns",

@@ -21,6 +21,7 @@ public struct BootConfiguration: Sendable, Equatable {
     public var logs: LogStream?
     public var status: StatusStream?
     public var dns: DNSSettings?
+    public var attestation: AttestationSettings?
 
     public init() {}
 
@@ -167,4 +168,13 @@ public struct DNSSettings: Sendable, Equatable {
     /// Where the stub listens: DNS clients ask port 53 of the nameserver in resolv.conf.
     public static let listenAddress = "127.0.0.1"
     public static let listenPort: UInt16 = 53
+}
+
+/// The attestation endpoint for the app: HTTP on 127.0.0.1:port, answered with the NSM.
+public struct AttestationSettings: Sendable, Equatable {
+    public var port: UInt16
+
+    public init(port: UInt16) {
+        self.port = port
+    }
 }

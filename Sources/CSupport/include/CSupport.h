@@ -80,6 +80,21 @@ int ei_install_capture_rule(unsigned short port, int *already_present);
 /// (ENOENT: the connection was not redirected by NAT).
 int ei_original_destination(int fd, unsigned int *address, unsigned short *port);
 
+/// One NSM_IOCTL_RAW on the device at `path` (opened and closed around the call): the CBOR
+/// request in, the CBOR response out; *response_length is the buffer's size on entry and the
+/// answer's on return. 0, or -1 with errno (ENOTTY: not an NSM device).
+int ei_nsm_call(const char *path, const unsigned char *request, size_t request_length,
+                unsigned char *response, size_t *response_length);
+
+/// Credits `length` bytes to the kernel's entropy pool (RNDADDENTROPY, 8 bits a byte). 0 or -1.
+int ei_add_entropy(const unsigned char *bytes, size_t length);
+
+/// The kernel's entropy estimate in bits (RNDGETENTCNT), or -1.
+int ei_entropy_count(void);
+
+/// finit_module(2) of the file at `path`, with no parameters. 0, or -1 with errno.
+int ei_load_module(const char *path);
+
 /// Sends a raw DNS query to the servers of /etc/resolv.conf with glibc's resolver (UDP, TCP on
 /// truncation) and copies the answer into `answer`. Returns its length, or -1 when no server
 /// answered. Blocking: call it off the event loops.

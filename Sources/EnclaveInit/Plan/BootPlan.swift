@@ -1,6 +1,7 @@
 import Addressing
 import BootConfig
 import LinuxNet
+import NSM
 import Relay
 
 /// What `run` would do with a config, step by step, in boot order. Touches nothing.
@@ -32,7 +33,9 @@ struct BootPlan {
             case .on: heartbeat = "heartbeat: on, to \(vsock(config.parentCID, config.heartbeat.port))"
             case .auto: heartbeat = "heartbeat: auto, to \(vsock(config.parentCID, config.heartbeat.port)) only as the enclave's own init (PID 1 of the initial PID namespace)"
             }
-            return ["only when PID 1: mount /proc /sys /dev /dev/pts /dev/shm /run /tmp where missing", heartbeat]
+            return ["only when PID 1: mount /proc /sys /dev /dev/pts /dev/shm /run /tmp where missing", heartbeat,
+                    "only as the enclave's own init: load /nsm.ko when present (finit_module)",
+                    "entropy: when \(NSMDevice.configuredPath) exists, at least \(Entropy.wantedBytes) bytes of the NSM's GetRandom credited to the kernel's pool"]
         case .streams:
             var lines: [String] = []
             if let logs = config.logs { lines.append("logs -> \(vsock(config.parentCID, logs.vsockPort)), buffer \(logs.bufferBytes) bytes") }
@@ -64,6 +67,9 @@ struct BootPlan {
                 lines.append("egress HTTP CONNECT proxy\(egress.transparent ? " and transparent capture" : "") tcp:127.0.0.1:\(egress.port) -> \(vsock(config.parentCID, egress.vsockPort))")
                 lines.append("  allow: " + (egress.allow.isEmpty ? "(nothing: every destination is denied)" : egress.allow.map(\.text).joined(separator: " ")))
                 if !egress.deny.isEmpty { lines.append("  deny: " + egress.deny.map(\.text).joined(separator: " ")) }
+            }
+            if let attestation = config.attestation {
+                lines.append("attestation http://127.0.0.1:\(attestation.port)\(AttestationEndpoint.path) -> \(NSMDevice.configuredPath) (POST nonce, user_data, public_key; 200 application/cbor)")
             }
             if let dns = config.dns {
                 let mapped = config.hosts.flatMap(\.names).count

@@ -14,6 +14,7 @@ enum ConfigSummary {
         lines.append(("ingress", config.ingress.isEmpty ? "none" : config.ingress.map { "parent \($0.hostPort) -> app \($0.port)" }.joined(separator: ", ")))
         lines.append(("egress", config.egress.map { "127.0.0.1:\($0.port), \($0.allow.count) allow and \($0.deny.count) deny rules\($0.transparent ? ", transparent" : "")" } ?? "none"))
         lines.append(("dns", config.dns.map { "stub on 127.0.0.1:53, parent on vsock port \($0.vsockPort), \(config.network.resolvConf) managed" } ?? "none"))
+        lines.append(("attest", config.attestation.map { "http://127.0.0.1:\($0.port)/v1/attestation" } ?? "none"))
         lines.append(("mounts", config.mounts.isEmpty ? "none" : config.mounts.map { "\($0.server):\($0.export) on \($0.target)" }.joined(separator: ", ")))
         lines.append(("app", config.app.command.map(shellQuoted).joined(separator: " ") + " (restart \(config.app.restart.rawValue), "
                       + (config.appMayUseVsock ? "may use vsock)" : "no vsock)")))

@@ -1,0 +1,125 @@
+import CSupport
+import Glibc
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The Nitro Secure Module: /dev/nsm (ENCLAVE_INIT_NSM_DEVICE overrides the path for tests),
+/// one ioctl that takes a CBOR request and gives a CBOR response. Calls are serialized on one
+/// thread of their own; each caller waits at most `timeout`. A device that never answers
+/// keeps that thread, so while a call is overdue every new one fails at once (`.deviceHung`)
+/// instead of queueing behind it: neither the boot nor the attestation endpoint waits forever.
+public final class NSMDevice: Sendable {
+    public static let defaultPath = "/dev/nsm"
+    public static let defaultTimeout: TimeAmount = .seconds(5)
+
+    /// /dev/nsm, or $ENCLAVE_INIT_NSM_DEVICE when it is set and not empty.
+    public static var configuredPath: String {
+        if let value = getenv("ENCLAVE_INIT_NSM_DEVICE").map({ String(cString: $0) }), !value.isEmpty { return value }
+        return defaultPath
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case absent(path: String)
+        case cannotOpen(path: String, errno: Int32)
+        /// The path exists, but the ioctl is not understood there (ENOTTY, EINVAL): not an NSM.
+        case notAnNSM(path: String, errno: Int32)
+        case ioctl(path: String, errno: Int32)
+        case timedOut(milliseconds: Int64)
+        case deviceHung
+        case requestTooLarge(Int)
+        case malformed(String)
+        /// The NSM answered with an error code.
+        case nsm(String)
+
+        public var description: String {
+            switch self {
+            case .absent(let path): return "no NSM device at \(path)"
+            case .cannotOpen(let path, let code): return "cannot open \(path): \(String(cString: strerror(code)))"
+            case .notAnNSM(let path, let code): return "\(path) is not an NSM device (its ioctl answered: \(String(cString: strerror(code))))"
+            case .ioctl(let path, let code): return "the NSM ioctl on \(path) failed: \(String(cString: strerror(code)))"
+            case .timedOut(let milliseconds): return "the NSM did not answer within \(milliseconds) ms"
+            case .deviceHung: return "an earlier NSM call has not returned: the device is not answering"
+            case .requestTooLarge(let size): return "the request is \(size) bytes, more than the NSM takes (\(NSMRequest.maximumLength))"
+            case .malformed(let reason): return reason
+            case .nsm(let code): return "the NSM answered \(code)"
+            }
+        }
+    }
+
+    public let path: String
+    private let timeout: TimeAmount
+    private let worker: NIOThreadPool
+    private let group: MultiThreadedEventLoopGroup
+    /// When the call now on the worker thread started (nil: none).
+    private let running = NIOLockedValueBox<NIODeadline?>(nil)
+
+    public init(path: String = NSMDevice.configuredPath, timeout: TimeAmount = NSMDevice.defaultTimeout) {
+        self.path = path
+        self.timeout = timeout
+        worker = NIOThreadPool(numberOfThreads: 1)
+        worker.start()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Whether anything exists at the path (the boot asks for entropy only then).
+    public var exists: Bool { access(path, F_OK) == 0 }
+
+    /// One request; the response, or a Failure (an NSM error code is `.nsm`).
+    public func call(_ request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<NSMResponse> {
+        let encoded = request.cbor.encoded()
+        guard encoded.count <= NSMRequest.maximumLength else { return eventLoop.makeFailedFuture(Failure.requestTooLarge(encoded.count)) }
+        let overdue: Bool = running.withLockedValue { started in
+            guard let started else { return false }
+            return NIODeadline.now() - started > timeout
+        }
+        if overdue { return eventLoop.makeFailedFuture(Failure.deviceHung) }
+        let promise = eventLoop.makePromise(of: NSMResponse.self)
+        let timer = eventLoop.scheduleTask(in: timeout) { [timeout] in
+            promise.fail(Failure.timedOut(milliseconds: timeout.nanoseconds / 1_000_000))
+        }
+        worker.submit { [path, running] state in
+            guard state == .active else { return promise.fail(Failure.deviceHung) }
+            running.withLockedValue { $0 = .now() }
+            let result = Self.perform(encoded, path: path)
+            running.withLockedValue { $0 = nil }
+            timer.cancel()
+            promise.completeWith(result)
+        }
+        return promise.futureResult
+    }
+
+    /// The same, waiting here (the boot's entropy step).
+    public func callWaiting(_ request: NSMRequest) throws -> NSMResponse {
+        try call(request, on: group.next()).wait()
+    }
+
+    public func shutdown() {
+        try? worker.syncShutdownGracefully()
+        try? group.syncShutdownGracefully()
+    }
+
+    private static func perform(_ request: [UInt8], path: String) -> Result<NSMResponse, Error> {
+        var response = [UInt8](repeating: 0, count: NSMResponse.maximumLength)
+        var length = response.count
+        guard ei_nsm_call(path, request, request.count, &response, &length) == 0 else {
+            let code = errno
+            switch code {
+            case ENOENT: return .failure(Failure.absent(path: path))
+            case ENOTTY, EINVAL, ENOTSUP: return .failure(Failure.notAnNSM(path: path, errno: code))
+            case EACCES, EPERM, ENXIO, ENODEV, EISDIR: return .failure(Failure.cannotOpen(path: path, errno: code))
+            default: return .failure(Failure.ioctl(path: path, errno: code))
+            }
+        }
+        do {
+            let decoded = try NSMResponse(cbor: try CBOR.decode(Array(response[0..<min(length, response.count)])))
+            switch decoded {
+            case .error(let code): return .failure(Failure.nsm(code.rawValue))
+            case .unknownError(let code): return .failure(Failure.nsm(code))
+            default: return .success(decoded)
+            }
+        } catch {
+            return .failure(Failure.malformed("the NSM's answer is not what its protocol says: \(error)"))
+        }
+    }
+}

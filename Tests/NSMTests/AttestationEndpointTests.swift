@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+@testable import NSM
+import Testing
+import TestSupport
+
+/// An NSM stand-in: answers attestation with a document that echoes the request's fields
+/// (as CBOR), or fails as told.
+struct FakeNSM: NSMCalling {
+    var failure: Error?
+
+    func call(_ request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<NSMResponse> {
+        if let failure { return eventLoop.makeFailedFuture(failure) }
+        return eventLoop.makeSucceededFuture(.attestation(document: request.cbor.encoded()))
+    }
+}
+
+@Suite(.serialized) struct AttestationEndpointTests {
+    private func endpoint(_ nsm: NSMCalling) throws -> (AttestationEndpoint, Int) {
+        let endpoint = AttestationEndpoint(nsm: nsm, logger: Logger(label: "test"))
+        try endpoint.start(port: 0)
+        return (endpoint, try #require(endpoint.boundPort))
+    }
+
+    /// Sends a raw HTTP request; returns the status code, the Content-Type and the body.
+    private func exchange(_ port: Int, _ request: String) throws -> (status: Int, type: String, body: [UInt8]) {
+        let socket = try BlockingSocket.connect(port: UInt16(port))
+        socket.setReceiveTimeout(seconds: 10)
+        try socket.writeAll(Array(request.utf8))
+        let response = try socket.readToEnd()
+        guard let split = response.firstRange(of: Array("\r\n\r\n".utf8)) else { return (0, "", response) }
+        let head = String(decoding: response[..<split.lowerBound], as: UTF8.self)
+        let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let type = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }.map { String($0.dropFirst(13)).trimmingCharacters(in: .whitespaces) } ?? ""
+        return (status, type, Array(response[split.upperBound...]))
+    }
+
+    private func post(_ port: Int, _ body: String) throws -> (status: Int, type: String, body: [UInt8]) {
+        try exchange(port, "POST /v1/attestation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+    }
+
+    @Test func theDocumentComesBackAsCBORWithTheFieldsDecoded() throws {
+        let (endpoint, port) = try endpoint(FakeNSM())
+        defer { endpoint.stop() }
+        let pem = "-----BEGIN PUBLIC KEY-----\nAAEC\nAwQ=\n-----END PUBLIC KEY-----\n"
+        let answer = try post(port, #"{"nonce": "bm9uY2U=", "user_data": "aGVsbG8", "public_key": "\#(pem.replacingOccurrences(of: "\n", with: "\\n"))"}"#)
+        #expect(answer.status == 200 && answer.type == "application/cbor")
+        let echoed = try CBOR.decode(answer.body)
+        #expect(echoed["Attestation"]?["nonce"] == .bytes(Array("nonce".utf8)))
+        #expect(echoed["Attestation"]?["user_data"] == .bytes(Array("hello".utf8)))
+        #expect(echoed["Attestation"]?["public_key"] == .bytes([0, 1, 2, 3, 4]))
+        // An empty body asks for a document without fields.
+        let empty = try post(port, "")
+        let emptyDocument = try CBOR.decode(empty.body)
+        #expect(empty.status == 200 && emptyDocument["Attestation"]?["nonce"] == .null)
+    }
+
+    @Test(arguments: [
+        ("{", "not JSON"),
+        ("[1]", "expected an object"),
+        (#"{"nonce": 5}"#, "nonce is a JSON integer"),
+        (#"{"nonce": "%%%"}"#, "nonce: not base64"),
+        (#"{"nounce": "AA=="}"#, "unknown key \"nounce\""),
+        (#"{"public_key": "-----BEGIN PUBLIC KEY-----\nAAEC"}"#, "public_key: a PEM block needs"),
+    ])
+    func badInputGets400WithAOneLineReason(_ body: String, _ reason: String) throws {
+        let (endpoint, port) = try endpoint(FakeNSM())
+        defer { endpoint.stop() }
+        let answer = try post(port, body)
+        let text = String(decoding: answer.body, as: UTF8.self)
+        #expect(answer.status == 400 && text.contains(reason) && text.filter { $0 == "\n" }.count == 1, "\(answer.status) \(text)")
+    }
+
+    @Test func fieldsAndBodiesOverTheirBoundsAre400() throws {
+        let (endpoint, port) = try endpoint(FakeNSM())
+        defer { endpoint.stop() }
+        let big = Data(repeating: 7, count: 1025).base64EncodedString()
+        let field = try post(port, #"{"user_data": "\#(big)"}"#)
+        #expect(field.status == 400 && String(decoding: field.body, as: UTF8.self).contains("user_data is 1025 bytes; the NSM takes at most 1024"))
+        let body = try post(port, #"{"user_data": "\#(String(repeating: "A", count: 20_000))"}"#)
+        #expect(body.status == 400)
+    }
+
+    @Test func otherPathsAndMethodsAreRefused() throws {
+        let (endpoint, port) = try endpoint(FakeNSM())
+        defer { endpoint.stop() }
+        #expect(try exchange(port, "GET /v1/attestation HTTP/1.1\r\nHost: x\r\n\r\n").status == 405)
+        #expect(try exchange(port, "POST /v2/other HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").status == 404)
+        #expect(try exchange(port, "NOT HTTP AT ALL\r\n\r\n").status == 400)
+    }
+
+    @Test(arguments: [
+        (NSMDevice.Failure.absent(path: "/dev/nsm"), 503, "no NSM device at /dev/nsm"),
+        (NSMDevice.Failure.notAnNSM(path: "/dev/null", errno: ENOTTY), 503, "/dev/null is not an NSM device"),
+        (NSMDevice.Failure.nsm("InvalidArgument"), 502, "the NSM answered InvalidArgument"),
+        (NSMDevice.Failure.timedOut(milliseconds: 5000), 504, "did not answer within 5000 ms"),
+    ] as [(NSMDevice.Failure, Int, String)])
+    func deviceFailuresMapToTheirStatus(_ failure: NSMDevice.Failure, _ status: Int, _ reason: String) throws {
+        let (endpoint, port) = try endpoint(FakeNSM(failure: failure))
+        defer { endpoint.stop() }
+        let answer = try post(port, "{}")
+        #expect(answer.status == status && String(decoding: answer.body, as: UTF8.self).contains(reason), "\(answer)")
+    }
+
+    /// The real device client against paths that are not an NSM.
+    @Test func theDeviceClientNamesWhatIsWrongWithThePath() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        for (path, expected) in [("/nonexistent/nsm", NSMDevice.Failure.absent(path: "/nonexistent/nsm")),
+                                 ("/dev/null", NSMDevice.Failure.notAnNSM(path: "/dev/null", errno: ENOTTY))] {
+            let device = NSMDevice(path: path)
+            defer { device.shutdown() }
+            #expect(throws: expected) { try device.call(.getRandom, on: group.next()).wait() }
+        }
+    }
+}

@@ -53,10 +53,17 @@ public final class NSMDevice: Sendable {
     private let group: MultiThreadedEventLoopGroup
     /// When the call now on the worker thread started (nil: none).
     private let running = NIOLockedValueBox<NIODeadline?>(nil)
+    /// The ioctl and the decoding (tests put a device that hangs here).
+    private let perform: @Sendable (_ request: [UInt8], _ path: String) -> Result<NSMResponse, Error>
 
-    public init(path: String = NSMDevice.configuredPath, timeout: TimeAmount = NSMDevice.defaultTimeout) {
+    public convenience init(path: String = NSMDevice.configuredPath, timeout: TimeAmount = NSMDevice.defaultTimeout) {
+        self.init(path: path, timeout: timeout, perform: Self.perform)
+    }
+
+    init(path: String, timeout: TimeAmount, perform: @escaping @Sendable (_ request: [UInt8], _ path: String) -> Result<NSMResponse, Error>) {
         self.path = path
         self.timeout = timeout
+        self.perform = perform
         worker = NIOThreadPool(numberOfThreads: 1)
         worker.start()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -75,16 +82,22 @@ public final class NSMDevice: Sendable {
         }
         if overdue { return eventLoop.makeFailedFuture(Failure.deviceHung) }
         let promise = eventLoop.makePromise(of: NSMResponse.self)
-        let timer = eventLoop.scheduleTask(in: timeout) { [timeout] in
-            promise.fail(Failure.timedOut(milliseconds: timeout.nanoseconds / 1_000_000))
+        // The timer and the worker race to answer; the first wins, the other is dropped.
+        let answered = NIOLockedValueBox(false)
+        @Sendable func complete(_ result: Result<NSMResponse, Error>) {
+            guard answered.withLockedValue({ done in defer { done = true }; return !done }) else { return }
+            promise.completeWith(result)
         }
-        worker.submit { [path, running] state in
-            guard state == .active else { return promise.fail(Failure.deviceHung) }
+        let timer = eventLoop.scheduleTask(in: timeout) { [timeout] in
+            complete(.failure(Failure.timedOut(milliseconds: timeout.nanoseconds / 1_000_000)))
+        }
+        worker.submit { [path, running, perform] state in
+            guard state == .active else { return complete(.failure(Failure.deviceHung)) }
             running.withLockedValue { $0 = .now() }
-            let result = Self.perform(encoded, path: path)
+            let result = perform(encoded, path)
             running.withLockedValue { $0 = nil }
             timer.cancel()
-            promise.completeWith(result)
+            complete(result)
         }
         return promise.futureResult
     }

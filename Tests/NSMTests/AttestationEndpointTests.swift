@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 @testable import NSM
 import Testing
@@ -114,5 +115,27 @@ struct FakeNSM: NSMCalling {
             defer { device.shutdown() }
             #expect(throws: expected) { try device.call(.getRandom, on: group.next()).wait() }
         }
+    }
+}
+
+@Suite struct NSMDeviceTests {
+    /// A device that hangs: the caller is answered within its timeout, and while the call is
+    /// overdue every new one fails at once instead of queueing behind it; once the device
+    /// answers again, so does the client.
+    @Test func aDeviceThatNeverAnswersBlocksNobody() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let hang = NIOLockedValueBox(true)
+        let device = NSMDevice(path: "/stand-in", timeout: .milliseconds(200)) { _, _ in
+            while hang.withLockedValue({ $0 }) { usleep(10_000) }
+            return .success(.getRandom(random: [1]))
+        }
+        defer { device.shutdown() }
+        let start = ContinuousClock.now
+        #expect(throws: NSMDevice.Failure.timedOut(milliseconds: 200)) { try device.call(.getRandom, on: group.next()).wait() }
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(throws: NSMDevice.Failure.deviceHung) { try device.call(.getRandom, on: group.next()).wait() }
+        hang.withLockedValue { $0 = false }
+        #expect(eventually { (try? device.call(.getRandom, on: group.next()).wait()) == .getRandom(random: [1]) })
     }
 }

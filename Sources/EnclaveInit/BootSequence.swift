@@ -33,6 +33,8 @@ struct BootSequence {
     let options: ConfigOptions
     let logger: Logger
     let early = ei_early().pointee
+    /// The enclave's own init, a container's, or a child: what it mounts and how it ends.
+    let kind = InitKind.of(wasPID1: ei_early().pointee.was_pid1)
     /// ENCLAVE_INIT_VSOCK_DIR: vsock emulated with Unix sockets (tests, demo, laptops).
     private let vsockEmulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)
 
@@ -79,9 +81,9 @@ struct BootSequence {
     /// The last line, with the code; then `shutdown` to the parent and a short wait for its
     /// acknowledgement of everything.
     private func end(_ code: Int32, streams: EnclaveStreams?) -> Int32 {
-        logger.notice(early.was_pid1 ? "powering off" : "exiting", metadata: ["exit_code": "\(code)"])
+        logger.notice(kind.powersOff ? "powering off" : "exiting", metadata: ["exit_code": "\(code)"])
         if let streams {
-            streams.report(.shutdown(exitCode: code, powerOff: early.was_pid1))
+            streams.report(.shutdown(exitCode: code, powerOff: kind.powersOff))
             let missed = streams.finish(timeout: Self.streamsFinishTimeout)
             if !missed.isEmpty { Console.error("enclave-init: \(missed) within \(Self.streamsFinishTimeout.components.seconds) s") }
         }
@@ -155,11 +157,12 @@ struct BootSequence {
         if let raised = ResourceLimits.raiseOpenFilesToHardLimit() {
             logger.debug("open files limit raised from \(raised.before) to \(raised.after)")
         }
-        if early.was_pid1 {
-            let mounted = try SystemMounts.mountMissing(logger: logger)
+        if kind == .child { logger.debug("pid-1: \(kind)") } else { logger.info("pid-1: \(kind)") }
+        if kind != .child {
+            let mounted = try SystemMounts.mountMissing(as: kind, logger: logger)
             logger.info("pid-1: mounted \(mounted.isEmpty ? "nothing (all present)" : mounted.joined(separator: " "))")
             // As AWS's init does, before anything needs /dev/nsm; a failure is the kernel's word.
-            if PIDNamespace.isInitialNamespaceInit {
+            if kind == .enclave {
                 switch NSMModule.loadIfPresent() {
                 case .absent: logger.debug("pid-1: \(NSMModule.Outcome.absent)")
                 case .failed(let code): logger.warning("pid-1: \(NSMModule.Outcome.failed(errno: code))")
@@ -176,7 +179,7 @@ struct BootSequence {
         switch config.heartbeat.enabled {
         case .off: heartbeatWanted = false
         case .on: heartbeatWanted = true
-        case .auto: heartbeatWanted = PIDNamespace.isInitialNamespaceInit
+        case .auto: heartbeatWanted = kind == .enclave
         }
         if heartbeatWanted {
             let target = heartbeatTarget(config)
@@ -194,9 +197,9 @@ struct BootSequence {
     /// Wherever it runs: entropy from the NSM, when there is one, before the app starts. A
     /// failure is a warning: the app can run on the kernel's own entropy.
     private func seedEntropy() {
+        guard NSMDevice.exists() else { return logger.debug("entropy: no NSM device at \(NSMDevice.configuredPath)") }
         let device = NSMDevice()
         defer { device.shutdown() }
-        guard device.exists else { return logger.debug("entropy: no NSM device at \(device.path)") }
         do throws(Entropy.Failure) {
             let credited = try Entropy.seed(from: device)
             let estimate = ei_entropy_count()

@@ -69,8 +69,9 @@ public final class NSMDevice: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
-    /// Whether anything exists at the path (the boot asks for entropy only then).
-    public var exists: Bool { access(path, F_OK) == 0 }
+    /// Whether anything exists at `path` (the boot asks for entropy only then, before it makes
+    /// a client and its threads).
+    public static func exists(at path: String = NSMDevice.configuredPath) -> Bool { access(path, F_OK) == 0 }
 
     /// One request; the response, or a Failure (an NSM error code is `.nsm`).
     public func call(_ request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<NSMResponse> {

@@ -28,3 +28,30 @@ public enum PIDNamespace {
         return pid_t(String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)) == getpid()
     }
 }
+
+/// Which init enclave-init is, which decides what it mounts and how it ends.
+public enum InitKind: Sendable, Equatable, CustomStringConvertible {
+    /// PID 1 of the initial PID namespace: a VM's init (a custom EIF, the qemu guest). It
+    /// mounts what AWS's init would, sends the heartbeat (auto) and powers off instead of exiting.
+    case enclave
+    /// PID 1 of a nested PID namespace: a container's init (`docker run`, podman, Kubernetes).
+    /// It mounts only missing pseudo filesystems and exits with the app's status, like tini.
+    case container
+    /// Not PID 1 (under AWS's init, or started by hand): a child subreaper that exits.
+    case child
+
+    public static func of(wasPID1: Bool) -> InitKind {
+        guard wasPID1 else { return .child }
+        return PIDNamespace.isInitialNamespaceInit ? .enclave : .container
+    }
+
+    public var powersOff: Bool { self == .enclave }
+
+    public var description: String {
+        switch self {
+        case .enclave: return "the enclave's own init (PID 1 of the initial PID namespace): powers off at the end"
+        case .container: return "a container's init (PID 1 of a nested PID namespace): exits with the app's status"
+        case .child: return "a child of another init: exits with the app's status"
+        }
+    }
+}

@@ -3,7 +3,9 @@ import Glibc
 import Logging
 
 /// What AWS's init mounts before it runs the image's CMD; enclave-init does the same when it is
-/// PID 1 itself (a custom EIF, or a test namespace), for whatever is not mounted yet.
+/// the enclave's own init (a custom EIF), for whatever is not mounted yet. As a container's
+/// init it mounts only the pseudo filesystems that are missing, never a tmpfs over the
+/// image's /tmp or /run (DESIGN.md section 1).
 public enum SystemMounts {
     struct Mount {
         var target: String
@@ -23,8 +25,12 @@ public enum SystemMounts {
         Mount(target: "/tmp", type: "tmpfs", source: "tmpfs", flags: UInt(MS_NOSUID | MS_NODEV), options: "mode=1777"),
     ]
 
-    /// Mounts each standard filesystem that is missing; returns the targets it mounted.
-    public static func mountMissing(logger: Logger) throws(PID1Error) -> [String] {
+    /// What a container's init may mount: the kernel's pseudo filesystems, nothing of the image.
+    static let pseudoFilesystems: Set<String> = ["/proc", "/sys", "/dev", "/dev/pts", "/dev/shm"]
+
+    /// Mounts each standard filesystem that is missing (as a container's init: only the pseudo
+    /// filesystems); returns the targets it mounted.
+    public static func mountMissing(as kind: InitKind, logger: Logger) throws(PID1Error) -> [String] {
         var mounted: [String] = []
         if !PIDNamespace.procfsMatchesOurs {
             // A PID namespace that kept its parent's /proc (unshare without --mount-proc). Mounting
@@ -33,7 +39,7 @@ public enum SystemMounts {
             logger.warning("/proc belongs to another PID namespace: process IDs in it are not ours")
         }
         let existing = mountPoints()
-        for entry in standard where !existing.contains(entry.target) {
+        for entry in standard where !existing.contains(entry.target) && (kind == .enclave || pseudoFilesystems.contains(entry.target)) {
             try mount(entry)
             mounted.append(entry.target)
         }

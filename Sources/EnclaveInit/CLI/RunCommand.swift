@@ -21,9 +21,9 @@ struct RunCommand: ParsableCommand, SignalPolicyDeclaring {
         logging.bootstrap()
         let sequence = BootSequence(options: options, logger: Logger(label: "boot"))
         let code = sequence.run()
-        // Exiting PID 1 panics the kernel; in a PID namespace power-off ends the namespace instead.
-        // (The sequence has said which of the two it is, with the code.)
-        if sequence.early.was_pid1 { PowerOff.now(exitCode: code) }
+        // Exiting the initial namespace's PID 1 panics the kernel: it powers off instead. A
+        // container's init exits with the app's status, like tini. (The sequence has said which.)
+        if sequence.kind.powersOff { PowerOff.now(exitCode: code) }
         throw ExitCode(code)
     }
 }

@@ -67,10 +67,16 @@ let package = Package(
         // destinations it judges: used by the relay's proxies and by the DNS stub.
         .target(name: "Policy", dependencies: ["Addressing", "BootConfig"]),
 
+        // A log line let through at most once a second, with a count of the rest (relay, DNS).
+        .target(name: "LogThrottle", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+
         // The DNS stub inside the enclave (127.0.0.1:53, UDP and TCP) and the parent's
         // forwarder to its system's resolvers; the names recent answers gave to addresses.
         .target(name: "DNS", dependencies: [
-            "Addressing", "BootConfig", "Policy", "CSupport",
+            "Addressing", "BootConfig", "Policy", "LogThrottle", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -90,7 +96,7 @@ let package = Package(
 
         // Listeners and connection setup on SwiftNIO; the bytes move with splice(2).
         .target(name: "Relay", dependencies: [
-            "Addressing", "BootConfig", "Policy", "CSupport",
+            "Addressing", "BootConfig", "Policy", "LogThrottle", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

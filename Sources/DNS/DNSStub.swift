@@ -1,6 +1,7 @@
 import Addressing
 import BootConfig
 import Logging
+import LogThrottle
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -29,7 +30,7 @@ public final class DNSStub: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channels = NIOLockedValueBox<[Channel]>([])
     /// Policy refusals are logged at most once a second.
-    private let refusalLog = NIOLockedValueBox((last: NIODeadline.distantPast, unlogged: 0))
+    private let refusalLog = LogThrottle()
 
     /// `parent`: the parent half's DNS port as an endpoint (the emulation already applied).
     public init(rules: StubRules, parent: Endpoint, names: NameTable, cache: AnswerCache = AnswerCache(), logger: Logger,
@@ -145,16 +146,7 @@ public final class DNSStub: Sendable {
     }
 
     private func logRefusal(_ question: DNSQuestion, _ reason: String) {
-        let unlogged: Int? = refusalLog.withLockedValue { state in
-            let now = NIODeadline.now()
-            guard now - state.last >= .seconds(1) else {
-                state.unlogged += 1
-                return nil
-            }
-            defer { state = (now, 0) }
-            return state.unlogged
-        }
-        guard let unlogged else { return }
+        guard let unlogged = refusalLog.admit() else { return }
         let more = unlogged > 0 ? " (and \(unlogged) more refusals since the last message)" : ""
         logger.info("refused \(question.name) (type \(question.type)): \(reason)\(more)")
     }

@@ -157,8 +157,8 @@ struct BootSequence {
         if let raised = ResourceLimits.raiseOpenFilesToHardLimit() {
             logger.debug("open files limit raised from \(raised.before) to \(raised.after)")
         }
-        if kind == .child { logger.debug("pid-1: \(kind)") } else { logger.info("pid-1: \(kind)") }
         if kind != .child {
+            logger.info("pid-1: \(kind)")
             let mounted = try SystemMounts.mountMissing(as: kind, logger: logger)
             logger.info("pid-1: mounted \(mounted.isEmpty ? "nothing (all present)" : mounted.joined(separator: " "))")
             // As AWS's init does, before anything needs /dev/nsm; a failure is the kernel's word.
@@ -169,10 +169,13 @@ struct BootSequence {
                 case let outcome: logger.info("pid-1: \(outcome)")
                 }
             }
-        } else if ei_set_child_subreaper() != 0 {
-            logger.warning("cannot become a child subreaper: \(String(cString: strerror(errno))); orphans will be reaped by PID 1")
         } else {
-            logger.debug("child subreaper: orphans of the app are reaped here")
+            logger.debug("pid-1: \(kind)")
+            if ei_set_child_subreaper() != 0 {
+                logger.warning("cannot become a child subreaper: \(String(cString: strerror(errno))); orphans will be reaped by PID 1")
+            } else {
+                logger.debug("child subreaper: orphans of the app are reaped here")
+            }
         }
 
         let heartbeatWanted: Bool

@@ -1,5 +1,6 @@
 import Addressing
 import Logging
+import LogThrottle
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -46,7 +47,7 @@ public final class RelayListener: Sendable {
     /// at shutdown.
     private let open = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
     /// Upstream failures are logged at most once a second, with how many were not logged.
-    private let failureLog = NIOLockedValueBox((last: NIODeadline.distantPast, unlogged: 0))
+    private let failureLog = LogThrottle()
 
     init(route: RelayRoute, emulation: VsockEmulation?, lookups: NIOThreadPool, engine: SpliceEngine, logger: Logger) {
         self.route = route
@@ -222,16 +223,7 @@ public final class RelayListener: Sendable {
     }
 
     func logUpstreamFailure(_ error: Error) {
-        let unlogged: Int? = failureLog.withLockedValue { state in
-            let now = NIODeadline.now()
-            guard now - state.last >= .seconds(1) else {
-                state.unlogged += 1
-                return nil
-            }
-            defer { state = (now, 0) }
-            return state.unlogged
-        }
-        guard let unlogged else { return }
+        guard let unlogged = failureLog.admit() else { return }
         let more = unlogged > 0 ? " (and \(unlogged) more failures since the last message)" : ""
         logger.warning("\(route.name): cannot reach \(route.target): \(DialErrorText.describe(error)); closing the accepted connection\(more)")
     }

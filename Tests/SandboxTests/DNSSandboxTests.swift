@@ -14,10 +14,6 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
-    private func file(_ name: String) -> String {
-        (try? String(contentsOfFile: scratch.path + "/out/" + name, encoding: .utf8)) ?? ""
-    }
-
     /// A raw query from the app to the stub, printing the response code and the A records.
     static let rawQuery = """
         import socket, struct, sys
@@ -93,24 +89,24 @@ import TestSupport
         let log = result?.stderr ?? ""
 
         // resolv.conf: the managed block first, the image's own line kept below it.
-        let resolv = file("resolv.conf")
+        let resolv = scratch.text("out/resolv.conf")
         #expect(resolv.hasPrefix("# BEGIN enclave-init\n") && resolv.contains("nameserver 127.0.0.1\n# END enclave-init\nnameserver 192.0.2.53"), "\(resolv)")
         #expect(log.contains("/etc/resolv.conf: nameserver 127.0.0.1 (rewritten in place: it is a mount point)"), "\(log)")
         // The app's own resolver, through the stub and the parent.
-        #expect(file("api") == "['198.18.0.10']\n", "\(file("api"))\n\(log)")
-        #expect(file("mapped") == "['127.0.0.9']\n", "\(file("mapped"))")
-        #expect(file("api-raw") == "rcode=0 198.18.0.10\n", "\(file("api-raw"))")
+        #expect(scratch.text("out/api") == "['198.18.0.10']\n", "\(scratch.text("out/api"))\n\(log)")
+        #expect(scratch.text("out/mapped") == "['127.0.0.9']\n", "\(scratch.text("out/mapped"))")
+        #expect(scratch.text("out/api-raw") == "rcode=0 198.18.0.10\n", "\(scratch.text("out/api-raw"))")
         // Mapped names are the stub's own answer, with no AAAA; denied names never leave.
-        #expect(file("mapped-a") == "rcode=0 127.0.0.9\n", "\(file("mapped-a"))")
-        #expect(file("mapped-aaaa") == "rcode=0 \n", "\(file("mapped-aaaa"))")
-        #expect(file("blocked") == "rcode=5 \n", "\(file("blocked"))")
-        #expect(file("elsewhere") == "rcode=5 \n", "\(file("elsewhere"))")
+        #expect(scratch.text("out/mapped-a") == "rcode=0 127.0.0.9\n", "\(scratch.text("out/mapped-a"))")
+        #expect(scratch.text("out/mapped-aaaa") == "rcode=0 \n", "\(scratch.text("out/mapped-aaaa"))")
+        #expect(scratch.text("out/blocked") == "rcode=5 \n", "\(scratch.text("out/blocked"))")
+        #expect(scratch.text("out/elsewhere") == "rcode=5 \n", "\(scratch.text("out/elsewhere"))")
         let asked = (try? String(contentsOfFile: dnsmasqLog, encoding: .utf8)) ?? ""
         #expect(asked.contains("query[A] api.example.test"), "\(asked)")
         #expect(!asked.contains("blocked.example.test") && !asked.contains("elsewhere.invalid") && !asked.contains("mapped.internal"), "\(asked)")
         // No vsock for the app, nor for what it starts, as another user.
-        #expect(file("vsock") == "PermissionError 13\n", "\(file("vsock"))")
-        #expect(file("child-status") == "NoNewPrivs:\t1\nSeccomp:\t2\n65534\n", "\(file("child-status"))")
+        #expect(scratch.text("out/vsock") == "PermissionError 13\n", "\(scratch.text("out/vsock"))")
+        #expect(scratch.text("out/child-status") == "NoNewPrivs:\t1\nSeccomp:\t2\n65534\n", "\(scratch.text("out/child-status"))")
         #expect(log.contains("dns stub: "), "\(log)")
 
         kill(parent.pid, SIGTERM)
@@ -126,6 +122,6 @@ import TestSupport
         let config = try scratch.write("plain.json", #"{"version": 1}"#)
         let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > \(out)/plain"])
         Sandbox.expectEnded(enclave.wait(timeout: .seconds(30)), .pid1, withCode: 0)
-        #expect(file("plain") == "NoNewPrivs:\t0\nSeccomp:\t0\n", "\(file("plain"))")
+        #expect(scratch.text("out/plain") == "NoNewPrivs:\t0\nSeccomp:\t0\n", "\(scratch.text("out/plain"))")
     }
 }

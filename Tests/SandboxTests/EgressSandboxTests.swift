@@ -13,10 +13,6 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
-    private func file(_ name: String) -> String {
-        (try? String(contentsOfFile: scratch.path + "/out/" + name, encoding: .utf8)) ?? ""
-    }
-
     @Test func theAppsCurlReachesAllowedNamesAndIsRefusedTheRestWithReasons() throws {
         let site = scratch.path + "/site"
         try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
@@ -64,20 +60,20 @@ import TestSupport
         let result = enclave.wait(timeout: .seconds(60))
         Sandbox.expectEnded(result, .pid1, withCode: 0)
 
-        #expect(file("env").contains("http_proxy=http://127.0.0.1:3128"), "\(file("env"))")
-        #expect(file("env").contains("HTTPS_PROXY=http://127.0.0.1:3128"))
-        #expect(file("env").contains("no_proxy=localhost,127.0.0.1,::1,mapped.internal,127.0.0.9"))
-        #expect(file("allowed.code") == "200" && file("allowed.body") == "served on the parent side", "\(file("allowed.code")) \(file("allowed.body"))")
-        #expect(file("tunnel.code") == "200" && file("tunnel.body") == "served on the parent side", "\(file("tunnel.code")) \(file("tunnel.body"))")
-        #expect(file("blocked.code") == "403")
-        #expect(file("blocked.body") == "egress policy: blocked.example.test:\(port) is denied by \"blocked.example.test\"\n", "\(file("blocked.body"))")
-        #expect(file("sneaky.code") == "403")
-        #expect(file("sneaky.body").contains("egress policy (parent): sneaky.example.test:\(port) resolves to 127.0.0.2, which \"127.0.0.2\" denies"), "\(file("sneaky.body"))")
-        #expect(file("meta.code") == "403")
-        #expect(file("meta.body").contains("resolves to 169.254.169.254, a link-local address"), "\(file("meta.body"))")
-        #expect(file("meta-tunnel.code") == "403", "CONNECT answered \(file("meta-tunnel.code"))")
-        #expect(file("other.code") == "403")
-        #expect(file("other.body").contains("no allow rule matches other.test:\(port)"))
+        #expect(scratch.text("out/env").contains("http_proxy=http://127.0.0.1:3128"), "\(scratch.text("out/env"))")
+        #expect(scratch.text("out/env").contains("HTTPS_PROXY=http://127.0.0.1:3128"))
+        #expect(scratch.text("out/env").contains("no_proxy=localhost,127.0.0.1,::1,mapped.internal,127.0.0.9"))
+        #expect(scratch.text("out/allowed.code") == "200" && scratch.text("out/allowed.body") == "served on the parent side", "\(scratch.text("out/allowed.code")) \(scratch.text("out/allowed.body"))")
+        #expect(scratch.text("out/tunnel.code") == "200" && scratch.text("out/tunnel.body") == "served on the parent side", "\(scratch.text("out/tunnel.code")) \(scratch.text("out/tunnel.body"))")
+        #expect(scratch.text("out/blocked.code") == "403")
+        #expect(scratch.text("out/blocked.body") == "egress policy: blocked.example.test:\(port) is denied by \"blocked.example.test\"\n", "\(scratch.text("out/blocked.body"))")
+        #expect(scratch.text("out/sneaky.code") == "403")
+        #expect(scratch.text("out/sneaky.body").contains("egress policy (parent): sneaky.example.test:\(port) resolves to 127.0.0.2, which \"127.0.0.2\" denies"), "\(scratch.text("out/sneaky.body"))")
+        #expect(scratch.text("out/meta.code") == "403")
+        #expect(scratch.text("out/meta.body").contains("resolves to 169.254.169.254, a link-local address"), "\(scratch.text("out/meta.body"))")
+        #expect(scratch.text("out/meta-tunnel.code") == "403", "CONNECT answered \(scratch.text("out/meta-tunnel.code"))")
+        #expect(scratch.text("out/other.code") == "403")
+        #expect(scratch.text("out/other.body").contains("no allow rule matches other.test:\(port)"))
 
         let log = result?.stderr ?? ""
         #expect(log.contains("proxy egress tcp:127.0.0.1:3128 -> egress proxy via vsock:3:8001: 7 accepted"), "\(log)")

@@ -179,3 +179,10 @@ enum Sandbox {
         }
     }
 }
+
+extension TemporaryDirectory {
+    /// A file a sandboxed app wrote under this directory, or "" when there is none.
+    func text(_ relative: String) -> String {
+        (try? String(contentsOfFile: path + "/" + relative, encoding: .utf8)) ?? ""
+    }
+}

@@ -16,10 +16,6 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
-    private func file(_ name: String) -> String {
-        (try? String(contentsOfFile: scratch.path + "/out/" + name, encoding: .utf8)) ?? ""
-    }
-
     static let echoServer = """
         import socket, sys, threading
         server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -104,14 +100,14 @@ import TestSupport
         let log = result?.stderr ?? ""
 
         #expect(log.contains("capture: route default dev lo (present), nat OUTPUT tcp ! 127.0.0.0/8 -> 127.0.0.1:3128 (present)"), "\(log)")
-        #expect(file("web.code") == "200" && file("web.body") == "served at 198.18.0.10", "\(file("web.code")) \(file("web.body"))\n\(log)")
-        #expect(file("echo").hasPrefix("echo: ping through the capture\n"), "\(file("echo"))")
+        #expect(scratch.text("out/web.code") == "200" && scratch.text("out/web.body") == "served at 198.18.0.10", "\(scratch.text("out/web.code")) \(scratch.text("out/web.body"))\n\(log)")
+        #expect(scratch.text("out/echo").hasPrefix("echo: ping through the capture\n"), "\(scratch.text("out/echo"))")
         // A literal the stub has answered for a name is judged as that name (and allowed).
-        #expect(file("literal").hasPrefix("echo: ping through the capture\n"), "\(file("literal"))")
-        #expect(file("denied-literal").hasPrefix("reset\n") || file("denied-literal").hasPrefix("echo: (closed)"), "\(file("denied-literal"))")
-        #expect(file("sneaky").hasPrefix("reset\n") || file("sneaky").hasPrefix("echo: (closed)"), "\(file("sneaky"))")
-        #expect(file("denied-name").hasPrefix("error: gaierror"), "\(file("denied-name"))")
-        #expect(file("ipv6").hasPrefix("error: ") && file("ipv6").contains("seconds: 0."), "\(file("ipv6"))")
+        #expect(scratch.text("out/literal").hasPrefix("echo: ping through the capture\n"), "\(scratch.text("out/literal"))")
+        #expect(scratch.text("out/denied-literal").hasPrefix("reset\n") || scratch.text("out/denied-literal").hasPrefix("echo: (closed)"), "\(scratch.text("out/denied-literal"))")
+        #expect(scratch.text("out/sneaky").hasPrefix("reset\n") || scratch.text("out/sneaky").hasPrefix("echo: (closed)"), "\(scratch.text("out/sneaky"))")
+        #expect(scratch.text("out/denied-name").hasPrefix("error: gaierror"), "\(scratch.text("out/denied-name"))")
+        #expect(scratch.text("out/ipv6").hasPrefix("error: ") && scratch.text("out/ipv6").contains("seconds: 0."), "\(scratch.text("out/ipv6"))")
         #expect(log.contains("egress: refused: egress policy (captured 198.18.0.11): 198.18.0.11:\(echoPort) is denied by \"198.18.0.11\""), "\(log)")
         #expect(log.contains("egress: refused: egress policy (captured): sneaky.example.test:\(echoPort) resolves to 198.18.0.11, which \"198.18.0.11\" denies"), "\(log)")
 

@@ -22,8 +22,10 @@ enum AppStatusEvents {
             return .appExited(pid: pid, ending: ending, exitCode: status.exitCode, restarting: restarting)
         case .restarting(let restart, let limit, let delay):
             return .restarting(restart: restart, limit: limit, delayMilliseconds: milliseconds(delay))
-        case .shutdownRequested(let signal):
-            return .stopping(signal: signal)
+        case .shutdownRequested(.signal(let name)):
+            return .stopping(by: .signal(name))
+        case .shutdownRequested(.parent):
+            return .stopping(by: .parent)
         }
     }
 

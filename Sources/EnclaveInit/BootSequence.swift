@@ -1,6 +1,7 @@
 import Addressing
 import BootConfig
 import ConsoleLog
+import Control
 import DNS
 import CSupport
 import Glibc
@@ -37,6 +38,8 @@ struct BootSequence {
     let kind = InitKind.of(wasPID1: ei_early().pointee.was_pid1)
     /// ENCLAVE_INIT_VSOCK_DIR: vsock emulated with Unix sockets (tests, demo, laptops).
     private let vsockEmulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)
+    /// Set by `stop` on the control port: the same shutdown as SIGTERM, wherever the boot is.
+    private let stopRequest = StopRequest()
 
     /// A step's error, tagged once with the step (by `step(_:summary:_:)`); the error keeps
     /// its own type (RelayError, NetworkSetup's, NFS's ...) and its text is the console's.
@@ -46,8 +49,11 @@ struct BootSequence {
         var reason: String { "\(underlying)" }
     }
 
+    /// SIGTERM, SIGINT or `stop` before the app started: the boot ends between steps.
     struct Aborted: Error {
-        var signal: ReceivedSignal
+        var source: StatusEvent.StopSource
+        /// 128+N for a signal; a `stop` counts as SIGTERM.
+        var exitCode: Int32
     }
 
     /// How long the end of a boot waits for the parent to acknowledge the streams' last records
@@ -69,19 +75,21 @@ struct BootSequence {
             config = try step(.config) { try options.load() }
         } catch let failure as StepFailure where failure.underlying is ConfigError {
             Console.error(failure.reason)
-            return end(InitExitCode.invalidConfig, streams: nil)
+            return end(InitExitCode.invalidConfig)
         } catch {
-            return end(InitExitCode.bootStepFailed, streams: nil)
+            return end(InitExitCode.bootStepFailed)
         }
 
         var streams: EnclaveStreams?
-        return end(boot(config, streams: &streams), streams: streams)
+        var control: ControlServer?
+        return end(boot(config, streams: &streams, control: &control), streams: streams, control: control)
     }
 
-    /// The last line, with the code; then `shutdown` to the parent and a short wait for its
-    /// acknowledgement of everything.
-    private func end(_ code: Int32, streams: EnclaveStreams?) -> Int32 {
+    /// The last line, with the code; then `shutdown` to the parent (a `parent stop` waiting on
+    /// the control port hears it too) and a short wait for its acknowledgement of everything.
+    private func end(_ code: Int32, streams: EnclaveStreams? = nil, control: ControlServer? = nil) -> Int32 {
         logger.notice(kind.powersOff ? "powering off" : "exiting", metadata: ["exit_code": "\(code)"])
+        control?.finish(exitCode: code, powerOff: kind.powersOff)
         if let streams {
             streams.report(.shutdown(exitCode: code, powerOff: kind.powersOff))
             let missed = streams.finish(timeout: Self.streamsFinishTimeout)
@@ -91,8 +99,9 @@ struct BootSequence {
     }
 
     /// Steps 3-9 with a valid config; returns the exit code. `streams` is set at step 4 (or at
-    /// a failure before it, to report that failure).
-    private func boot(_ config: BootConfiguration, streams: inout EnclaveStreams?) -> Int32 {
+    /// a failure before it, to report that failure); `control` at step 6, and it outlives the
+    /// other listeners to tell a waiting `parent stop` the exit code.
+    private func boot(_ config: BootConfiguration, streams: inout EnclaveStreams?, control: inout ControlServer?) -> Int32 {
         // Listeners live until the app is done for good, or until a later step fails; mounts
         // are undone before them (NFS needs its proxy to unmount).
         var listeners: Listeners?
@@ -113,9 +122,10 @@ struct BootSequence {
             // Step 5: lo up, aliases, hostname, /etc/hosts, resolv.conf with `dns`.
             try step(.network, summary: describe) { try network(config) }
             streams?.report(.networkUp)
-            // Step 6: every listener (relays, the DNS stub) is up before the app starts.
-            if !RelayService.enclaveRoutes(for: config).isEmpty || config.dns != nil || config.attestation != nil {
+            // Step 6: every listener (relays, the DNS stub, attestation, control) is up before the app starts.
+            if !RelayService.enclaveRoutes(for: config).isEmpty || config.dns != nil || config.attestation != nil || config.control != nil {
                 listeners = try step(.proxies, summary: \.summary) { try startListeners(config) }
+                control = listeners?.control
             }
             streams?.report(.proxiesListening(listeners: listeners?.count ?? 0))
             // Step 7: NFSv4 through its proxy, retried until each mount's timeout.
@@ -137,9 +147,12 @@ struct BootSequence {
             reportBootFailure(config, streams: &streams, step: failure.step.rawValue, error: failure.reason)
             return InitExitCode.bootStepFailed
         } catch let aborted as Aborted {
-            logger.notice("received \(aborted.signal.name) before the app started: boot aborted")
-            streams?.report(.stopping(signal: aborted.signal.name))
-            return 128 + aborted.signal.number
+            switch aborted.source {
+            case .signal(let name): logger.notice("received \(name) before the app started: boot aborted")
+            case .parent: logger.notice("the parent asked to stop (control port) before the app started: boot aborted")
+            }
+            streams?.report(.stopping(by: aborted.source))
+            return aborted.exitCode
         } catch {
             logger.error("boot failed: \(error)")
             reportBootFailure(config, streams: &streams, step: "unknown", error: "\(error)")
@@ -228,8 +241,8 @@ struct BootSequence {
         streams?.report(.bootFailed(step: step, error: error, exitCode: nil))
     }
 
-    /// The relays of the config's routes, then the DNS stub; what started is stopped again if a
-    /// later one fails.
+    /// The relays of the config's routes, the attestation endpoint, the DNS stub, the control
+    /// port; what started is stopped again if a later one fails.
     private func startListeners(_ config: BootConfiguration) throws -> Listeners {
         var listeners = Listeners()
         // The stub's answers name the connections the capture rule sends to the egress listener.
@@ -259,6 +272,18 @@ struct BootSequence {
                 throw error
             }
             listeners.dns = stub
+        }
+        // Last: it outlives the others (see Listeners), so nothing after it can fail.
+        if let settings = config.control {
+            let control = ControlServer(vsockPort: settings.vsockPort, emulation: vsockEmulation, logger: Logger(label: "control"),
+                                        onStop: { [stopRequest] in stopRequest.request() })
+            do {
+                try control.start()
+            } catch {
+                listeners.stop()
+                throw error
+            }
+            listeners.control = control
         }
         return listeners
     }
@@ -308,7 +333,8 @@ struct BootSequence {
                                 credentials: credentials, output: capture.map { ($0.stdoutWriter, $0.stderrWriter) },
                                 denyVsock: !config.appMayUseVsock)
         return AppSupervisor(settings: .init(launch: launch, restart: config.app.restart, restartLimit: config.app.restartLimit,
-                                             grace: .seconds(config.shutdown.graceSeconds), ready: config.app.ready.map(ReadinessProbe.init)),
+                                             grace: .seconds(config.shutdown.graceSeconds), ready: config.app.ready.map(ReadinessProbe.init),
+                                             stop: stopRequest),
                              logger: Logger(label: "supervisor"),
                              observe: { event in streams?.report(AppStatusEvents.event(for: event)) })
     }
@@ -316,7 +342,8 @@ struct BootSequence {
     // MARK: - Helpers
 
     private func abortIfSignalled() throws {
-        if let signal = Signals.takePending([SIGTERM, SIGINT]) { throw Aborted(signal: signal) }
+        if let signal = Signals.takePending([SIGTERM, SIGINT]) { throw Aborted(source: .signal(signal.name), exitCode: 128 + signal.number) }
+        if stopRequest.isRequested { throw Aborted(source: .parent, exitCode: 128 + SIGTERM) }
     }
 
     /// Runs one step and logs one line: what it did and how long it took. An error from the

@@ -2,7 +2,8 @@ import Addressing
 import ArgumentParser
 
 /// `enclave-init parent`: the parent-instance half. `serve` (the default) reads the boot JSON;
-/// `vsock-proxy` takes AWS vsock-proxy's arguments so existing units can switch binaries.
+/// `vsock-proxy` takes AWS vsock-proxy's arguments so existing units can switch binaries;
+/// `stop` asks the enclave to shut down gracefully over its control port.
 public struct ParentCommand: ParsableCommand {
     public init() {}
 
@@ -11,13 +12,14 @@ public struct ParentCommand: ParsableCommand {
         abstract: "Run the parent-instance half: vsock listeners that dial hosts[].remote, ingress listeners that dial the enclave, and the enclave's log and status streams.",
         usage: """
         enclave-init parent [serve] --config <path> [--enclave-cid <cid> | --enclave-name <name>] [--allowlist <file>] [--exit-with-enclave] [--status-file <path>] [-4|-6]
+        enclave-init parent stop --config <path> [--enclave-cid <cid> | --enclave-name <name>] [--timeout <seconds>]
         enclave-init parent vsock-proxy <local-port> <remote-addr> <remote-port> [--config <file>] [-4|-6] [-w <n>]
         """,
         discussion: """
         Runs until SIGTERM or SIGINT (or, with --exit-with-enclave, until the enclave reports its end), then closes its listeners and gives open connections 2 s to finish.
         Set ENCLAVE_INIT_VSOCK_DIR=DIR to emulate vsock with Unix sockets (the parent listens as CID 3: DIR/3-<port>).
         """,
-        subcommands: [ParentServeCommand.self, VsockProxyCommand.self],
+        subcommands: [ParentServeCommand.self, VsockProxyCommand.self, ParentStopCommand.self],
         defaultSubcommand: ParentServeCommand.self
     )
 }

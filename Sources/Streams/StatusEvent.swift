@@ -21,8 +21,8 @@ public enum StatusEvent: Sendable, Equatable {
     case appNotReady(pid: Int32, probe: String, timeoutSeconds: Int64)
     case appExited(pid: Int32, ending: AppEnding, exitCode: Int32, restarting: Bool)
     case restarting(restart: Int, limit: Int, delayMilliseconds: Int64)
-    /// SIGTERM or SIGINT arrived (before the app started, or while it ran).
-    case stopping(signal: String)
+    /// SIGTERM or SIGINT arrived, or the parent sent `stop` (before the app started, or while it ran).
+    case stopping(by: StopSource)
     /// `exitCode` only when the app could not be started (its 126/127/70).
     case bootFailed(step: String, error: String, exitCode: Int32?)
     case shutdown(exitCode: Int32, powerOff: Bool)
@@ -31,6 +31,13 @@ public enum StatusEvent: Sendable, Equatable {
     public enum AppEnding: Sendable, Equatable {
         case code(Int32)
         case signal(Int32, name: String)
+    }
+
+    /// Who asked for the shutdown: `"by": "signal"` with the signal's name, or `"by": "parent"`.
+    public enum StopSource: Sendable, Equatable {
+        case signal(String)
+        /// `stop` over the control port.
+        case parent
     }
 
     /// The event's name on the wire.
@@ -87,7 +94,8 @@ public enum StatusEvent: Sendable, Equatable {
             return fields + [("exit_code", .int(exitCode)), ("restarting", .bool(restarting))]
         case .restarting(let restart, let limit, let delay):
             return [("restart", .int(restart)), ("limit", .int(limit)), ("delay_ms", .integer(delay))]
-        case .stopping(let signal): return [("signal", .string(signal))]
+        case .stopping(.signal(let signal)): return [("by", .string("signal")), ("signal", .string(signal))]
+        case .stopping(.parent): return [("by", .string("parent"))]
         case .bootFailed(let step, let error, let exitCode):
             return [("step", .string(step)), ("error", .string(error))] + (exitCode.map { [("exit_code", .int($0))] } ?? [])
         case .shutdown(let exitCode, let powerOff): return [("exit_code", .int(exitCode)), ("power_off", .bool(powerOff))]
@@ -135,8 +143,11 @@ public enum StatusEvent: Sendable, Equatable {
             guard let restart = read.int("restart"), let limit = read.int("limit"), let delay = read.integer("delay_ms") else { return nil }
             self = .restarting(restart: restart, limit: limit, delayMilliseconds: delay)
         case .stopping:
-            guard let signal = read.string("signal") else { return nil }
-            self = .stopping(signal: signal)
+            switch (read.string("by"), read.string("signal")) {
+            case ("parent"?, _): self = .stopping(by: .parent)
+            case ("signal"?, let signal?), (nil, let signal?): self = .stopping(by: .signal(signal)) // no "by": before the control port
+            default: return nil
+            }
         case .bootFailed:
             guard let step = read.string("step"), let error = read.string("error") else { return nil }
             self = .bootFailed(step: step, error: error, exitCode: read.int32("exit_code"))

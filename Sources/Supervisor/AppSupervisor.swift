@@ -12,13 +12,17 @@ public final class AppSupervisor {
         public var restartLimit: Int
         public var grace: Duration
         public var ready: ReadinessProbe?
+        /// `stop` from the control port: the same shutdown as SIGTERM.
+        public var stop: StopRequest?
 
-        public init(launch: LaunchSpec, restart: App.RestartPolicy, restartLimit: Int, grace: Duration, ready: ReadinessProbe? = nil) {
+        public init(launch: LaunchSpec, restart: App.RestartPolicy, restartLimit: Int, grace: Duration, ready: ReadinessProbe? = nil,
+                    stop: StopRequest? = nil) {
             self.launch = launch
             self.restart = restart
             self.restartLimit = restartLimit
             self.grace = grace
             self.ready = ready
+            self.stop = stop
         }
     }
 
@@ -30,7 +34,7 @@ public final class AppSupervisor {
         case notReady(pid: pid_t, probe: ReadinessProbe)
         case exited(pid: pid_t, status: TerminationStatus, restarting: Bool)
         case restarting(restart: Int, limit: Int, delay: Duration)
-        case shutdownRequested(signal: String)
+        case shutdownRequested(ShutdownCause)
     }
 
     /// Reaping runs at least this often even without SIGCHLD, so no zombie outlives it.
@@ -42,8 +46,8 @@ public final class AppSupervisor {
     private let logger: Logger
     private let observe: (Event) -> Void
     private let clock = ContinuousClock()
-    /// Set by the first SIGTERM/SIGINT: no more restarts, and everything must be gone by `deadline`.
-    private var shutdown: (signal: Int32, deadline: ContinuousClock.Instant)?
+    /// Set by the first SIGTERM/SIGINT or `stop`: no more restarts, and everything must be gone by `deadline`.
+    private var shutdown: (cause: ShutdownCause, deadline: ContinuousClock.Instant)?
     /// While app.ready has neither held nor timed out for the current run of the app.
     private var readiness: (started: ContinuousClock.Instant, nextCheck: ContinuousClock.Instant)?
 
@@ -111,6 +115,11 @@ public final class AppSupervisor {
         var killed = false
         while true {
             if let signal = Signals.wait(timeout: nextWakeUp(afterKill: killed)) { handle(signal, appGroup: pid) }
+            if shutdown == nil, settings.stop?.isRequested == true {
+                requestShutdown(.parent)
+                signalGroup(pid, SIGTERM)
+                logger.info("sent SIGTERM to the app's process group \(pid)")
+            }
             for child in ProcessTree.reapAll() {
                 if child.pid == pid { return child.status }
                 logger.debug("reaped pid \(child.pid): \(child.status)")
@@ -149,7 +158,7 @@ public final class AppSupervisor {
             logger.debug("ignored \(signal.name) raised by enclave-init itself")
             return
         case SIGTERM, SIGINT:
-            requestShutdown(by: signal)
+            requestShutdown(.signal(signal.name))
         default:
             break
         }
@@ -157,11 +166,11 @@ public final class AppSupervisor {
         logger.info("forwarded \(signal.name) to the app's process group \(pid)")
     }
 
-    private func requestShutdown(by signal: ReceivedSignal) {
+    private func requestShutdown(_ cause: ShutdownCause) {
         guard shutdown == nil else { return } // the first request set the deadline; later ones are only forwarded
-        shutdown = (signal.number, clock.now + settings.grace)
-        logger.notice("received \(signal.name): shutting down, grace period \(seconds(settings.grace)) s")
-        observe(.shutdownRequested(signal: signal.name))
+        shutdown = (cause, clock.now + settings.grace)
+        logger.notice("\(cause): shutting down, grace period \(seconds(settings.grace)) s")
+        observe(.shutdownRequested(cause))
     }
 
     /// Sends to the app's process group, or to the app alone if it left its group.
@@ -176,7 +185,11 @@ public final class AppSupervisor {
         while clock.now < end {
             let timeout = min(end - clock.now, Self.reapInterval)
             if let signal = Signals.wait(for: [SIGTERM, SIGINT, SIGCHLD], timeout: timeout), signal.number != SIGCHLD {
-                requestShutdown(by: signal)
+                requestShutdown(.signal(signal.name))
+                return false
+            }
+            if settings.stop?.isRequested == true {
+                requestShutdown(.parent)
                 return false
             }
             for child in ProcessTree.reapAll() { logger.debug("reaped pid \(child.pid): \(child.status)") }

@@ -106,3 +106,37 @@ import TestSupport
         #expect(result.stdout.contains("outbound   kms.us-east-1.amazonaws.com -> 127.0.0.2:443"))
     }
 }
+
+/// The systemd units in docs/ run enclave-init with options that exist: each ExecStart/ExecStop
+/// command line of the binary, pointed at a config that is not there, ends with the missing
+/// config (78), not with a usage error (64).
+@Suite struct SystemdUnitTests {
+    static let docs = #filePath.replacingOccurrences(of: "Tests/EnclaveInitTests/CLITests.swift", with: "docs")
+
+    /// Every `enclave-init ...` command line of the units, continuation lines joined.
+    static func commandLines() throws -> [(unit: String, arguments: [String])] {
+        let units = try FileManager.default.contentsOfDirectory(atPath: docs).filter { $0.hasSuffix(".service") }.sorted()
+        var found: [(String, [String])] = []
+        for unit in units {
+            let text = try String(contentsOfFile: docs + "/" + unit, encoding: .utf8).replacingOccurrences(of: "\\\n", with: " ")
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") && line.contains("/enclave-init ") {
+                let words = line.split(separator: " ").map(String.init)
+                guard let binary = words.firstIndex(where: { $0.hasSuffix("/enclave-init") }) else { continue }
+                found.append((unit, Array(words[(binary + 1)...])))
+            }
+        }
+        return found
+    }
+
+    @Test func theUnitsUseOptionsThatExist() throws {
+        let lines = try Self.commandLines()
+        #expect(lines.contains { $0.arguments.starts(with: ["parent", "stop"]) }, "no unit stops the enclave with `parent stop`")
+        let missing = "/nonexistent/enclave-init/boot.json"
+        for (unit, arguments) in lines {
+            let result = try ProcessRunner.enclaveInit(arguments.map { $0 == "/etc/enclave-init/boot.json" ? missing : $0 },
+                                                       environment: ["PATH": "/usr/bin:/bin", "ENCLAVE_INIT_VSOCK_DIR": "/nonexistent/vsock"])
+            #expect(result.status == 78, "\(unit): \(arguments.joined(separator: " ")): \(result.stderr)")
+            #expect(result.stderr.contains(missing), "\(unit): \(result.stderr)")
+        }
+    }
+}

@@ -58,6 +58,19 @@ public final class BlockingSocket: @unchecked Sendable {
         return socket
     }
 
+    /// A connected Unix stream socket (the vsock emulation's DIR/<cid>-<port>).
+    public static func connect(unixPath path: String) throws -> BlockingSocket {
+        let socket = BlockingSocket(fd: try check(Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket"))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw Failure.system("path too long", ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
+        let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        if result < 0 { throw Failure.system("connect", errno) }
+        return socket
+    }
+
     public func accept() throws -> BlockingSocket {
         let accepted = try Self.check(Foundation.accept(fd, nil, nil), "accept")
         _ = fcntl(accepted, F_SETFD, FD_CLOEXEC) // accept4 is not imported; the window is tiny

@@ -18,7 +18,8 @@ struct ConfigDecoder {
     }
 
     static let topLevelKeys = ["version", "hostname", "parent_cid", "heartbeat", "network", "hosts", "ingress",
-                               "egress", "mounts", "app", "shutdown", "logs", "status", "dns", "attestation"]
+                               "egress", "mounts", "app", "shutdown", "logs", "status", "dns", "attestation",
+                               "control", "clock"]
 
     mutating func decode(_ root: JSONNode) -> BootConfiguration {
         var config = BootConfiguration()
@@ -74,6 +75,20 @@ struct ConfigDecoder {
         if let field = object["attestation"], let fields = field.object(known: ["port"]) {
             if let port = fields.required("port", hint: "the endpoint listens on 127.0.0.1:port, e.g. 7777")?.port() {
                 config.attestation = AttestationSettings(port: port)
+            }
+        }
+        if let field = object["control"], let fields = field.object(known: ["vsock_port"]) {
+            if let port = fields.required("vsock_port", hint: "enclave-init listens on this vsock port for `stop`, e.g. 9102")?.vsockPort() {
+                config.control = ControlSettings(vsockPort: port)
+            }
+        }
+        if let field = object["clock"], let fields = field.object(known: ["vsock_port", "interval_seconds"]) {
+            let port = fields.required("vsock_port", hint: "the parent half serves its clock on this vsock port, e.g. 9103")?.vsockPort()
+            let interval = fields["interval_seconds"].map { $0.integer(ClockSettings.intervalRange, noun: "clock interval") }
+            if let port {
+                var clock = ClockSettings(vsockPort: port)
+                if let seconds = interval ?? nil { clock.intervalSeconds = Int(seconds) }
+                config.clock = clock
             }
         }
         if let field = object["status"], let fields = field.object(known: ["vsock_port"]) {

@@ -65,6 +65,10 @@ struct ConfigValidator {
             enclave.claim(ingress.vsockPort, by: entry("ingress", index) / "vsock_port",
                           what: "enclave vsock port \(ingress.vsockPort)", issues: issues)
         }
+        if let control = config.control {
+            enclave.claim(control.vsockPort, by: JSONPath.root / "control" / "vsock_port",
+                          what: "enclave vsock port \(control.vsockPort)", issues: issues)
+        }
         // The parent half listens on these; nitro-cli itself listens on the heartbeat port.
         var parent = Claims<UInt32>()
         if config.heartbeat.enabled != .off {
@@ -90,6 +94,10 @@ struct ConfigValidator {
         if let dns = config.dns {
             parent.claim(dns.vsockPort, by: JSONPath.root / "dns" / "vsock_port",
                          what: "parent vsock port \(dns.vsockPort)", issues: issues)
+        }
+        if let clock = config.clock {
+            parent.claim(clock.vsockPort, by: JSONPath.root / "clock" / "vsock_port",
+                         what: "parent vsock port \(clock.vsockPort)", issues: issues)
         }
     }
 

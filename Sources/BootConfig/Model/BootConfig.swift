@@ -22,6 +22,8 @@ public struct BootConfiguration: Sendable, Equatable {
     public var status: StatusStream?
     public var dns: DNSSettings?
     public var attestation: AttestationSettings?
+    public var control: ControlSettings?
+    public var clock: ClockSettings?
 
     public init() {}
 
@@ -177,4 +179,29 @@ public struct AttestationSettings: Sendable, Equatable {
     public init(port: UInt16) {
         self.port = port
     }
+}
+
+/// The control port: enclave-init listens on vsock (any CID) for one command, `stop`, from the
+/// parent (`enclave-init parent stop`), and shuts down as on SIGTERM.
+public struct ControlSettings: Sendable, Equatable {
+    public var vsockPort: UInt32
+
+    public init(vsockPort: UInt32) {
+        self.vsockPort = vsockPort
+    }
+}
+
+/// Clock sync: the parent half serves its CLOCK_REALTIME on vsock_port; the enclave steps its
+/// clock before the app starts and corrects it every interval_seconds.
+public struct ClockSettings: Sendable, Equatable {
+    public var vsockPort: UInt32
+    public var intervalSeconds: Int = 300
+
+    public init(vsockPort: UInt32, intervalSeconds: Int = 300) {
+        self.vsockPort = vsockPort
+        self.intervalSeconds = intervalSeconds
+    }
+
+    /// Shorter is pointless (drift is seconds a week), longer lets the clock wander.
+    public static let intervalRange: ClosedRange<Int64> = 10...86_400
 }

@@ -77,6 +77,9 @@ struct BootPlan {
                 lines.append("  answered here: \(mapped) mapped name\(mapped == 1 ? "" : "s") (A: the alias; no AAAA)"
                              + (config.egress == nil ? "" : "; names the egress policy cannot allow: REFUSED, never sent to the parent"))
             }
+            if let control = config.control {
+                lines.append("control \(vsockListener(control.vsockPort)): `stop` from the parent (enclave-init parent stop) shuts down as SIGTERM does")
+            }
             return lines.isEmpty ? ["none"] : lines
         case .mounts:
             let lines = config.mounts.map { mount in
@@ -107,6 +110,7 @@ struct BootPlan {
         case .supervise:
             let restart = config.app.restart == .no ? "restart: no" : "restart: \(config.app.restart.rawValue), at most \(config.app.restartLimit) times"
             return ["forward signals to the app's process group, reap every child; \(restart)",
+                    "shutdown on the app's exit, SIGTERM, SIGINT" + (config.control == nil ? "" : " or `stop` on the control port"),
                     "shutdown: SIGTERM, wait up to \(config.shutdown.graceSeconds) s, SIGKILL the rest, stop proxies, unmount, sync",
                     "then exit with the app's status (as PID 1: power off)"]
         }

@@ -1,0 +1,121 @@
+import Addressing
+import ArgumentParser
+import BootConfig
+import ConsoleLog
+import Control
+import Logging
+import Supervisor
+
+/// `enclave-init parent stop`: a graceful stop from the parent instance. `nitro-cli
+/// terminate-enclave` powers the enclave off at once (nothing inside hears of it); this asks
+/// enclave-init over the control port to shut down as on SIGTERM, and waits until it has.
+struct ParentStopCommand: ParsableCommand {
+    /// Its exit codes besides 0 (stopped) and 78 (invalid config), one per way it can fail.
+    enum ExitCodes {
+        /// Nothing answered on the control port, or the enclave could not be found (EX_UNAVAILABLE).
+        static let unreachable: Int32 = 69
+        /// No end within --timeout (EX_TEMPFAIL).
+        static let timedOut: Int32 = 75
+        /// The enclave refused, or something not enclave-init answered (EX_PROTOCOL).
+        static let refused: Int32 = 76
+    }
+
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop the enclave gracefully over its control port, and wait until it has stopped.",
+        discussion: """
+        Sends `stop` to the enclave's control.vsock_port: enclave-init signals the app (SIGTERM), \
+        waits shutdown.grace_seconds, kills what is left, syncs and unmounts NFS, then exits or \
+        powers off. Run it before `nitro-cli terminate-enclave`.
+        Exit codes: 0 stopped (the enclave's own exit code is printed); \(ExitCodes.unreachable) the control port \
+        cannot be reached; \(ExitCodes.timedOut) no end within --timeout; \(ExitCodes.refused) the enclave refused or \
+        did not speak the control protocol; 78 invalid config or no control section.
+        Set ENCLAVE_INIT_VSOCK_DIR=DIR to use the Unix-socket emulation (the enclave is CID 16 unless given).
+        """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The boot JSON (the same file the enclave boots with).", valueName: "path"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("The enclave's CID.", valueName: "cid"))
+    var enclaveCid: UInt32?
+
+    @Option(name: .long, help: ArgumentHelp("Find the enclave's CID with nitro-cli describe-enclaves.", valueName: "name"))
+    var enclaveName: String?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the enclave to finish (default: shutdown.grace_seconds + 30).", valueName: "seconds"))
+    var timeout: Int?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if enclaveCid != nil && enclaveName != nil {
+            throw ValidationError("--enclave-cid and --enclave-name exclude each other")
+        }
+        if let enclaveCid, !VsockLimits.cids.contains(Int64(enclaveCid)) {
+            throw ValidationError("--enclave-cid \(enclaveCid) is not a vsock CID (\(VsockLimits.cids.lowerBound)-\(VsockLimits.cids.upperBound))")
+        }
+        if let timeout, !(1...86_400).contains(timeout) {
+            throw ValidationError("--timeout \(timeout) is out of range 1-86400 seconds")
+        }
+    }
+
+    func run() throws {
+        logging.bootstrap()
+        let logger = Logger(label: "parent")
+        let path = BootConfigLoader.resolvedPath(explicit: config)
+        let bootConfig: BootConfiguration
+        do {
+            bootConfig = try BootConfigLoader.load(path: path, commandRequired: false)
+        } catch {
+            Console.error(error.description)
+            throw ExitCode(InitExitCode.invalidConfig)
+        }
+        guard let control = bootConfig.control else {
+            Console.error("\(path): no control section: the enclave does not listen for `stop`; add \"control\": {\"vsock_port\": 9102} and boot it again")
+            throw ExitCode(InitExitCode.invalidConfig)
+        }
+        let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID)
+        let cid = try enclaveCID(emulated: emulation != nil, logger: logger)
+        let target = Endpoint.vsock(cid: cid, port: control.vsockPort)
+        let endpoint = emulation?.emulate(connectingTo: target) ?? target
+        let wait = Duration.seconds(timeout ?? bootConfig.shutdown.graceSeconds + 30)
+
+        logger.info("asking the enclave to stop: \(target)\(endpoint == target ? "" : " (emulated: \(endpoint))"), waiting up to \(wait.components.seconds) s")
+        do {
+            let stopped = try ControlClient(endpoint: endpoint).stop(timeout: wait) { answer in
+                if answer == .stopping { logger.info("the enclave is stopping") }
+            }
+            switch stopped {
+            case .exited(let code, let powerOff):
+                logger.notice("the enclave stopped: exit code \(code)\(powerOff ? ", powering off" : "")")
+            case .closed:
+                logger.notice("the enclave stopped: it closed the control connection (powered off)")
+            }
+        } catch {
+            logger.error("\(error)")
+            switch error {
+            case .unreachable: throw ExitCode(ExitCodes.unreachable)
+            case .timedOut: throw ExitCode(ExitCodes.timedOut)
+            case .refused, .protocolViolation: throw ExitCode(ExitCodes.refused)
+            }
+        }
+    }
+
+    /// --enclave-cid, the CID nitro-cli gives --enclave-name, or under the emulation the enclave's default.
+    private func enclaveCID(emulated: Bool, logger: Logger) throws -> UInt32 {
+        if let enclaveCid { return enclaveCid }
+        if let enclaveName {
+            do {
+                return try EnclaveLocator(name: enclaveName).cid()
+            } catch {
+                logger.error("\(error)")
+                throw ExitCode(ExitCodes.unreachable)
+            }
+        }
+        guard emulated else {
+            throw ValidationError("which enclave? give --enclave-cid N or --enclave-name NAME")
+        }
+        return VsockEmulation.defaultEnclaveCID
+    }
+}

@@ -1,0 +1,155 @@
+import Addressing
+import Control
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+/// The control port over the vsock emulation, both ends in this process: the enclave's server
+/// and the parent's client, with hostile peers in between.
+@Suite struct ControlTests {
+    let directory: TemporaryDirectory
+    let emulation: VsockEmulation
+    let port: UInt32 = 9102
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        emulation = VsockEmulation(directory: directory.path, localCID: 16)
+    }
+
+    private var socketPath: String { emulation.listenPath(port: port) }
+    private var endpoint: Endpoint { emulation.emulate(connectingTo: .vsock(cid: 16, port: port)) }
+
+    /// A started server whose `stop` requests are counted.
+    private func server() throws -> (ControlServer, StopCounter) {
+        let counter = StopCounter()
+        let server = ControlServer(vsockPort: port, emulation: emulation, logger: Logger(label: "control-test")) { counter.count() }
+        try server.start()
+        return (server, counter)
+    }
+
+    private func answer(to bytes: [UInt8]) throws -> String {
+        let socket = try BlockingSocket.connect(unixPath: socketPath)
+        socket.setReceiveTimeout(seconds: 10)
+        try socket.writeAll(bytes)
+        return String(decoding: try socket.readToEnd(), as: UTF8.self)
+    }
+
+    @Test func answersAndLinesRoundTrip() {
+        for answer: ControlProtocol.Answer in [.stopping, .shutdown(exitCode: 143, powerOff: true), .shutdown(exitCode: 0, powerOff: false),
+                                               .error("unknown command \"x\"")] {
+            #expect(ControlProtocol.Answer(line: String(answer.line.dropLast())) == answer)
+        }
+        #expect(ControlProtocol.Answer(line: "shutdown exit_code=x power_off=true") == nil)
+        #expect(ControlProtocol.Answer(line: "HTTP/1.1 400 Bad Request") == nil)
+    }
+
+    @Test func commandsAreExact() {
+        #expect((try? ControlProtocol.command(in: Array("stop".utf8)).get()) != nil)
+        #expect((try? ControlProtocol.command(in: Array(" stop \r".utf8)).get()) != nil)
+        #expect(throws: ControlProtocol.CommandError.unknown("reboot")) { try ControlProtocol.command(in: Array("reboot".utf8)).get() }
+        #expect(throws: ControlProtocol.CommandError.notText) { try ControlProtocol.command(in: [0x73, 0x00, 0xFF]).get() }
+    }
+
+    @Test func stopIsAcknowledgedAndTheClientHearsTheExitCode() throws {
+        let (server, stops) = try server()
+        let client = ControlClient(endpoint: endpoint)
+        let result = ResultBox()
+        let thread = Thread { result.set(Result { try client.stop(timeout: .seconds(10)) }) }
+        thread.start()
+        #expect(eventually(timeout: .seconds(5)) { stops.value == 1 })
+        #expect(result.value == nil, "the client must wait for the end, not return at `stopping`")
+        server.finish(exitCode: 7, powerOff: false)
+        #expect(eventually(timeout: .seconds(5)) { result.value != nil })
+        #expect(try result.value?.get() == .exited(code: 7, powerOff: false))
+    }
+
+    @Test func anythingElseGetsOneErrorLineAndNoStop() throws {
+        let (server, stops) = try server()
+        defer { server.finish(exitCode: 0, powerOff: false) }
+        #expect(try answer(to: Array("reboot\n".utf8)).hasPrefix("error: unknown command \"reboot\""))
+        #expect(try answer(to: Array(repeating: UInt8(ascii: "s"), count: 100)).hasPrefix("error: no command within 64 bytes"))
+        #expect(try answer(to: [0x16, 0x03, 0x01, 0x00, 0x0a, 0xff]).hasPrefix("error: not a text line"))
+        #expect(try answer(to: Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)).hasPrefix("error: unknown command"))
+        #expect(stops.value == 0)
+    }
+
+    @Test func aSilentPeerIsClosedAfterTheCommandTimeout() throws {
+        let (server, stops) = try server()
+        defer { server.finish(exitCode: 0, powerOff: false) }
+        let socket = try BlockingSocket.connect(unixPath: socketPath)
+        socket.setReceiveTimeout(seconds: 15)
+        let start = ContinuousClock.now
+        let said = String(decoding: try socket.readToEnd(), as: UTF8.self)
+        #expect(said == "error: no command within 5 s\n")
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(stops.value == 0)
+    }
+
+    /// Random bytes, a thousand connections opened and dropped, more open at once than it
+    /// allows: afterwards `stop` still works.
+    @Test func garbageAndFloodsDoNotDisturbIt() throws {
+        let (server, stops) = try server()
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<50 {
+            let socket = try BlockingSocket.connect(unixPath: socketPath)
+            let garbage = (0..<Int.random(in: 1...4096, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            try? socket.writeAll(garbage)
+            if Bool.random(using: &random) { socket.resetOnClose() }
+        }
+        for _ in 0..<1000 { _ = try BlockingSocket.connect(unixPath: socketPath) }
+        let held = try (0..<40).map { _ in try BlockingSocket.connect(unixPath: socketPath) } // beyond the 16 it serves at once
+        _ = held
+        #expect(stops.value == 0)
+        let client = ControlClient(endpoint: endpoint)
+        let result = ResultBox()
+        let thread = Thread { result.set(Result { try client.stop(timeout: .seconds(20)) }) }
+        // The held connections fill every slot; a new one evicts the oldest idle one at once.
+        let start = ContinuousClock.now
+        thread.start()
+        #expect(eventually(timeout: .seconds(15)) { stops.value == 1 }, "\(String(describing: result.value))")
+        #expect(ContinuousClock.now - start < .seconds(4), "the stop waited for the silent connections' timeout")
+        server.finish(exitCode: 0, powerOff: true)
+        #expect(eventually(timeout: .seconds(5)) { result.value != nil })
+        #expect(try result.value?.get() == .exited(code: 0, powerOff: true))
+    }
+
+    @Test func theClientNamesEachWayItFails() throws {
+        // Nothing listens.
+        #expect(throws: ControlClient.Failure.unreachable(endpoint, errno: ENOENT)) { try ControlClient(endpoint: endpoint).stop(timeout: .seconds(2)) }
+        // A listener that never answers: a timeout, not acknowledged.
+        let listener = try UnixListener(path: socketPath)
+        let start = ContinuousClock.now
+        #expect(throws: ControlClient.Failure.timedOut(.seconds(1), acknowledged: false)) { try ControlClient(endpoint: endpoint).stop(timeout: .seconds(1)) }
+        #expect(ContinuousClock.now - start < .seconds(5))
+        _ = listener
+    }
+}
+
+private final class StopCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stops = 0
+    func count() { lock.withLock { stops += 1 } }
+    var value: Int { lock.withLock { stops } }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<ControlClient.Stopped, any Error>?
+    func set(_ value: Result<ControlClient.Stopped, any Error>) { lock.withLock { result = value } }
+    var value: Result<ControlClient.Stopped, any Error>? { lock.withLock { result } }
+}
+
+/// A Unix listener that accepts into its backlog and never answers.
+private final class UnixListener {
+    let fd: Int32
+    init(path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard bound == 0, listen(fd, 8) == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+    deinit { close(fd) }
+}

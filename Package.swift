@@ -22,7 +22,7 @@ let package = Package(
 
         // The enclave's command line (swift-argument-parser) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
-            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Supervisor", "Streams", "Parent", "Control", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Supervisor", "Streams", "Parent", "Control", "TimeSync", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -31,7 +31,7 @@ let package = Package(
         // the streams' receiving end), the vsock-proxy drop-in, the nitro-cli enclave lookup.
         // Never depends on the enclave's boot.
         .target(name: "Parent", dependencies: [
-            "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "Relay", "Streams", "Supervisor",
+            "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "Relay", "Streams", "Supervisor", "TimeSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -121,6 +121,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Clock sync, both ends: the parent serves its CLOCK_REALTIME, the enclave samples and corrects.
+        .target(name: "TimeSync", dependencies: [
+            "Addressing",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Step 7: NFSv4 mounts with mount(2) (no mount.nfs), unmounted at shutdown.
         .target(name: "NFS", dependencies: [
             "BootConfig", "CSupport",
@@ -149,6 +158,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CTestSupport", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
+        .testTarget(name: "TimeSyncTests", dependencies: ["TimeSync", "Addressing", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Addressing", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DNSTests", dependencies: [
             "DNS", "Policy", "Addressing", "BootConfig", "TestSupport",

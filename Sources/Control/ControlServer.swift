@@ -83,7 +83,7 @@ public final class ControlServer: Sendable {
         }
         if let evicted {
             evicted.close(promise: nil)
-            refuse("control: \(ControlProtocol.maximumConnections) connections open: closed the oldest for a new one")
+            refuse("\(ControlProtocol.maximumConnections) connections open: closed the oldest for a new one")
         }
     }
 
@@ -94,7 +94,7 @@ public final class ControlServer: Sendable {
             return state.ended
         }
         if let ended { return ended }
-        logger.notice("control: the parent asked to stop")
+        logger.notice("the parent asked to stop")
         onStop()
         return .stopping
     }
@@ -196,7 +196,7 @@ private final class ControlConnectionHandler: ChannelInboundHandler {
     private func refuse(_ error: ControlProtocol.CommandError, context: ChannelHandlerContext) {
         silenceTimer?.cancel()
         state = .closing
-        server.refuse("control: refused a connection: \(error)")
+        server.refuse("refused a connection: \(error)")
         let answer = ControlProtocol.Answer.error(error.description)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer.line))).whenComplete { _ in bound.value.close(promise: nil) }

@@ -13,6 +13,7 @@ import NSM
 import Relay
 import Streams
 import Supervisor
+import TimeSync
 
 /// The steps of a boot, in the order they run (DESIGN.md section 2). `plan` prints the same
 /// list, so what it shows and what `run` does cannot drift apart.
@@ -106,13 +107,15 @@ struct BootSequence {
         // are undone before them (NFS needs its proxy to unmount).
         var listeners: Listeners?
         var mounted: MountedFilesystems?
+        var clockKeeper: ClockKeeper?
         defer {
             mounted?.unmountAll()
             listeners?.stop()
+            clockKeeper?.stop()
         }
         do {
-            // Step 3: what AWS's init would have done, when there is no AWS init.
-            try step(.pid1Duties) { try pid1Duties(config) }
+            // Step 3: what AWS's init would have done, when there is no AWS init; the clock.
+            clockKeeper = try step(.pid1Duties) { try pid1Duties(config) }
             try abortIfSignalled()
             // Step 4: log and status streams to the parent; they buffer until it listens.
             if config.logs != nil || config.status != nil {
@@ -162,7 +165,8 @@ struct BootSequence {
 
     // MARK: - Steps
 
-    private func pid1Duties(_ config: BootConfiguration) throws {
+    /// Returns the clock keeper when `clock` is configured (it corrects every interval from now on).
+    private func pid1Duties(_ config: BootConfiguration) throws -> ClockKeeper? {
         let inherited = ProcessTree.recordInherited()
         if !inherited.isEmpty {
             logger.info("pid-1: \(inherited.count) processes started before enclave-init (pids \(inherited.map(String.init).joined(separator: " "))) are not the app's: shutdown leaves them alone")
@@ -208,6 +212,23 @@ struct BootSequence {
             }
         }
         seedEntropy()
+        return syncClock(config)
+    }
+
+    /// With `clock`: the parent's time before the app starts (a large offset is stepped), then a
+    /// correction every interval. The parent being away is a warning: the app runs on our clock.
+    private func syncClock(_ config: BootConfiguration) -> ClockKeeper? {
+        guard let settings = config.clock else { return nil }
+        let parent = Endpoint.vsock(cid: config.parentCID, port: settings.vsockPort)
+        let keeper = ClockKeeper(sampler: ClockSampler(parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent),
+                                 interval: .seconds(settings.intervalSeconds), logger: Logger(label: "clock"))
+        switch keeper.syncBeforeTheApp() {
+        case .corrected(.none, let measurement): logger.info("clock: \(ClockKeeper.Outcome.corrected(.none, measurement))")
+        case .failed(let reason): logger.warning("clock: \(ClockKeeper.Outcome.failed(reason))")
+        case let outcome: logger.notice("clock: \(outcome)")
+        }
+        keeper.startCorrecting()
+        return keeper
     }
 
     /// Wherever it runs: entropy from the NSM, when there is one, before the app starts. A

@@ -8,6 +8,7 @@ import Logging
 import Relay
 import Streams
 import Supervisor
+import TimeSync
 
 /// What both parent commands share: logging, the allowlist check, and serving routes until
 /// SIGTERM or SIGINT.
@@ -49,10 +50,12 @@ struct ParentRunner {
 
     /// Listens on every route and stream (one line each), then serves until SIGTERM or SIGINT
     /// (exit 0) or, with --exit-with-enclave, until the enclave reports its exit code (that code).
-    /// `dns`: the enclave's DNS port, answered with this machine's resolvers.
-    func serve(_ routes: [RelayRoute], streams: StreamOptions? = nil, dns: ListenAddress? = nil, source: String) throws {
-        guard !routes.isEmpty || !(streams?.receivers.isEmpty ?? true) || dns != nil else {
-            logger.error("\(source): nothing to serve (no hosts[], ingress[], egress, dns, logs or status)")
+    /// `dns`: the enclave's DNS port, answered with this machine's resolvers; `clock`: where
+    /// this machine's CLOCK_REALTIME is served.
+    func serve(_ routes: [RelayRoute], streams: StreamOptions? = nil, dns: ListenAddress? = nil, clock: ListenAddress? = nil,
+               source: String) throws {
+        guard !routes.isEmpty || !(streams?.receivers.isEmpty ?? true) || dns != nil || clock != nil else {
+            logger.error("\(source): nothing to serve (no hosts[], ingress[], egress, dns, clock, logs or status)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
         let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID)
@@ -66,6 +69,7 @@ struct ParentRunner {
             throw ExitCode(InitExitCode.bootStepFailed)
         }
         var forwarder: DNSForwarder?
+        var clockServer: ClockServer?
         do {
             if let dns {
                 let started = DNSForwarder(listen: dns, logger: Logger(label: "dns"))
@@ -78,6 +82,19 @@ struct ParentRunner {
             logger.error("cannot listen on \(dns.map { "\($0.emulated(by: emulation))" } ?? "") for dns: \(error)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
+        do {
+            if let clock {
+                let started = ClockServer(listen: clock, logger: Logger(label: "clock"))
+                try started.start(emulation: emulation)
+                clockServer = started
+            }
+        } catch {
+            forwarder?.stop()
+            listeners.stop()
+            service.stop()
+            logger.error("cannot listen on \(clock.map { "\($0.emulated(by: emulation))" } ?? "") for clock: \(error)")
+            throw ExitCode(InitExitCode.bootStepFailed)
+        }
         func via(_ address: ListenAddress) -> String {
             let emulated = address.emulated(by: emulation)
             return emulated == address ? "" : " (emulated: \(emulated))"
@@ -85,8 +102,10 @@ struct ParentRunner {
         for listener in service.listeners { logger.info("listening: \(listener.route)\(via(listener.route.listen))") }
         for receiver in listeners.receivers { logger.info("listening: \(receiver.kind.rawValue) stream \(receiver.listen)\(via(receiver.listen))") }
         if let forwarder { logger.info("listening: dns \(forwarder.listen)\(via(forwarder.listen)) -> this machine's resolvers (/etc/resolv.conf)") }
+        if let clockServer { logger.info("listening: clock \(clockServer.listen)\(via(clockServer.listen)) -> this machine's CLOCK_REALTIME") }
 
         let result = waitForTheEnd(streams)
+        clockServer?.stop()
         forwarder?.stop()
         listeners.stop()
         service.stop()

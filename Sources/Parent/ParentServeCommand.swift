@@ -22,7 +22,8 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
         logs: listen on vsock_port and print the enclave's log records to stdout, one line each, \
         prefixed "init  | ", "stdout| " or "stderr| ". status: listen on vsock_port and log every \
         status event (JSON); with --exit-with-enclave, exit with the enclave's exit code once it \
-        reports shutdown.
+        reports shutdown. dns: answer the enclave's queries with this machine's resolvers. clock: \
+        serve this machine's CLOCK_REALTIME (keep it synced: chrony with the Amazon Time Sync Service).
         """
     )
 
@@ -102,7 +103,8 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
         }
         let sink = ParentStreams(config: bootConfig, statusFile: statusFile, logger: Logger(label: "enclave"))
         try runner.serve(routes, streams: .init(sink: sink, receivers: sink.receivers(for: bootConfig), exitWithEnclave: exitWithEnclave),
-                         dns: bootConfig.dns.map { .vsock(port: $0.vsockPort) }, source: path)
+                         dns: bootConfig.dns.map { .vsock(port: $0.vsockPort) }, clock: bootConfig.clock.map { .vsock(port: $0.vsockPort) },
+                         source: path)
     }
 }
 

@@ -62,6 +62,15 @@ import TestSupport
         #expect(!refused.appMayUseVsock)
     }
 
+    /// control and clock: off unless asked for; the clock's interval defaults to 300 s.
+    @Test func controlAndClockDefaults() throws {
+        let none = try BootConfigLoader.decode(Array(withBase("").utf8))
+        #expect(none.control == nil && none.clock == nil)
+        let both = try BootConfigLoader.decode(Array(withBase(#""control": {"vsock_port": 9102}, "clock": {"vsock_port": 9103}"#).utf8))
+        #expect(both.control == ControlSettings(vsockPort: 9102))
+        #expect(both.clock == ClockSettings(vsockPort: 9103, intervalSeconds: 300))
+    }
+
     @Test func heartbeatAcceptsBooleansAndAuto() throws {
         for (text, mode) in [("true", Heartbeat.Mode.on), ("false", .off), ("\"auto\"", .auto)] {
             let config = try BootConfigLoader.decode(Array(withBase(#""heartbeat": {"enabled": \#(text)}"#).utf8))

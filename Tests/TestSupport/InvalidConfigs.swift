@@ -129,6 +129,14 @@ public let invalidConfigs: [InvalidConfigCase] = [
     invalid("attestation on the app's ingress port", withBase(#""attestation": {"port": 8080}, "ingress": [{"vsock_port": 5000, "port": 8080}]"#), path: "ingress[0].port", "already used by attestation.port"),
     invalid("transparent not a boolean", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": "yes"}"#), path: "egress.transparent", "expected true or false"),
     invalid("allow_vsock not a boolean", #"{"version": 1, "app": {"command": ["/bin/true"], "allow_vsock": 1}}"#, path: "app.allow_vsock", "expected true or false"),
+    invalid("control without a vsock port", withBase(#""control": {}"#), path: "control.vsock_port", "required key \"vsock_port\" is missing"),
+    invalid("control vsock port 0", withBase(#""control": {"vsock_port": 0}"#), path: "control.vsock_port", "out of range"),
+    invalid("control unknown key", withBase(#""control": {"vsock_port": 9102, "port": 9102}"#), path: "control.port", "unknown key"),
+    invalid("control on an ingress vsock port", withBase(#""ingress": [{"vsock_port": 5000, "port": 8080}], "control": {"vsock_port": 5000}"#), path: "control.vsock_port", "already used by ingress[0].vsock_port"),
+    invalid("clock without a vsock port", withBase(#""clock": {"interval_seconds": 60}"#), path: "clock.vsock_port", "required key \"vsock_port\" is missing"),
+    invalid("clock interval too short", withBase(#""clock": {"vsock_port": 9103, "interval_seconds": 1}"#), path: "clock.interval_seconds", "out of range 10-86400"),
+    invalid("clock interval as string", withBase(#""clock": {"vsock_port": 9103, "interval_seconds": "300"}"#), path: "clock.interval_seconds", "expected an integer"),
+    invalid("clock on the dns vsock port", withBase(#""dns": {"vsock_port": 8053}, "clock": {"vsock_port": 8053}"#), path: "clock.vsock_port", "already used by dns.vsock_port"),
 ]
 
 extension String {

@@ -33,9 +33,14 @@ struct BootPlan {
             case .on: heartbeat = "heartbeat: on, to \(vsock(config.parentCID, config.heartbeat.port))"
             case .auto: heartbeat = "heartbeat: auto, to \(vsock(config.parentCID, config.heartbeat.port)) only as the enclave's own init (PID 1 of the initial PID namespace)"
             }
-            return ["only when PID 1: mount /proc /sys /dev /dev/pts /dev/shm /run /tmp where missing", heartbeat,
-                    "only as the enclave's own init: load /nsm.ko when present (finit_module)",
-                    "entropy: when \(NSMDevice.configuredPath) exists, at least \(Entropy.wantedBytes) bytes of the NSM's GetRandom credited to the kernel's pool"]
+            var lines = ["only when PID 1: mount /proc /sys /dev /dev/pts /dev/shm /run /tmp where missing", heartbeat,
+                         "only as the enclave's own init: load /nsm.ko when present (finit_module)",
+                         "entropy: when \(NSMDevice.configuredPath) exists, at least \(Entropy.wantedBytes) bytes of the NSM's GetRandom credited to the kernel's pool"]
+            if let clock = config.clock {
+                lines.append("clock: the parent's CLOCK_REALTIME from \(vsock(config.parentCID, clock.vsockPort)) before the app (an offset of 100 ms or more is stepped),")
+                lines.append("  then every \(clock.intervalSeconds) s (slewed; stepped from 0.5 s); each correction logged with its offset")
+            }
+            return lines
         case .streams:
             var lines: [String] = []
             if let logs = config.logs { lines.append("logs -> \(vsock(config.parentCID, logs.vsockPort)), buffer \(logs.bufferBytes) bytes") }

@@ -15,9 +15,10 @@ rpc.nfsd -N 3 --no-udp -H 127.0.0.1 -p 2049 4 || say "rpc.nfsd failed"
 echo Y > /proc/fs/nfsd/v4_end_grace
 say "nfsd listening on: $(cat /proc/fs/nfsd/portlist | tr '\n' ' ')"
 /init parent --config /etc/enclave-init/boot.json > /dev/console 2>&1 &
-# Once the app has written its file: SIGTERM to PID 1, as `nitro-cli terminate-enclave` would.
+# Once the app has written its file: a graceful stop over real vsock, as the parent's systemd
+# unit does before `nitro-cli terminate-enclave` (docs/enclave.service).
 (
   while [ ! -f /e2e/run/app-wrote ]; do sleep 0.1; done
-  echo "harness: the app wrote its file; SIGTERM to PID 1" > /dev/console
-  kill -TERM 1
+  echo "harness: the app wrote its file; enclave-init parent stop" > /dev/console
+  /init parent stop --config /etc/enclave-init/boot.json --enclave-cid 1 --timeout 30 > /dev/console 2>&1
 ) &

@@ -219,6 +219,12 @@ struct BootSequence {
     /// correction every interval. The parent being away is a warning: the app runs on our clock.
     private func syncClock(_ config: BootConfiguration) -> ClockKeeper? {
         guard let settings = config.clock else { return nil }
+        // A container's clock is its host's (CLOCK_REALTIME has no namespace): setting it would
+        // set the host's, and on a local run the host is the parent anyway.
+        guard kind != .container else {
+            logger.info("clock: left alone: a container shares its host's clock (the host keeps it in sync)")
+            return nil
+        }
         let parent = Endpoint.vsock(cid: config.parentCID, port: settings.vsockPort)
         let keeper = ClockKeeper(sampler: ClockSampler(parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent),
                                  interval: .seconds(settings.intervalSeconds), logger: Logger(label: "clock"))

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `clock` with both halves over the vsock emulation. This machine's clock must never change
+/// `clock` with both halves over the vsock emulation, enclave-init as an ordinary child (as under
+/// AWS's init; a container's init leaves the clock alone). This machine's clock must never change
 /// (a namespace does not isolate CLOCK_REALTIME), so enclave-init runs here WITHOUT
 /// CAP_SYS_TIME (dropped from its bounding and inheritable sets before exec), and both halves
 /// share one clock: the offset measured is a few microseconds. Stepping an hour is shown in the
@@ -42,10 +43,10 @@ import TestSupport
         defer { kill(parent.pid, SIGTERM); _ = parent.wait(timeout: .seconds(10)) }
         #expect(eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: vsock + "/3-9103") }, "\(parent.stderrSoFar)")
 
-        let enclave = try Sandbox.start(.pid1, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock],
+        let enclave = try Sandbox.start(.subreaper, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock],
                                         prelude: Self.withoutSysTime)
         let result = enclave.wait(timeout: .seconds(30))
-        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        Sandbox.expectEnded(result, .subreaper, withCode: 0)
         let log = result?.stderr ?? ""
         let line = try #require(log.split(separator: "\n").first { $0.contains("clock: ") && $0.contains("offset ") }, "\(log)")
         // Left alone (within 1 ms), or, should scheduling make it look larger, refused for want
@@ -57,16 +58,28 @@ import TestSupport
         #expect(!scratch.text("app-caps").isEmpty, "the app did not run")
     }
 
+    /// As a container's init (`docker run`) it does not even try: the clock is the host's.
+    @Test func aContainersInitLeavesTheClockAlone() throws {
+        try requireNoSysTime()
+        let config = try config("boot-clock-container.json")
+        let enclave = try Sandbox.start(.pid1, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock],
+                                        prelude: Self.withoutSysTime)
+        let result = enclave.wait(timeout: .seconds(30))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        #expect(result?.stderr.contains("clock: left alone: a container shares its host's clock") == true, "\(result?.stderr ?? "")")
+        #expect(result?.stderr.contains("offset") == false)
+    }
+
     @Test func aParentThatIsAwayCostsAWarningNotTheBoot() throws {
         try requireNoSysTime()
         let config = try config("boot-clock-away.json")
         let away = scratch.path + "/empty-vsock"
         try FileManager.default.createDirectory(atPath: away, withIntermediateDirectories: true)
         let start = ContinuousClock.now
-        let enclave = try Sandbox.start(.pid1, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": away],
+        let enclave = try Sandbox.start(.subreaper, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": away],
                                         prelude: Self.withoutSysTime)
         let result = enclave.wait(timeout: .seconds(30))
-        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        Sandbox.expectEnded(result, .subreaper, withCode: 0)
         #expect(result?.stdout.contains("ran") == true)
         #expect(result?.stderr.contains("clock: not synced: the parent's clock at unix:") == true, "\(result?.stderr ?? "")")
         #expect(result?.stderr.contains("is unreachable") == true)

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The README's local run ("Run the image locally") played without a Docker engine:
+///
+///     docker run --rm --network none -v $PWD/vsock:/run/vsock -e ENCLAVE_INIT_VSOCK_DIR=/run/vsock my-enclave
+///     ENCLAVE_INIT_VSOCK_DIR=$PWD/vsock enclave-init parent --config boot.json --exit-with-enclave
+///
+/// The "runtime" does what Docker does for that command: an image rootfs entered with chroot
+/// as PID 1 of new pid, net (only lo), mount and uts namespaces, its own /etc/hosts and
+/// /etc/resolv.conf bind-mounted over the image's, the shared directory as a volume, and the
+/// status of PID 1 as `docker run`'s. The parent half runs outside, from the same boot JSON.
+@Suite(.serialized) struct LocalRunSandboxTests {
+    let scratch: TemporaryDirectory
+    let vsock: String
+
+    init() throws {
+        (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
+    }
+
+    static let bootJSON = """
+        {
+          "version": 1,
+          "hostname": "enclave",
+          "hosts": [ { "names": ["files.internal"], "address": "127.0.0.7", "port": 80,
+                       "vsock_port": 8000, "remote": "127.0.0.1:8081" } ],
+          "logs": { "vsock_port": 9100 },
+          "status": { "vsock_port": 9101 },
+          "control": { "vsock_port": 9102 },
+          "clock": { "vsock_port": 9103 },
+          "app": { "command": ["/bin/sh", "/app/app.sh"], "user": "1000:1000" }
+        }
+        """
+
+    /// The image: the static binary, busybox as /bin/sh, the boot JSON, an app, passwd/group,
+    /// and the image's own /etc/hosts (which the runtime hides behind its own).
+    private func image(app: String) throws -> String {
+        let root = scratch.path + "/rootfs"
+        for directory in ["sbin", "bin", "etc/enclave-init", "app", "run/vsock", "tmp"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
+        }
+        chmod(root + "/tmp", 0o1777) // as in every image: the app (uid 1000) writes there
+        try Sandbox.copyExecutable(try Sandbox.staticBinary(), to: root + "/sbin/enclave-init")
+        try Sandbox.copyExecutable("/bin/busybox", to: root + "/bin/busybox")
+        for applet in ["sh", "cat", "nc", "printf", "hostname", "id", "sleep", "head"] {
+            try? FileManager.default.createSymbolicLink(atPath: root + "/bin/" + applet, withDestinationPath: "busybox")
+        }
+        try Self.bootJSON.write(toFile: root + "/etc/enclave-init/boot.json", atomically: true, encoding: .utf8)
+        try app.write(toFile: root + "/app/app.sh", atomically: true, encoding: .utf8)
+        try "root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/app:/bin/sh\n".write(toFile: root + "/etc/passwd", atomically: true, encoding: .utf8)
+        try "root:x:0:\napp:x:1000:\n".write(toFile: root + "/etc/group", atomically: true, encoding: .utf8)
+        try "127.0.0.1 localhost\n# the image's own, hidden by the runtime's\n".write(toFile: root + "/etc/hosts", atomically: true, encoding: .utf8)
+        return root
+    }
+
+    /// `docker run --network none -v VSOCK:/run/vsock -e ENCLAVE_INIT_VSOCK_DIR=/run/vsock` of the
+    /// image, its CMD /sbin/enclave-init as PID 1. Returns the process and the runtime's hosts file.
+    private func dockerRun(_ root: String) throws -> (SpawnedProcess, String) {
+        let hosts = try scratch.write("runtime-hosts", "127.0.0.1\tlocalhost\n172.17.0.2\tcontainer-id\n")
+        let resolver = try scratch.write("runtime-resolv.conf", "nameserver 192.0.2.53\n")
+        // The container cannot set this machine's clock: no CAP_SYS_TIME (Docker's default too).
+        let runtime = """
+            set -e
+            mount --bind "$1" "$4/etc/hosts"; mount --bind "$2" "$4/etc/resolv.conf" 2>/dev/null || { : > "$4/etc/resolv.conf"; mount --bind "$2" "$4/etc/resolv.conf"; }
+            mount --bind "$3" "$4/run/vsock"
+            ip link set lo up
+            exec setpriv --bounding-set -sys_time --inh-caps -sys_time -- chroot "$4" /sbin/enclave-init
+            """
+        let process = try SpawnedProcess("/usr/bin/unshare", Sandbox.unshare.dropFirst().filter { $0 != "--mount-proc" }
+                                            + ["/bin/sh", "-c", runtime, "runtime", hosts, resolver, vsock, root],
+                                         environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ENCLAVE_INIT_VSOCK_DIR": "/run/vsock"])
+        return (process, hosts)
+    }
+
+    /// `enclave-init parent --config boot.json --exit-with-enclave` on the "host", in a network
+    /// namespace of its own with the server that hosts[0].remote names.
+    private func parent(_ root: String) throws -> SpawnedProcess {
+        let site = scratch.path + "/site"
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        try "hello from the host\n".write(toFile: site + "/hello.txt", atomically: true, encoding: .utf8)
+        for port in [8000, 9100, 9101, 9103] { try? FileManager.default.removeItem(atPath: "\(vsock)/3-\(port)") }
+        let parent = try Sandbox.startParent(["--config", root + "/etc/enclave-init/boot.json", "--exit-with-enclave"],
+                                             hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
+                                             prelude: "python3 -m http.server 8081 --bind 127.0.0.1 --directory \(site) > /dev/null 2>&1 &")
+        #expect(eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: vsock + "/3-9103") }, "\(parent.stderrSoFar)")
+        usleep(300_000) // python's server in the parent's namespace
+        return parent
+    }
+
+    private static let fetchApp = """
+        echo "app: uid $(id -u) on $(hostname)"
+        echo "app: hosts says $(grep files.internal /etc/hosts 2>/dev/null || busybox grep files.internal /etc/hosts)"
+        printf 'GET /hello.txt HTTP/1.0\\r\\nHost: files.internal\\r\\n\\r\\n' | nc files.internal 80 > /tmp/answer
+        echo "app: fetched: $(busybox tail -1 /tmp/answer)"
+        exit 3
+        """
+
+    @Test func theImageRunsAsAContainerWithTheParentOnTheHost() throws {
+        let root = try image(app: Self.fetchApp)
+        let parent = try parent(root)
+        let (container, runtimeHosts) = try dockerRun(root)
+        let run = try #require(container.wait(timeout: .seconds(60)), "the container did not end")
+        // docker run's exit status is the app's.
+        #expect(run.status == 3, "\(run.stderr)")
+        #expect(run.stderr.contains("pid-1: a container's init (PID 1 of a nested PID namespace)"), "\(run.stderr)")
+        #expect(run.stdout.contains("app: uid 1000 on enclave"), "\(run.stdout)")
+        #expect(run.stdout.contains("app: hosts says 127.0.0.7 files.internal"), "\(run.stdout)")
+        #expect(run.stdout.contains("app: fetched: hello from the host"), "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stderr.contains("clock: left alone: a container shares its host's clock"), "\(run.stderr)")
+        // The runtime's hosts file got the managed block, its own lines kept (rewritten in place:
+        // it is a mount point, as Docker's is).
+        let hosts = try String(contentsOfFile: runtimeHosts, encoding: .utf8)
+        #expect(hosts.contains("127.0.0.7 files.internal") && hosts.contains("172.17.0.2\tcontainer-id"), "\(hosts)")
+        #expect(run.stderr.contains("rewritten in place: it is a mount point"), "\(run.stderr)")
+
+        let host = try #require(parent.wait(timeout: .seconds(15)), "the parent did not exit with the enclave")
+        #expect(host.status == 3, "\(host.stderr)")
+        #expect(host.stdout.contains("stdout| app: fetched: hello from the host"), "\(host.stdout)")
+        #expect(host.stderr.contains("\"event\":\"shutdown\",\"exit_code\":3,\"power_off\":false"), "\(host.stderr)")
+    }
+
+    /// `docker stop`: SIGTERM to the container's PID 1, which the app does not trap: 143.
+    @Test func dockerStopEndsItWithTheSignalsStatus() throws {
+        let root = try image(app: "touch /tmp/running; while :; do sleep 0.1; done")
+        let parent = try parent(root)
+        defer { kill(parent.pid, SIGTERM); _ = parent.wait(timeout: .seconds(10)) }
+        let (container, _) = try dockerRun(root)
+        #expect(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: root + "/tmp/running") }, "\(container.stderrSoFar)")
+        let pid1 = try #require(container.child(running: "enclave-init"))
+        kill(pid1, SIGTERM)
+        let run = try #require(container.wait(timeout: .seconds(30)))
+        #expect(run.status == 128 + SIGTERM, "\(run.stderr)")
+        #expect(run.stderr.contains("received SIGTERM: shutting down"), "\(run.stderr)")
+    }
+}

@@ -1,5 +1,5 @@
-// Blocking stream connections with a bounded connect, for the one-byte heartbeat exchange
-// (which happens before any event loop exists).
+// Blocking stream connections with a bounded connect, for the callers outside an event loop:
+// the one-byte heartbeat exchange (before any event loop exists), `parent stop`, the clock.
 #define _GNU_SOURCE
 #include "CSupport.h"
 
@@ -7,19 +7,36 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+static long long now_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 static int connect_with_timeout(int fd, const struct sockaddr *address, socklen_t length, int timeout_ms) {
     int flags = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    int result = connect(fd, address, length);
+    long long deadline = now_ms() + timeout_ms;
+    int result;
+    // A Unix socket whose listener's backlog is full says EAGAIN and has NOT started connecting
+    // (poll would report it writable at once): try again until the deadline.
+    while ((result = connect(fd, address, length)) < 0 && errno == EAGAIN && address->sa_family == AF_UNIX) {
+        if (now_ms() >= deadline) { errno = ETIMEDOUT; return -1; }
+        poll(NULL, 0, 10);
+    }
     if (result < 0 && (errno == EINPROGRESS || errno == EAGAIN)) {
         struct pollfd waiting = { .fd = fd, .events = POLLOUT };
         int ready;
-        do { ready = poll(&waiting, 1, timeout_ms); } while (ready < 0 && errno == EINTR);
+        do {
+            long long left = deadline - now_ms();
+            ready = poll(&waiting, 1, left > 0 ? (int)left : 0);
+        } while (ready < 0 && errno == EINTR);
         if (ready == 0) { errno = ETIMEDOUT; return -1; }
         if (ready < 0) return -1;
         int error = 0;

@@ -68,32 +68,33 @@ struct ParentRunner {
             logger.error("\(error)")
             throw ExitCode(InitExitCode.bootStepFailed)
         }
-        var forwarder: DNSForwarder?
-        var clockServer: ClockServer?
-        do {
-            if let dns {
-                let started = DNSForwarder(listen: dns, logger: Logger(label: "dns"))
-                try started.start(emulation: emulation)
-                forwarder = started
+        // The DNS forwarder and the clock server: either fails to listen, everything stops.
+        func startOrStop<Server>(_ what: String, at address: ListenAddress?, _ start: (ListenAddress) throws -> Server) throws -> Server? {
+            guard let address else { return nil }
+            do {
+                return try start(address)
+            } catch {
+                listeners.stop()
+                service.stop()
+                logger.error("cannot listen on \(address.emulated(by: emulation)) for \(what): \(error)")
+                throw ExitCode(InitExitCode.bootStepFailed)
             }
-        } catch {
-            listeners.stop()
-            service.stop()
-            logger.error("cannot listen on \(dns.map { "\($0.emulated(by: emulation))" } ?? "") for dns: \(error)")
-            throw ExitCode(InitExitCode.bootStepFailed)
         }
+        let forwarder = try startOrStop("dns", at: dns) { address in
+            let forwarder = DNSForwarder(listen: address, logger: Logger(label: "dns"))
+            try forwarder.start(emulation: emulation)
+            return forwarder
+        }
+        let clockServer: ClockServer?
         do {
-            if let clock {
-                let started = ClockServer(listen: clock, logger: Logger(label: "clock"))
-                try started.start(emulation: emulation)
-                clockServer = started
+            clockServer = try startOrStop("clock", at: clock) { address in
+                let server = ClockServer(listen: address, logger: Logger(label: "clock"))
+                try server.start(emulation: emulation)
+                return server
             }
         } catch {
             forwarder?.stop()
-            listeners.stop()
-            service.stop()
-            logger.error("cannot listen on \(clock.map { "\($0.emulated(by: emulation))" } ?? "") for clock: \(error)")
-            throw ExitCode(InitExitCode.bootStepFailed)
+            throw error
         }
         func via(_ address: ListenAddress) -> String {
             let emulated = address.emulated(by: emulation)

@@ -27,14 +27,7 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
         """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The boot JSON (the same file the enclave boots with).", valueName: "path"))
-    var config: String?
-
-    @Option(name: .long, help: ArgumentHelp("The enclave's CID, for ingress.", valueName: "cid"))
-    var enclaveCid: UInt32?
-
-    @Option(name: .long, help: ArgumentHelp("Find the enclave's CID with nitro-cli describe-enclaves, for ingress.", valueName: "name"))
-    var enclaveName: String?
+    @OptionGroup var enclave: EnclaveOptions
 
     @Option(name: .long, help: ArgumentHelp("Where ingress listens.", valueName: "address"))
     var ingressBind: String = "0.0.0.0"
@@ -53,12 +46,6 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        if enclaveCid != nil && enclaveName != nil {
-            throw ValidationError("--enclave-cid and --enclave-name exclude each other")
-        }
-        if let enclaveCid, !VsockLimits.cids.contains(Int64(enclaveCid)) {
-            throw ValidationError("--enclave-cid \(enclaveCid) is not a vsock CID (\(VsockLimits.cids.lowerBound)-\(VsockLimits.cids.upperBound))")
-        }
         if IPv4Address(ingressBind) == nil && !IPv6Address.isValid(ingressBind) {
             throw ValidationError("--ingress-bind \(ingressBind) is not an IP address")
         }
@@ -66,14 +53,7 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
 
     func run() throws {
         let runner = ParentRunner(logging: logging)
-        let path = BootConfigLoader.resolvedPath(explicit: config)
-        let bootConfig: BootConfiguration
-        do {
-            bootConfig = try BootConfigLoader.load(path: path, commandRequired: false)
-        } catch {
-            Console.error(error.description)
-            throw ExitCode(InitExitCode.invalidConfig)
-        }
+        let (path, bootConfig) = try enclave.loadConfig()
         if exitWithEnclave && bootConfig.status == nil {
             Console.error("\(path): --exit-with-enclave needs a status section (e.g. \"status\": {\"vsock_port\": 9101}) to learn the enclave's exit code")
             throw ExitCode(InitExitCode.invalidConfig)
@@ -87,15 +67,15 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
                 host.effectiveRemote.map { ("hosts[\(index)].remote", $0) }
             }, againstAllowlistAt: allowlist)
         }
-        var enclave: RelayService.EnclaveCID?
-        if let enclaveCid { enclave = .fixed(enclaveCid) }
-        if let enclaveName {
-            let locator = EnclaveLocator(name: enclaveName)
-            enclave = .lookup(description: "enclave \(enclaveName)", find: { try locator.cid() })
+        var target: RelayService.EnclaveCID?
+        if let cid = enclave.enclaveCid { target = .fixed(cid) }
+        if let name = enclave.enclaveName {
+            let locator = EnclaveLocator(name: name)
+            target = .lookup(description: "enclave \(name)", find: { try locator.cid() })
         }
         let routes: [RelayRoute]
         do {
-            routes = try RelayService.parentRoutes(for: bootConfig, options: .init(enclave: enclave, ingressBindAddress: ingressBind,
+            routes = try RelayService.parentRoutes(for: bootConfig, options: .init(enclave: target, ingressBindAddress: ingressBind,
                                                                                   family: family.selected))
         } catch {
             runner.logger.error("\(path): \(error)")

@@ -34,14 +34,7 @@ struct ParentStopCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The boot JSON (the same file the enclave boots with).", valueName: "path"))
-    var config: String?
-
-    @Option(name: .long, help: ArgumentHelp("The enclave's CID.", valueName: "cid"))
-    var enclaveCid: UInt32?
-
-    @Option(name: .long, help: ArgumentHelp("Find the enclave's CID with nitro-cli describe-enclaves.", valueName: "name"))
-    var enclaveName: String?
+    @OptionGroup var enclave: EnclaveOptions
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for the enclave to finish (default: shutdown.grace_seconds + 30).", valueName: "seconds"))
     var timeout: Int?
@@ -49,12 +42,6 @@ struct ParentStopCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        if enclaveCid != nil && enclaveName != nil {
-            throw ValidationError("--enclave-cid and --enclave-name exclude each other")
-        }
-        if let enclaveCid, !VsockLimits.cids.contains(Int64(enclaveCid)) {
-            throw ValidationError("--enclave-cid \(enclaveCid) is not a vsock CID (\(VsockLimits.cids.lowerBound)-\(VsockLimits.cids.upperBound))")
-        }
         if let timeout, !(1...86_400).contains(timeout) {
             throw ValidationError("--timeout \(timeout) is out of range 1-86400 seconds")
         }
@@ -63,14 +50,7 @@ struct ParentStopCommand: ParsableCommand {
     func run() throws {
         logging.bootstrap()
         let logger = Logger(label: "parent")
-        let path = BootConfigLoader.resolvedPath(explicit: config)
-        let bootConfig: BootConfiguration
-        do {
-            bootConfig = try BootConfigLoader.load(path: path, commandRequired: false)
-        } catch {
-            Console.error(error.description)
-            throw ExitCode(InitExitCode.invalidConfig)
-        }
+        let (path, bootConfig) = try enclave.loadConfig()
         guard let control = bootConfig.control else {
             Console.error("\(path): no control section: the enclave does not listen for `stop`; add \"control\": {\"vsock_port\": 9102} and boot it again")
             throw ExitCode(InitExitCode.invalidConfig)
@@ -104,10 +84,10 @@ struct ParentStopCommand: ParsableCommand {
 
     /// --enclave-cid, the CID nitro-cli gives --enclave-name, or under the emulation the enclave's default.
     private func enclaveCID(emulated: Bool, logger: Logger) throws -> UInt32 {
-        if let enclaveCid { return enclaveCid }
-        if let enclaveName {
+        if let cid = enclave.enclaveCid { return cid }
+        if let name = enclave.enclaveName {
             do {
-                return try EnclaveLocator(name: enclaveName).cid()
+                return try EnclaveLocator(name: name).cid()
             } catch {
                 logger.error("\(error)")
                 throw ExitCode(ExitCodes.unreachable)

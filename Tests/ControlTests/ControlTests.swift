@@ -120,7 +120,7 @@ import TestSupport
         // Nothing listens.
         #expect(throws: ControlClient.Failure.unreachable(endpoint, errno: ENOENT)) { try ControlClient(endpoint: endpoint).stop(timeout: .seconds(2)) }
         // A listener that never answers: a timeout, not acknowledged.
-        let listener = try UnixListener(path: socketPath)
+        let listener = try BlockingSocket.listen(unixPath: socketPath) // accepts into its backlog, never answers
         let start = ContinuousClock.now
         #expect(throws: ControlClient.Failure.timedOut(.seconds(1), acknowledged: false)) { try ControlClient(endpoint: endpoint).stop(timeout: .seconds(1)) }
         #expect(ContinuousClock.now - start < .seconds(5))
@@ -140,18 +140,4 @@ private final class ResultBox: @unchecked Sendable {
     private var result: Result<ControlClient.Stopped, any Error>?
     func set(_ value: Result<ControlClient.Stopped, any Error>) { lock.withLock { result = value } }
     var value: Result<ControlClient.Stopped, any Error>? { lock.withLock { result } }
-}
-
-/// A Unix listener that accepts into its backlog and never answers.
-private final class UnixListener {
-    let fd: Int32
-    init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard bound == 0, listen(fd, 8) == 0 else { throw POSIXError(.EADDRINUSE) }
-    }
-    deinit { close(fd) }
 }

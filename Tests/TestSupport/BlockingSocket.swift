@@ -58,14 +58,28 @@ public final class BlockingSocket: @unchecked Sendable {
         return socket
     }
 
-    /// A connected Unix stream socket (the vsock emulation's DIR/<cid>-<port>).
-    public static func connect(unixPath path: String) throws -> BlockingSocket {
+    /// A Unix stream listener at `path` (a stand-in for a vsock listener under the emulation).
+    public static func listen(unixPath path: String, backlog: Int32 = 16) throws -> BlockingSocket {
         let socket = BlockingSocket(fd: try check(Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket"))
+        var address = try unixAddress(path)
+        _ = try check(withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }, "bind")
+        _ = try check(Foundation.listen(socket.fd, backlog), "listen")
+        return socket
+    }
+
+    private static func unixAddress(_ path: String) throws -> sockaddr_un {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw Failure.system("path too long", ENAMETOOLONG) }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
+        return address
+    }
+
+    /// A connected Unix stream socket (the vsock emulation's DIR/<cid>-<port>).
+    public static func connect(unixPath path: String) throws -> BlockingSocket {
+        let socket = BlockingSocket(fd: try check(Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket"))
+        var address = try unixAddress(path)
         let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         if result < 0 { throw Failure.system("connect", errno) }
         return socket

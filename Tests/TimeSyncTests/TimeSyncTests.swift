@@ -119,18 +119,13 @@ import TestSupport
 private final class StandInClock: @unchecked Sendable {
     let path: String
     private let directory: TemporaryDirectory
-    private let fd: Int32
+    private let listener: BlockingSocket
 
     init(delay: Duration = .zero, answer: @escaping @Sendable (UInt64) -> [UInt8]) throws {
         directory = try TemporaryDirectory()
         path = directory.path + "/clock"
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard bound == 0, listen(fd, 8) == 0 else { throw POSIXError(.EADDRINUSE) }
-        let listener = fd
+        listener = try BlockingSocket.listen(unixPath: path)
+        let listener = listener.fd
         Thread.detachNewThread {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
@@ -144,5 +139,5 @@ private final class StandInClock: @unchecked Sendable {
         }
     }
 
-    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    deinit { shutdown(listener.fd, Int32(SHUT_RDWR)) } // wakes the accept; the socket closes itself
 }

@@ -1,0 +1,39 @@
+import Addressing
+import ArgumentParser
+import BootConfig
+import ConsoleLog
+import Supervisor
+
+/// --config, --enclave-cid and --enclave-name: which boot JSON, and which enclave, for the
+/// parent commands that need both (serve for ingress, stop for the control port).
+struct EnclaveOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The boot JSON (the same file the enclave boots with).", valueName: "path"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("The enclave's CID (for ingress and stop).", valueName: "cid"))
+    var enclaveCid: UInt32?
+
+    @Option(name: .long, help: ArgumentHelp("Find the enclave's CID with nitro-cli describe-enclaves (for ingress and stop).", valueName: "name"))
+    var enclaveName: String?
+
+    func validate() throws {
+        if enclaveCid != nil && enclaveName != nil {
+            throw ValidationError("--enclave-cid and --enclave-name exclude each other")
+        }
+        if let enclaveCid, !VsockLimits.cids.contains(Int64(enclaveCid)) {
+            throw ValidationError("--enclave-cid \(enclaveCid) is not a vsock CID (\(VsockLimits.cids.lowerBound)-\(VsockLimits.cids.upperBound))")
+        }
+    }
+
+    /// The boot JSON (its `app` may be empty on the parent); an invalid one is printed with
+    /// every error and ends the command with 78.
+    func loadConfig() throws -> (path: String, config: BootConfiguration) {
+        let path = BootConfigLoader.resolvedPath(explicit: config)
+        do {
+            return (path, try BootConfigLoader.load(path: path, commandRequired: false))
+        } catch {
+            Console.error(error.description)
+            throw ExitCode(InitExitCode.invalidConfig)
+        }
+    }
+}

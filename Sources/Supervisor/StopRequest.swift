@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Who asked enclave-init to shut down.
@@ -16,9 +17,11 @@ public enum ShutdownCause: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A stop asked for from another thread (the control port's event loop): the supervisor looks
-/// at it every time it wakes (at least every 100 ms) and then shuts down exactly as on SIGTERM.
-/// A flag rather than a self-sent signal: enclave-init ignores signals it raised itself, and
-/// the status stream must say that the parent asked, not which signal arrived.
+/// at it every time it wakes and then shuts down exactly as on SIGTERM. A flag rather than a
+/// self-sent SIGTERM: enclave-init ignores signals it raised itself, and the status stream must
+/// say that the parent asked, not which signal arrived. `request` also raises SIGCHLD, which
+/// wakes the supervisor's sigtimedwait at once instead of at its next 100 ms tick; SIGCHLD only
+/// makes it reap, which is harmless when nothing has ended.
 public final class StopRequest: Sendable {
     private let requested = Atomic<Bool>(false)
 
@@ -27,6 +30,7 @@ public final class StopRequest: Sendable {
     /// Idempotent: the first request counts, later ones change nothing.
     public func request() {
         requested.store(true, ordering: .releasing)
+        kill(getpid(), SIGCHLD)
     }
 
     public var isRequested: Bool { requested.load(ordering: .acquiring) }

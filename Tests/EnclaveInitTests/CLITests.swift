@@ -104,6 +104,8 @@ import TestSupport
         let result = try ProcessRunner.enclaveInit(["check", "--config", path])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.stdout.contains("outbound   kms.us-east-1.amazonaws.com -> 127.0.0.2:443"))
+        #expect(result.stdout.contains("shutdown   grace 10 s, or `stop` on vsock port 9102 (parent stop)"), "\(result.stdout)")
+        #expect(result.stdout.contains("clock      from the parent on vsock port 9103, every 300 s"), "\(result.stdout)")
     }
 }
 

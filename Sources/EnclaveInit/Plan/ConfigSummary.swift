@@ -18,7 +18,9 @@ enum ConfigSummary {
         lines.append(("mounts", config.mounts.isEmpty ? "none" : config.mounts.map { "\($0.server):\($0.export) on \($0.target)" }.joined(separator: ", ")))
         lines.append(("app", config.app.command.map(shellQuoted).joined(separator: " ") + " (restart \(config.app.restart.rawValue), "
                       + (config.appMayUseVsock ? "may use vsock)" : "no vsock)")))
-        lines.append(("shutdown", "grace \(config.shutdown.graceSeconds) s"))
+        lines.append(("shutdown", "grace \(config.shutdown.graceSeconds) s"
+                      + (config.control.map { ", or `stop` on vsock port \($0.vsockPort) (parent stop)" } ?? "")))
+        lines.append(("clock", config.clock.map { "from the parent on vsock port \($0.vsockPort), every \($0.intervalSeconds) s" } ?? "the enclave's own"))
         var streams: [String] = []
         if let logs = config.logs { streams.append("logs on vsock port \(logs.vsockPort)") }
         if let status = config.status { streams.append("status on vsock port \(status.vsockPort)") }

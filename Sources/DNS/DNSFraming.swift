@@ -61,9 +61,10 @@ final class FramedQueryHandler: ChannelInboundHandler {
         }
         inFlight += 1
         let loop = context.eventLoop
-        answer(bytes, loop).whenSuccess { [self] answer in
-            loop.preconditionInEventLoop()
-            inFlight -= 1
+        // The answer completes on this channel's loop; NIOLoopBound checks that, as the count needs.
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        answer(bytes, loop).whenSuccess { answer in
+            handler.value.inFlight -= 1
             guard let answer else { return }
             channel.writeAndFlush(ByteBuffer.dnsFrame(answer, allocator: channel.allocator), promise: nil)
         }

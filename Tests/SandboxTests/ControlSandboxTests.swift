@@ -93,6 +93,35 @@ import TestSupport
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 
+    /// --enclave-name: the CID comes from `nitro-cli describe-enclaves` (a fake one on PATH); a
+    /// name it does not know is unreachable (69), named in the message.
+    @Test func parentStopFindsTheEnclaveByName() throws {
+        let bin = scratch.path + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let fake = try scratch.write("bin/nitro-cli", """
+            #!/bin/sh
+            echo '[{"EnclaveName": "other", "EnclaveCID": 21, "State": "RUNNING"}, {"EnclaveName": "demo", "EnclaveCID": 17, "State": "RUNNING"}]'
+            """)
+        chmod(fake, 0o755)
+        let marker = scratch.path + "/ready-named"
+        let config = try config("boot-named.json", app: "trap 'exit 5' TERM; touch \(marker); while :; do sleep 0.1; done")
+        let enclave = try Sandbox.start(.pid1, ["--config", config], environment: environment.merging(["ENCLAVE_INIT_VSOCK_CID": "17"]) { $1 })
+        #expect(eventually(timeout: .seconds(20)) {
+            FileManager.default.fileExists(atPath: marker) && FileManager.default.fileExists(atPath: vsock + "/17-9102")
+        }, "\(enclave.stderrSoFar)")
+        var base = Sandbox.baseEnvironment
+        base.merge(environment) { $1 }
+        base["PATH"] = bin + ":" + base["PATH"]!
+        let unknown = try ProcessRunner.run(try Sandbox.staticBinary(), ["parent", "stop", "--config", config, "--enclave-name", "prod"], environment: base)
+        #expect(unknown.status == 69, "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("no enclave named prod (running: other, demo)"), "\(unknown.stderr)")
+        let named = try ProcessRunner.run(try Sandbox.staticBinary(), ["parent", "stop", "--config", config, "--enclave-name", "demo"], environment: base)
+        #expect(named.status == 0, "\(named.stderr)")
+        #expect(named.stderr.contains("asking the enclave to stop: vsock:17:9102"), "\(named.stderr)")
+        #expect(named.stderr.contains("the enclave stopped: exit code 5"), "\(named.stderr)")
+        Sandbox.expectEnded(enclave.wait(timeout: .seconds(20)), .pid1, withCode: 5)
+    }
+
     @Test func parentStopNeedsAControlSection() throws {
         let config = try scratch.write("boot-no-control.json", #"{"version": 1, "app": {"command": ["true"]}}"#)
         let stop = try parentStop(["--config", config])

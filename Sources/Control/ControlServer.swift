@@ -26,6 +26,8 @@ public final class ControlServer: Sendable {
         /// Every open connection, with the order it arrived in and whether it asked to stop.
         var open: [ObjectIdentifier: (channel: Channel, arrival: Int, asked: Bool)] = [:]
         var arrivals = 0
+        /// The first `stop` asks the supervisor; later ones (a flood of them) are only acknowledged.
+        var stopAsked = false
         /// Set by `finish`: a `stop` arriving after it gets the last line at once.
         var ended: ControlProtocol.Answer?
 
@@ -87,15 +89,19 @@ public final class ControlServer: Sendable {
         }
     }
 
-    /// A connection sent `stop`: ask once, keep it to tell it the exit code.
+    /// A connection sent `stop`: the first one asks the supervisor; each is kept to be told the
+    /// exit code.
     fileprivate func stopRequested(by channel: Channel) -> ControlProtocol.Answer {
-        let ended = state.withLockedValue { state -> ControlProtocol.Answer? in
+        let (ended, first) = state.withLockedValue { state -> (ControlProtocol.Answer?, Bool) in
             state.open[ObjectIdentifier(channel)]?.asked = true
-            return state.ended
+            defer { state.stopAsked = true }
+            return (state.ended, !state.stopAsked)
         }
         if let ended { return ended }
-        logger.notice("the parent asked to stop")
-        onStop()
+        if first {
+            logger.notice("the parent asked to stop")
+            onStop()
+        }
         return .stopping
     }
 

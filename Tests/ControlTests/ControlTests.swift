@@ -64,6 +64,27 @@ import TestSupport
         #expect(try result.value?.get() == .exited(code: 7, powerOff: false))
     }
 
+    /// A second `stop` (or a flood of them) is acknowledged and told the end too, but asks the
+    /// supervisor only once.
+    @Test func laterStopsAreAcknowledgedWithoutAskingAgain() throws {
+        let (server, stops) = try server()
+        let first = try BlockingSocket.connect(unixPath: socketPath)
+        try first.writeAll(Array("stop\n".utf8))
+        #expect(String(decoding: try first.read(upTo: 64), as: UTF8.self) == "stopping\n")
+        let again = try (0..<20).map { _ in
+            let socket = try BlockingSocket.connect(unixPath: socketPath)
+            try socket.writeAll(Array("stop\n".utf8))
+            #expect(String(decoding: try socket.read(upTo: 64), as: UTF8.self) == "stopping\n")
+            return socket
+        }
+        #expect(stops.value == 1)
+        server.finish(exitCode: 143, powerOff: false)
+        // 21 asked, 16 fit: the oldest were evicted (the first among them, without the last line);
+        // the newest hear the end.
+        #expect(String(decoding: (try? first.readToEnd()) ?? [], as: UTF8.self) == "")
+        #expect(String(decoding: try again[again.count - 1].readToEnd(), as: UTF8.self) == "shutdown exit_code=143 power_off=false\n")
+    }
+
     @Test func anythingElseGetsOneErrorLineAndNoStop() throws {
         let (server, stops) = try server()
         defer { server.finish(exitCode: 0, powerOff: false) }

@@ -59,45 +59,30 @@ struct ConfigValidator {
         }
     }
 
+    /// No vsock port twice on one side. Each side's listeners in the order they are reported:
+    /// the second claimant of a port gets the error.
     private func checkVsockListeners() {
-        var enclave = Claims<UInt32>()
-        for (index, ingress) in config.ingress.enumerated() {
-            enclave.claim(ingress.vsockPort, by: entry("ingress", index) / "vsock_port",
-                          what: "enclave vsock port \(ingress.vsockPort)", issues: issues)
+        var enclave: [(port: UInt32, path: JSONPath)] = config.ingress.enumerated().map { index, ingress in
+            (ingress.vsockPort, entry("ingress", index) / "vsock_port")
         }
-        if let control = config.control {
-            enclave.claim(control.vsockPort, by: JSONPath.root / "control" / "vsock_port",
-                          what: "enclave vsock port \(control.vsockPort)", issues: issues)
-        }
+        if let control = config.control { enclave.append((control.vsockPort, JSONPath.root / "control" / "vsock_port")) }
+        claimEach(enclave, side: "enclave")
+
         // The parent half listens on these; nitro-cli itself listens on the heartbeat port.
-        var parent = Claims<UInt32>()
-        if config.heartbeat.enabled != .off {
-            parent.claim(config.heartbeat.port, by: JSONPath.root / "heartbeat" / "port",
-                         what: "parent vsock port \(config.heartbeat.port)", issues: issues)
-        }
-        for (index, host) in config.hosts.enumerated() {
-            parent.claim(host.vsockPort, by: entry("hosts", index) / "vsock_port",
-                         what: "parent vsock port \(host.vsockPort)", issues: issues)
-        }
-        if let egress = config.egress {
-            parent.claim(egress.vsockPort, by: JSONPath.root / "egress" / "vsock_port",
-                         what: "parent vsock port \(egress.vsockPort)", issues: issues)
-        }
-        if let logs = config.logs {
-            parent.claim(logs.vsockPort, by: JSONPath.root / "logs" / "vsock_port",
-                         what: "parent vsock port \(logs.vsockPort)", issues: issues)
-        }
-        if let status = config.status {
-            parent.claim(status.vsockPort, by: JSONPath.root / "status" / "vsock_port",
-                         what: "parent vsock port \(status.vsockPort)", issues: issues)
-        }
-        if let dns = config.dns {
-            parent.claim(dns.vsockPort, by: JSONPath.root / "dns" / "vsock_port",
-                         what: "parent vsock port \(dns.vsockPort)", issues: issues)
-        }
-        if let clock = config.clock {
-            parent.claim(clock.vsockPort, by: JSONPath.root / "clock" / "vsock_port",
-                         what: "parent vsock port \(clock.vsockPort)", issues: issues)
+        var parent: [(port: UInt32, path: JSONPath)] = []
+        if config.heartbeat.enabled != .off { parent.append((config.heartbeat.port, JSONPath.root / "heartbeat" / "port")) }
+        parent += config.hosts.enumerated().map { index, host in (host.vsockPort, entry("hosts", index) / "vsock_port") }
+        let sections: [(String, UInt32?)] = [("egress", config.egress?.vsockPort), ("logs", config.logs?.vsockPort),
+                                             ("status", config.status?.vsockPort), ("dns", config.dns?.vsockPort),
+                                             ("clock", config.clock?.vsockPort)]
+        for case let (section, port?) in sections { parent.append((port, JSONPath.root / section / "vsock_port")) }
+        claimEach(parent, side: "parent")
+    }
+
+    private func claimEach(_ listeners: [(port: UInt32, path: JSONPath)], side: String) {
+        var claims = Claims<UInt32>()
+        for listener in listeners {
+            claims.claim(listener.port, by: listener.path, what: "\(side) vsock port \(listener.port)", issues: issues)
         }
     }
 

@@ -34,6 +34,10 @@ public final class AttestationEndpoint: Sendable {
         do {
             let bound = try ServerBootstrap(group: group)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                // A client may shut its write side once the request is sent (busybox nc, many
+                // scripts): HTTP allows it, and the answer must still reach it. Without this,
+                // the end of input closes the connection while the NSM is still being asked.
+                .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { [nsm, logger] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -134,7 +138,7 @@ private final class AttestationHandler: ChannelInboundHandler {
                 respond(context, .badGateway, text: "the NSM answered \(other) to an attestation request")
             case .failure(let error):
                 let (status, reason) = AttestationEndpoint.answer(for: error)
-                logger.warning("attestation: \(status.code): \(reason)")
+                logger.warning("\(status.code) \(status.reasonPhrase): \(reason)")
                 respond(context, status, text: reason)
             }
         }
@@ -154,6 +158,16 @@ private final class AttestationHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// The client's input ended: once a request is complete it is answered (and the connection
+    /// closed after the answer); before that, nothing will complete it, so the connection closes.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case ChannelEvent.inputClosed = event else { return context.fireUserInboundEventTriggered(event) }
+        switch state {
+        case .idle, .reading: context.close(promise: nil)
+        case .answered: break
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

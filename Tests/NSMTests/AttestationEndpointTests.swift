@@ -11,10 +11,17 @@ import TestSupport
 /// (as CBOR), or fails as told.
 struct FakeNSM: NSMCalling {
     var failure: Error?
+    /// How long the answer takes (a real NSM takes milliseconds; the answer then arrives after
+    /// the client's end of input has).
+    var delay: TimeAmount = .zero
 
     func call(_ request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<NSMResponse> {
-        if let failure { return eventLoop.makeFailedFuture(failure) }
-        return eventLoop.makeSucceededFuture(.attestation(document: request.cbor.encoded()))
+        let answer: @Sendable () throws -> NSMResponse = { [failure] in
+            if let failure { throw failure }
+            return .attestation(document: request.cbor.encoded())
+        }
+        guard delay > .zero else { return eventLoop.makeCompletedFuture(Result(catching: answer)) }
+        return eventLoop.scheduleTask(in: delay, answer).futureResult
     }
 }
 
@@ -82,6 +89,47 @@ struct FakeNSM: NSMCalling {
         #expect(field.status == 400 && String(decoding: field.body, as: UTF8.self).contains("user_data is 1025 bytes; the NSM takes at most 1024"))
         let body = try post(port, #"{"user_data": "\#(String(repeating: "A", count: 20_000))"}"#)
         #expect(body.status == 400)
+    }
+
+    /// busybox nc and many scripts shut their write side once the request is sent; HTTP allows
+    /// it, and the document (which takes the NSM a moment) must still come back.
+    @Test func aClientThatHalfClosesAfterItsRequestGetsTheDocument() throws {
+        let endpoint = AttestationEndpoint(nsm: FakeNSM(delay: .milliseconds(200)), logger: Logger(label: "test"))
+        try endpoint.start(port: 0)
+        defer { endpoint.stop() }
+        let port = try #require(endpoint.boundPort)
+        for body in [#"{"nonce": "AAEC"}"#, ""] {
+            let socket = try BlockingSocket.connect(port: UInt16(port))
+            socket.setReceiveTimeout(seconds: 10)
+            try socket.writeAll(Array("POST /v1/attestation HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+            socket.shutdownWrite()
+            let response = try socket.readToEnd()
+            let text = String(decoding: response, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n") && text.contains("application/cbor"), "\(text)")
+            let split = try #require(response.firstRange(of: Array("\r\n\r\n".utf8)))
+            let document = try CBOR.decode(Array(response[split.upperBound...]))
+            #expect(document["Attestation"]?["nonce"] == (body.isEmpty ? .null : .bytes([0, 1, 2])))
+        }
+        // A request cut short by the end of input can never complete: a 400 at once, no NSM call.
+        let cut = try BlockingSocket.connect(port: UInt16(port))
+        cut.setReceiveTimeout(seconds: 10)
+        try cut.writeAll(Array("POST /v1/attestation HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"nonce\"".utf8))
+        cut.shutdownWrite()
+        let start = ContinuousClock.now
+        let answer = String(decoding: try cut.readToEnd(), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(answer)")
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    /// The warning names the status once, under the endpoint's own label.
+    @Test func aDeviceFailureIsLoggedOnceWithItsStatus() throws {
+        let logs = LogCapture()
+        let endpoint = AttestationEndpoint(nsm: FakeNSM(failure: NSMDevice.Failure.absent(path: "/dev/nsm"), delay: .milliseconds(50)),
+                                           logger: logs.logger)
+        try endpoint.start(port: 0)
+        defer { endpoint.stop() }
+        #expect(try post(try #require(endpoint.boundPort), "{}").status == 503)
+        #expect(logs.messages(at: .warning) == ["503 Service Unavailable: no NSM device at /dev/nsm"], "\(logs.messages(at: .warning))")
     }
 
     @Test func otherPathsAndMethodsAreRefused() throws {

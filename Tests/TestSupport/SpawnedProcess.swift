@@ -4,6 +4,10 @@ import Foundation
 /// A process started in the background, with default signal dispositions and an empty signal
 /// mask whatever the test runner has, its output going to files — for tests that signal it,
 /// inspect its children and wait for it with a deadline.
+///
+/// It leads a process group of its own, and whatever is left in that group when it has ended
+/// (or when it is dropped) is killed: servers a test's shell started in the background (`cmd &`
+/// stays in the shell's group) end with it, whether or not the test reached its own clean-up.
 public final class SpawnedProcess: @unchecked Sendable {
     public let pid: pid_t
     private let directory: TemporaryDirectory
@@ -30,7 +34,8 @@ public final class SpawnedProcess: @unchecked Sendable {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setpgroup(&attributes, 0) // a group of its own, led by the new process
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -52,11 +57,13 @@ public final class SpawnedProcess: @unchecked Sendable {
             if reaped == pid {
                 rawWaitStatus = raw
                 exitStatus = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+                killGroup()
                 break
             }
             if ContinuousClock.now >= deadline {
                 kill(pid, SIGKILL)
                 _ = waitpid(pid, &raw, 0)
+                killGroup()
                 return nil
             }
             usleep(5_000)
@@ -87,12 +94,18 @@ public final class SpawnedProcess: @unchecked Sendable {
         (try? String(contentsOfFile: directory.path + "/" + name, encoding: .utf8)) ?? ""
     }
 
+    /// Kills what is left of its process group (nothing, usually: ESRCH).
+    private func killGroup() {
+        kill(-pid, SIGKILL)
+    }
+
     deinit {
         if exitStatus == nil {
             kill(pid, SIGKILL)
             var raw: Int32 = 0
             _ = waitpid(pid, &raw, 0)
         }
+        killGroup()
     }
 }
 

@@ -10,7 +10,8 @@ import NIOPosix
 /// block names). Names of `hosts[]` are answered here, names the egress policy cannot allow are
 /// refused here, repeated questions are answered from the parent's earlier answers for their
 /// TTL (`AnswerCache`), everything else goes to the parent half over vsock (`ParentLink`);
-/// answers from the parent feed the name table that names transparently captured connections.
+/// every answer the app gets from the parent or the cache feeds the name table that names
+/// transparently captured connections.
 public final class DNSStub: Sendable {
     /// The longest any query waits: a parent that is away or silent gives SERVFAIL by then
     /// (below glibc's 5 s per try, so the app's resolver does not give up first).
@@ -133,6 +134,9 @@ public final class DNSStub: Sendable {
             let udpLimit = overUDP ? query.acceptedUDPSize() : DNSMessage.maximumLength
             if let cached = cache.answer(query), case .success(let parsed) = DNSMessage.parse(cached) {
                 counters.count(\.cached)
+                // A cached answer names its addresses as a forwarded one does: the app may
+                // resolve an allowed name again after another name took the same address.
+                names.record(answer: parsed)
                 return eventLoop.makeSucceededFuture(cached.count > udpLimit ? DNSMessage.truncated(parsed) : cached)
             }
             counters.count(\.forwarded)

@@ -16,20 +16,31 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The names the stub's recent answers gave to addresses: a captured connection to one of
-/// them is named (and judged by the egress policy by name) as the app asked for it. Entries
-/// live as long as their TTL (at least `minimumTTL`, so a zero-TTL answer still names the
-/// connection the app opens right after it; at most `maximumTTL`), and the table holds at
-/// most `capacity` addresses, dropping the ones that expire first.
+/// them is named (and judged by the egress policy by name) as the app asked for it. Many names
+/// share an address (CDNs, load balancers, S3, API gateways), so an address keeps every name
+/// it was recently given, each for its own TTL (at least `minimumTTL`, so a zero-TTL answer
+/// still names the connection the app opens right after it; at most `maximumTTL`), up to
+/// `namesPerAddress` names an address and `capacity` names in all; past either bound the
+/// names that expire first are dropped.
 public final class NameTable: Sendable {
     public static let minimumTTL: UInt32 = 30
     public static let maximumTTL: UInt32 = 3600
+    /// More names than this on one address are rare outside a hostile resolver; the ones that
+    /// expire first give way.
+    public static let namesPerAddress = 16
 
     private struct Entry {
         var name: String
         var expires: UInt64 // seconds on `now`'s clock
     }
 
-    private let entries = NIOLockedValueBox([IPAddress: Entry]())
+    private struct State {
+        /// Each address's names, the most recently given last.
+        var entries: [IPAddress: [Entry]] = [:]
+        var count = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
     private let capacity: Int
     private let now: @Sendable () -> UInt64
 
@@ -41,32 +52,62 @@ public final class NameTable: Sendable {
     /// Remembers that `name` resolved to `addresses` (the name the app asked, not a CNAME target).
     public func record(name: String, addresses: [(IPAddress, ttl: UInt32)]) {
         let time = now()
-        entries.withLockedValue { entries in
+        state.withLockedValue { state in
             for (address, ttl) in addresses {
                 let kept = min(max(ttl, Self.minimumTTL), Self.maximumTTL)
-                entries[address] = Entry(name: name, expires: time + UInt64(kept))
+                var names = state.entries[address] ?? []
+                let before = names.count
+                names.removeAll { $0.name == name }
+                names.append(Entry(name: name, expires: time + UInt64(kept)))
+                if names.count > Self.namesPerAddress, let soonest = names.indices.min(by: { names[$0].expires < names[$1].expires }) {
+                    names.remove(at: soonest)
+                }
+                state.count += names.count - before
+                state.entries[address] = names
             }
-            guard entries.count > capacity else { return }
-            entries = entries.filter { $0.value.expires > time }
-            while entries.count > capacity, let soonest = entries.min(by: { $0.value.expires < $1.value.expires }) {
-                entries[soonest.key] = nil
+            guard state.count > capacity else { return }
+            Self.dropExpired(&state, at: time)
+            while state.count > capacity, let soonest = Self.soonestToExpire(state) {
+                state.entries[soonest.address]?.remove(at: soonest.index)
+                if state.entries[soonest.address]?.isEmpty == true { state.entries[soonest.address] = nil }
+                state.count -= 1
             }
         }
     }
 
-    /// The name `address` was last given, if that answer has not expired.
-    public func name(for address: IPAddress) -> String? {
+    /// Every name `address` was given whose answer has not expired, the most recent first.
+    public func names(for address: IPAddress) -> [String] {
         let time = now()
-        return entries.withLockedValue { entries in
-            guard let entry = entries[address], entry.expires > time else { return nil }
-            return entry.name
+        return state.withLockedValue { state in
+            (state.entries[address] ?? []).reversed().filter { $0.expires > time }.map(\.name)
         }
     }
 
-    public var count: Int { entries.withLockedValue { $0.count } }
+    private static func dropExpired(_ state: inout State, at time: UInt64) {
+        state.entries = state.entries.compactMapValues { names in
+            let live = names.filter { $0.expires > time }
+            return live.isEmpty ? nil : live
+        }
+        state.count = state.entries.values.reduce(0) { $0 + $1.count }
+    }
 
-    /// Records what an answer from the parent says: every A and AAAA record reachable from the
-    /// question's name through CNAMEs, under the question's name.
+    private static func soonestToExpire(_ state: State) -> (address: IPAddress, index: Int)? {
+        var found: (address: IPAddress, index: Int, expires: UInt64)?
+        for (address, names) in state.entries {
+            for (index, entry) in names.enumerated() {
+                if let current = found, current.expires <= entry.expires { continue }
+                found = (address, index, entry.expires)
+            }
+        }
+        return found.map { ($0.address, $0.index) }
+    }
+
+    /// How many (address, name) pairs are held.
+    public var count: Int { state.withLockedValue { $0.count } }
+
+    /// Records what an answer the app is given says — from the parent, or from the stub's cache
+    /// with its TTLs aged: every A and AAAA record reachable from the question's name through
+    /// CNAMEs, under the question's name.
     public func record(answer: DNSMessage) {
         guard let records = answer.answerRecords() else { return }
         var names: Set<String> = [answer.question.name]

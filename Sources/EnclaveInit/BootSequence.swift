@@ -274,7 +274,7 @@ struct BootSequence {
         var listeners = Listeners()
         // The stub's answers name the connections the capture rule sends to the egress listener.
         let names = NameTable()
-        let routes = RelayService.enclaveRoutes(for: config, names: { names.name(for: .v4($0)) })
+        let routes = RelayService.enclaveRoutes(for: config, names: { names.names(for: .v4($0)) })
         if !routes.isEmpty {
             listeners.relays = try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
         }

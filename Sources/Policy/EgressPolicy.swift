@@ -24,13 +24,19 @@ public struct EgressPolicy: Sendable {
     }
 
     public func decide(_ destination: Destination) -> Decision {
-        if let rule = deny.first(where: { Self.matches($0, destination) }) {
+        if let rule = denyingRule(destination) {
             return .deny(reason: "\(destination) is denied by \"\(rule.text)\"")
         }
         if let rule = allow.first(where: { Self.matches($0, destination) }) {
             return .allow(rule: rule.text)
         }
         return .deny(reason: "no allow rule matches \(destination)")
+    }
+
+    /// The first deny rule that covers `destination`, if any: what "deny wins" checks before
+    /// any allow rule is looked at.
+    public func denyingRule(_ destination: Destination) -> EgressRule? {
+        deny.first { Self.matches($0, destination) }
     }
 
     /// Whether the DNS stub may ask the parent for `name` (lower-case labels). A name is refused

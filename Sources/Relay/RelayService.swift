@@ -31,7 +31,7 @@ public final class RelayService {
         }
         let egress = config.egress.map { egress in
             let policy = EgressPolicy(egress), parent = Endpoint.vsock(cid: config.parentCID, port: egress.vsockPort)
-            let role: EgressRole = egress.transparent ? .transparent(policy: policy, parent: parent, names: names ?? { _ in nil })
+            let role: EgressRole = egress.transparent ? .transparent(policy: policy, parent: parent, names: names ?? { _ in [] })
                                                       : .enclave(policy: policy, parent: parent)
             return RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: egress.port), target: .egress(role),
                               connectTimeout: .seconds(5))

@@ -26,13 +26,14 @@ public enum EgressRole: Sendable, CustomStringConvertible {
     case enclave(policy: EgressPolicy, parent: Endpoint)
     /// In the enclave with `egress.transparent`: the same proxy, and the listener the capture
     /// rule redirects the app's direct connections to. A redirected connection is named from
-    /// the DNS stub's recent answers (`names`), judged by the policy and asked of the parent.
+    /// the DNS stub's recent answers (`names`: every name an address was given), judged by the
+    /// policy and asked of the parent.
     case transparent(policy: EgressPolicy, parent: Endpoint, names: NameLookup)
     /// On the parent: a CONNECT server that checks again, resolves, checks every address, dials.
     case parent(policy: EgressPolicy, family: AddressFamily)
 
-    /// The name the app's resolver last got `address` for, if any.
-    public typealias NameLookup = @Sendable (IPv4Address) -> String?
+    /// Every name the app's resolver recently got `address` for, the most recent first.
+    public typealias NameLookup = @Sendable (IPv4Address) -> [String]
 
     public var description: String {
         switch self {

@@ -49,14 +49,47 @@ import Testing
         let query = DNSWire.query("www.example")
         let answer = try DNSMessage.parse(DNSWire.response(to: query, records: [DNSWire.a("198.18.0.1", ttl: 0), DNSWire.a("198.18.0.2", ttl: 100_000)])).get()
         table.record(answer: answer)
-        #expect(table.name(for: .v4(IPv4Address("198.18.0.1")!)) == "www.example")
+        #expect(table.names(for: .v4(IPv4Address("198.18.0.1")!)) == ["www.example"])
         clock.withLockedValue { $0 += UInt64(NameTable.minimumTTL) }
-        #expect(table.name(for: .v4(IPv4Address("198.18.0.1")!)) == nil) // a TTL of 0 lasts the minimum
-        #expect(table.name(for: .v4(IPv4Address("198.18.0.2")!)) == "www.example")
+        #expect(table.names(for: .v4(IPv4Address("198.18.0.1")!)) == []) // a TTL of 0 lasts the minimum
+        #expect(table.names(for: .v4(IPv4Address("198.18.0.2")!)) == ["www.example"])
         clock.withLockedValue { $0 += UInt64(NameTable.maximumTTL) }
-        #expect(table.name(for: .v4(IPv4Address("198.18.0.2")!)) == nil) // a huge TTL lasts the maximum
+        #expect(table.names(for: .v4(IPv4Address("198.18.0.2")!)) == []) // a huge TTL lasts the maximum
         for index in 0..<10 { table.record(name: "n\(index).example", addresses: [(.v4(IPv4Address("198.18.1.\(index)")!), ttl: UInt32(60 + index))]) }
         #expect(table.count <= 3)
-        #expect(table.name(for: .v4(IPv4Address("198.18.1.9")!)) == "n9.example")
+        #expect(table.names(for: .v4(IPv4Address("198.18.1.9")!)) == ["n9.example"])
+    }
+
+    /// Many names on one address: each is kept for its own TTL, the most recent first, a name
+    /// given again moves to the front with its new TTL, and one address holds a bounded number.
+    @Test func anAddressKeepsEveryNameItWasRecentlyGiven() throws {
+        let clock = NIOLockedValueBox<UInt64>(1000)
+        let table = NameTable(now: { clock.withLockedValue { $0 } })
+        let shared = IPAddress.v4(IPv4Address("198.18.0.10")!)
+        table.record(name: "api.example", addresses: [(shared, ttl: 60)])
+        table.record(name: "cdn.example", addresses: [(shared, ttl: 600)])
+        #expect(table.names(for: shared) == ["cdn.example", "api.example"])
+        table.record(name: "api.example", addresses: [(shared, ttl: 60)])
+        #expect(table.names(for: shared) == ["api.example", "cdn.example"])
+        #expect(table.count == 2)
+        clock.withLockedValue { $0 += 61 }
+        #expect(table.names(for: shared) == ["cdn.example"]) // api.example's answer expired, cdn's did not
+        for index in 0..<(NameTable.namesPerAddress + 5) {
+            table.record(name: "n\(index).example", addresses: [(shared, ttl: UInt32(100 + index))])
+        }
+        let names = table.names(for: shared)
+        #expect(names.count == NameTable.namesPerAddress)
+        #expect(names.first == "n\(NameTable.namesPerAddress + 4).example")
+        #expect(names.contains("cdn.example")) // the longest TTL outlives the flood
+    }
+
+    /// A flood of distinct names stays within the table's capacity, dropping what expires first.
+    @Test func theTableStaysWithinItsCapacity() {
+        let table = NameTable(capacity: 100, now: { 1000 })
+        for index in 0..<5_000 {
+            table.record(name: "n\(index).example", addresses: [(.v4(IPv4Address(UInt32(0xC612_0000) + UInt32(index % 300))), ttl: UInt32(60 + index / 2))])
+        }
+        #expect(table.count == 100)
+        #expect(table.names(for: .v4(IPv4Address(UInt32(0xC612_0000) + UInt32(4_999 % 300)))).first == "n4999.example")
     }
 }

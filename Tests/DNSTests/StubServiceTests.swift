@@ -107,7 +107,7 @@ struct UDPClient {
         let answer = try #require(try ask(stub, DNSWire.query(id: 0x4242, "api.example")))
         #expect(answer.id == 0x4242 && answer.responseCode == 0)
         #expect(answer.answerRecords() == [.ipv4(name: "api.example", IPv4Address("198.18.0.10")!, ttl: 60)])
-        #expect(stub.names.name(for: .v4(IPv4Address("198.18.0.10")!)) == "api.example")
+        #expect(stub.names.names(for: .v4(IPv4Address("198.18.0.10")!)) == ["api.example"])
         // Mapped names never reach the parent.
         let local = try #require(try ask(stub, DNSWire.query("kms.example")))
         #expect(local.answerRecords() == [.ipv4(name: "kms.example", IPv4Address("127.0.0.2")!, ttl: StubRules.localTTL)])
@@ -116,6 +116,21 @@ struct UDPClient {
         let again = try #require(try ask(stub, DNSWire.query(id: 0x4343, "api.example")))
         #expect(again.id == 0x4343 && again.answerRecords()?.count == 1)
         #expect(parent.queries.withLockedValue { $0 } == 1 && stub.counters.snapshot.cached == 1)
+    }
+
+    /// Two names on one address: resolving the first again after the second, from the cache,
+    /// names the address with it again (a cached answer counts like a forwarded one).
+    @Test func cachedAnswersNameTheirAddressesToo() throws {
+        let parent = try FakeParent { query in DNSWire.response(to: query, records: [DNSWire.a("198.18.0.10")]) }
+        let stub = try stub(parent: parent.endpoint)
+        defer { stub.stop() }
+        let shared = IPAddress.v4(IPv4Address("198.18.0.10")!)
+        _ = try ask(stub, DNSWire.query("api.example"))
+        _ = try ask(stub, DNSWire.query("cdn.example"))
+        #expect(stub.names.names(for: shared) == ["cdn.example", "api.example"])
+        _ = try #require(try ask(stub, DNSWire.query("api.example")))
+        #expect(stub.counters.snapshot.cached == 1 && parent.queries.withLockedValue { $0 } == 2)
+        #expect(stub.names.names(for: shared) == ["api.example", "cdn.example"])
     }
 
     @Test func manyQueriesInFlightOnOneTCPConnectionAreMatchedById() throws {
@@ -155,7 +170,7 @@ struct UDPClient {
         }.endpoint)
         defer { lying.stop() }
         #expect(try ask(lying, DNSWire.query("c.example"))?.responseCode == DNSResponseCode.serverFailure.rawValue)
-        #expect(lying.names.name(for: .v4(IPv4Address("203.0.113.1")!)) == nil)
+        #expect(lying.names.names(for: .v4(IPv4Address("203.0.113.1")!)).isEmpty)
         #expect(ContinuousClock.now - start < .seconds(4), "three queries with a 500 ms bound took \(ContinuousClock.now - start)")
     }
 

@@ -10,7 +10,19 @@ import Testing
                               deny: ["blocked.example.test", "198.18.0.11", "**.example.test:25"].map { try! EgressRule.parse($0).get() })
 
     private func decide(_ address: String, _ port: UInt16, name: String? = nil) -> CapturedConnection.Decision {
-        CapturedConnection(address: IPv4Address(address)!, port: port, name: name).decide(policy)
+        decide(address, port, names: name.map { [$0] } ?? [])
+    }
+
+    private func decide(_ address: String, _ port: UInt16, names: [String], policy: EgressPolicy? = nil) -> CapturedConnection.Decision {
+        CapturedConnection(address: IPv4Address(address)!, port: port, names: names).decide(policy ?? self.policy)
+    }
+
+    private func named(_ name: String, _ port: UInt16) -> Destination {
+        Destination(host: try! Destination.parse(host: name).get(), port: port)
+    }
+
+    private static func policy(allow: [String], deny: [String] = []) -> EgressPolicy {
+        EgressPolicy(allow: allow.map { try! EgressRule.parse($0).get() }, deny: deny.map { try! EgressRule.parse($0).get() })
     }
 
     private func refusal(_ decision: CapturedConnection.Decision) -> String? {
@@ -32,7 +44,8 @@ import Testing
     @Test func denyRulesWinByNameByPortAndByAddress() {
         #expect(refusal(decide("198.18.0.12", 443, name: "blocked.example.test"))?.contains("denied by \"blocked.example.test\"") == true)
         #expect(refusal(decide("198.18.0.10", 25, name: "api.example.test"))?.contains("denied by \"**.example.test:25\"") == true)
-        #expect(refusal(decide("198.18.0.11", 443, name: "sneaky.example.test"))?.contains("sneaky.example.test:443 resolves to 198.18.0.11, which \"198.18.0.11\" denies") == true)
+        #expect(refusal(decide("198.18.0.11", 443, name: "sneaky.example.test"))
+                == "egress policy (captured 198.18.0.11:443, named sneaky.example.test): 198.18.0.11:443 is denied by \"198.18.0.11\"")
         // The instance metadata service and loopback are refused even for an allowed name.
         #expect(refusal(decide("169.254.169.254", 80, name: "meta.example.test"))?.contains("link-local") == true)
     }
@@ -40,5 +53,46 @@ import Testing
     @Test func aNameTheTableGaveThatIsNotAHostNameIsIgnored() {
         #expect(refusal(decide("10.1.2.3", 22, name: "not a name")) != nil)
         #expect(decide("10.1.2.3", 5432, name: "..") == .ask(Destination(host: .ipv4(IPv4Address("10.1.2.3")!), port: 5432)))
+    }
+
+    // MARK: - Many names on one address
+
+    /// CDNs, load balancers and API gateways serve many names from one address: any name the
+    /// app was recently given for it that is allowed on the port lets the connection through,
+    /// whichever name it resolved last.
+    @Test func anyAllowedNameOfTheAddressAllowsIt() {
+        let policy = Self.policy(allow: ["api.example:80", "cdn.example:8080"])
+        // api.example resolved first, then cdn.example (the most recent first in the list).
+        #expect(decide("198.18.0.10", 80, names: ["cdn.example", "api.example"], policy: policy) == .ask(named("api.example", 80)))
+        #expect(decide("198.18.0.10", 8080, names: ["cdn.example", "api.example"], policy: policy) == .ask(named("cdn.example", 8080)))
+        // Neither is allowed on 22: refused, and the reason names every name considered.
+        let reason = refusal(decide("198.18.0.10", 22, names: ["cdn.example", "api.example"], policy: policy))
+        #expect(reason == "egress policy (captured 198.18.0.10:22, named cdn.example, api.example): no allow rule matches cdn.example:22; "
+                + "no allow rule matches api.example:22; no allow rule matches 198.18.0.10:22", "\(reason ?? "allowed")")
+    }
+
+    /// A name only an address rule lets resolve (any name may, then) shares the address of an
+    /// allowed name: the allowed one still counts, and the address rule allows its own port.
+    @Test func aNameThatOnlyAnAddressRuleLetsResolveTakesNothingAway() {
+        let policy = Self.policy(allow: ["api.example:80", "198.18.0.20:7000"])
+        #expect(decide("198.18.0.10", 80, names: ["misc.example", "api.example"], policy: policy) == .ask(named("api.example", 80)))
+        #expect(decide("198.18.0.20", 7000, names: ["misc.example"], policy: policy) == .ask(Destination(host: .ipv4(IPv4Address("198.18.0.20")!), port: 7000)))
+        #expect(refusal(decide("198.18.0.10", 7000, names: ["misc.example", "api.example"], policy: policy)) != nil)
+    }
+
+    /// Deny wins: an address a deny rule covers stays refused whatever names it was given, and
+    /// a denied name never makes an address usable.
+    @Test func aDeniedNameNeverMakesAnAddressUsable() {
+        let policy = Self.policy(allow: ["**.example", "198.18.0.0/24"], deny: ["evil.example:443", "198.18.0.66"])
+        // The denied name alone: refused, even though an address rule covers the address (the
+        // app most likely meant the name the policy denies).
+        let alone = refusal(decide("198.18.0.30", 443, names: ["evil.example"], policy: policy))
+        #expect(alone?.contains("evil.example:443 is denied by \"evil.example:443\"") == true, "\(alone ?? "allowed")")
+        #expect(alone?.contains("a deny rule refused a name it was given") == true, "\(alone ?? "allowed")")
+        // Shared with an allowed name: that name allows it (and is what the parent is asked for).
+        #expect(decide("198.18.0.30", 443, names: ["evil.example", "good.example"], policy: policy) == .ask(named("good.example", 443)))
+        // An address a deny rule covers: no allowed name helps.
+        #expect(refusal(decide("198.18.0.66", 443, names: ["good.example", "other.example"], policy: policy))
+                == "egress policy (captured 198.18.0.66:443, named good.example, other.example): 198.18.0.66:443 is denied by \"198.18.0.66\"")
     }
 }

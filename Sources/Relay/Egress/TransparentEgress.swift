@@ -17,7 +17,7 @@ struct TransparentEgress: ConnectionSetup {
         guard let original = Self.originalDestination(of: accepted), !original.address.isLoopback else {
             return exchange.start() // not redirected: an HTTP proxy request
         }
-        let connection = CapturedConnection(address: original.address, port: original.port, name: names(original.address))
+        let connection = CapturedConnection(address: original.address, port: original.port, names: names(original.address))
         exchange.startCaptured(connection, policy: policy, parent: parent)
     }
 
@@ -33,12 +33,12 @@ struct TransparentEgress: ConnectionSetup {
     }
 }
 
-/// A connection the capture rule redirected: where the app meant to go, and the name the DNS
-/// stub last answered for that address, if any.
+/// A connection the capture rule redirected: where the app meant to go, and every name the DNS
+/// stub recently gave the app for that address (the most recent first).
 struct CapturedConnection: Sendable, Equatable {
     var address: IPv4Address
     var port: UInt16
-    var name: String?
+    var names: [String]
 
     enum Decision: Equatable {
         /// Ask the parent's CONNECT server for this (a name the app resolved, or the literal).
@@ -46,17 +46,48 @@ struct CapturedConnection: Sendable, Equatable {
         case refuse(reason: String)
     }
 
-    /// Named connections are judged by name and port, and their address must not be one a
-    /// deny rule covers; unnamed ones by address and port. Deny wins, no match denies.
+    /// Many names share an address, and the app's connection does not say which one it meant,
+    /// so the rule is (README, "Transparent networking"):
+    /// 1. a deny rule covering the address and port refuses it, whatever its names;
+    /// 2. else the first name allowed on this port — whose address is not one the policy
+    ///    refuses for a name (`decide(resolved:for:)`: the parent's own and the cloud's
+    ///    addresses) — is asked of the parent by that name;
+    /// 3. else an address rule allowing the address and port allows it as the literal, unless
+    ///    a deny rule refused one of its names (then the app most likely meant that name);
+    /// 4. else it is refused, and the reason names every name considered.
+    /// A denied name therefore never makes an address usable: only an allowed name or an
+    /// address rule can.
     func decide(_ policy: EgressPolicy) -> Decision {
         let literal = Destination(host: .ipv4(address), port: port)
-        guard let name, case .success(let host) = Destination.parse(host: name), case .name = host else {
-            if case .deny(let reason) = policy.decide(literal) { return .refuse(reason: "egress policy (captured \(address)): \(reason)") }
-            return .ask(literal)
+        let names = self.names.compactMap { name -> Destination? in
+            guard case .success(let host) = Destination.parse(host: name), case .name = host else { return nil }
+            return Destination(host: host, port: port)
         }
-        let named = Destination(host: host, port: port)
-        if case .deny(let reason) = policy.decide(named) { return .refuse(reason: "egress policy (captured \(address)): \(reason)") }
-        if case .deny(let reason) = policy.decide(resolved: literal, for: named) { return .refuse(reason: "egress policy (captured): \(reason)") }
-        return .ask(named)
+        let label = "egress policy (captured \(literal)\(names.isEmpty ? ", no name from the DNS stub" : ", named \(names.map(\.hostText).joined(separator: ", "))"))"
+        if let rule = policy.denyingRule(literal) {
+            return .refuse(reason: "\(label): \(literal) is denied by \"\(rule.text)\"")
+        }
+        var reasons: [String] = []
+        var aNameIsDenied = false
+        for named in names {
+            switch (policy.decide(named), policy.decide(resolved: literal, for: named)) {
+            case (.allow, .allow):
+                return .ask(named)
+            case (.deny(let reason), _):
+                aNameIsDenied = aNameIsDenied || policy.denyingRule(named) != nil
+                reasons.append(reason)
+            case (.allow, .deny(let reason)):
+                reasons.append(reason)
+            }
+        }
+        switch policy.decide(literal) {
+        case .allow where !aNameIsDenied:
+            return .ask(literal)
+        case .allow:
+            reasons.append("\(literal) is allowed as an address, but a deny rule refused a name it was given")
+        case .deny(let reason):
+            reasons.append(reason)
+        }
+        return .refuse(reason: "\(label): \(reasons.joined(separator: "; "))")
     }
 }

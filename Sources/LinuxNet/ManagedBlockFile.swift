@@ -11,10 +11,11 @@ public enum ManagedBlockFile {
     public static let endMarker = "# END enclave-init"
     static let notice = "# Managed by enclave-init from its boot JSON: edits inside this block are replaced at boot."
 
-    /// The new contents: `block(kept)` (the lines outside any old block) as the managed block,
-    /// then the kept lines. Idempotent: rendering its own output again gives the same bytes.
-    /// Keeps the file's line endings (CRLF stays CRLF) and ends with a newline.
-    public static func render(existing: String, block: ([String]) -> [String]) -> String {
+    /// The new contents: `block(kept)` (the lines outside any old block, each passed through
+    /// `rewriting`) as the managed block, then the kept lines. Idempotent, as long as
+    /// `rewriting` is: rendering its own output again gives the same bytes. Keeps the file's
+    /// line endings (CRLF stays CRLF) and ends with a newline.
+    public static func render(existing: String, rewriting: (String) -> String = { $0 }, block: ([String]) -> [String]) -> String {
         let newline = existing.contains("\r\n") ? "\r\n" : "\n"
         var kept: [String] = []
         var insideBlock = false
@@ -23,7 +24,7 @@ public enum ManagedBlockFile {
             let line = String(rawLine)
             if line == beginMarker { insideBlock = true; continue }
             if insideBlock { if line == endMarker { insideBlock = false }; continue }
-            kept.append(line)
+            kept.append(rewriting(line))
         }
         while kept.last == "" { kept.removeLast() } // the split leaves one after a final newline
         let managed = [beginMarker, notice] + block(kept) + [endMarker]

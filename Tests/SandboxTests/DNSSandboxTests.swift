@@ -88,9 +88,10 @@ import TestSupport
         Sandbox.expectEnded(result, .pid1, withCode: 0)
         let log = result?.stderr ?? ""
 
-        // resolv.conf: the managed block first, the image's own line kept below it.
+        // resolv.conf: the managed block first, the image's own nameserver commented out below it.
         let resolv = scratch.text("out/resolv.conf")
-        #expect(resolv.hasPrefix("# BEGIN enclave-init\n") && resolv.contains("nameserver 127.0.0.1\n# END enclave-init\nnameserver 192.0.2.53"), "\(resolv)")
+        #expect(resolv.hasPrefix("# BEGIN enclave-init\n") && resolv.contains("\nnameserver 127.0.0.1\n")
+                && resolv.contains("# END enclave-init\n# disabled by enclave-init: nameserver 192.0.2.53\n"), "\(resolv)")
         #expect(log.contains("/etc/resolv.conf: nameserver 127.0.0.1 (rewritten in place: it is a mount point)"), "\(log)")
         // The app's own resolver, through the stub and the parent.
         #expect(scratch.text("out/api") == "['198.18.0.10']\n", "\(scratch.text("out/api"))\n\(log)")

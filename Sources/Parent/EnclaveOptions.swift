@@ -10,11 +10,28 @@ struct EnclaveOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The boot JSON (the same file the enclave boots with).", valueName: "path"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("The enclave's CID (for ingress and stop).", valueName: "cid"))
+    @Option(name: .long, help: ArgumentHelp("The enclave's CID (under ENCLAVE_INIT_VSOCK_DIR: 16 unless given).", valueName: "cid"))
     var enclaveCid: UInt32?
 
-    @Option(name: .long, help: ArgumentHelp("Find the enclave's CID with nitro-cli describe-enclaves (for ingress and stop).", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("Find the enclave's CID with nitro-cli describe-enclaves.", valueName: "name"))
     var enclaveName: String?
+
+    /// Which enclave the command means.
+    enum Enclave: Equatable {
+        case cid(UInt32)
+        /// Looked up with nitro-cli when needed (its CID changes when it restarts).
+        case named(String)
+    }
+
+    /// The one rule for every parent command: --enclave-cid, else --enclave-name, else — under
+    /// the vsock emulation only — the enclave's CID there (16: what an enclave-init listens as
+    /// in a shared ENCLAVE_INIT_VSOCK_DIR). On Nitro there is no default: an enclave's CID is
+    /// given at launch, so nil.
+    func enclave(emulated: Bool) -> Enclave? {
+        if let enclaveCid { return .cid(enclaveCid) }
+        if let enclaveName { return .named(enclaveName) }
+        return emulated ? .cid(VsockEmulation.defaultEnclaveCID) : nil
+    }
 
     func validate() throws {
         if enclaveCid != nil && enclaveName != nil {

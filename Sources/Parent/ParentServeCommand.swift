@@ -18,7 +18,8 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
         name and port), resolving it for every connection and trying each address in turn.
         For each ingress[] entry: listen on TCP host_port (default: port) and dial the enclave's \
         vsock_port; the enclave is --enclave-cid N, or --enclave-name NAME looked up with \
-        `nitro-cli describe-enclaves` when connections arrive.
+        `nitro-cli describe-enclaves` when connections arrive (under ENCLAVE_INIT_VSOCK_DIR: CID 16 \
+        unless given).
         logs: listen on vsock_port and print the enclave's log records to stdout, one line each, \
         prefixed "init  | ", "stdout| " or "stderr| ". status: listen on vsock_port and log every \
         status event (JSON); with --exit-with-enclave, exit with the enclave's exit code once it \
@@ -67,11 +68,13 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
                 host.effectiveRemote.map { ("hosts[\(index)].remote", $0) }
             }, againstAllowlistAt: allowlist)
         }
-        var target: RelayService.EnclaveCID?
-        if let cid = enclave.enclaveCid { target = .fixed(cid) }
-        if let name = enclave.enclaveName {
+        let target: RelayService.EnclaveCID?
+        switch enclave.enclave(emulated: VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID) != nil) {
+        case .cid(let cid): target = .fixed(cid)
+        case .named(let name):
             let locator = EnclaveLocator(name: name)
             target = .lookup(description: "enclave \(name)", find: { try locator.cid() })
+        case nil: target = nil
         }
         let routes: [RelayRoute]
         do {

@@ -82,20 +82,21 @@ struct ParentStopCommand: ParsableCommand {
         }
     }
 
-    /// --enclave-cid, the CID nitro-cli gives --enclave-name, or under the emulation the enclave's default.
+    /// The enclave's CID by the parent commands' one rule (EnclaveOptions.enclave); a name is
+    /// looked up now.
     private func enclaveCID(emulated: Bool, logger: Logger) throws -> UInt32 {
-        if let cid = enclave.enclaveCid { return cid }
-        if let name = enclave.enclaveName {
+        switch enclave.enclave(emulated: emulated) {
+        case .cid(let cid):
+            return cid
+        case .named(let name):
             do {
                 return try EnclaveLocator(name: name).cid()
             } catch {
                 logger.error("\(error)")
                 throw ExitCode(ExitCodes.unreachable)
             }
-        }
-        guard emulated else {
+        case nil:
             throw ValidationError("which enclave? give --enclave-cid N or --enclave-name NAME")
         }
-        return VsockEmulation.defaultEnclaveCID
     }
 }

@@ -36,7 +36,7 @@ public enum RelayError: Error, CustomStringConvertible {
         case .refusedByPolicy(let reason): return reason
         case .noRemote(let index):
             return "hosts[\(index)] has neither names nor remote: the parent half does not know where to dial; set hosts[\(index)].remote"
-        case .ingressNeedsEnclave: return "ingress needs the enclave's CID: pass --enclave-cid N or --enclave-name NAME"
+        case .ingressNeedsEnclave: return "ingress needs the enclave's CID: pass --enclave-cid N or --enclave-name NAME (only the vsock emulation, ENCLAVE_INIT_VSOCK_DIR, has a default: 16)"
         }
     }
 

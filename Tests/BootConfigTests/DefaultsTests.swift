@@ -78,11 +78,20 @@ import TestSupport
         }
     }
 
-    @Test func exampleImageConfigIsValid() throws {
-        let path = #filePath.replacingOccurrences(of: "Tests/BootConfigTests/DefaultsTests.swift", with: "rootfs/etc/enclave-init/boot.json")
+    @Test func theFullFeaturedExampleIsValid() throws {
+        let path = #filePath.replacingOccurrences(of: "Tests/BootConfigTests/DefaultsTests.swift", with: "docs/examples/full-featured.json")
         let config = try BootConfigLoader.load(path: path)
         #expect(config.hosts.count == 3)
         #expect(config.mounts.first?.server == config.hosts.last?.address)
         #expect(config.egress?.allow.count == 2)
+    }
+
+    /// The example image's own boot JSON needs nothing but a parent half: no mount of a
+    /// server that may not exist (LocalRunSandboxTests boots it as shipped).
+    @Test func theExampleImageConfigIsValidAndNeedsNoServer() throws {
+        let path = #filePath.replacingOccurrences(of: "Tests/BootConfigTests/DefaultsTests.swift", with: "rootfs/etc/enclave-init/boot.json")
+        let config = try BootConfigLoader.load(path: path)
+        #expect(config.mounts.isEmpty)
+        #expect(config.ingress.count == 1 && config.dns != nil && config.control != nil && config.status != nil)
     }
 }

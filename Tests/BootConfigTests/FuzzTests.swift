@@ -7,7 +7,7 @@ import TestSupport
 /// config or a ConfigError with at least one message — never a crash or a hang.
 @Suite struct FuzzTests {
     static let example: String = {
-        let path = #filePath.replacingOccurrences(of: "Tests/BootConfigTests/FuzzTests.swift", with: "rootfs/etc/enclave-init/boot.json")
+        let path = #filePath.replacingOccurrences(of: "Tests/BootConfigTests/FuzzTests.swift", with: "docs/examples/full-featured.json")
         return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     }()
 

@@ -6,7 +6,7 @@ import TestSupport
 /// or 78 and a message — never a crash, a signal or a hang.
 @Suite struct CLIFuzzTests {
     @Test func mutatedConfigsExitWith0Or78() throws {
-        let examplePath = #filePath.replacingOccurrences(of: "Tests/EnclaveInitTests/CLIFuzzTests.swift", with: "rootfs/etc/enclave-init/boot.json")
+        let examplePath = #filePath.replacingOccurrences(of: "Tests/EnclaveInitTests/CLIFuzzTests.swift", with: "docs/examples/full-featured.json")
         let example = try String(contentsOfFile: examplePath, encoding: .utf8)
         let directory = try TemporaryDirectory()
         let seed: UInt64 = 0xC11_F022

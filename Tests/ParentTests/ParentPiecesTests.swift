@@ -159,5 +159,14 @@ import TestSupport
         #expect(try BootConfigLoader.decode(bytes, commandRequired: false).hosts.count == 1)
         #expect(throws: ConfigError.self) { try BootConfigLoader.decode(bytes) }
     }
-}
 
+    /// One rule for serve and stop: --enclave-cid, else --enclave-name, else CID 16 under the
+    /// emulation only; on Nitro a command that needs the enclave is told to name it.
+    @Test func whichEnclaveTheParentCommandsMean() throws {
+        #expect(try EnclaveOptions.parse([]).enclave(emulated: true) == .cid(16))
+        #expect(try EnclaveOptions.parse([]).enclave(emulated: false) == nil)
+        #expect(try EnclaveOptions.parse(["--enclave-cid", "21"]).enclave(emulated: true) == .cid(21))
+        #expect(try EnclaveOptions.parse(["--enclave-name", "prod"]).enclave(emulated: false) == .named("prod"))
+        #expect(throws: (any Error).self) { try EnclaveOptions.parse(["--enclave-cid", "21", "--enclave-name", "prod"]) }
+    }
+}

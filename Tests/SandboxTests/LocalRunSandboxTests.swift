@@ -134,4 +134,127 @@ import TestSupport
         #expect(run.status == 128 + SIGTERM, "\(run.stderr)")
         #expect(run.stderr.contains("received SIGTERM: shutting down"), "\(run.stderr)")
     }
+
+    // MARK: - The README's commands, as written
+
+    static let repository = #filePath.replacingOccurrences(of: "/Tests/SandboxTests/LocalRunSandboxTests.swift", with: "")
+
+    /// The indented code blocks of the README's "Run the image locally" section, in order.
+    static func readmeBlocks() throws -> [String] {
+        let readme = try String(contentsOfFile: repository + "/README.md", encoding: .utf8)
+        let section = try #require(readme.range(of: "\n## Run the image locally"), "the README has no local-run section")
+        let rest = readme[section.upperBound...]
+        let body = rest[..<(rest.range(of: "\n## ")?.lowerBound ?? rest.endIndex)]
+        var blocks: [String] = [], current: [String] = []
+        for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("    ") {
+                current.append(String(line.dropFirst(4)))
+            } else if !current.isEmpty {
+                blocks.append(current.joined(separator: "\n"))
+                current = []
+            }
+        }
+        return blocks
+    }
+
+    /// `docker run` as this machine can play it (no Docker engine): the options the README uses,
+    /// the image's rootfs from $IMAGES/NAME, its CMD /sbin/enclave-init (the Dockerfile's).
+    static let dockerStandIn = #"""
+        #!/bin/sh
+        # A test-only stand-in for `docker run` (no Docker engine on this machine).
+        set -e
+        [ "$1" = run ] || { echo "docker (stand-in): only 'run' is played" >&2; exit 125; }
+        shift
+        volumes=""; environment=""
+        while [ $# -gt 0 ]; do
+          case "$1" in
+            --rm) shift ;;
+            --network) [ "$2" = none ] || { echo "docker (stand-in): only --network none" >&2; exit 125; }; shift 2 ;;
+            --cap-add) shift 2 ;; # the stand-in runs as root: every capability is there
+            -v) volumes="$volumes $2"; shift 2 ;;
+            -e) environment="$environment $2"; shift 2 ;;
+            -*) echo "docker (stand-in): unknown option $1" >&2; exit 125 ;;
+            *) break ;;
+          esac
+        done
+        root="$IMAGES/$1"
+        [ -d "$root" ] || { echo "Unable to find image '$1' locally" >&2; exit 125; }
+        runtime=$(mktemp -d)
+        printf '127.0.0.1\tlocalhost\n172.17.0.2\tcontainer-id\n' > "$runtime/hosts"
+        printf 'nameserver 192.0.2.53\n' > "$runtime/resolv.conf"
+        exec unshare --pid --net --mount --uts --fork --kill-child sh -c '
+          set -e
+          root=$1 runtime=$2 volumes=$3 environment=$4
+          mount --bind /usr "$root/usr"; mount -o remount,bind,ro "$root/usr"
+          for volume in $volumes; do mkdir -p "$root${volume#*:}"; mount --bind "${volume%%:*}" "$root${volume#*:}"; done
+          mount --bind "$runtime/hosts" "$root/etc/hosts"; mount --bind "$runtime/resolv.conf" "$root/etc/resolv.conf"
+          mount -t proc proc "$root/proc"
+          ip link set lo up
+          exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=container-id $environment \
+            setpriv --bounding-set -sys_time --inh-caps -sys_time -- chroot "$root" /sbin/enclave-init
+        ' docker "$root" "$runtime" "$volumes" "$environment"
+        """#
+
+    /// The example image as the Dockerfile builds it: the static binary as /sbin/enclave-init,
+    /// the repository's rootfs/ (boot JSON and app), an `app` user 1000; this machine's Debian
+    /// /usr (bind-mounted read-only by the stand-in) in place of debian:bookworm-slim + python3.
+    private func exampleImage() throws -> String {
+        let root = scratch.path + "/images/my-enclave"
+        for directory in ["usr", "sbin", "etc/enclave-init", "app", "proc", "sys", "dev", "run/vsock", "tmp", "var/tmp"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
+        }
+        for link in ["bin", "lib", "lib64"] { try FileManager.default.createSymbolicLink(atPath: root + "/" + link, withDestinationPath: "usr/" + link) }
+        chmod(root + "/tmp", 0o1777)
+        try Sandbox.copyExecutable(try Sandbox.staticBinary(), to: root + "/sbin/enclave-init")
+        for file in ["etc/enclave-init/boot.json", "app/main.py"] {
+            try FileManager.default.copyItem(atPath: Self.repository + "/rootfs/" + file, toPath: root + "/" + file)
+        }
+        try FileManager.default.copyItem(atPath: "/etc/nsswitch.conf", toPath: root + "/etc/nsswitch.conf")
+        try "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/usr/sbin/nologin\n".write(toFile: root + "/etc/passwd", atomically: true, encoding: .utf8)
+        try "root:x:0:\napp:x:1000:\n".write(toFile: root + "/etc/group", atomically: true, encoding: .utf8)
+        for file in ["etc/hosts", "etc/resolv.conf"] { try "".write(toFile: root + "/" + file, atomically: true, encoding: .utf8) }
+        return scratch.path + "/images"
+    }
+
+    /// The README's local-run commands, verbatim, with the example image and its own boot JSON:
+    /// the first block in the background as the user's first terminal, the second once the
+    /// app is up as the other terminal. The whole run has a network namespace and a /tmp of
+    /// its own, so the README's fixed paths and ports are this run's alone.
+    @Test func theReadmesLocalRunWorksAsWrittenWithTheExampleImage() throws {
+        let blocks = try Self.readmeBlocks()
+        try #require(blocks.count >= 2, "the local-run section should have the run block and the other terminal's: \(blocks)")
+        #expect(blocks[0].contains("docker run") && blocks[1].contains("parent stop"), "\(blocks)")
+        let images = try exampleImage()
+        let work = scratch.path + "/work", bin = scratch.path + "/bin", out = scratch.path + "/out"
+        for directory in [work, bin, out] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(atPath: Self.repository + "/rootfs/etc/enclave-init/boot.json", toPath: work + "/boot.json")
+        try FileManager.default.createSymbolicLink(atPath: bin + "/enclave-init", withDestinationPath: try Sandbox.staticBinary())
+        try Self.dockerStandIn.write(toFile: bin + "/docker", atomically: true, encoding: .utf8)
+        chmod(bin + "/docker", 0o755)
+        let first = try scratch.write("first-terminal.sh", blocks[0] + "\n")
+        let other = try scratch.write("other-terminal.sh", blocks[1] + "\n")
+        let user = """
+            set -e
+            ip link set lo up
+            mount -t tmpfs tmpfs /tmp
+            cd \(work)
+            sh \(first) > \(out)/first.out 2> \(out)/first.err &
+            i=0; until grep -q '"event":"app_ready"' \(out)/first.err 2>/dev/null || [ $i -ge 600 ]; do i=$((i + 1)); sleep 0.1; done
+            sh \(other) > \(out)/other.out 2> \(out)/other.err
+            wait
+            """
+        let run = try SpawnedProcess("/usr/bin/unshare", ["--net", "--mount", "/bin/sh", "-c", user],
+                                     environment: ["PATH": bin + ":/usr/sbin:/usr/bin:/sbin:/bin", "IMAGES": images])
+        let result = try #require(run.wait(timeout: .seconds(120)), "the README's commands did not finish")
+        let firstErr = scratch.text("out/first.err"), page = scratch.text("out/other.out")
+        #expect(result.status == 0, "\(result.stderr)\n\(firstErr)")
+        for line in ["hello from the enclave", "hostname: enclave", "kms resolves to: 127.0.0.2",
+                     "https_proxy: http://127.0.0.1:3128", "mode: example"] {
+            #expect(page.contains(line), "\(line): \(page)\n\(firstErr)\n\(scratch.text("out/other.err"))")
+        }
+        #expect(scratch.text("out/other.err").contains("the enclave stopped: exit code 0"), "\(scratch.text("out/other.err"))")
+        #expect(scratch.text("out/first.out").hasSuffix("0\n"), "\(scratch.text("out/first.out"))\n\(firstErr)")
+        #expect(firstErr.contains("\"event\":\"stopping\",\"by\":\"parent\""), "\(firstErr)")
+        #expect(firstErr.contains("\"event\":\"shutdown\",\"exit_code\":0"), "\(firstErr)")
+    }
 }

@@ -215,12 +215,24 @@ import TestSupport
         #expect(lostLog.contains("no enclave named prod (running: other, demo)"), "\(lostLog)")
     }
 
-    @Test func ingressWithoutAnEnclaveCIDIsRefusedAtStart() throws {
-        let config = try scratch.write("boot.json", #"{"version": 1, "ingress": [{"vsock_port": 5000, "port": 8080}]}"#)
-        let parent = try Sandbox.startParent(["--config", config], hostsFile: try parentHosts(""), environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
-        let result = parent.wait(timeout: .seconds(10))
-        #expect(result?.status == 70)
-        #expect(result?.stderr.contains("ingress needs the enclave's CID: pass --enclave-cid N or --enclave-name NAME") == true, "\(result?.stderr ?? "")")
+    /// Under the vsock emulation the enclave is CID 16 unless told otherwise, as for `parent
+    /// stop`: ingress without --enclave-cid reaches the enclave's listener there. (Without the
+    /// emulation there is no default; the rule's unit test shows that, as no test here may
+    /// touch real vsock.)
+    @Test func ingressUnderTheEmulationReachesTheEnclavesDefaultCID() throws {
+        let port = 18_500 + Int.random(in: 0..<100)
+        let config = try scratch.write("boot.json", #"{"version": 1, "ingress": [{"vsock_port": 5000, "port": 8080, "host_port": \#(port)}]}"#)
+        let enclave = try BlockingSocket.listen(unixPath: vsock + "/16-5000")
+        let parent = try Sandbox.startParent(["--config", config, "--ingress-bind", "127.0.0.1"], hostsFile: try parentHosts(""),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        #expect(eventually { parent.stderrSoFar.contains("listening:") }, "\(parent.stderrSoFar)")
+        let client = try BlockingSocket.connect(port: UInt16(port))
+        try client.writeAll(Array("through ingress".utf8))
+        let accepted = try enclave.accept()
+        accepted.setReceiveTimeout(seconds: 5)
+        #expect(String(decoding: try accepted.read(upTo: 15), as: UTF8.self) == "through ingress")
+        let log = stop(parent)?.stderr ?? ""
+        #expect(log.contains("vsock:16:5000"), "\(log)")
     }
 }
 

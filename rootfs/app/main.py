@@ -1,8 +1,11 @@
 """Example enclave app: an HTTP server on 127.0.0.1:8080 (reached from the parent through
-ingress: parent TCP 80 -> vsock 5000 -> here). It reports what enclave-init set up for it."""
+ingress: parent TCP 8080 -> vsock 5000 -> here). It reports what enclave-init set up for it,
+and ends cleanly (exit 0) on the SIGTERM of a graceful stop."""
 import http.server
 import os
+import signal
 import socket
+import sys
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -23,4 +26,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     http.server.ThreadingHTTPServer(("127.0.0.1", 8080), Handler).serve_forever()

@@ -141,4 +141,45 @@ import TestSupport
             #expect(result.stderr.contains(missing), "\(unit): \(result.stderr)")
         }
     }
+
+    /// systemd's own checker (Debian's systemd, installed by scripts/install-deps) finds nothing
+    /// to say about the units: every directive known and every value parsed, the units they
+    /// name present. It runs against a root of its own holding this machine's systemd units,
+    /// the units from docs/ in /etc/systemd/system, the binary where they expect it, and
+    /// stand-ins for what the aws-nitro-enclaves-cli package would bring (nitro-cli and its
+    /// allocator unit).
+    @Test func systemdAnalyzeVerifyFindsNothingToSay() throws {
+        let root = try TemporaryDirectory()
+        for directory in ["usr/lib/systemd", "etc/systemd/system", "usr/local/bin", "usr/bin"] {
+            try FileManager.default.createDirectory(atPath: root.path + "/" + directory, withIntermediateDirectories: true)
+        }
+        let copy = try ProcessRunner.run("/bin/cp", ["-a", "/usr/lib/systemd/system", root.path + "/usr/lib/systemd/"])
+        try #require(copy.status == 0, "systemd's units (Debian's systemd): \(copy.stderr)")
+        try FileManager.default.createSymbolicLink(atPath: root.path + "/bin", withDestinationPath: "usr/bin")
+        for (path, text) in [("usr/local/bin/enclave-init", "#!/bin/sh\n"), ("usr/bin/nitro-cli", "#!/bin/sh\n"), ("usr/bin/true", "#!/bin/sh\n")] {
+            try text.write(toFile: root.path + "/" + path, atomically: true, encoding: .utf8)
+            chmod(root.path + "/" + path, 0o755)
+        }
+        try "[Unit]\nDescription=stand-in for the allocator unit of aws-nitro-enclaves-cli\n[Service]\nType=oneshot\nExecStart=/usr/bin/true\n"
+            .write(toFile: root.path + "/usr/lib/systemd/system/nitro-enclaves-allocator.service", atomically: true, encoding: .utf8)
+        let units = try FileManager.default.contentsOfDirectory(atPath: Self.docs).filter { $0.hasSuffix(".service") }.sorted()
+        #expect(units == ["enclave-init-parent.service", "enclave.service"])
+        for unit in units { try FileManager.default.copyItem(atPath: Self.docs + "/" + unit, toPath: root.path + "/etc/systemd/system/" + unit) }
+        let verify = try ProcessRunner.run("/usr/bin/systemd-analyze", ["verify", "--root=" + root.path] + units)
+        #expect(verify.status == 0 && verify.stdout.isEmpty && verify.stderr.isEmpty, "\(verify.stdout)\(verify.stderr)")
+    }
+
+    /// What each unit promises about exit codes: 78 (a bad boot JSON or allowlist) is never
+    /// restarted, and the enclave's unit lives as long as the enclave (its main process is the
+    /// parent half with --exit-with-enclave, not a oneshot that stays active).
+    @Test func theUnitsDoNotLoopOnABadConfigAndFollowTheEnclave() throws {
+        let parent = try String(contentsOfFile: Self.docs + "/enclave-init-parent.service", encoding: .utf8)
+        let enclave = try String(contentsOfFile: Self.docs + "/enclave.service", encoding: .utf8)
+        for text in [parent, enclave] {
+            #expect(text.split(separator: "\n").contains { $0.hasPrefix("RestartPreventExitStatus=") && $0.split(separator: "=")[1].split(separator: " ").contains("78") })
+        }
+        #expect(!enclave.contains("Type=oneshot") && !enclave.contains("RemainAfterExit"))
+        let main = try #require(Self.commandLines().first { $0.unit == "enclave.service" && $0.arguments.first == "parent" && !$0.arguments.contains("stop") })
+        #expect(main.arguments.contains("--exit-with-enclave"), "\(main)")
+    }
 }

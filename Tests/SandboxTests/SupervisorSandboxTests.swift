@@ -178,7 +178,9 @@ import TestSupport
         // through ProcessRunner the sleep held the runner's pipe, the runner waited until the
         // sleep had ended, and the check below looked at a process that was already gone (a
         // zombie that no init had reaped yet passed it).
-        let starter = try SpawnedProcess("/bin/sh", ["-c", "setsid sh -c 'sleep 300 & echo $! > \(sentinelFile)' &"])
+        // The starter waits for the file, so that the sentinel has its own session before the
+        // starter's process group is killed as it ends.
+        let starter = try SpawnedProcess("/bin/sh", ["-c", "setsid sh -c 'sleep 300 & echo $! > \(sentinelFile)' & while [ ! -s \(sentinelFile) ]; do sleep 0.01; done"])
         _ = starter.wait(timeout: .seconds(5))
         #expect(eventually { !report("sentinel").isEmpty })
         let sentinel = try #require(pid_t(report("sentinel").trimmingCharacters(in: .whitespacesAndNewlines)))

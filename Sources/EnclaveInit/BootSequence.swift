@@ -15,9 +15,12 @@ import Streams
 import Supervisor
 import TimeSync
 
-/// The steps of a boot, in the order they run (DESIGN.md section 2). `plan` prints the same
-/// list, so what it shows and what `run` does cannot drift apart.
+/// The steps of a boot, in the order they run. Their numbers come from this one list: `plan`
+/// prints it, every step's console line starts with its `label` ("step 5/9 network: …"), and a
+/// test checks the README's step numbers against it, so none of them can drift apart.
 enum BootStep: String, CaseIterable {
+    /// Before the Swift runtime: the C constructor (CSupport/early_init.c).
+    case early
     case config
     case pid1Duties = "pid-1"
     case streams
@@ -26,6 +29,11 @@ enum BootStep: String, CaseIterable {
     case mounts
     case app
     case supervise
+
+    /// 1-based, in boot order.
+    var number: Int { Self.allCases.firstIndex(of: self)! + 1 }
+    /// How the console and `plan` name the step: "step 5/9 network".
+    var label: String { "step \(number)/\(Self.allCases.count) \(rawValue)" }
 }
 
 /// The boot, top to bottom. Each step logs one line with its elapsed time; a failing step ends
@@ -65,7 +73,9 @@ struct BootSequence {
     func run() -> Int32 {
         InitLog.startRecording()
         logger.info("enclave-init \(BuildInfo.version) starting", metadata: ["pid": "\(getpid())"])
-        if early.mounted_proc { logger.info("mounted /proc before the runtime started") }
+        // Step 1 ran before the Swift runtime (the C constructor): say what it did.
+        let sinceStart = Double(Console.monotonicNanoseconds() - Int64(early.started_ns)) / 1_000_000
+        logger.info("\(BootStep.early.label): signals blocked for the supervisor\(early.mounted_proc ? ", /proc mounted" : "") before the runtime started, \(sinceStart.formatted(decimals: 1)) ms")
         if early.proc_mount_errno != 0 {
             logger.warning("could not mount /proc early: \(String(cString: strerror(early.proc_mount_errno)))")
         }
@@ -146,7 +156,7 @@ struct BootSequence {
             mounted?.unmountAll()
             return code
         } catch let failure as StepFailure {
-            logger.error("boot failed at step \(failure.step.rawValue): \(failure.reason)")
+            logger.error("boot failed at \(failure.step.label): \(failure.reason)")
             reportBootFailure(config, streams: &streams, step: failure.step.rawValue, error: failure.reason)
             return InitExitCode.bootStepFailed
         } catch let aborted as Aborted {
@@ -387,7 +397,7 @@ struct BootSequence {
             throw StepFailure(step: step, underlying: error)
         }
         let elapsed = Double(Console.monotonicNanoseconds() - start) / 1_000_000
-        logger.info("\(step.rawValue): \(summary(result)), \(elapsed.formatted(decimals: 1)) ms")
+        logger.info("\(step.label): \(summary(result)), \(elapsed.formatted(decimals: 1)) ms")
         return result
     }
 }

@@ -12,11 +12,11 @@ struct BootPlan {
 
     func lines() -> [String] {
         var output: [String] = []
-        for (number, step) in BootStep.allCases.enumerated() {
+        for step in BootStep.allCases {
             let details = describe(step)
             guard let first = details.first else { continue }
             let title = step.rawValue.padding(to: 10)
-            output.append("\(number + 1). \(title) \(first)")
+            output.append("\(step.number). \(title) \(first)")
             output += details.dropFirst().map { String(repeating: " ", count: 14) + $0 }
         }
         return output
@@ -24,6 +24,9 @@ struct BootPlan {
 
     private func describe(_ step: BootStep) -> [String] {
         switch step {
+        case .early:
+            return ["before the Swift runtime starts: block the signals the supervisor handles (none is lost before it waits for them);",
+                    "as PID 1 without /proc: mount /proc (the static runtime needs /proc/self/exe)"]
         case .config:
             return ["boot JSON version \(config.version): valid"]
         case .pid1Duties:
@@ -117,7 +120,8 @@ struct BootPlan {
             let restart = config.app.restart == .no ? "restart: no" : "restart: \(config.app.restart.rawValue), at most \(config.app.restartLimit) times"
             return ["forward signals to the app's process group, reap every child; \(restart)",
                     "shutdown on the app's exit, SIGTERM, SIGINT" + (config.control == nil ? "" : " or `stop` on the control port"),
-                    "shutdown: SIGTERM, wait up to \(config.shutdown.graceSeconds) s, SIGKILL the rest, stop proxies, unmount, sync",
+                    "shutdown: SIGTERM to the app's process group, wait up to \(config.shutdown.graceSeconds) s, SIGKILL the rest, "
+                        + (config.mounts.isEmpty ? "stop the proxies and listeners," : "sync and unmount the NFS mounts (their proxies still running), then stop the proxies and listeners,"),
                     "then exit with the app's status (as PID 1: power off)"]
         }
     }

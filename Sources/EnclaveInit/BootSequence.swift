@@ -75,7 +75,9 @@ struct BootSequence {
         logger.info("enclave-init \(BuildInfo.version) starting", metadata: ["pid": "\(getpid())"])
         // Step 1 ran before the Swift runtime (the C constructor): say what it did.
         let sinceStart = Double(Console.monotonicNanoseconds() - Int64(early.started_ns)) / 1_000_000
-        logger.info("\(BootStep.early.label): signals blocked for the supervisor\(early.mounted_proc ? ", /proc mounted" : "") before the runtime started, \(sinceStart.formatted(decimals: 1)) ms")
+        let before = early.mounted_proc ? "mounted /proc before the runtime started; signals blocked for the supervisor"
+            : "signals blocked for the supervisor before the runtime started"
+        logger.info("\(BootStep.early.label): \(before), \(sinceStart.formatted(decimals: 1)) ms")
         if early.proc_mount_errno != 0 {
             logger.warning("could not mount /proc early: \(String(cString: strerror(early.proc_mount_errno)))")
         }

@@ -228,7 +228,8 @@ import TestSupport
         let work = scratch.path + "/work", bin = scratch.path + "/bin", out = scratch.path + "/out"
         for directory in [work, bin, out] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         try FileManager.default.copyItem(atPath: Self.repository + "/rootfs/etc/enclave-init/boot.json", toPath: work + "/boot.json")
-        try FileManager.default.createSymbolicLink(atPath: bin + "/enclave-init", withDestinationPath: try Sandbox.staticBinary())
+        // A copy, not a link: the run mounts a /tmp of its own, which may hide the build's.
+        try Sandbox.copyExecutable(try Sandbox.staticBinary(), to: bin + "/enclave-init")
         try Self.dockerStandIn.write(toFile: bin + "/docker", atomically: true, encoding: .utf8)
         chmod(bin + "/docker", 0o755)
         let first = try scratch.write("first-terminal.sh", blocks[0] + "\n")

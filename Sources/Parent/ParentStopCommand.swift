@@ -45,7 +45,13 @@ struct ParentStopCommand: ParsableCommand {
         if let timeout, !(1...86_400).contains(timeout) {
             throw ValidationError("--timeout \(timeout) is out of range 1-86400 seconds")
         }
+        // Checked while parsing, so that the usage printed with it is this command's.
+        if enclave.enclave(emulated: Self.emulation != nil) == nil {
+            throw ValidationError("which enclave? give --enclave-cid N or --enclave-name NAME (only the vsock emulation has a default)")
+        }
     }
+
+    private static var emulation: VsockEmulation? { VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID) }
 
     func run() throws {
         logging.bootstrap()
@@ -55,7 +61,7 @@ struct ParentStopCommand: ParsableCommand {
             Console.error("\(path): no control section: the enclave does not listen for `stop`; add \"control\": {\"vsock_port\": 9102} and boot it again")
             throw ExitCode(InitExitCode.invalidConfig)
         }
-        let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID)
+        let emulation = Self.emulation
         let cid = try enclaveCID(emulated: emulation != nil, logger: logger)
         let target = Endpoint.vsock(cid: cid, port: control.vsockPort)
         let endpoint = emulation?.emulate(connectingTo: target) ?? target

@@ -20,6 +20,33 @@ import TestSupport
         }
     }
 
+    /// Each mistake users make gets a message that says what to write instead.
+    @Test(arguments: userMistakes)
+    func aMistakeIsAnsweredWithItsFix(_ testCase: UserMistakeCase) {
+        do {
+            let config = try BootConfigLoader.decode(Array(testCase.json.utf8))
+            Issue.record("accepted: \(config)")
+        } catch {
+            let texts = error.issues.filter { $0.path.description == testCase.path }.map(\.description).joined(separator: "\n")
+            for fragment in testCase.says { #expect(texts.contains(fragment), "\(fragment) not in:\n\(error)") }
+            if let count = testCase.issueCount { #expect(error.issues.count == count, "\(error)") }
+        }
+    }
+
+    /// Several bad mount options are all named at once, and the checks across fields still run.
+    @Test func everyBadMountOptionAndTheMissingMappingAreReportedTogether() throws {
+        let mistake = try #require(userMistakes.first { $0.name.hasPrefix("several bad mount options") })
+        do {
+            _ = try BootConfigLoader.decode(Array(mistake.json.utf8))
+            Issue.record("accepted")
+        } catch {
+            let messages = error.issues.map(\.description)
+            #expect(messages.filter { $0.hasPrefix("mounts[0].options") }.count == 3, "\(error)")
+            #expect(messages.contains { $0.contains("vers=3") } && messages.contains { $0.contains("\"proto\" is set by enclave-init") }, "\(error)")
+            #expect(messages.contains { $0.hasPrefix("mounts[0].server") && $0.contains("no hosts[] mapping serves 127.0.0.201:2049") }, "\(error)")
+        }
+    }
+
     @Test(arguments: validConfigs)
     func validConfigIsAccepted(_ testCase: ValidConfigCase) throws {
         let config = try BootConfigLoader.decode(Array(testCase.json.utf8),

@@ -31,7 +31,10 @@ import Testing
     @Test(arguments: [
         ("", "line 1, column 1: the document is empty"),
         ("   \n  ", "line 2, column 3: the document is empty"),
-        ("{\"a\": 1,}", "line 1, column 9: unexpected '}'; expected a key in double quotes"),
+        ("{\"a\": 1,}", "line 1, column 8: a trailing comma before '}': JSON allows none; remove this comma"),
+        ("[1,]", "line 1, column 3: a trailing comma before ']'"),
+        ("{\"a\": 1 // note\n}", "line 1, column 9: a comment: JSON has no comments"),
+        ("{'a': 1}", "line 1, column 2: a single quote: JSON puts every key and string in double quotes"),
         ("{\"a\" 1}", "line 1, column 6: unexpected '1'; expected ':' after key \"a\""),
         ("[1 2]", "line 1, column 4: unexpected '2'; expected ',' or ']' in an array"),
         ("{\"a\": tru}", "line 1, column 7: unexpected 't'; expected a value (did you mean true?"),

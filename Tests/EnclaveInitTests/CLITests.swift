@@ -40,6 +40,35 @@ import TestSupport
         #expect(result.stdout.isEmpty)
     }
 
+    @Test(arguments: userMistakes)
+    func checkAnswersAMistakeWithItsFix(_ testCase: UserMistakeCase) throws {
+        let path = try directory.write("boot.json", testCase.json)
+        let result = try ProcessRunner.enclaveInit(["check", "--config", path])
+        #expect(result.status == 78, "\(result.output)")
+        for fragment in testCase.says { #expect(result.stderr.contains(fragment), "\(fragment) not in:\n\(result.stderr)") }
+        if let count = testCase.issueCount { #expect(result.stderr.contains(count == 1 ? ": 1 error\n" : ": \(count) errors\n"), "\(result.stderr)") }
+    }
+
+    /// `run` is the default command, yet a mistyped command is named as one, with what is near.
+    @Test func anUnknownCommandIsNamedWithWhatIsNear() throws {
+        let typo = try ProcessRunner.enclaveInit(["chek", "--config", "x"])
+        #expect(typo.status == 64)
+        #expect(typo.stderr.contains("unknown command 'chek'; did you mean 'check'?"), "\(typo.stderr)")
+        let program = try ProcessRunner.enclaveInit(["/bin/true"])
+        #expect(program.status == 64)
+        #expect(program.stderr.contains("A program to run goes after `--`: enclave-init [run] [--config PATH] -- /bin/true"), "\(program.stderr)")
+        // The commands themselves, and options before them, are untouched.
+        #expect(try ProcessRunner.enclaveInit(["--version"]).status == 0)
+    }
+
+    /// `parent stop` without an enclave (and without the emulation) answers with its own usage.
+    @Test func parentStopWithoutAnEnclaveShowsItsOwnUsage() throws {
+        let result = try ProcessRunner.enclaveInit(["parent", "stop", "--config", "/nonexistent.json"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("which enclave? give --enclave-cid N or --enclave-name NAME"), "\(result.stderr)")
+        #expect(result.stderr.contains("Usage: enclave-init parent stop "), "\(result.stderr)")
+    }
+
     @Test(arguments: validConfigs)
     func validConfigsRoundTripThroughPlan(_ testCase: ValidConfigCase) throws {
         let path = try directory.write("boot.json", testCase.json)

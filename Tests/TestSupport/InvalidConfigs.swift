@@ -24,9 +24,9 @@ private let host = #"{"names": ["a.example"], "address": "127.0.0.2", "port": 44
 public let invalidConfigs: [InvalidConfigCase] = [
     // Malformed JSON, with line and column.
     invalid("empty file", "", path: "(document)", "line 1, column 1"),
-    invalid("trailing comma", "{\n  \"version\": 1,\n}", path: "(document)", "line 3, column 1"),
+    invalid("trailing comma", "{\n  \"version\": 1,\n}", path: "(document)", "line 2, column 15): malformed JSON: a trailing comma"),
     invalid("unquoted key", "{version: 1}", path: "(document)", "line 1, column 2"),
-    invalid("single quotes", "{'version': 1}", path: "(document)", "expected a key in double quotes"),
+    invalid("single quotes", "{'version': 1}", path: "(document)", "a single quote: JSON puts every key and string in double quotes"),
     invalid("garbage after document", #"{"version": 1} x"#, path: "(document)", "after the end of the document"),
     invalid("duplicate key", "{\"version\": 1,\n \"version\": 1}", path: "(document)", "duplicate key \"version\" (first at line 1, column 2)"),
     invalid("unterminated string", #"{"version": 1, "hostname": "abc"#, path: "(document)", "unterminated string"),
@@ -145,3 +145,57 @@ extension String {
         return replacingCharacters(in: range, with: replacement)
     }
 }
+
+/// The mistakes users make, each with what its message must say to fix it (the hint's line
+/// to write) and, where it matters, how many messages the whole file gets (one mistake, one
+/// message). Checked through the library and through `check` (exit 78).
+public struct UserMistakeCase: Sendable, CustomStringConvertible {
+    public var name: String
+    public var json: String
+    public var path: String
+    /// Every one of these appears in the message or hint at `path`.
+    public var says: [String]
+    /// The number of issues the whole document gets, when that is part of the point.
+    public var issueCount: Int?
+    public var description: String { name }
+}
+
+private func mistake(_ name: String, _ json: String, path: String, says: [String], issues: Int? = nil) -> UserMistakeCase {
+    UserMistakeCase(name: name, json: json, path: path, says: says, issueCount: issues)
+}
+
+private let nfsHost = #"{"names": ["nfs.internal"], "address": "127.0.0.200", "port": 2049, "vsock_port": 20000, "remote": "10.0.0.5:2049"}"#
+
+public let userMistakes: [UserMistakeCase] = [
+    mistake("egress pattern as a URL", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "allow": ["https://kms.us-east-1.amazonaws.com/"]}"#),
+            path: "egress.allow[0]", says: ["is a URL", "write \"kms.us-east-1.amazonaws.com:443\""], issues: 1),
+    mistake("egress pattern as an http URL with a port", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "deny": ["http://evil.example:8080/x"]}"#),
+            path: "egress.deny[0]", says: ["write \"evil.example:8080\""], issues: 1),
+    mistake("remote as a URL", withBase(#""hosts": [{"names": ["kms.x"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000, "remote": "https://kms.us-east-1.amazonaws.com"}]"#),
+            path: "hosts[0].remote", says: ["is a URL", "write \"remote\": \"kms.us-east-1.amazonaws.com:443\""], issues: 1),
+    mistake("a vsock port on the heartbeat's default", withBase(#""hosts": [{"names": ["kms.x"], "address": "127.0.0.2", "port": 443, "vsock_port": 9000}]"#),
+            path: "hosts[0].vsock_port", says: ["already used by heartbeat.port", "9000 by default", "nitro-cli listens there"], issues: 1),
+    mistake("version 1.0", #"{"version": 1.0, "app": {"command": ["/bin/true"]}}"#, path: "version", says: ["write 1, without a decimal point"], issues: 1),
+    mistake("a port as 443.0", withBase(#""attestation": {"port": 7777.0}"#), path: "attestation.port", says: ["write 7777"], issues: 1),
+    mistake("trailing comma in an object", "{\"version\": 1,\n \"app\": {\"command\": [\"/bin/true\"]},\n}", path: "(document)",
+            says: ["line 2, column 35", "a trailing comma before '}': JSON allows none; remove this comma"], issues: 1),
+    mistake("trailing comma in an array", #"{"version": 1, "app": {"command": ["/bin/true",]}}"#, path: "(document)",
+            says: ["a trailing comma before ']'", "remove this comma"], issues: 1),
+    mistake("a // comment", "{\"version\": 1, // the format\n \"app\": {\"command\": [\"/bin/true\"]}}", path: "(document)",
+            says: ["line 1, column 16", "JSON has no comments", "remove it"], issues: 1),
+    mistake("a /* comment */", "{\"version\": 1 /* v1 */, \"app\": {\"command\": [\"/bin/true\"]}}", path: "(document)", says: ["JSON has no comments"], issues: 1),
+    mistake("single quotes", "{'version': 1}", path: "(document)", says: ["a single quote", "double quotes"], issues: 1),
+    mistake("single-quoted value", #"{"version": 1, "hostname": 'enclave'}"#, path: "(document)", says: ["a single quote"], issues: 1),
+    mistake("command as a string", #"{"version": 1, "app": {"command": "/usr/bin/python3 /app/main.py"}}"#, path: "app.command",
+            says: ["expected an array of strings", "write \"command\": [\"/usr/bin/python3\", \"/app/main.py\"]"], issues: 1),
+    mistake("a misspelt required key", #"{"versoin": 1, "app": {"command": ["/bin/true"]}}"#, path: "versoin",
+            says: ["unknown key \"versoin\"", "did you mean \"version\"?"], issues: 1),
+    mistake("a misspelt required key in a section", withBase(#""logs": {"vsock_prot": 9100}"#), path: "logs.vsock_prot",
+            says: ["did you mean \"vsock_port\"?"], issues: 1),
+    mistake("a mount's server given as the mapping's name",
+            withBase(#""hosts": [\#(nfsHost)], "mounts": [{"type": "nfs4", "server": "nfs.internal", "target": "/mnt"}]"#),
+            path: "mounts[0].server", says: ["is a name", "hosts[0] maps \"nfs.internal\" to 127.0.0.200: write \"server\": \"127.0.0.200\""], issues: 1),
+    mistake("several bad mount options, and the mapping missing too",
+            withBase(#""hosts": [\#(nfsHost)], "mounts": [{"type": "nfs4", "server": "127.0.0.201", "target": "/mnt", "options": "addr=10.0.0.5,vers=3,hard,proto=udp"}]"#),
+            path: "mounts[0].options", says: ["\"addr\" is set by enclave-init"], issues: 4),
+]

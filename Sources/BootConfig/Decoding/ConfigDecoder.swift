@@ -53,7 +53,11 @@ struct ConfigDecoder {
         }
         if let field = object["ingress"] { config.ingress = list(field, section: "ingress", ingress) }
         if let field = object["egress"] { config.egress = egress(field) }
-        if let field = object["mounts"] { config.mounts = list(field, section: "mounts", mount) }
+        if let field = object["mounts"] {
+            // A copy of the decoder for the closure (`list` mutates this one); it reports to the same collector.
+            let hosts = config.hosts, decoder = self
+            config.mounts = list(field, section: "mounts") { decoder.mount($0, hosts: hosts) }
+        }
         if let field = object["app"] { config.app = app(field) ?? config.app }
         if let field = object["shutdown"], let fields = field.object(known: ["grace_seconds"]) {
             if let grace = fields["grace_seconds"]?.integer(0...3600, noun: "grace period") { config.shutdown.graceSeconds = Int(grace) }
@@ -178,15 +182,7 @@ struct ConfigDecoder {
         let address = fields.required("address", hint: "an alias in 127.0.0.0/8 such as \"127.0.0.2\"").flatMap(loopbackAddress)
         let port = fields.required("port").flatMap { $0.port() }
         let vsockPort = fields.required("vsock_port", hint: "the parent half listens on this vsock port").flatMap { $0.vsockPort() }
-        var remote: HostPort?
-        if let remoteField = fields["remote"], let text = remoteField.string() {
-            switch HostPort.parse(text) {
-            case .success(let value): remote = value
-            case .failure(let error):
-                issues.report(remoteField, "remote \"\(text)\" is not host:port (\(describe(error)))",
-                              hint: "write it like \"kms.us-east-1.amazonaws.com:443\" or \"[2001:db8::1]:443\"")
-            }
-        }
+        let remote = fields["remote"].flatMap(remoteHostPort)
         let timeout = fields["connect_timeout_ms"].map { $0.integer(1...600_000, noun: "connect timeout") }
         let maxConnections = fields["max_connections"].map { $0.integer(0...1_000_000, noun: "connection limit",
                                                                           hint: "0 means no limit") }
@@ -232,6 +228,11 @@ struct ConfigDecoder {
         guard let elements = field.array() else { return [] }
         return elements.compactMap { element in
             guard let text = element.string() else { return nil }
+            if let hostPort = URLSpelling.hostPort(of: text) {
+                issues.report(element, "pattern \"\(text)\" is a URL; a pattern is a host (or address) with an optional port",
+                              hint: "write \"\(hostPort)\"")
+                return nil
+            }
             switch EgressRule.parse(text) {
             case .success(let rule): return rule
             case .failure(let error):
@@ -242,7 +243,7 @@ struct ConfigDecoder {
         }
     }
 
-    private func mount(_ field: Field) -> Mount? {
+    private func mount(_ field: Field, hosts: [HostMapping]) -> Mount? {
         let known = ["type", "server", "port", "export", "target", "options", "timeout_seconds", "required"]
         guard let fields = field.object(known: known) else { return nil }
         let before = issues.count
@@ -250,7 +251,7 @@ struct ConfigDecoder {
             issues.report(field.path / "type", at: fields["type"]?.node.location, "unsupported mount type \"\(type)\"",
                           hint: "\"nfs4\" is the only mount type")
         }
-        let server = fields.required("server", hint: "the address of the hosts[] mapping that carries NFS").flatMap(loopbackAddress)
+        let server = fields.required("server", hint: "the address of the hosts[] mapping that carries NFS").flatMap { mountServer($0, hosts: hosts) }
         let port = fields["port"].map { $0.port() }
         var export: String?
         if let exportField = fields["export"], let text = exportField.nonEmptyString() {
@@ -261,18 +262,23 @@ struct ConfigDecoder {
             if let problem = pathProblem(text) { issues.report(targetField, problem) } else { target = text }
         }
         var options = ""
+        var optionProblems = 0
         if let optionsField = fields["options"], let text = optionsField.string() {
+            let problems: [(message: String, hint: String?)]
             if text.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }) || text.utf8.contains(0) {
-                issues.report(optionsField, "mount options must be comma-separated with no spaces", hint: "e.g. \"hard,timeo=50\"")
-            } else if let problem = nfsOptionProblem(text) {
-                issues.report(optionsField, problem.message, hint: problem.hint)
+                problems = [("mount options must be comma-separated with no spaces", "e.g. \"hard,timeo=50\"")]
             } else {
-                options = text
+                problems = nfsOptionProblems(text)
             }
+            for problem in problems { issues.report(optionsField, problem.message, hint: problem.hint) }
+            optionProblems = problems.count
+            if problems.isEmpty { options = text }
         }
         let timeout = fields["timeout_seconds"].map { $0.integer(1...3600, noun: "mount timeout") }
         let required = fields["required"].map { $0.bool() }
-        guard issues.count == before, let server, let target else { return nil }
+        // Bad options are reported above and left out; the mount itself stays, so that the
+        // checks across fields (its mapping, its target) still run and report at the same time.
+        guard issues.count == before + optionProblems, let server, let target else { return nil }
         var mount = Mount(server: server, target: target, options: options)
         if let export { mount.export = export }
         if let port = port ?? nil { mount.port = port }
@@ -281,33 +287,40 @@ struct ConfigDecoder {
         return mount
     }
 
-    /// Options that would contradict the entry's own fields, or leave NFSv4.
-    private func nfsOptionProblem(_ text: String) -> (message: String, hint: String?)? {
-        guard !text.isEmpty else { return nil }
+    /// Options that would contradict the entry's own fields, or leave NFSv4: every one of them.
+    private func nfsOptionProblems(_ text: String) -> [(message: String, hint: String?)] {
+        guard !text.isEmpty else { return [] }
         let options = text.split(separator: ",", omittingEmptySubsequences: false)
-        if options.contains(where: \.isEmpty) { return ("an empty option (two commas, or one at an end)", "e.g. \"hard,timeo=50\"") }
-        for option in options {
+        var problems: [(message: String, hint: String?)] = []
+        if options.contains(where: \.isEmpty) { problems.append(("an empty option (two commas, or one at an end)", "e.g. \"hard,timeo=50\"")) }
+        for option in options where !option.isEmpty {
             let parts = option.split(separator: "=", maxSplits: 1)
             let key = String(parts[0]), value = parts.count == 2 ? String(parts[1]) : ""
             switch key {
             case "addr", "port", "proto", "mountport", "mountaddr":
-                return ("\"\(key)\" is set by enclave-init from the entry (the proxy's alias, port and TCP)",
-                        "use \"server\" and \"port\" of the mount entry instead")
+                problems.append(("\"\(key)\" is set by enclave-init from the entry (the proxy's alias, port and TCP)",
+                                 "use \"server\" and \"port\" of the mount entry instead"))
             case "vers", "nfsvers":
                 if ["4", "4.0", "4.1", "4.2"].contains(value) { continue }
-                return ("\(key)=\(value): only NFSv4 goes through a proxy (4, 4.0, 4.1 or 4.2)", "drop it for 4.2, or use vers=4.1")
+                problems.append(("\(key)=\(value): only NFSv4 goes through a proxy (4, 4.0, 4.1 or 4.2)", "drop it for 4.2, or use vers=4.1"))
             default:
                 continue
             }
         }
-        return nil
+        return problems
     }
 
     private func app(_ field: Field) -> App? {
         let known = ["command", "env", "workdir", "user", "restart", "restart_limit", "ready", "allow_vsock"]
         guard let fields = field.object(known: known) else { return nil }
         var app = App()
-        if let commandField = fields["command"], let command = commandField.stringArray() {
+        if let commandField = fields["command"], case .string(let line) = commandField.value {
+            // The shell habit: one string. The kernel takes an argv, and no shell splits it here.
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { "\"\($0)\"" }
+            issues.report(commandField, "expected an array of strings (the program and its arguments), found the string \"\(line.prefix(60))\"",
+                          hint: "write \"command\": [\(words.joined(separator: ", "))] (no shell splits a string here; "
+                              + "for a shell command line: [\"/bin/sh\", \"-c\", \"...\"])")
+        } else if let commandField = fields["command"], let command = commandField.stringArray() {
             if let first = command.first, first.isEmpty {
                 issues.report(commandField / 0, "the program name is empty")
             }
@@ -370,6 +383,18 @@ struct ConfigDecoder {
 
     // MARK: - Scalars
 
+    /// A mount's server is the alias of the mapping that carries NFS; a name there is most
+    /// likely that mapping's name, so its alias is the fix.
+    private func mountServer(_ field: Field, hosts: [HostMapping]) -> IPv4Address? {
+        if case .string(let text) = field.value, IPv4Address(text) == nil,
+           let (index, host) = hosts.enumerated().first(where: { $0.element.names.contains(text.lowercased()) }) {
+            issues.report(field, "\"\(text)\" is a name; a mount's server is the alias address of the hosts[] mapping that carries NFS",
+                          hint: "hosts[\(index)] maps \"\(text)\" to \(host.address): write \"server\": \"\(host.address)\"")
+            return nil
+        }
+        return loopbackAddress(field)
+    }
+
     private func loopbackAddress(_ field: Field) -> IPv4Address? {
         guard let text = field.string() else { return nil }
         guard let address = IPv4Address(text) else {
@@ -382,6 +407,24 @@ struct ConfigDecoder {
             return nil
         }
         return address
+    }
+
+    /// `hosts[].remote`: host:port, with the fix spelled out for a URL.
+    private func remoteHostPort(_ field: Field) -> HostPort? {
+        guard let text = field.string() else { return nil }
+        if let hostPort = URLSpelling.hostPort(of: text) {
+            issues.report(field, "remote \"\(text)\" is a URL; the parent half dials a host:port and carries the bytes as they are",
+                          hint: "write \"remote\": \"\(hostPort)\"")
+            return nil
+        }
+        switch HostPort.parse(text) {
+        case .success(let value):
+            return value
+        case .failure(let error):
+            issues.report(field, "remote \"\(text)\" is not host:port (\(describe(error)))",
+                          hint: "write it like \"kms.us-east-1.amazonaws.com:443\" or \"[2001:db8::1]:443\"")
+            return nil
+        }
     }
 
     private func describe(_ error: HostPort.ParseError) -> String {

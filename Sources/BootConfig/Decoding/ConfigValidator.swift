@@ -70,7 +70,7 @@ struct ConfigValidator {
 
         // The parent half listens on these; nitro-cli itself listens on the heartbeat port.
         var parent: [(port: UInt32, path: JSONPath)] = []
-        if config.heartbeat.enabled != .off { parent.append((config.heartbeat.port, JSONPath.root / "heartbeat" / "port")) }
+        if config.heartbeat.enabled != .off { parent.append((config.heartbeat.port, Self.heartbeatPort)) }
         parent += config.hosts.enumerated().map { index, host in (host.vsockPort, entry("hosts", index) / "vsock_port") }
         let sections: [(String, UInt32?)] = [("egress", config.egress?.vsockPort), ("logs", config.logs?.vsockPort),
                                              ("status", config.status?.vsockPort), ("dns", config.dns?.vsockPort),
@@ -79,10 +79,18 @@ struct ConfigValidator {
         claimEach(parent, side: "parent")
     }
 
+    static let heartbeatPort = JSONPath.root / "heartbeat" / "port"
+
     private func claimEach(_ listeners: [(port: UInt32, path: JSONPath)], side: String) {
         var claims = Claims<UInt32>()
         for listener in listeners {
-            claims.claim(listener.port, by: listener.path, what: "\(side) vsock port \(listener.port)", issues: issues)
+            // The heartbeat's port is taken even when the file never names it: say so.
+            var hint: String?
+            if claims.owner(of: listener.port) == Self.heartbeatPort {
+                hint = "heartbeat.port is \(config.heartbeat.port)\(config.heartbeat.port == Heartbeat().port ? " by default" : ""): "
+                    + "nitro-cli listens there for the enclave's heartbeat; pick another vsock port here"
+            }
+            claims.claim(listener.port, by: listener.path, what: "\(side) vsock port \(listener.port)", issues: issues, hint: hint)
         }
     }
 
@@ -129,7 +137,9 @@ struct ConfigValidator {
     }
 
     private func checkApp() {
-        if config.app.command.isEmpty && commandRequired {
+        let commandPath = JSONPath.root / "app" / "command"
+        // A command that was there but unusable has its own message already.
+        if config.app.command.isEmpty && commandRequired && !issues.issues.contains(where: { $0.path == commandPath }) {
             issues.report(JSONPath.root / "app" / "command", "no command to run",
                           hint: "set \"app\": {\"command\": [\"/path/to/app\", \"arg\"]}, or give one after `--` on the command line")
         }

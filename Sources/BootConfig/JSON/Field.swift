@@ -42,8 +42,11 @@ struct Field {
     func integer(_ range: ClosedRange<Int64>, noun: String, hint: String? = nil) -> Int64? {
         guard case .number(let number) = value else { typeMismatch("an integer (\(noun))"); return nil }
         guard let integer = number.integer else {
+            // 1.0 or 1e3: a whole number written with a fraction or an exponent.
+            let whole = Double(number.text).flatMap { $0.rounded() == $0 && abs($0) < 1e15 ? Int64($0) : nil }
+            let fix = whole.map { "write \($0), without a decimal point or exponent" }
             issues.report(self, "\(noun) must be a whole number, found \(number.text)",
-                          hint: hint ?? "allowed range is \(range.lowerBound)-\(range.upperBound)")
+                          hint: fix ?? hint ?? "allowed range is \(range.lowerBound)-\(range.upperBound)")
             return nil
         }
         guard range.contains(integer) else {
@@ -72,12 +75,15 @@ struct Field {
     /// An object whose keys must all be in `known`; unknown keys are reported with a suggestion.
     func object(known: [String]) -> ObjectFields? {
         guard case .object(let members) = value else { typeMismatch("an object"); return nil }
+        var misspelt: Set<String> = []
         for member in members where !known.contains(member.key) {
-            let suggestion = closestMatch(to: member.key, in: known).map { "did you mean \"\($0)\"? " } ?? ""
+            let match = closestMatch(to: member.key, in: known)
+            if let match { misspelt.insert(match) }
+            let suggestion = match.map { "did you mean \"\($0)\"? " } ?? ""
             issues.report(path / member.key, at: member.keyLocation, "unknown key \"\(member.key)\"",
                           hint: suggestion + "known keys here: " + known.joined(separator: ", "))
         }
-        return ObjectFields(field: self, members: members)
+        return ObjectFields(field: self, members: members, misspelt: misspelt)
     }
 
     /// An object with free-form keys (such as `app.env`).
@@ -91,22 +97,26 @@ struct Field {
 struct ObjectFields {
     let field: Field
     let members: [JSONMember]
+    /// Known keys that an unknown key of this object was reported as a misspelling of.
+    var misspelt: Set<String> = []
 
     subscript(key: String) -> Field? {
         guard let member = members.first(where: { $0.key == key }) else { return nil }
         return Field(node: member.value, path: field.path / key, issues: field.issues)
     }
 
-    /// Reports a missing required key at the object itself.
+    /// Reports a missing required key at the object itself — unless a misspelling of it was
+    /// reported already ("did you mean"): one mistake, one message.
     func required(_ key: String, hint: String? = nil) -> Field? {
         if let present = self[key] { return present }
+        if misspelt.contains(key) { return nil }
         field.issues.report(field.path / key, at: field.node.location, "required key \"\(key)\" is missing", hint: hint)
         return nil
     }
 }
 
 /// The closest known key by edit distance, for "did you mean" hints on typos.
-func closestMatch(to word: String, in candidates: [String]) -> String? {
+public func closestMatch(to word: String, in candidates: [String]) -> String? {
     let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
     guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, word.count / 3) else { return nil }
     return best.0

@@ -56,7 +56,7 @@ public struct JSONParser {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return JSONNode(.number(try parseNumber()), at: start)
         default:
-            throw error("unexpected \(describeCurrent()); expected a value (object, array, string, number, true, false or null)")
+            throw unexpected("expected a value (object, array, string, number, true, false or null)")
         }
     }
 
@@ -65,27 +65,29 @@ public struct JSONParser {
         var members: [JSONMember] = []
         skipWhitespace()
         if current == UInt8(ascii: "}") { index += 1; return .object(members) }
+        var comma: SourceLocation?
         while true {
             skipWhitespace()
             let keyLocation = location
             guard current == UInt8(ascii: "\"") else {
-                throw error("unexpected \(describeCurrent()); expected a key in double quotes")
+                if let comma, current == UInt8(ascii: "}") { throw trailingComma(at: comma, before: "}") }
+                throw unexpected("expected a key in double quotes")
             }
             let key = try parseString()
             if let first = members.first(where: { $0.key == key }) {
                 throw SyntaxError(message: "duplicate key \"\(key)\" (first at \(first.keyLocation))", location: keyLocation)
             }
             skipWhitespace()
-            guard current == UInt8(ascii: ":") else { throw error("unexpected \(describeCurrent()); expected ':' after key \"\(key)\"") }
+            guard current == UInt8(ascii: ":") else { throw unexpected("expected ':' after key \"\(key)\"") }
             index += 1
             skipWhitespace()
             let value = try parseValue(depth: depth + 1)
             members.append(JSONMember(key: key, keyLocation: keyLocation, value: value))
             skipWhitespace()
             switch current {
-            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: ","): comma = location; index += 1
             case UInt8(ascii: "}"): index += 1; return .object(members)
-            default: throw error("unexpected \(describeCurrent()); expected ',' or '}' in an object")
+            default: throw unexpected("expected ',' or '}' in an object")
             }
         }
     }
@@ -95,14 +97,16 @@ public struct JSONParser {
         var elements: [JSONNode] = []
         skipWhitespace()
         if current == UInt8(ascii: "]") { index += 1; return .array(elements) }
+        var comma: SourceLocation?
         while true {
             skipWhitespace()
+            if let comma, current == UInt8(ascii: "]") { throw trailingComma(at: comma, before: "]") }
             elements.append(try parseValue(depth: depth + 1))
             skipWhitespace()
             switch current {
-            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: ","): comma = location; index += 1
             case UInt8(ascii: "]"): index += 1; return .array(elements)
-            default: throw error("unexpected \(describeCurrent()); expected ',' or ']' in an array")
+            default: throw unexpected("expected ',' or ']' in an array")
             }
         }
     }
@@ -259,5 +263,22 @@ public struct JSONParser {
 
     private mutating func error(_ message: String) -> SyntaxError {
         SyntaxError(message: message, location: location)
+    }
+
+    /// An unexpected byte where `expected` was; the habits JSON does not allow (comments,
+    /// single quotes) are named with their fix, since "unexpected '/'" alone does not say it.
+    private mutating func unexpected(_ expected: String) -> SyntaxError {
+        switch current {
+        case UInt8(ascii: "/"):
+            return error("a comment: JSON has no comments (neither // nor /* */); remove it")
+        case UInt8(ascii: "'"):
+            return error("a single quote: JSON puts every key and string in double quotes, e.g. \"version\": 1")
+        default:
+            return error("unexpected \(describeCurrent()); \(expected)")
+        }
+    }
+
+    private func trailingComma(at comma: SourceLocation, before closer: String) -> SyntaxError {
+        SyntaxError(message: "a trailing comma before '\(closer)': JSON allows none; remove this comma", location: comma)
     }
 }

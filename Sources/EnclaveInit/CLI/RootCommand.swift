@@ -1,5 +1,6 @@
 import ArgumentParser
 import BootConfig
+import ConsoleLog
 import CSupport
 import Glibc
 import Parent
@@ -22,9 +23,31 @@ struct RootCommand: ParsableCommand {
     )
 }
 
+extension RootCommand {
+    /// `run` is the default subcommand, so a mistyped command (`enclave-init chek`) would reach
+    /// it as an unexpected argument and be answered with run's usage. A first word that is no
+    /// command and no option is answered here instead: what it is not, and what is near.
+    static func unknownCommand(in arguments: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+        let commands = configuration.subcommands.map { $0._commandName } + ["help"]
+        guard !commands.contains(first) else { return nil }
+        if let near = closestMatch(to: first, in: commands) {
+            return "Error: unknown command '\(first)'; did you mean '\(near)'?\n"
+                + "Commands: \(commands.joined(separator: ", ")) (run is the default). See 'enclave-init --help'."
+        }
+        return "Error: unknown command '\(first)'. Commands: \(commands.joined(separator: ", ")) (run is the default).\n"
+            + "A program to run goes after `--`: enclave-init [run] [--config PATH] -- \(first) ARG..."
+    }
+}
+
 /// The entry point the `enclave-init` executable calls.
 public enum EnclaveInitMain {
     public static func run(arguments: [String]) -> Never {
+        if let problem = RootCommand.unknownCommand(in: arguments) {
+            ei_restore_signal_mask()
+            Console.error(problem)
+            RootCommand.exit(withError: ExitCode(64))
+        }
         do {
             var command = try RootCommand.parseAsRoot(arguments)
             // The early constructor blocked the signals init handles; each command says what it

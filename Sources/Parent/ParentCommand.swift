@@ -11,13 +11,14 @@ public struct ParentCommand: ParsableCommand {
         commandName: "parent",
         abstract: "Run the parent-instance half: vsock listeners that dial hosts[].remote, ingress listeners that dial the enclave, and the enclave's log and status streams.",
         usage: """
-        enclave-init parent [serve] --config <path> [--enclave-cid <cid> | --enclave-name <name>] [--allowlist <file>] [--exit-with-enclave] [--status-file <path>] [-4|-6]
-        enclave-init parent stop --config <path> [--enclave-cid <cid> | --enclave-name <name>] [--timeout <seconds>]
-        enclave-init parent vsock-proxy <local-port> <remote-addr> <remote-port> [--config <file>] [-4|-6] [-w <n>]
+        enclave-init parent [serve] [--config <path>] [--enclave-cid <cid> | --enclave-name <name>] [--ingress-bind <address>] [--allowlist <file>] [--exit-with-enclave] [--status-file <path>] [-4|-6] [--log-level <level>]
+        enclave-init parent stop [--config <path>] [--enclave-cid <cid> | --enclave-name <name>] [--timeout <seconds>] [--log-level <level>]
+        enclave-init parent vsock-proxy <local-port> <remote-addr> <remote-port> [--config <file>] [-4|-6] [-w <n>] [--log-level <level>]
         """,
         discussion: """
         Runs until SIGTERM or SIGINT (or, with --exit-with-enclave, until the enclave reports its end), then closes its listeners and gives open connections 2 s to finish.
-        Set ENCLAVE_INIT_VSOCK_DIR=DIR to emulate vsock with Unix sockets (the parent listens as CID 3: DIR/3-<port>).
+        Exit codes (serve): 0 after SIGTERM or SIGINT; with --exit-with-enclave, the enclave's; 78 invalid boot JSON, or a remote missing from --allowlist; 70 a listener cannot start; 64 a usage error. stop: see `parent stop --help`.
+        Set ENCLAVE_INIT_VSOCK_DIR=DIR to emulate vsock with Unix sockets (the parent listens as CID 3: DIR/3-<port>; the enclave is CID 16 unless given).
         """,
         subcommands: [ParentServeCommand.self, VsockProxyCommand.self, ParentStopCommand.self],
         defaultSubcommand: ParentServeCommand.self

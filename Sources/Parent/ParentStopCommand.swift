@@ -29,7 +29,8 @@ struct ParentStopCommand: ParsableCommand {
         powers off. Run it before `nitro-cli terminate-enclave`.
         Exit codes: 0 stopped (the enclave's own exit code is printed); \(ExitCodes.unreachable) the control port \
         cannot be reached; \(ExitCodes.timedOut) no end within --timeout; \(ExitCodes.refused) the enclave refused or \
-        did not speak the control protocol; 78 invalid config or no control section.
+        did not speak the control protocol; 78 invalid config or no control section; 64 a usage error \
+        (which enclave is not said, outside the emulation).
         Set ENCLAVE_INIT_VSOCK_DIR=DIR to use the Unix-socket emulation (the enclave is CID 16 unless given).
         """
     )

@@ -69,6 +69,54 @@ import TestSupport
         #expect(result.stderr.contains("Usage: enclave-init parent stop "), "\(result.stderr)")
     }
 
+    /// The usage lines read right: options before `--`, the command after it optional, the
+    /// parent's options all there and none shown as required.
+    @Test func helpReadsRight() throws {
+        func usage(_ arguments: [String]) throws -> String {
+            let help = try ProcessRunner.enclaveInit(arguments + ["--help"])
+            return help.stdout.split(separator: "\n").first { $0.hasPrefix("USAGE: ") }.map(String.init) ?? help.stdout
+        }
+        for command in ["run", "check", "plan"] {
+            let line = try usage([command])
+            #expect(line.hasSuffix("[--config <path>] [--log-level <level>] [-- <command> [<argument> ...]]"), "\(line)")
+        }
+        let parent = try ProcessRunner.enclaveInit(["parent", "--help"]).stdout
+        #expect(parent.contains("enclave-init parent [serve] [--config <path>]") && parent.contains("[--ingress-bind <address>]"), "\(parent)")
+        #expect(!parent.contains(" --config <path> [") , "--config shown as required: \(parent)")
+        let stop = try ProcessRunner.enclaveInit(["parent", "stop", "--help"]).stdout.replacingOccurrences(of: "\n", with: " ")
+        #expect(!stop.contains("for ingress and stop") && stop.contains("64 a usage error"), "\(stop)")
+        #expect(try ProcessRunner.enclaveInit(["--help"]).stdout.replacingOccurrences(of: "\n", with: " ").contains("64 a usage error"))
+        // Every command takes --log-level, as the README says.
+        let example = #filePath.replacingOccurrences(of: "Tests/EnclaveInitTests/CLITests.swift", with: "rootfs/etc/enclave-init/boot.json")
+        for command in ["check", "plan"] {
+            let result = try ProcessRunner.enclaveInit([command, "--log-level", "debug", "--config", example])
+            #expect(result.status == 0, "\(command): \(result.output)")
+        }
+    }
+
+    /// The README's synopsis names every option each command has (read from the binary's own
+    /// usage lines, so a new option cannot be left out).
+    @Test func theReadmeSynopsisNamesEveryOption() throws {
+        let readme = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/EnclaveInitTests/CLITests.swift", with: "README.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "## Command line"))
+        let synopsis = String(readme[section.upperBound...].prefix(4000))
+        let commands: [([String], String)] = [(["run"], "enclave-init [run]"), (["check"], "enclave-init check"), (["plan"], "enclave-init plan"),
+                                              (["parent", "serve"], "enclave-init parent [serve]"), (["parent", "stop"], "enclave-init parent stop"),
+                                              (["parent", "vsock-proxy"], "enclave-init parent vsock-proxy")]
+        for (arguments, readmeStart) in commands {
+            let help = try ProcessRunner.enclaveInit(arguments + ["--help"]).stdout
+            let usage = help.split(separator: "\n").first { $0.hasPrefix("USAGE: ") } ?? ""
+            // The README's entry: from its first word to the next entry (continuation lines included).
+            let start = try #require(synopsis.range(of: "    " + readmeStart), "README synopsis lacks \(readmeStart)")
+            let rest = synopsis[start.upperBound...]
+            let entry = rest[..<(rest.range(of: "\n    enclave-init ")?.lowerBound ?? rest.endIndex)]
+            for option in usage.matches(of: #/--[a-z0-9_-]+/#).map({ String($0.0) }) where option != "--help" {
+                let spelled = option == "--ipv4" ? "-4" : option == "--ipv6" ? "-6" : option == "--num_workers" ? "-w" : option
+                #expect(entry.contains(spelled), "README's \(readmeStart) lacks \(spelled): \(entry)")
+            }
+        }
+    }
+
     @Test(arguments: validConfigs)
     func validConfigsRoundTripThroughPlan(_ testCase: ValidConfigCase) throws {
         let path = try directory.write("boot.json", testCase.json)

@@ -8,12 +8,15 @@ import Relay
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Print the ordered boot steps the config implies (addresses, hosts lines, listeners, mounts, the app); touch nothing."
+        abstract: "Print the ordered boot steps the config implies (addresses, hosts lines, listeners, mounts, the app); touch nothing.",
+        usage: ConfigOptions.usage("plan"),
+        discussion: "Exit codes: 0 printed; 78 invalid config (every error, as check prints them); 64 a usage error."
     )
 
     @OptionGroup var options: ConfigOptions
 
     func run() throws {
+        options.logging.bootstrap()
         let config = try options.loadOrExit()
         let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)
         print("plan for \(options.resolvedPath):")

@@ -14,7 +14,8 @@ struct RootCommand: ParsableCommand {
         discussion: """
         Config path: --config, else $\(BootConfigLoader.environmentVariable), else \(BootConfigLoader.defaultPath).
         Exit codes: the app's own; 128+N when signal N ended it; 126 not executable; 127 not found; \
-        78 invalid config; 70 a boot step failed.
+        78 invalid config; 70 a boot step failed; 64 a usage error on the command line. Each command's \
+        --help lists its own (parent stop adds 69, 75 and 76).
         Set ENCLAVE_INIT_VSOCK_DIR=DIR to emulate vsock with Unix sockets DIR/<cid>-<port> (tests, laptops).
         """,
         version: BuildInfo.version,

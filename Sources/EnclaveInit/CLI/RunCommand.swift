@@ -10,15 +10,19 @@ struct RunCommand: ParsableCommand, SignalPolicyDeclaring {
 
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Boot the enclave and supervise the app (the default command)."
+        abstract: "Boot the enclave and supervise the app (the default command).",
+        usage: ConfigOptions.usage("[run]"),
+        discussion: """
+        Exit codes: the app's own; 128+N when signal N ended it; 126 not executable; 127 not found; \
+        78 invalid config; 70 a boot step failed (the message names it); 64 a usage error. As the \
+        enclave's own init it powers off instead of exiting.
+        """
     )
 
     @OptionGroup var options: ConfigOptions
 
-    @OptionGroup var logging: LoggingOptions
-
     func run() throws {
-        logging.bootstrap()
+        options.logging.bootstrap()
         let sequence = BootSequence(options: options, logger: Logger(label: "boot"))
         let code = sequence.run()
         // Exiting the initial namespace's PID 1 panics the kernel: it powers off instead. A

@@ -54,7 +54,7 @@ enum NFSErrors {
         }
     }
 
-    private static func name(_ errorNumber: Int32) -> String {
+    static func name(_ errorNumber: Int32) -> String {
         let names: [Int32: String] = [
             ECONNREFUSED: "ECONNREFUSED", ECONNRESET: "ECONNRESET", EPIPE: "EPIPE", ETIMEDOUT: "ETIMEDOUT", EIO: "EIO",
             ENOENT: "ENOENT", EACCES: "EACCES", EINVAL: "EINVAL", ENODEV: "ENODEV", EPERM: "EPERM", ENOTDIR: "ENOTDIR",

@@ -1,4 +1,5 @@
 import BootConfig
+import Foundation
 @testable import NFS
 import Glibc
 import Testing
@@ -38,5 +39,19 @@ import Testing
         #expect(NFSErrors.describe(ENODEV, server: "127.0.0.200:2049") == "No such device (ENODEV): this kernel has no NFSv4 client (nfsv4 module)")
         #expect(NFSErrors.describe(EACCES, server: "x").contains("insecure"))
         #expect(NFSErrors.describe(ECONNREFUSED, server: "127.0.0.200:2049").hasPrefix("Connection refused (ECONNREFUSED): the proxy for 127.0.0.200:2049"))
+    }
+}
+
+/// The README says which mount errors are not retried; it names exactly the ones the code
+/// gives up on at once.
+@Suite struct NFSRetryDocumentationTests {
+    @Test func theReadmeNamesEveryErrorThatIsNotRetried() throws {
+        let readme = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/NFSTests/NFSOptionsTests.swift", with: "README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "Not retried, because another try cannot change them:"))
+        let rest = readme[start.upperBound...]
+        let paragraph = rest[..<(rest.range(of: "Everything else")?.lowerBound ?? rest.endIndex)]
+        let named = Set(paragraph.matches(of: #/E[A-Z]+/#).map { String($0.0) })
+        let permanent = Set((1..<134).map(Int32.init).filter(NFSErrors.isPermanent).map(NFSErrors.name))
+        #expect(named == permanent, "README: \(named.sorted()), code: \(permanent.sorted())")
     }
 }

@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // enclave-init: one static binary that boots the inside of an AWS Nitro Enclave.
-// Module layout: see README.md ("Code layout") and shared/DESIGN.md section 6.
+// Module layout: see README.md ("Code layout") and docs/design.md.
 import PackageDescription
 
 let package = Package(

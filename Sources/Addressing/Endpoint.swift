@@ -2,7 +2,7 @@ import CSupport
 import Glibc
 
 /// A place bytes can be sent to or accepted from, written `vsock:CID:PORT`, `unix:PATH` or
-/// `tcp:HOST:PORT` wherever a free endpoint is needed (DESIGN.md section 5).
+/// `tcp:HOST:PORT` wherever a free endpoint is needed (docs/design.md, 4. Vsock emulation).
 public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
     case vsock(cid: UInt32, port: UInt32)
     case unix(path: String)

@@ -1,4 +1,4 @@
-// Runs before the Swift runtime starts (DESIGN.md section 2, step 1).
+// Runs before the Swift runtime starts (docs/design.md, 2. The boot sequence: step 1, early).
 //
 // 1. As PID 1 of a bare kernel (custom EIF, or an empty chroot) /proc is not mounted yet, and
 //    the static Swift runtime aborts when it cannot read /proc/self/exe. So mount it first.

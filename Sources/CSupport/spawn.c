@@ -1,5 +1,6 @@
 // fork + exec for the app. posix_spawn cannot set groups, gid and uid, so this is the small
-// C helper DESIGN.md asks for: the child runs only async-signal-safe calls before execve.
+// A C helper because after fork() in a threaded process the child may make only
+// async-signal-safe calls before execve.
 #define _GNU_SOURCE
 #include "CSupport.h"
 

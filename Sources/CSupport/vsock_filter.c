@@ -1,4 +1,4 @@
-// The seccomp filter that keeps the app off AF_VSOCK (DESIGN.md section 4, app.allow_vsock).
+// The seccomp filter that keeps the app off AF_VSOCK (README, "Transparent networking": app.allow_vsock).
 // Written by hand because it is a dozen BPF instructions: libseccomp would add a library to
 // the static binary for a program this size. Installed in the spawn child after the user
 // switch and before execve, with no_new_privs (required for an unprivileged filter, and it

@@ -5,7 +5,7 @@ import Logging
 /// What AWS's init mounts before it runs the image's CMD; enclave-init does the same when it is
 /// the enclave's own init (a custom EIF), for whatever is not mounted yet. As a container's
 /// init it mounts only the pseudo filesystems that are missing, never a tmpfs over the
-/// image's /tmp or /run (DESIGN.md section 1).
+/// image's /tmp or /run (docs/design.md, 1. The world an enclave boots into).
 public enum SystemMounts {
     struct Mount {
         var target: String

@@ -19,7 +19,7 @@ public enum RelayTarget: Sendable, CustomStringConvertible {
     }
 }
 
-/// The two halves of the egress proxy (DESIGN.md section 4).
+/// The two halves of the egress proxy (docs/design.md, 3. Wire formats: egress).
 public enum EgressRole: Sendable, CustomStringConvertible {
     /// In the enclave: an HTTP proxy for the app (CONNECT and absolute-URI requests); an allowed
     /// destination is asked of the parent half with CONNECT over vsock.

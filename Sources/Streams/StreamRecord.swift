@@ -1,6 +1,6 @@
 import NIOCore
 
-/// The two streams to the parent (DESIGN.md section 4: `logs` and `status`).
+/// The two streams to the parent (docs/design.md, 3. Wire formats: `logs` and `status`).
 public enum StreamKind: String, Sendable, CaseIterable {
     case logs
     case status

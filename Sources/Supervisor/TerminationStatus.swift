@@ -1,6 +1,6 @@
 import CSupport
 
-/// How a process ended, and the exit code enclave-init reports for it (DESIGN.md section 3).
+/// How a process ended, and the exit code enclave-init reports for it (README, "Command line": the exit codes).
 public enum TerminationStatus: Sendable, Equatable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)

@@ -57,4 +57,24 @@ import TestSupport
             #expect(abs((Double(other.1) ?? 0) - stated) <= 0.5, "the README also says \(other.0)")
         }
     }
+
+    /// The repository explains itself: nothing in it points at design notes outside it, and
+    /// the notes its comments cite exist.
+    @Test func nothingCitesAFileOutsideTheRepository() throws {
+        let outside = ["DESIGN" + ".md", "shared" + "/"]
+        var checked = 0
+        for folder in ["Sources", "Tests", "scripts", "docs", "demo", "rootfs"] {
+            for case let file as String in FileManager.default.enumerator(atPath: Self.repository + "/" + folder) ?? NSEnumerator() {
+                guard let text = try? String(contentsOfFile: Self.repository + "/\(folder)/\(file)", encoding: .utf8) else { continue }
+                checked += 1
+                for needle in outside { #expect(!text.contains(needle), "\(folder)/\(file) cites \(needle)") }
+            }
+        }
+        for file in ["README.md", "Package.swift", "Dockerfile"] {
+            let text = try String(contentsOfFile: Self.repository + "/" + file, encoding: .utf8)
+            for needle in outside { #expect(!text.contains(needle), "\(file) cites \(needle)") }
+        }
+        #expect(checked > 150)
+        #expect(FileManager.default.fileExists(atPath: Self.repository + "/docs/design.md"))
+    }
 }

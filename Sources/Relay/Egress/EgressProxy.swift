@@ -5,7 +5,7 @@ import NIOPosix
 import Glibc
 import Policy
 
-/// The egress proxy as a connection-setup strategy (DESIGN.md section 4): each connection is
+/// The egress proxy as a connection-setup strategy (docs/design.md, 3. Wire formats: egress): each connection is
 /// one `EgressExchange`, from its request head to the relay or a refusal with a reason.
 struct EgressProxy: ConnectionSetup {
     let role: EgressRole

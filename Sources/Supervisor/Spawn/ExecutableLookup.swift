@@ -23,7 +23,7 @@ public enum ExecutableLookup {
     }
 }
 
-/// Why the app could not be started, and the exit code that says so (DESIGN.md section 3).
+/// Why the app could not be started, and the exit code that says so (README, "Command line": the exit codes).
 public enum LaunchError: Error, Equatable, CustomStringConvertible {
     case notFound(path: String, reason: String)
     case notExecutable(path: String, reason: String)

@@ -67,11 +67,11 @@ public final class NameTable: Sendable {
             }
             guard state.count > capacity else { return }
             Self.dropExpired(&state, at: time)
-            while state.count > capacity, let soonest = Self.soonestToExpire(state) {
-                state.entries[soonest.address]?.remove(at: soonest.index)
-                if state.entries[soonest.address]?.isEmpty == true { state.entries[soonest.address] = nil }
-                state.count -= 1
-            }
+            guard state.count > capacity else { return }
+            // Down to nine tenths at once: a flood of new names (a lying parent can send
+            // thousands of addresses in one answer) then costs one sort per tenth of the table,
+            // not a scan of the whole table for every name.
+            Self.dropSoonestToExpire(&state, keeping: capacity * 9 / 10)
         }
     }
 
@@ -91,15 +91,23 @@ public final class NameTable: Sendable {
         state.count = state.entries.values.reduce(0) { $0 + $1.count }
     }
 
-    private static func soonestToExpire(_ state: State) -> (address: IPAddress, index: Int)? {
-        var found: (address: IPAddress, index: Int, expires: UInt64)?
+    private static func dropSoonestToExpire(_ state: inout State, keeping kept: Int) {
+        let all = state.entries.flatMap { address, names in names.map { (address: address, entry: $0) } }
+        let keep = all.sorted { $0.entry.expires > $1.entry.expires }.prefix(kept)
+        var entries: [IPAddress: [Entry]] = [:]
+        // Each address's names keep their order (most recent last), whatever the sort did.
+        let kept = Set(keep.map { KeptName(address: $0.address, name: $0.entry.name) })
         for (address, names) in state.entries {
-            for (index, entry) in names.enumerated() {
-                if let current = found, current.expires <= entry.expires { continue }
-                found = (address, index, entry.expires)
-            }
+            let survivors = names.filter { kept.contains(KeptName(address: address, name: $0.name)) }
+            if !survivors.isEmpty { entries[address] = survivors }
         }
-        return found.map { ($0.address, $0.index) }
+        state.entries = entries
+        state.count = keep.count
+    }
+
+    private struct KeptName: Hashable {
+        var address: IPAddress
+        var name: String
     }
 
     /// How many (address, name) pairs are held.

@@ -158,6 +158,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CTestSupport", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Addressing", "BootConfig"]),
         .testTarget(name: "TimeSyncTests", dependencies: ["TimeSync", "Addressing", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Addressing", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DNSTests", dependencies: [

@@ -1,7 +1,6 @@
 import BootConfig
-@testable import Relay
+@testable import Policy
 import Testing
-import Policy
 
 /// The egress policy as a table: patterns x hosts x ports, deny wins, no match denies, and
 /// every spelling of an address normalised before it is matched.

@@ -1,7 +1,6 @@
 import Addressing
 import BootConfig
-import Policy
-@testable import Relay
+@testable import Policy
 import Testing
 
 /// What the egress listener decides for a connection the capture rule redirected to it.

@@ -31,6 +31,7 @@ let package = Package(
         // the streams' receiving end), the vsock-proxy drop-in, the nitro-cli enclave lookup.
         // Never depends on the enclave's boot.
         .target(name: "Parent", dependencies: [
+            "DocumentReading",
             "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "Relay", "Streams", "Supervisor", "TimeSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -54,11 +55,16 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        // Reading documents: a strict JSON parser that keeps line and column (the boot JSON, the
+        // streams' lines, the attestation request, nitro-cli's answer) and the one whole-file reader.
+        .target(name: "DocumentReading", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+
         // Boot JSON v1: model, strict decoding, validation with JSON paths. No I/O but reading the file.
-        .target(name: "BootConfig", dependencies: ["Addressing", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BootConfig", dependencies: ["Addressing", "DocumentReading", .product(name: "SystemPackage", package: "swift-system")]),
 
         // Step 5: netlink (libnl-3, libnl-route-3), /etc/hosts, hostname, resolv.conf, the capture rule.
         .target(name: "LinuxNet", dependencies: [
+            "DocumentReading",
             "Addressing", "BootConfig", "CNetlink", "CSupport",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
@@ -85,7 +91,7 @@ let package = Package(
 
         // The Nitro Secure Module: CBOR, the device's ioctl, the attestation endpoint, entropy.
         .target(name: "NSM", dependencies: [
-            "BootConfig", "CSupport",
+            "DocumentReading", "CSupport",
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -105,6 +111,7 @@ let package = Package(
 
         // Step 4: log and status streams to the parent (both halves), the app's output capture.
         .target(name: "Streams", dependencies: [
+            "DocumentReading",
             "Addressing", "BootConfig", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -139,12 +146,13 @@ let package = Package(
         // Step 3 as the initial namespace's PID 1: the system mounts, the heartbeat to nitro-cli,
         // telling a VM's init from a container's, and the power-off that replaces exiting.
         .target(name: "PID1", dependencies: [
-            "Addressing", "BootConfig", "CSupport",
+            "DocumentReading", "Addressing", "CSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Steps 8-9: spawn, signals, reaping, restart, shutdown; starting helper commands.
         .target(name: "Supervisor", dependencies: [
+            "DocumentReading",
             "Addressing", "BootConfig", "PID1", "CSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
@@ -173,7 +181,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "TestSupport"]),
+        .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "DocumentReading", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Relay", "Supervisor", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),

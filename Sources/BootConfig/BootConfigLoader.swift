@@ -1,3 +1,4 @@
+import DocumentReading
 import Glibc
 
 /// Reads, parses, decodes and validates a boot JSON. The entry point of this module.

@@ -1,3 +1,4 @@
+import DocumentReading
 /// One problem found in a boot JSON: where it is, what is wrong, and how to fix it.
 public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     public var path: JSONPath

@@ -1,4 +1,4 @@
-import BootConfig
+import DocumentReading
 import ExtrasBase64
 
 /// The body of `POST /v1/attestation`, as Enclaver's API has it: a JSON object with optional

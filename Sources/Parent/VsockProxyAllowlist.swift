@@ -1,5 +1,5 @@
 import Addressing
-import BootConfig
+import DocumentReading
 import Glibc
 
 /// The allowlist file of AWS's vsock-proxy (`/etc/nitro_enclaves/vsock-proxy.yaml`):

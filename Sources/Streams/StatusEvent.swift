@@ -1,4 +1,4 @@
-import BootConfig
+import DocumentReading
 
 /// One JSON scalar in a status event.
 public enum EventValue: Sendable, Equatable {

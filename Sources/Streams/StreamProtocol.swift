@@ -1,4 +1,4 @@
-import BootConfig
+import DocumentReading
 import NIOCore
 
 /// The wire format of both streams, newline-delimited JSON over one vsock connection per stream.

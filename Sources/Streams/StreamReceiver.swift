@@ -1,4 +1,4 @@
-import BootConfig
+import DocumentReading
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

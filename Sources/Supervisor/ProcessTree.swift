@@ -1,4 +1,4 @@
-import BootConfig
+import DocumentReading
 import Glibc
 import PID1
 

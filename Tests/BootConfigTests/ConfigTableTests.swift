@@ -1,4 +1,5 @@
 import BootConfig
+import DocumentReading
 import Testing
 import TestSupport
 

@@ -1,4 +1,5 @@
 import BootConfig
+import DocumentReading
 import NIOCore
 import Testing
 @testable import Streams

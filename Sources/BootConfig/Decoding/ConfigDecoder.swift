@@ -1,3 +1,4 @@
+import DocumentReading
 import Addressing
 
 /// Reads a parsed boot JSON into a BootConfiguration, field by field, reporting every type,

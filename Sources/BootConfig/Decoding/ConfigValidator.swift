@@ -1,3 +1,4 @@
+import DocumentReading
 import Addressing
 
 /// Checks that relate several fields: listeners that collide, vsock ports used twice on one

@@ -1,3 +1,4 @@
+import DocumentReading
 import Addressing
 
 /// A JSON value together with its path, read into typed values with every problem reported

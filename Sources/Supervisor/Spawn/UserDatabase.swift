@@ -1,4 +1,5 @@
 import BootConfig
+import DocumentReading
 
 /// The ids the app runs with, resolved from `app.user` and the image's /etc/passwd and
 /// /etc/group, read as files: a static binary has no NSS.

@@ -112,9 +112,11 @@ import TestSupport
         // With NIO's AcceptBackoffHandler this was 100% of a CPU whenever the first accept of a
         // wake-up failed (the listener stayed registered); AcceptGate unregisters it.
         #expect(report.cpu < 0.3, "enclave-init used \(report.cpu) of a CPU while out of descriptors")
-        // Every descriptor comes back soon after the clients close (the backlog is accepted once
-        // the back-off ends, and those connections end at once).
-        #expect(report.released < 5, "enclave-init still held more than its \(report.baseline) descriptors \(report.released) s after the clients closed")
+        // Every descriptor comes back after the clients close (the backlog is accepted once the
+        // back-off ends, and those connections end at once): within the script's 15 s deadline,
+        // which it stops waiting at. How soon is the machine's load, not a property to assert
+        // (a clean-clone run under load took 5.2 s where an idle one takes under 1).
+        #expect(report.released < 15, "enclave-init still held more than its \(report.baseline) descriptors \(report.released) s after the clients closed")
         #expect(report.later == 5, "after the descriptors came back \(report.later) of 5 new connections worked\n\(result?.stderr.suffix(3000) ?? "")")
     }
 }

@@ -17,12 +17,16 @@ let package = Package(
         .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
     ],
     targets: [
-        // The binary: main.swift only, hands argv to EnclaveInit.
-        .executableTarget(name: "enclave-init", dependencies: ["EnclaveInit"]),
+        // The binary: main.swift and the root command, the one place the enclave's commands and
+        // the parent's meet (so neither module imports the other).
+        .executableTarget(name: "enclave-init", dependencies: [
+            "EnclaveInit", "Parent", "BootConfig", "ConsoleLog", "Supervisor", "CSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
-        // The enclave's command line (swift-argument-parser) and the boot sequence, top to bottom.
+        // The enclave's commands (run, check, plan) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
-            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Supervisor", "Streams", "Parent", "Control", "TimeSync", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Supervisor", "Streams", "Control", "TimeSync", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

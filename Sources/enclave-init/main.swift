@@ -1,4 +1,3 @@
-// The enclave-init binary: everything lives in the EnclaveInit module.
-import EnclaveInit
-
+// The enclave-init binary: the root command (RootCommand.swift) joins the enclave's commands
+// (EnclaveInit) and the parent's (Parent); everything else lives in those modules.
 EnclaveInitMain.run(arguments: Array(CommandLine.arguments.dropFirst()))

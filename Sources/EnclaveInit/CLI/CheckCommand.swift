@@ -2,8 +2,8 @@ import ArgumentParser
 import BootConfig
 
 /// `enclave-init check`: validate the boot JSON and print a one-screen summary, or every error.
-struct CheckCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct CheckCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate the boot JSON: exit 0 with a summary, or 78 listing every error.",
         usage: ConfigOptions.usage("check"),
@@ -12,7 +12,9 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    func run() throws {
+    public init() {}
+
+    public func run() throws {
         options.logging.bootstrap()
         let config = try options.loadOrExit()
         print("\(options.resolvedPath): valid (boot JSON version \(config.version))")

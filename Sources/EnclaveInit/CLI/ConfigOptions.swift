@@ -39,6 +39,6 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
-enum BuildInfo {
-    static let version = "0.1.0"
+public enum BuildInfo {
+    public static let version = "0.1.0"
 }

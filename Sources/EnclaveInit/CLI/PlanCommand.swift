@@ -5,8 +5,8 @@ import Glibc
 import Relay
 
 /// `enclave-init plan`: print the ordered boot steps the config implies; touches nothing.
-struct PlanCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct PlanCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Print the ordered boot steps the config implies (addresses, hosts lines, listeners, mounts, the app); touch nothing.",
         usage: ConfigOptions.usage("plan"),
@@ -15,7 +15,9 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    func run() throws {
+    public init() {}
+
+    public func run() throws {
         options.logging.bootstrap()
         let config = try options.loadOrExit()
         let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)

@@ -5,10 +5,10 @@ import PID1
 import Supervisor
 
 /// `enclave-init [run]`: boot and supervise. As PID 1 it never exits: it powers off.
-struct RunCommand: ParsableCommand, SignalPolicyDeclaring {
-    static let signalPolicy = SignalPolicy.supervise
+public struct RunCommand: ParsableCommand, SignalPolicyDeclaring {
+    public static let signalPolicy = SignalPolicy.supervise
 
-    static let configuration = CommandConfiguration(
+    public static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Boot the enclave and supervise the app (the default command).",
         usage: ConfigOptions.usage("[run]"),
@@ -21,7 +21,9 @@ struct RunCommand: ParsableCommand, SignalPolicyDeclaring {
 
     @OptionGroup var options: ConfigOptions
 
-    func run() throws {
+    public init() {}
+
+    public func run() throws {
         options.logging.bootstrap()
         let sequence = BootSequence(options: options, logger: Logger(label: "boot"))
         let code = sequence.run()

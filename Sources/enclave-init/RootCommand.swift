@@ -2,11 +2,13 @@ import ArgumentParser
 import BootConfig
 import ConsoleLog
 import CSupport
+import EnclaveInit
 import Glibc
 import Parent
 import Supervisor
 
-/// `enclave-init`: the command types. `run` is the default subcommand.
+/// `enclave-init`: the command types, the enclave's (EnclaveInit) and the parent's (Parent) side
+/// by side only here, in the executable. `run` is the default subcommand.
 struct RootCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enclave-init",
@@ -41,9 +43,9 @@ extension RootCommand {
     }
 }
 
-/// The entry point the `enclave-init` executable calls.
-public enum EnclaveInitMain {
-    public static func run(arguments: [String]) -> Never {
+/// The entry point main.swift calls.
+enum EnclaveInitMain {
+    static func run(arguments: [String]) -> Never {
         if let problem = RootCommand.unknownCommand(in: arguments) {
             ei_restore_signal_mask()
             Console.error(problem)

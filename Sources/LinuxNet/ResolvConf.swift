@@ -14,18 +14,13 @@ public enum ResolvConf {
     public static let disabledPrefix = "# disabled by enclave-init: "
 
     public static func render(existing: String) -> String {
-        var disabled = false
-        let rendered = ManagedBlockFile.render(existing: existing, rewriting: { line in
-            guard isNameserverLine(line) else { return line }
-            disabled = true
-            return disabledPrefix + line
-        }) { kept in
-            let explained = disabled || kept.contains { $0.hasPrefix(disabledPrefix) }
-            return ["nameserver 127.0.0.1"]
-                + (explained ? ["# The image's nameserver lines below are commented out: nothing in an enclave answers them, and a",
-                                "# resolver that tries them after the stub refuses a name would wait seconds for each."] : [])
+        // The kept lines arrive already rewritten, so they alone say whether any was disabled.
+        ManagedBlockFile.render(existing: existing, rewriting: { isNameserverLine($0) ? disabledPrefix + $0 : $0 }) { kept in
+            ["nameserver 127.0.0.1"]
+                + (kept.contains { $0.hasPrefix(disabledPrefix) }
+                    ? ["# The image's nameserver lines below are commented out: nothing in an enclave answers them, and a",
+                       "# resolver that tries them after the stub refuses a name would wait seconds for each."] : [])
         }
-        return rendered
     }
 
     public static func update(path: String) throws(NetworkError) -> ManagedBlockFile.WriteOutcome {

@@ -20,13 +20,13 @@ let package = Package(
         // The binary: main.swift and the root command, the one place the enclave's commands and
         // the parent's meet (so neither module imports the other).
         .executableTarget(name: "enclave-init", dependencies: [
-            "EnclaveInit", "Parent", "BootConfig", "ConsoleLog", "Supervisor", "CSupport",
+            "EnclaveInit", "Parent", "BootConfig", "ConsoleLog", "Processes", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // The enclave's commands (run, check, plan) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
-            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Supervisor", "Streams", "Control", "TimeSync", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "CSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -36,7 +36,7 @@ let package = Package(
         // Never depends on the enclave's boot.
         .target(name: "Parent", dependencies: [
             "DocumentReading",
-            "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "Relay", "Streams", "Supervisor", "TimeSync",
+            "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "Relay", "Streams", "Processes", "TimeSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -154,9 +154,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // Steps 8-9: spawn, signals, reaping, restart, shutdown; starting helper commands.
+        // Processes, for every command of the binary: starting one (the app, a helper command and
+        // its output), its termination status and enclave-init's exit codes, the signals and each
+        // command's policy for them.
+        .target(name: "Processes", dependencies: ["CSupport"]),
+
+        // Steps 8-9, PID 1's supervision: the app's user, reaping, restart, readiness, shutdown.
         .target(name: "Supervisor", dependencies: [
-            "DocumentReading",
+            "DocumentReading", "Processes",
             "Addressing", "BootConfig", "PID1", "CSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
@@ -187,7 +192,7 @@ let package = Package(
         ]),
         .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "DocumentReading", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
-        .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Relay", "Supervisor", "TestSupport"]),
+        .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Relay", "Processes", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "NFSTests", dependencies: ["NFS", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [
@@ -202,7 +207,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "BootConfig", "TestSupport", "CSupport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Processes", "BootConfig", "TestSupport", "CSupport"]),
         // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
         .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "Addressing", "LinuxNet", "BootConfig"]),
     ],

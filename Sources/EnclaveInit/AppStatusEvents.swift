@@ -1,4 +1,5 @@
 import Streams
+import Processes
 import Supervisor
 
 /// The supervisor's events as status-stream events (README: "Status events").

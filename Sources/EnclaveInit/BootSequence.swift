@@ -12,6 +12,7 @@ import NFS
 import NSM
 import Relay
 import Streams
+import Processes
 import Supervisor
 import TimeSync
 

@@ -1,7 +1,7 @@
 import DocumentReading
 import Glibc
 import NIOConcurrencyHelpers
-import Supervisor
+import Processes
 
 /// Finds a running enclave's CID by name with `nitro-cli describe-enclaves`, for ingress on
 /// the parent. The CID changes whenever the enclave is started again, so it is looked up when

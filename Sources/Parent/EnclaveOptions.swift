@@ -2,7 +2,7 @@ import Addressing
 import ArgumentParser
 import BootConfig
 import ConsoleLog
-import Supervisor
+import Processes
 
 /// --config, --enclave-cid and --enclave-name: which boot JSON, and which enclave, for the
 /// parent commands that need both (serve for ingress, stop for the control port).

@@ -1,4 +1,4 @@
-import Supervisor
+import Processes
 
 /// What the parent half reports as an error: the allowlist file and the nitro-cli enclave
 /// lookup, with the path, line, command or enclave behind each. `description` is the text the

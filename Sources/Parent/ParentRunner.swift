@@ -7,7 +7,7 @@ import Glibc
 import Logging
 import Relay
 import Streams
-import Supervisor
+import Processes
 import TimeSync
 
 /// What both parent commands share: logging, the allowlist check, and serving routes until

@@ -4,7 +4,7 @@ import BootConfig
 import ConsoleLog
 import Logging
 import Relay
-import Supervisor
+import Processes
 
 /// `enclave-init parent [serve] --config boot.json`: the mirror image of the enclave's proxies.
 struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {

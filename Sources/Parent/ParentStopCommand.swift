@@ -4,7 +4,7 @@ import BootConfig
 import ConsoleLog
 import Control
 import Logging
-import Supervisor
+import Processes
 
 /// `enclave-init parent stop`: a graceful stop from the parent instance. `nitro-cli
 /// terminate-enclave` powers the enclave off at once (nothing inside hears of it); this asks

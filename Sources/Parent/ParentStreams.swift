@@ -5,7 +5,7 @@ import Logging
 import NIOConcurrencyHelpers
 import Relay
 import Streams
-import Supervisor
+import Processes
 
 /// The parent end of `logs` and `status`: log records are printed to stdout, one line each,
 /// prefixed with their stream; status events are logged and the last one is kept (and written

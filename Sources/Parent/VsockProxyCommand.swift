@@ -4,7 +4,7 @@ import BootConfig
 import ConsoleLog
 import Logging
 import Relay
-import Supervisor
+import Processes
 
 /// `enclave-init parent vsock-proxy LOCAL_PORT REMOTE_ADDR REMOTE_PORT`: AWS vsock-proxy's
 /// command line, so a unit running vsock-proxy can switch binaries without other changes.

@@ -1,3 +1,4 @@
+import Processes
 import BootConfig
 import Glibc
 import Logging
@@ -240,10 +241,6 @@ public final class AppSupervisor {
         guard let shutdown, !killed else { return Self.reapInterval }
         return max(.zero, min(Self.reapInterval, shutdown.deadline - clock.now))
     }
-}
-
-func milliseconds(_ duration: Duration) -> Int64 {
-    duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
 }
 
 func seconds(_ duration: Duration) -> Int64 { duration.components.seconds }

@@ -1,3 +1,4 @@
+import Processes
 import DocumentReading
 import Glibc
 import PID1

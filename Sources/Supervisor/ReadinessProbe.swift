@@ -1,3 +1,4 @@
+import Processes
 import BootConfig
 import Glibc
 

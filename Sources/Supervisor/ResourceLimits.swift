@@ -1,3 +1,4 @@
+import Processes
 import Glibc
 
 /// Every relayed connection holds two descriptors: raise the soft open-files limit to the hard

@@ -5,7 +5,7 @@ import CSupport
 import EnclaveInit
 import Glibc
 import Parent
-import Supervisor
+import Processes
 
 /// `enclave-init`: the command types, the enclave's (EnclaveInit) and the parent's (Parent) side
 /// by side only here, in the executable. `run` is the default subcommand.

@@ -2,7 +2,7 @@ import Addressing
 import BootConfig
 import Foundation
 @testable import Parent
-import Supervisor
+import Processes
 import Relay
 import Testing
 import TestSupport

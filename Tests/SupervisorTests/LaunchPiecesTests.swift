@@ -1,5 +1,6 @@
 import BootConfig
 import Foundation
+import Processes
 import Supervisor
 import Testing
 

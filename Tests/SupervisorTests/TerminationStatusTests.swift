@@ -1,4 +1,5 @@
 import Foundation
+import Processes
 import Supervisor
 import Testing
 import TestSupport

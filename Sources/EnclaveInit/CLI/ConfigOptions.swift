@@ -1,6 +1,7 @@
 import ArgumentParser
 import BootConfig
 import ConsoleLog
+import Processes
 import Supervisor
 
 /// --config, --log-level and the command after `--`, shared by run, check and plan (in this

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConsoleLog
 import Logging
 import PID1
+import Processes
 import Supervisor
 
 /// `enclave-init [run]`: boot and supervise. As PID 1 it never exits: it powers off.

@@ -119,3 +119,20 @@ private func withOptionalCString<T>(_ string: String?, _ body: (UnsafePointer<CC
     guard let string else { return body(nil) }
     return string.withCString(body)
 }
+
+/// The ids the app runs with, resolved by the supervisor from `app.user` and the
+/// image's /etc/passwd and /etc/group (UserDatabase).
+public struct Credentials: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Supplementary groups: every group in /etc/group that lists the user by name.
+    public var groups: [UInt32]
+    public var home: String?
+
+    public init(uid: UInt32, gid: UInt32, groups: [UInt32], home: String?) {
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.home = home
+    }
+}

@@ -1,22 +1,6 @@
 import BootConfig
 import DocumentReading
-
-/// The ids the app runs with, resolved from `app.user` and the image's /etc/passwd and
-/// /etc/group, read as files: a static binary has no NSS.
-public struct Credentials: Sendable, Equatable {
-    public var uid: UInt32
-    public var gid: UInt32
-    /// Supplementary groups: every group in /etc/group that lists the user by name.
-    public var groups: [UInt32]
-    public var home: String?
-
-    public init(uid: UInt32, gid: UInt32, groups: [UInt32], home: String?) {
-        self.uid = uid
-        self.gid = gid
-        self.groups = groups
-        self.home = home
-    }
-}
+import Processes
 
 public struct UserDatabase: Sendable {
     struct PasswdEntry: Equatable { var name: String; var uid: UInt32; var gid: UInt32; var home: String }

@@ -55,3 +55,8 @@ public enum SignalName {
 
     public static func of(_ signal: Int32) -> String { names[signal] ?? "signal \(signal)" }
 }
+
+/// A duration as whole milliseconds, for log lines.
+public func milliseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+}

@@ -10,7 +10,6 @@ let package = Package(
         .executable(name: "enclave-init", targets: ["enclave-init"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -21,13 +20,13 @@ let package = Package(
         // the parent's meet (so neither module imports the other).
         .executableTarget(name: "enclave-init", dependencies: [
             "EnclaveInit", "Parent", "BootConfig", "ConsoleLog", "Processes", "CSupport",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands",
         ]),
 
         // The enclave's commands (run, check, plan) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
             "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "CSupport",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -37,7 +36,7 @@ let package = Package(
         .target(name: "Parent", dependencies: [
             "DocumentReading",
             "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "Relay", "Streams", "Processes", "TimeSync",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
@@ -46,7 +45,7 @@ let package = Package(
         // log handler behind them, and --log-level.
         .target(name: "ConsoleLog", dependencies: [
             "Streams", "CSupport",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -58,6 +57,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+
+        // The command line: specs, the parser, generated help and usage, the entry point
+        // (written here: swift-argument-parser brings Foundation along; CommandLineParser.swift).
+        .target(name: "Commands", dependencies: ["DocumentReading", "Processes", "CSupport"]),
 
         // Reading documents: a strict JSON parser that keeps line and column (the boot JSON, the
         // streams' lines, the attestation request, nitro-cli's answer) and the one whole-file reader.
@@ -192,7 +195,8 @@ let package = Package(
         ]),
         .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "DocumentReading", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
-        .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Relay", "Processes", "TestSupport"]),
+        .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
+        .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Commands", "Relay", "Processes", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "NFSTests", dependencies: ["NFS", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [

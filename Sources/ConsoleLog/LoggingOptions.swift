@@ -1,13 +1,20 @@
-import ArgumentParser
+import Commands
 import Logging
 
 /// `--log-level`, the one logging option of every long-running command (run, parent serve,
 /// parent vsock-proxy): declared here once, so its name, values and help cannot drift apart.
-public struct LoggingOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    public var logLevel: Logger.Level = .info
+public struct LoggingOptions: Sendable {
+    public static let options = [
+        OptionSpec("--log-level", value: "level", help: "trace, debug, info, notice, warning, error or critical (default: info)."),
+    ]
 
-    public init() {}
+    public var logLevel: Logger.Level
+
+    public init(logLevel: Logger.Level = .info) { self.logLevel = logLevel }
+
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
+        logLevel = try arguments.value("--log-level") ?? .info
+    }
 
     /// Sends every logger's lines to the console (and, under `run`, to the log stream) at the
     /// chosen level. Once per process.
@@ -17,4 +24,7 @@ public struct LoggingOptions: ParsableArguments {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension Logger.Level: ArgumentValue {
+    public init?(argument: String) { self.init(rawValue: argument) }
+    public static var expected: String { "one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", ") }
+}

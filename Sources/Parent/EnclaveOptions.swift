@@ -1,20 +1,21 @@
 import Addressing
-import ArgumentParser
 import BootConfig
+import Commands
 import ConsoleLog
 import Processes
 
 /// --config, --enclave-cid and --enclave-name: which boot JSON, and which enclave, for the
 /// parent commands that need both (serve for ingress, stop for the control port).
-struct EnclaveOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The boot JSON (the same file the enclave boots with).", valueName: "path"))
-    var config: String?
+struct EnclaveOptions: Sendable {
+    static let options = [
+        OptionSpec("--config", value: "path", help: "The boot JSON (the same file the enclave boots with)."),
+        OptionSpec("--enclave-cid", value: "cid", help: "The enclave's CID (under ENCLAVE_INIT_VSOCK_DIR: 16 unless given)."),
+        OptionSpec("--enclave-name", value: "name", help: "Find the enclave's CID with nitro-cli describe-enclaves."),
+    ]
 
-    @Option(name: .long, help: ArgumentHelp("The enclave's CID (under ENCLAVE_INIT_VSOCK_DIR: 16 unless given).", valueName: "cid"))
-    var enclaveCid: UInt32?
-
-    @Option(name: .long, help: ArgumentHelp("Find the enclave's CID with nitro-cli describe-enclaves.", valueName: "name"))
-    var enclaveName: String?
+    let config: String?
+    let enclaveCid: UInt32?
+    let enclaveName: String?
 
     /// Which enclave the command means.
     enum Enclave: Equatable {
@@ -33,24 +34,27 @@ struct EnclaveOptions: ParsableArguments {
         return emulated ? .cid(VsockEmulation.defaultEnclaveCID) : nil
     }
 
-    func validate() throws {
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        config = arguments.string("--config")
+        enclaveCid = try arguments.value("--enclave-cid")
+        enclaveName = arguments.string("--enclave-name")
         if enclaveCid != nil && enclaveName != nil {
-            throw ValidationError("--enclave-cid and --enclave-name exclude each other")
+            throw UsageError("--enclave-cid and --enclave-name exclude each other")
         }
         if let enclaveCid, !VsockLimits.cids.contains(Int64(enclaveCid)) {
-            throw ValidationError("--enclave-cid \(enclaveCid) is not a vsock CID (\(VsockLimits.cids.lowerBound)-\(VsockLimits.cids.upperBound))")
+            throw UsageError("--enclave-cid \(enclaveCid) is not a vsock CID (\(VsockLimits.cids.lowerBound)-\(VsockLimits.cids.upperBound))")
         }
     }
 
     /// The boot JSON (its `app` may be empty on the parent); an invalid one is printed with
     /// every error and ends the command with 78.
-    func loadConfig() throws -> (path: String, config: BootConfiguration) {
+    func loadConfig() throws(CommandExit) -> (path: String, config: BootConfiguration) {
         let path = BootConfigLoader.resolvedPath(explicit: config)
         do {
             return (path, try BootConfigLoader.load(path: path, commandRequired: false))
         } catch {
             Console.error(error.description)
-            throw ExitCode(InitExitCode.invalidConfig)
+            throw CommandExit(InitExitCode.invalidConfig)
         }
     }
 }

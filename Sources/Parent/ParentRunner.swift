@@ -1,5 +1,5 @@
 import Addressing
-import ArgumentParser
+import Commands
 import BootConfig
 import ConsoleLog
 import DNS
@@ -27,14 +27,14 @@ struct ParentRunner {
             allowlist = try VsockProxyAllowlist.load(path: path)
         } catch {
             logger.error("\(error)")
-            throw ExitCode(InitExitCode.invalidConfig)
+            throw CommandExit(InitExitCode.invalidConfig)
         }
         let refused = remotes.filter { !allowlist.permits($0.remote) }
         guard !refused.isEmpty else { return }
         for (origin, remote) in refused {
             logger.error("\(origin): \(remote) is not in the allowlist \(path); add \"- {address: \(remote.host), port: \(remote.port)}\" to allow it")
         }
-        throw ExitCode(InitExitCode.invalidConfig)
+        throw CommandExit(InitExitCode.invalidConfig)
     }
 
     /// What to do with the enclave's log and status streams, if the config has them.
@@ -56,7 +56,7 @@ struct ParentRunner {
                source: String) throws {
         guard !routes.isEmpty || !(streams?.receivers.isEmpty ?? true) || dns != nil || clock != nil else {
             logger.error("\(source): nothing to serve (no hosts[], ingress[], egress, dns, clock, logs or status)")
-            throw ExitCode(InitExitCode.bootStepFailed)
+            throw CommandExit(InitExitCode.bootStepFailed)
         }
         let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID)
         let service: RelayService
@@ -66,7 +66,7 @@ struct ParentRunner {
             listeners = try StreamListeners(streams?.receivers ?? [], emulation: emulation)
         } catch {
             logger.error("\(error)")
-            throw ExitCode(InitExitCode.bootStepFailed)
+            throw CommandExit(InitExitCode.bootStepFailed)
         }
         // The DNS forwarder and the clock server: either fails to listen, everything stops.
         func startOrStop<Server>(_ what: String, at address: ListenAddress?, _ start: (ListenAddress) throws -> Server) throws -> Server? {
@@ -77,7 +77,7 @@ struct ParentRunner {
                 listeners.stop()
                 service.stop()
                 logger.error("cannot listen on \(address.emulated(by: emulation)) for \(what): \(error)")
-                throw ExitCode(InitExitCode.bootStepFailed)
+                throw CommandExit(InitExitCode.bootStepFailed)
             }
         }
         let forwarder = try startOrStop("dns", at: dns) { address in
@@ -113,7 +113,7 @@ struct ParentRunner {
         if let last = streams?.sink.lastStatus { logger.info("the enclave's last status: \(last)") }
         if let code = result {
             logger.notice("the enclave reported exit code \(code): exiting with it (--exit-with-enclave)")
-            throw ExitCode(code)
+            throw CommandExit(code)
         }
     }
 

@@ -1,17 +1,17 @@
 import Addressing
-import ArgumentParser
 import BootConfig
+import Commands
 import ConsoleLog
 import Logging
 import Relay
 import Processes
 
 /// `enclave-init parent [serve] --config boot.json`: the mirror image of the enclave's proxies.
-struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
+struct ParentServeCommand: Command {
     static let signalPolicy = SignalPolicy.drainOnTermination
 
-    static let configuration = CommandConfiguration(
-        commandName: "serve",
+    static let spec = CommandSpec(
+        name: "serve",
         abstract: "Serve the parent side of a boot JSON (the default `parent` command).",
         discussion: """
         For each hosts[] entry: listen on vsock port vsock_port and dial remote (default: the first \
@@ -25,30 +25,33 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
         status event (JSON); with --exit-with-enclave, exit with the enclave's exit code once it \
         reports shutdown. dns: answer the enclave's queries with this machine's resolvers. clock: \
         serve this machine's CLOCK_REALTIME (keep it synced: chrony with the Amazon Time Sync Service).
-        """
+        """,
+        options: EnclaveOptions.options + [
+            OptionSpec("--ingress-bind", value: "address", help: "Where ingress listens (default: 0.0.0.0)."),
+            OptionSpec("--allowlist", value: "file", help: "A vsock-proxy allowlist YAML: every hosts[].remote must be in it."),
+            OptionSpec("--exit-with-enclave", help: "Exit with the enclave's exit code once its status stream reports it (needs a status section)."),
+            OptionSpec("--status-file", value: "path", help: "Keep the enclave's last status event (one JSON line) in this file."),
+        ] + AddressFamilyOptions.options + LoggingOptions.options
     )
 
-    @OptionGroup var enclave: EnclaveOptions
+    let enclave: EnclaveOptions
+    let ingressBind: String
+    let allowlist: String?
+    let exitWithEnclave: Bool
+    let statusFile: String?
+    let family: AddressFamilyOptions
+    let logging: LoggingOptions
 
-    @Option(name: .long, help: ArgumentHelp("Where ingress listens.", valueName: "address"))
-    var ingressBind: String = "0.0.0.0"
-
-    @Option(name: .long, help: ArgumentHelp("A vsock-proxy allowlist YAML: every hosts[].remote must be in it.", valueName: "file"))
-    var allowlist: String?
-
-    @Flag(name: .long, help: "Exit with the enclave's exit code once its status stream reports it (needs a status section).")
-    var exitWithEnclave = false
-
-    @Option(name: .long, help: ArgumentHelp("Keep the enclave's last status event (one JSON line) in this file.", valueName: "path"))
-    var statusFile: String?
-
-    @OptionGroup var family: AddressFamilyOptions
-
-    @OptionGroup var logging: LoggingOptions
-
-    func validate() throws {
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        enclave = try EnclaveOptions(arguments)
+        ingressBind = arguments.string("--ingress-bind") ?? "0.0.0.0"
+        allowlist = arguments.string("--allowlist")
+        exitWithEnclave = arguments.flag("--exit-with-enclave")
+        statusFile = arguments.string("--status-file")
+        family = try AddressFamilyOptions(arguments)
+        logging = try LoggingOptions(arguments)
         if IPv4Address(ingressBind) == nil && !IPv6Address.isValid(ingressBind) {
-            throw ValidationError("--ingress-bind \(ingressBind) is not an IP address")
+            throw UsageError("--ingress-bind \(ingressBind) is not an IP address")
         }
     }
 
@@ -57,11 +60,11 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
         let (path, bootConfig) = try enclave.loadConfig()
         if exitWithEnclave && bootConfig.status == nil {
             Console.error("\(path): --exit-with-enclave needs a status section (e.g. \"status\": {\"vsock_port\": 9101}) to learn the enclave's exit code")
-            throw ExitCode(InitExitCode.invalidConfig)
+            throw CommandExit(InitExitCode.invalidConfig)
         }
         if statusFile != nil && bootConfig.status == nil {
             Console.error("\(path): --status-file needs a status section (e.g. \"status\": {\"vsock_port\": 9101})")
-            throw ExitCode(InitExitCode.invalidConfig)
+            throw CommandExit(InitExitCode.invalidConfig)
         }
         if let allowlist {
             try runner.check(remotes: bootConfig.hosts.enumerated().compactMap { index, host in
@@ -82,15 +85,11 @@ struct ParentServeCommand: ParsableCommand, SignalPolicyDeclaring {
                                                                                   family: family.selected))
         } catch {
             runner.logger.error("\(path): \(error)")
-            throw ExitCode(InitExitCode.bootStepFailed)
+            throw CommandExit(InitExitCode.bootStepFailed)
         }
         let sink = ParentStreams(config: bootConfig, statusFile: statusFile, logger: Logger(label: "enclave"))
         try runner.serve(routes, streams: .init(sink: sink, receivers: sink.receivers(for: bootConfig), exitWithEnclave: exitWithEnclave),
                          dns: bootConfig.dns.map { .vsock(port: $0.vsockPort) }, clock: bootConfig.clock.map { .vsock(port: $0.vsockPort) },
                          source: path)
     }
-}
-
-extension AddressFamilyOptions {
-    var selected: AddressFamily { ipv4 ? .ipv4 : ipv6 ? .ipv6 : .any }
 }

@@ -1,6 +1,6 @@
 import Addressing
-import ArgumentParser
 import BootConfig
+import Commands
 import ConsoleLog
 import Control
 import Logging
@@ -9,7 +9,7 @@ import Processes
 /// `enclave-init parent stop`: a graceful stop from the parent instance. `nitro-cli
 /// terminate-enclave` powers the enclave off at once (nothing inside hears of it); this asks
 /// enclave-init over the control port to shut down as on SIGTERM, and waits until it has.
-struct ParentStopCommand: ParsableCommand {
+struct ParentStopCommand: Command {
     /// Its exit codes besides 0 (stopped) and 78 (invalid config), one per way it can fail.
     enum ExitCodes {
         /// Nothing answered on the control port, or the enclave could not be found (EX_UNAVAILABLE).
@@ -20,8 +20,8 @@ struct ParentStopCommand: ParsableCommand {
         static let refused: Int32 = 76
     }
 
-    static let configuration = CommandConfiguration(
-        commandName: "stop",
+    static let spec = CommandSpec(
+        name: "stop",
         abstract: "Stop the enclave gracefully over its control port, and wait until it has stopped.",
         discussion: """
         Sends `stop` to the enclave's control.vsock_port: enclave-init signals the app (SIGTERM), \
@@ -32,23 +32,26 @@ struct ParentStopCommand: ParsableCommand {
         did not speak the control protocol; 78 invalid config or no control section; 64 a usage error \
         (which enclave is not said, outside the emulation).
         Set ENCLAVE_INIT_VSOCK_DIR=DIR to use the Unix-socket emulation (the enclave is CID 16 unless given).
-        """
+        """,
+        options: EnclaveOptions.options + [
+            OptionSpec("--timeout", value: "seconds", help: "Seconds to wait for the enclave to finish (default: shutdown.grace_seconds + 30)."),
+        ] + LoggingOptions.options
     )
 
-    @OptionGroup var enclave: EnclaveOptions
+    let enclave: EnclaveOptions
+    let timeout: Int?
+    let logging: LoggingOptions
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the enclave to finish (default: shutdown.grace_seconds + 30).", valueName: "seconds"))
-    var timeout: Int?
-
-    @OptionGroup var logging: LoggingOptions
-
-    func validate() throws {
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        enclave = try EnclaveOptions(arguments)
+        timeout = try arguments.value("--timeout")
+        logging = try LoggingOptions(arguments)
         if let timeout, !(1...86_400).contains(timeout) {
-            throw ValidationError("--timeout \(timeout) is out of range 1-86400 seconds")
+            throw UsageError("--timeout \(timeout) is out of range 1-86400 seconds")
         }
         // Checked while parsing, so that the usage printed with it is this command's.
         if enclave.enclave(emulated: Self.emulation != nil) == nil {
-            throw ValidationError("which enclave? give --enclave-cid N or --enclave-name NAME (only the vsock emulation has a default)")
+            throw UsageError("which enclave? give --enclave-cid N or --enclave-name NAME (only the vsock emulation has a default)")
         }
     }
 
@@ -60,7 +63,7 @@ struct ParentStopCommand: ParsableCommand {
         let (path, bootConfig) = try enclave.loadConfig()
         guard let control = bootConfig.control else {
             Console.error("\(path): no control section: the enclave does not listen for `stop`; add \"control\": {\"vsock_port\": 9102} and boot it again")
-            throw ExitCode(InitExitCode.invalidConfig)
+            throw CommandExit(InitExitCode.invalidConfig)
         }
         let emulation = Self.emulation
         let cid = try enclaveCID(emulated: emulation != nil, logger: logger)
@@ -82,9 +85,9 @@ struct ParentStopCommand: ParsableCommand {
         } catch {
             logger.error("\(error)")
             switch error {
-            case .unreachable: throw ExitCode(ExitCodes.unreachable)
-            case .timedOut: throw ExitCode(ExitCodes.timedOut)
-            case .refused, .protocolViolation: throw ExitCode(ExitCodes.refused)
+            case .unreachable: throw CommandExit(ExitCodes.unreachable)
+            case .timedOut: throw CommandExit(ExitCodes.timedOut)
+            case .refused, .protocolViolation: throw CommandExit(ExitCodes.refused)
             }
         }
     }
@@ -100,10 +103,10 @@ struct ParentStopCommand: ParsableCommand {
                 return try EnclaveLocator(name: name).cid()
             } catch {
                 logger.error("\(error)")
-                throw ExitCode(ExitCodes.unreachable)
+                throw CommandExit(ExitCodes.unreachable)
             }
         case nil:
-            throw ValidationError("which enclave? give --enclave-cid N or --enclave-name NAME")
+            throw UsageError("which enclave? give --enclave-cid N or --enclave-name NAME")
         }
     }
 }

@@ -1,6 +1,6 @@
 import Addressing
-import ArgumentParser
 import BootConfig
+import Commands
 import ConsoleLog
 import Logging
 import Relay
@@ -8,46 +8,52 @@ import Processes
 
 /// `enclave-init parent vsock-proxy LOCAL_PORT REMOTE_ADDR REMOTE_PORT`: AWS vsock-proxy's
 /// command line, so a unit running vsock-proxy can switch binaries without other changes.
-struct VsockProxyCommand: ParsableCommand, SignalPolicyDeclaring {
+struct VsockProxyCommand: Command {
     static let signalPolicy = SignalPolicy.drainOnTermination
 
-    static let configuration = CommandConfiguration(
-        commandName: "vsock-proxy",
+    static let spec = CommandSpec(
+        name: "vsock-proxy",
         abstract: "Drop-in for AWS's vsock-proxy: listen on vsock LOCAL_PORT, dial REMOTE_ADDR:REMOTE_PORT.",
         discussion: """
         Like vsock-proxy, the remote must be listed in the allowlist file (--config, default \
         \(VsockProxyAllowlist.defaultPath)). Unlike it, every connection resolves REMOTE_ADDR again \
         and tries each address in turn, a DNS error fails only that connection, and there is no \
         worker limit (-w is accepted and ignored).
-        """
+        """,
+        options: [
+            OptionSpec("--config", value: "file", help: "The allowlist YAML (default: \(VsockProxyAllowlist.defaultPath))."),
+        ] + AddressFamilyOptions.options + [
+            OptionSpec("-w", "--num_workers", "--num-workers", value: "n", help: "Accepted for compatibility; connections are not limited."),
+        ] + LoggingOptions.options,
+        arguments: [
+            ArgumentSpec("local-port", help: "The vsock port to listen on."),
+            ArgumentSpec("remote-addr", help: "The host to dial: a DNS name or an IP address."),
+            ArgumentSpec("remote-port", help: "The TCP port to dial."),
+        ]
     )
 
-    @Argument(help: "The vsock port to listen on.")
-    var localPort: UInt32
+    let localPort: UInt32
+    let remoteAddr: String
+    let remotePort: UInt16
+    let config: String
+    let family: AddressFamilyOptions
+    let numWorkers: Int?
+    let logging: LoggingOptions
 
-    @Argument(help: "The host to dial: a DNS name or an IP address.")
-    var remoteAddr: String
-
-    @Argument(help: "The TCP port to dial.")
-    var remotePort: UInt16
-
-    @Option(name: .long, help: ArgumentHelp("The allowlist YAML.", valueName: "file"))
-    var config: String = VsockProxyAllowlist.defaultPath
-
-    @OptionGroup var family: AddressFamilyOptions
-
-    @Option(name: [.customShort("w"), .customLong("num_workers"), .long], help: "Accepted for compatibility; connections are not limited.")
-    var numWorkers: Int?
-
-    @OptionGroup var logging: LoggingOptions
-
-    func validate() throws {
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        localPort = try arguments.argument(0)
+        remoteAddr = try arguments.argument(1)
+        remotePort = try arguments.argument(2)
+        config = arguments.string("--config") ?? VsockProxyAllowlist.defaultPath
+        family = try AddressFamilyOptions(arguments)
+        numWorkers = try arguments.value("-w")
+        logging = try LoggingOptions(arguments)
         guard VsockLimits.ports.contains(Int64(localPort)) else {
-            throw ValidationError("LOCAL_PORT \(localPort) is not a vsock port (1-4294967294)")
+            throw UsageError("LOCAL_PORT \(localPort) is not a vsock port (1-4294967294)")
         }
-        guard remotePort > 0 else { throw ValidationError("REMOTE_PORT must be 1-65535") }
+        guard remotePort > 0 else { throw UsageError("REMOTE_PORT must be 1-65535") }
         guard case .success = HostPort.parse(remote.description) else {
-            throw ValidationError("REMOTE_ADDR \(remoteAddr) is neither a DNS name nor an IP address")
+            throw UsageError("REMOTE_ADDR \(remoteAddr) is neither a DNS name nor an IP address")
         }
     }
 

@@ -1,3 +1,5 @@
+import Commands
+
 // The enclave-init binary: the root command (RootCommand.swift) joins the enclave's commands
 // (EnclaveInit) and the parent's (Parent); everything else lives in those modules.
-EnclaveInitMain.run(arguments: Array(CommandLine.arguments.dropFirst()))
+CommandMain.run(Array(CommandLine.arguments.dropFirst()), root: RootCommand.group)

@@ -1,5 +1,6 @@
 import Addressing
 import BootConfig
+import Commands
 import Foundation
 @testable import Parent
 import Processes
@@ -163,10 +164,13 @@ import TestSupport
     /// One rule for serve and stop: --enclave-cid, else --enclave-name, else CID 16 under the
     /// emulation only; on Nitro a command that needs the enclave is told to name it.
     @Test func whichEnclaveTheParentCommandsMean() throws {
-        #expect(try EnclaveOptions.parse([]).enclave(emulated: true) == .cid(16))
-        #expect(try EnclaveOptions.parse([]).enclave(emulated: false) == nil)
-        #expect(try EnclaveOptions.parse(["--enclave-cid", "21"]).enclave(emulated: true) == .cid(21))
-        #expect(try EnclaveOptions.parse(["--enclave-name", "prod"]).enclave(emulated: false) == .named("prod"))
-        #expect(throws: (any Error).self) { try EnclaveOptions.parse(["--enclave-cid", "21", "--enclave-name", "prod"]) }
+        func parse(_ words: [String]) throws -> EnclaveOptions {
+            try EnclaveOptions(CommandLineParser.read(words[...], spec: CommandSpec(name: "test", abstract: "", options: EnclaveOptions.options)))
+        }
+        #expect(try parse([]).enclave(emulated: true) == .cid(16))
+        #expect(try parse([]).enclave(emulated: false) == nil)
+        #expect(try parse(["--enclave-cid", "21"]).enclave(emulated: true) == .cid(21))
+        #expect(try parse(["--enclave-name", "prod"]).enclave(emulated: false) == .named("prod"))
+        #expect(throws: (any Error).self) { try parse(["--enclave-cid", "21", "--enclave-name", "prod"]) }
     }
 }

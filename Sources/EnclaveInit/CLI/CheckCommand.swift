@@ -1,18 +1,17 @@
-import ArgumentParser
 import BootConfig
+import Commands
 
 /// `enclave-init check`: validate the boot JSON and print a one-screen summary, or every error.
-public struct CheckCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "check",
+public struct CheckCommand: Command {
+    public static let spec = ConfigOptions.spec(
+        "check",
         abstract: "Validate the boot JSON: exit 0 with a summary, or 78 listing every error.",
-        usage: ConfigOptions.usage("check"),
         discussion: "Exit codes: 0 valid; 78 invalid (every error with its JSON path and a hint); 64 a usage error."
     )
 
-    @OptionGroup var options: ConfigOptions
+    let options: ConfigOptions
 
-    public init() {}
+    public init(_ arguments: ParsedArguments) throws(UsageError) { options = try ConfigOptions(arguments) }
 
     public func run() throws {
         options.logging.bootstrap()

@@ -1,20 +1,31 @@
-import ArgumentParser
 import BootConfig
+import Commands
 import ConsoleLog
 import Processes
-import Supervisor
 
 /// --config, --log-level and the command after `--`, shared by run, check and plan (in this
 /// order, which is the order their usage lines show: the command after `--` comes last).
-struct ConfigOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The boot JSON (else $\(BootConfigLoader.environmentVariable), else \(BootConfigLoader.defaultPath)).", valueName: "path"))
+struct ConfigOptions: Sendable {
+    static let options = [
+        OptionSpec("--config", value: "path", help: "The boot JSON (else $\(BootConfigLoader.environmentVariable), else \(BootConfigLoader.defaultPath))."),
+    ] + LoggingOptions.options
+    static let command = ArgumentSpec("command", help: "A command after `--` replaces app.command.")
+
+    /// The spec of run, check and plan: the same options, their own words.
+    static func spec(_ name: String, abstract: String, usageName: String? = nil, discussion: String) -> CommandSpec {
+        CommandSpec(name: name, abstract: abstract, discussion: discussion, usage: [usage(usageName ?? name)],
+                    options: options, commandAfterTerminator: command)
+    }
+
     var config: String?
+    var logging: LoggingOptions
+    var command: [String]
 
-    @OptionGroup var logging: LoggingOptions
-
-    @Argument(parsing: .postTerminator,
-              help: ArgumentHelp("A command after `--` replaces app.command.", valueName: "command"))
-    var command: [String] = []
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        config = arguments.string("--config")
+        logging = try LoggingOptions(arguments)
+        command = arguments.afterTerminator
+    }
 
     /// --config, else $ENCLAVE_INIT_CONFIG, else the default path.
     var resolvedPath: String { BootConfigLoader.resolvedPath(explicit: config) }
@@ -23,19 +34,19 @@ struct ConfigOptions: ParsableArguments {
         try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
     }
 
-    /// The usage line of run, check and plan: ArgumentParser would print the optional command
-    /// as `-- [<command> ...]`, which reads as if `--` were required.
+    /// The usage line of run, check and plan: the optional command after `--` comes last, and
+    /// `--` itself only with it.
     static func usage(_ command: String) -> String {
         "enclave-init \(command) [--config <path>] [--log-level <level>] [-- <command> [<argument> ...]]"
     }
 
     /// For commands that only read the config: print every error and exit 78.
-    func loadOrExit() throws -> BootConfiguration {
+    func loadOrExit() throws(CommandExit) -> BootConfiguration {
         do {
             return try load()
         } catch {
             Console.error(error.description)
-            throw ExitCode(InitExitCode.invalidConfig)
+            throw CommandExit(InitExitCode.invalidConfig)
         }
     }
 }

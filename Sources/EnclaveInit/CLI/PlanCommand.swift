@@ -1,21 +1,20 @@
-import ArgumentParser
 import Addressing
 import BootConfig
+import Commands
 import Glibc
 import Relay
 
 /// `enclave-init plan`: print the ordered boot steps the config implies; touches nothing.
-public struct PlanCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "plan",
+public struct PlanCommand: Command {
+    public static let spec = ConfigOptions.spec(
+        "plan",
         abstract: "Print the ordered boot steps the config implies (addresses, hosts lines, listeners, mounts, the app); touch nothing.",
-        usage: ConfigOptions.usage("plan"),
         discussion: "Exit codes: 0 printed; 78 invalid config (every error, as check prints them); 64 a usage error."
     )
 
-    @OptionGroup var options: ConfigOptions
+    let options: ConfigOptions
 
-    public init() {}
+    public init(_ arguments: ParsedArguments) throws(UsageError) { options = try ConfigOptions(arguments) }
 
     public func run() throws {
         options.logging.bootstrap()

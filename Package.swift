@@ -102,14 +102,18 @@ let package = Package(
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
+            "HTTPHead",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The binary's one HTTP/1 parser: request heads, bodies (Content-Length, chunked), the
+        // responses it writes (the egress proxy, the parent's CONNECT server, the attestation endpoint).
+        .target(name: "HTTPHead", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+
         // Listeners and connection setup on SwiftNIO; the bytes move with splice(2).
         .target(name: "Relay", dependencies: [
-            "Addressing", "BootConfig", "Policy", "LogThrottle", "CSupport",
+            "HTTPHead", "Addressing", "BootConfig", "Policy", "LogThrottle", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -196,11 +200,12 @@ let package = Package(
         .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "DocumentReading", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
+        .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
         .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Commands", "Relay", "Processes", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "NFSTests", dependencies: ["NFS", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [
-            "Relay", "Policy", "Addressing", "TestSupport",
+            "Relay", "HTTPHead", "Policy", "Addressing", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,7 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
+import HTTPHead
 import NIOPosix
 
 /// What the endpoint asks the NSM through (the device, or a test's stand-in).
@@ -40,7 +40,6 @@ public final class AttestationEndpoint: Sendable {
                 .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { [nsm, logger] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandler(AttestationHandler(nsm: nsm, logger: logger))
                     }
                 }
@@ -60,35 +59,30 @@ public final class AttestationEndpoint: Sendable {
     }
 
     /// The status and one-line reason for a failed NSM call.
-    static func answer(for error: Error) -> (HTTPResponseStatus, String) {
+    static func answer(for error: Error) -> (status: Int, reason: String) {
         switch error {
         case NSMDevice.Failure.absent, NSMDevice.Failure.notAnNSM, NSMDevice.Failure.cannotOpen:
-            return (.serviceUnavailable, "\(error)")
+            return (503, "\(error)")
         case NSMDevice.Failure.timedOut, NSMDevice.Failure.deviceHung:
-            return (.gatewayTimeout, "\(error)")
+            return (504, "\(error)")
         case NSMDevice.Failure.requestTooLarge:
-            return (.badRequest, "\(error)")
+            return (400, "\(error)")
         default:
-            return (.badGateway, "\(error)")
+            return (502, "\(error)")
         }
     }
 }
 
 /// One connection: reads a request (its body at most 16 KiB), answers, closes.
 private final class AttestationHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private enum State {
-        case idle
-        case reading(HTTPRequestHead, body: [UInt8])
-        /// The request was answered already (a bad head or an oversized body); the rest is dropped.
-        case answered
-    }
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private let nsm: NSMCalling
     private let logger: Logger
-    private var state = State.idle
+    private var reader = RequestReader(maximumBodyBytes: AttestationRequest.maximumBodyBytes)
+    /// Set once the request is complete or refused: what follows is dropped.
+    private var answered = false
 
     init(nsm: NSMCalling, logger: Logger) {
         self.nsm = nsm
@@ -96,28 +90,26 @@ private final class AttestationHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (unwrapInboundIn(data), state) {
-        case (.head(let head), .idle):
-            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-            guard path == AttestationEndpoint.path else {
-                return respond(context, .notFound, text: "no such endpoint: \(path) (POST \(AttestationEndpoint.path))")
+        guard !answered else { return }
+        var buffer = unwrapInboundIn(data)
+        act(on: reader.receive(buffer.readBytes(length: buffer.readableBytes) ?? []), context)
+    }
+
+    private func act(on event: RequestReader.Event, _ context: ChannelHandlerContext) {
+        switch event {
+        case .needMore:
+            break
+        case .rejected(let rejection):
+            respond(context, rejection.status, text: rejection.reason)
+        case .complete(let head, let body):
+            answered = true
+            guard head.path == AttestationEndpoint.path else {
+                return respond(context, 404, text: "no such endpoint: \(head.path) (POST \(AttestationEndpoint.path))")
             }
-            guard head.method == .POST else {
-                return respond(context, .methodNotAllowed, text: "\(head.method) is not allowed here: POST \(AttestationEndpoint.path)",
-                               extra: [("Allow", "POST")])
+            guard head.method == "POST" else {
+                return respond(context, 405, text: "\(head.method) is not allowed here: POST \(AttestationEndpoint.path)", extra: [("Allow", "POST")])
             }
-            state = .reading(head, body: [])
-        case (.body(var chunk), .reading(let head, var body)):
-            guard body.count + chunk.readableBytes <= AttestationRequest.maximumBodyBytes else {
-                return respond(context, .badRequest, text: "the body is over \(AttestationRequest.maximumBodyBytes) bytes")
-            }
-            body += chunk.readBytes(length: chunk.readableBytes) ?? []
-            state = .reading(head, body: body)
-        case (.end, .reading(_, let body)):
-            state = .answered
             attest(context, body: body)
-        default:
-            break // after an answer: dropped
         }
     }
 
@@ -125,7 +117,7 @@ private final class AttestationHandler: ChannelInboundHandler {
         let request: NSMRequest
         switch AttestationRequest.parse(body) {
         case .success(let parsed): request = parsed
-        case .failure(let bad): return respond(context, .badRequest, text: bad.reason)
+        case .failure(let bad): return respond(context, 400, text: bad.reason)
         }
         let loop = context.eventLoop
         let contextBox = NIOLoopBound(context, eventLoop: loop)
@@ -133,40 +125,48 @@ private final class AttestationHandler: ChannelInboundHandler {
             let context = contextBox.value
             switch result {
             case .success(.attestation(let document)):
-                respond(context, .ok, body: document, contentType: "application/cbor")
+                send(context, HTTPResponse.bytes(status: 200, body: document, contentType: "application/cbor"))
             case .success(let other):
-                respond(context, .badGateway, text: "the NSM answered \(other) to an attestation request")
+                respond(context, 502, text: "the NSM answered \(other) to an attestation request")
             case .failure(let error):
                 let (status, reason) = AttestationEndpoint.answer(for: error)
-                logger.warning("\(status.code) \(status.reasonPhrase): \(reason)")
+                logger.warning("\(status) \(HTTPResponse.phrase(status)): \(reason)")
                 respond(context, status, text: reason)
             }
         }
     }
 
-    private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, text: String,
-                         extra: [(String, String)] = []) {
-        respond(context, status, body: Array((text + "\n").utf8), contentType: "text/plain; charset=utf-8", extra: extra)
+    private func respond(_ context: ChannelHandlerContext, _ status: Int, text: String, extra: [(String, String)] = []) {
+        send(context, HTTPResponse.text(status: status, reason: text, extra: extra))
     }
 
-    private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, body: [UInt8], contentType: String,
-                         extra: [(String, String)] = []) {
-        state = .answered
-        var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", "\(body.count)"), ("Connection", "close")])
-        for (name, value) in extra { headers.add(name: name, value: value) }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+    /// Answers, then closes gracefully: the write side at once, the connection when the client
+    /// ends its input or after `lingering`. Closing outright while a client is still sending
+    /// (a body refused by its Content-Length before it arrived) makes the kernel reset the
+    /// connection, and the reset can destroy the answer before the client reads it.
+    private func send(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
+        answered = true
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: bytes))).whenComplete { [self] _ in
+            sent = true
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: Self.lingering) { channel.close(promise: nil) }
+        }
     }
 
-    /// The client's input ended: once a request is complete it is answered (and the connection
-    /// closed after the answer); before that, nothing will complete it, so the connection closes.
+    private static let lingering = TimeAmount.seconds(2)
+    /// Set once the answer is written: the end of input then ends the connection.
+    private var sent = false
+
+    /// The client's input ended: a complete request is answered (and the connection closed
+    /// after the answer); before that, nothing will complete it: 400, then close.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard case ChannelEvent.inputClosed = event else { return context.fireUserInboundEventTriggered(event) }
-        switch state {
-        case .idle, .reading: context.close(promise: nil)
-        case .answered: break
+        if sent { return context.close(promise: nil) }
+        guard !answered else { return }
+        switch reader.inputEnded() {
+        case .rejected(let rejection): respond(context, rejection.status, text: rejection.reason)
+        default: context.close(promise: nil)
         }
     }
 

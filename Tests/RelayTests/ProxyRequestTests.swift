@@ -1,4 +1,5 @@
 @testable import Relay
+import HTTPHead
 import Testing
 
 @Suite struct ProxyRequestTests {
@@ -51,8 +52,8 @@ import Testing
     }
 
     @Test func responseStatusIsRead() {
-        #expect(ProxyResponse.status(of: Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)) == 200)
-        #expect(ProxyResponse.status(of: ProxyResponse.text(status: 403, reason: "no")) == 403)
-        #expect(ProxyResponse.status(of: Array("SSH-2.0\r\n\r\n".utf8)) == nil)
+        #expect(HTTPResponse.status(of: Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)) == 200)
+        #expect(HTTPResponse.status(of: HTTPResponse.text(status: 403, reason: "no")) == 403)
+        #expect(HTTPResponse.status(of: Array("SSH-2.0\r\n\r\n".utf8)) == nil)
     }
 }

@@ -1,3 +1,4 @@
+import HTTPHead
 import Addressing
 import BootConfig
 import NIOCore
@@ -145,20 +146,20 @@ final class EgressExchange: @unchecked Sendable {
             return refuse(.failed, status: 502, reason: "the parent's egress proxy closed without answering")
         }
         if captured {
-            guard ProxyResponse.status(of: answer) == 200 else {
+            guard HTTPResponse.status(of: answer) == 200 else {
                 upstream.close(promise: nil)
                 let said = String(decoding: answer.prefix { $0 != 13 }, as: UTF8.self)
                 return refuse(.failed, status: 502, reason: "captured \(request.destination): the parent answered \(said)")
             }
             context.counters.count(.allowed)
             context.logger.debug("egress: captured connection to \(request.destination) allowed")
-        } else if ProxyResponse.status(of: answer) == 200 {
+        } else if HTTPResponse.status(of: answer) == 200 {
             context.counters.count(.allowed)
             context.logger.debug("egress: \(request.method) \(request.destination) allowed")
             if request.originForm != nil {
                 upstream.writeAndFlush(ByteBuffer(bytes: request.originHead()), promise: nil)
             } else {
-                accepted.writeAndFlush(ByteBuffer(bytes: ProxyResponse.established), promise: nil)
+                accepted.writeAndFlush(ByteBuffer(bytes: HTTPResponse.established), promise: nil)
             }
         } else {
             // The parent's refusal, passed on as it is; the relay then carries its body.
@@ -195,7 +196,7 @@ final class EgressExchange: @unchecked Sendable {
                 case .success(let upstream):
                     context.counters.count(.allowed)
                     context.logger.debug("egress: CONNECT \(destination) allowed, connected to \(upstream.remoteAddress.map { "\($0)" } ?? "?")")
-                    accepted.writeAndFlush(ByteBuffer(bytes: ProxyResponse.established), promise: nil)
+                    accepted.writeAndFlush(ByteBuffer(bytes: HTTPResponse.established), promise: nil)
                     state = .relaying
                     context.relay(accepted, upstream)
                 }
@@ -248,7 +249,7 @@ final class EgressExchange: @unchecked Sendable {
             return
         }
         try? channel.pipeline.syncOperations.addHandler(DiscardInbound(), position: .first)
-        channel.writeAndFlush(ByteBuffer(bytes: ProxyResponse.text(status: status, reason: reason))).whenComplete { _ in
+        channel.writeAndFlush(ByteBuffer(bytes: HTTPResponse.text(status: status, reason: reason))).whenComplete { _ in
             channel.close(mode: .output, promise: nil)
             _ = channel.setOption(ChannelOptions.autoRead, value: true)
             channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }

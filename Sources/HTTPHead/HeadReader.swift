@@ -4,17 +4,17 @@ import NIOCore
 /// then hands it over and leaves the pipeline; the bytes after it continue to the next handler
 /// untouched (they belong to the relay). A head longer than `limit`, or an EOF or error before
 /// the head ends, is reported instead.
-final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
+public final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
 
-    enum Outcome {
+    public enum Outcome {
         case head([UInt8])
         case tooLarge
         case ended
     }
 
-    static let terminator: [UInt8] = Array("\r\n\r\n".utf8)
+    public static let terminator: [UInt8] = Array("\r\n\r\n".utf8)
 
     private let limit: Int
     private var buffer: ByteBuffer?
@@ -23,17 +23,17 @@ final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
     private var searched = 0
     private var onOutcome: ((Outcome) -> Void)?
 
-    init(limit: Int, onOutcome: @escaping (Outcome) -> Void) {
+    public init(limit: Int, onOutcome: @escaping (Outcome) -> Void) {
         self.limit = limit
         self.onOutcome = onOutcome
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         guard onOutcome != nil else { return context.fireChannelRead(data) }
         if buffer == nil { buffer = incoming } else { buffer!.writeBuffer(&incoming) }
         let view = buffer!.readableBytesView
-        let end = Self.endOfHead(in: view, from: max(0, searched - 3))
+        let end = RequestHead.endOfHead(in: view, from: max(0, searched - 3))
         searched = view.count
         if let end, end - view.startIndex <= limit {
             let head = Array(view[view.startIndex..<end])
@@ -51,7 +51,7 @@ final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event, onOutcome != nil {
             finish(.ended, context: context)
             return
@@ -59,12 +59,12 @@ final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         if onOutcome != nil { finish(.ended, context: context) }
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
         if onOutcome != nil { finish(.ended, context: context) }
         context.close(promise: nil)
     }
@@ -73,17 +73,5 @@ final class HeadReader: ChannelInboundHandler, RemovableChannelHandler {
         let report = onOutcome
         onOutcome = nil
         report?(outcome)
-    }
-
-    /// The index just past "\r\n\r\n", if the head is complete, looking from `offset` on.
-    static func endOfHead(in bytes: ByteBufferView, from offset: Int = 0) -> ByteBufferView.Index? {
-        guard bytes.count >= 4 else { return nil }
-        var index = bytes.startIndex + offset
-        let last = bytes.endIndex - 4
-        while index <= last {
-            if bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 { return index + 4 }
-            index += 1
-        }
-        return nil
     }
 }

@@ -25,6 +25,7 @@ let package = Package(
 
         // The enclave's commands (run, check, plan) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
+            "Services",
             "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "CSupport",
             "Commands",
             .product(name: "Logging", package: "swift-log"),
@@ -34,6 +35,7 @@ let package = Package(
         // the streams' receiving end), the vsock-proxy drop-in, the nitro-cli enclave lookup.
         // Never depends on the enclave's boot.
         .target(name: "Parent", dependencies: [
+            "Services",
             "DocumentReading",
             "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "Relay", "Streams", "Processes", "TimeSync",
             "Commands",
@@ -89,6 +91,7 @@ let package = Package(
         // The DNS stub inside the enclave (127.0.0.1:53, UDP and TCP) and the parent's
         // forwarder to its system's resolvers; the names recent answers gave to addresses.
         .target(name: "DNS", dependencies: [
+            "Services",
             "Addressing", "BootConfig", "Policy", "LogThrottle", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -98,6 +101,7 @@ let package = Package(
 
         // The Nitro Secure Module: CBOR, the device's ioctl, the attestation endpoint, entropy.
         .target(name: "NSM", dependencies: [
+            "Services",
             "DocumentReading", "CSupport",
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -107,12 +111,22 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // What every long-running piece of either half is (start, stop, what it listens on), the
+        // list that starts them in order and stops them in reverse, and the one event-loop group.
+        .target(name: "Services", dependencies: [
+            "Addressing",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
         // The binary's one HTTP/1 parser: request heads, bodies (Content-Length, chunked), the
         // responses it writes (the egress proxy, the parent's CONNECT server, the attestation endpoint).
         .target(name: "HTTPHead", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
 
         // Listeners and connection setup on SwiftNIO; the bytes move with splice(2).
         .target(name: "Relay", dependencies: [
+            "Services",
             "HTTPHead", "Addressing", "BootConfig", "Policy", "LogThrottle", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -122,6 +136,7 @@ let package = Package(
 
         // Step 4: log and status streams to the parent (both halves), the app's output capture.
         .target(name: "Streams", dependencies: [
+            "Services",
             "DocumentReading",
             "Addressing", "BootConfig", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -132,6 +147,7 @@ let package = Package(
 
         // The control port, both ends: the enclave's listener for `stop`, the protocol `parent stop` speaks.
         .target(name: "Control", dependencies: [
+            "Services",
             "Addressing", "LogThrottle",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -141,6 +157,7 @@ let package = Package(
 
         // Clock sync, both ends: the parent serves its CLOCK_REALTIME, the enclave samples and corrects.
         .target(name: "TimeSync", dependencies: [
+            "Services",
             "Addressing",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -201,6 +218,11 @@ let package = Package(
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
+        .testTarget(name: "ServicesTests", dependencies: [
+            "Services", "Addressing",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Commands", "Relay", "Processes", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "NFSTests", dependencies: ["NFS", "BootConfig"]),

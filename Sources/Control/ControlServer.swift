@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Services
 
 /// The enclave's end of the control port: listens on vsock (any CID) `control.vsock_port` and
 /// takes one command, `stop`, which calls `onStop` (the supervisor then shuts down as on
@@ -12,12 +13,12 @@ import NIOPosix
 /// closed, silent peers are closed after 5 s, at most 16 connections are open at once (a new
 /// one evicts the oldest, so a flood of idle connections cannot lock a real `stop` out), and
 /// every refusal costs at most one log line a second.
-public final class ControlServer: Sendable {
+public final class ControlServer: Service, Sendable {
     public let listen: ListenAddress
     private let emulation: VsockEmulation?
     private let onStop: @Sendable () -> Void
     private let logger: Logger
-    private let group: MultiThreadedEventLoopGroup
+    private let loop = EventLoops.one()
     private let state = NIOLockedValueBox(State())
     private let refusalLog = LogThrottle()
 
@@ -43,36 +44,37 @@ public final class ControlServer: Sendable {
         self.emulation = emulation
         self.onStop = onStop
         self.logger = logger
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
-    /// Listens; throws (having cleaned up) when it cannot.
+    /// Listens; throws when it cannot.
     public func start() throws {
-        do {
-            let channel = try ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { [self] channel in
-                    admit(channel)
-                    channel.closeFuture.whenComplete { [self] _ in
-                        state.withLockedValue { $0.open[ObjectIdentifier(channel)] = nil }
-                    }
-                    return channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ControlConnectionHandler(server: self))
-                    }
+        let channel = try ServerBootstrap(group: loop)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                admit(channel)
+                channel.closeFuture.whenComplete { [self] _ in
+                    state.withLockedValue { $0.open[ObjectIdentifier(channel)] = nil }
                 }
-                .bind(listen.emulated(by: emulation)).wait()
-            state.withLockedValue { $0.serverChannel = channel }
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw error
-        }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ControlConnectionHandler(server: self))
+                }
+            }
+            .bind(listen.emulated(by: emulation)).wait()
+        state.withLockedValue { $0.serverChannel = channel }
+    }
+
+    public var listening: [Listening] { [Listening("control \(listen)", address: listen, emulation: emulation)] }
+
+    /// Closes the listener and every connection without a last line (the boot failed before
+    /// the app, or a test is done); `finish` is the end that tells peers the exit code.
+    public func stop() {
+        let (open, server) = state.withLockedValue { state in (Array(state.open.values), state.serverChannel) }
+        for connection in open { try? connection.channel.close().wait() }
+        try? server?.close().wait()
     }
 
     /// Where it listens, as the console says it (with the emulation's socket when emulated).
-    public var description: String {
-        let emulated = listen.emulated(by: emulation)
-        return "control \(listen)" + (emulated == listen ? "" : " (emulated: \(emulated))")
-    }
+    public var description: String { listening[0].withEmulation }
 
     /// Registers a new connection, evicting the oldest when the limit is reached.
     private func admit(_ channel: Channel) {
@@ -123,13 +125,11 @@ public final class ControlServer: Sendable {
             guard connection.asked else { return channel.close() }
             return channel.writeAndFlush(ByteBuffer(string: last.line)).flatMap { channel.close() }
         }
-        let loop = group.next()
         let done = loop.makePromise(of: Void.self)
         EventLoopFuture.andAllComplete(sent, on: loop).cascade(to: done)
         loop.scheduleTask(in: .seconds(1)) { done.succeed(()) } // a second completion is ignored
         try? done.futureResult.wait()
         try? server?.close().wait()
-        try? group.syncShutdownGracefully()
     }
 }
 

@@ -4,13 +4,14 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Services
 
 /// The parent half of `dns`: listens on the DNS vsock port, and answers each framed query from
 /// the enclave with its system's resolvers (glibc's res_nsend: /etc/resolv.conf, UDP, TCP on
 /// truncation), or SERVFAIL when none answers. The enclave is not trusted either: messages
 /// that are not queries are dropped, and a connection has at most `inFlight` queries being
 /// resolved; beyond that they are answered SERVFAIL at once.
-public final class DNSForwarder: Sendable {
+public final class DNSForwarder: Service, Sendable {
     static let inFlight = 64
 
     public let listen: ListenAddress
@@ -18,32 +19,38 @@ public final class DNSForwarder: Sendable {
     private let logger: Logger
     /// res_nsend blocks: queries are resolved here, several at once, never on the event loop.
     private let lookups: NIOThreadPool
-    private let group: MultiThreadedEventLoopGroup
+    private let emulation: VsockEmulation?
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
+    private let accepted = AcceptedChannels()
 
-    public init(listen: ListenAddress, logger: Logger, threads: Int = 8) {
+    public init(listen: ListenAddress, emulation: VsockEmulation?, logger: Logger, threads: Int = 8) {
         self.listen = listen
+        self.emulation = emulation
         self.logger = logger
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         lookups = NIOThreadPool(numberOfThreads: threads)
         lookups.start()
     }
 
+    public var listening: [Listening] {
+        [Listening("dns \(listen) -> this machine's resolvers (/etc/resolv.conf)", address: listen, emulation: emulation)]
+    }
+
     /// Listens (with the vsock emulation applied); throws, having cleaned up, if it cannot.
-    public func start(emulation: VsockEmulation?) throws {
+    public func start() throws {
         do {
-            try bind(emulation: emulation).wait()
+            try bind().wait()
         } catch {
             shutDown()
             throw error
         }
     }
 
-    private func bind(emulation: VsockEmulation?) -> EventLoopFuture<Void> {
-        ServerBootstrap(group: group)
+    private func bind() -> EventLoopFuture<Void> {
+        ServerBootstrap(group: EventLoops.one())
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                accepted.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(FramedQueryHandler(limit: Self.inFlight, counters: counters) { [self] query, loop in
                         answer(query, on: loop)
@@ -62,8 +69,8 @@ public final class DNSForwarder: Sendable {
 
     private func shutDown() {
         if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
+        accepted.closeAll()
         try? lookups.syncShutdownGracefully()
-        try? group.syncShutdownGracefully()
     }
 
     /// The answer to one query from the enclave (nil: not a query, nothing is sent).

@@ -5,6 +5,7 @@ import LogThrottle
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Services
 
 /// The DNS stub inside the enclave: 127.0.0.1:53 over UDP and TCP (what resolv.conf's managed
 /// block names). Names of `hosts[]` are answered here, names the egress policy cannot allow are
@@ -12,7 +13,7 @@ import NIOPosix
 /// TTL (`AnswerCache`), everything else goes to the parent half over vsock (`ParentLink`);
 /// every answer the app gets from the parent or the cache feeds the name table that names
 /// transparently captured connections.
-public final class DNSStub: Sendable {
+public final class DNSStub: Service, Sendable {
     /// The longest any query waits: a parent that is away or silent gives SERVFAIL by then
     /// (below glibc's 5 s per try, so the app's resolver does not give up first).
     public static let queryTimeout: TimeAmount = .seconds(3)
@@ -28,20 +29,28 @@ public final class DNSStub: Sendable {
     private let link: ParentLink
     private let logger: Logger
     /// One event loop: the stub's work is tiny per query, and the link's state lives on it.
-    private let group: MultiThreadedEventLoopGroup
+    private let loop: EventLoop
+    private let host: String
+    private let port: Int
     private let channels = NIOLockedValueBox<[Channel]>([])
+    private let accepted = AcceptedChannels()
     /// Policy refusals are logged at most once a second.
     private let refusalLog = LogThrottle()
 
     /// `parent`: the parent half's DNS port as an endpoint (the emulation already applied).
+    /// `host:port`: where it listens (127.0.0.1:53 unless a test asks for others; port 0 takes
+    /// free ports, `boundPorts` says which).
     public init(rules: StubRules, parent: Endpoint, names: NameTable, cache: AnswerCache = AnswerCache(), logger: Logger,
+                host: String = DNSSettings.listenAddress, port: Int = Int(DNSSettings.listenPort),
                 timeout: TimeAmount = DNSStub.queryTimeout) {
+        self.host = host
+        self.port = port
         self.rules = rules
         self.names = names
         self.cache = cache
         self.logger = logger
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        link = ParentLink(target: parent, eventLoop: group.next(), timeout: timeout, counters: counters, logger: logger)
+        loop = EventLoops.one()
+        link = ParentLink(target: parent, eventLoop: loop, timeout: timeout, counters: counters, logger: logger)
     }
 
     /// The ports the stub listens on, once started (53 unless a test asked for others).
@@ -52,9 +61,11 @@ public final class DNSStub: Sendable {
         }
     }
 
+    public var listening: [Listening] { [Listening("dns stub \(host):\(port) (udp, tcp)")] }
+
     /// Listens on `host:port` over UDP and TCP; returns once both are bound, or throws (and
     /// closes what was bound).
-    public func start(host: String = DNSSettings.listenAddress, port: Int = Int(DNSSettings.listenPort)) throws {
+    public func start() throws {
         do {
             try bind(host: host, port: port).wait()
         } catch {
@@ -64,16 +75,17 @@ public final class DNSStub: Sendable {
     }
 
     private func bind(host: String, port: Int) -> EventLoopFuture<Void> {
-        let udp = DatagramBootstrap(group: group)
+        let udp = DatagramBootstrap(group: loop)
             .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(stub: self)) }
             }
             .bind(host: host, port: port)
-        let tcp = ServerBootstrap(group: group)
+        let tcp = ServerBootstrap(group: loop)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                accepted.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.tcpIdleTimeout))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(FramedQueryHandler(limit: Self.tcpInFlight, counters: counters) { [self] query, loop in
@@ -99,8 +111,8 @@ public final class DNSStub: Sendable {
 
     private func shutDown() {
         for channel in channels.withLockedValue({ $0 }) { try? channel.close().wait() }
+        accepted.closeAll()
         try? link.close().wait()
-        try? group.syncShutdownGracefully()
     }
 
     /// The answer to one message from a client, or nil when nothing should be sent (a message

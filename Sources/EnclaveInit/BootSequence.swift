@@ -11,6 +11,7 @@ import LinuxNet
 import NFS
 import NSM
 import Relay
+import Services
 import Streams
 import Processes
 import Supervisor
@@ -281,51 +282,28 @@ struct BootSequence {
         streams?.report(.bootFailed(step: step, error: error, exitCode: nil))
     }
 
-    /// The relays of the config's routes, the attestation endpoint, the DNS stub, the control
-    /// port; what started is stopped again if a later one fails.
+    /// Step 6's services, started in this order (the control port last: it outlives the others,
+    /// so nothing after it can fail) and stopped in reverse; what started is stopped again if a
+    /// later one fails.
     private func startListeners(_ config: BootConfiguration) throws -> Listeners {
-        var listeners = Listeners()
         // The stub's answers name the connections the capture rule sends to the egress listener.
         let names = NameTable()
         let routes = RelayService.enclaveRoutes(for: config, names: { names.names(for: .v4($0)) })
-        if !routes.isEmpty {
-            listeners.relays = try RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))
+        let control = config.control.map { settings in
+            ControlServer(vsockPort: settings.vsockPort, emulation: vsockEmulation, logger: Logger(label: "control"),
+                          onStop: { [stopRequest] in stopRequest.request() })
         }
-        if let attestation = config.attestation {
-            let endpoint = AttestationEndpoint(nsm: NSMDevice(), logger: Logger(label: "attestation"))
-            do {
-                try endpoint.start(port: Int(attestation.port))
-            } catch {
-                listeners.stop()
-                throw error
-            }
-            listeners.attestation = endpoint
-        }
-        if let dns = config.dns {
-            let parent = Endpoint.vsock(cid: config.parentCID, port: dns.vsockPort)
-            let stub = DNSStub(rules: StubRules(config: config), parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent,
+        let services: [(any Service)?] = [
+            routes.isEmpty ? nil : RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay")),
+            config.attestation.map { AttestationEndpoint(nsm: NSMDevice(), port: Int($0.port), logger: Logger(label: "attestation")) },
+            config.dns.map { dns in
+                let parent = Endpoint.vsock(cid: config.parentCID, port: dns.vsockPort)
+                return DNSStub(rules: StubRules(config: config), parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent,
                                names: names, logger: Logger(label: "dns"))
-            do {
-                try stub.start()
-            } catch {
-                listeners.stop()
-                throw error
-            }
-            listeners.dns = stub
-        }
-        // Last: it outlives the others (see Listeners), so nothing after it can fail.
-        if let settings = config.control {
-            let control = ControlServer(vsockPort: settings.vsockPort, emulation: vsockEmulation, logger: Logger(label: "control"),
-                                        onStop: { [stopRequest] in stopRequest.request() })
-            do {
-                try control.start()
-            } catch {
-                listeners.stop()
-                throw error
-            }
-            listeners.control = control
-        }
-        return listeners
+            },
+            control,
+        ]
+        return Listeners(running: try RunningServices.start(services.compactMap { $0 }), control: control)
     }
 
     private func mountAll(_ config: BootConfiguration) throws -> MountedFilesystems {

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import HTTPHead
 import NIOPosix
+import Services
 
 /// What the endpoint asks the NSM through (the device, or a test's stand-in).
 public protocol NSMCalling: Sendable {
@@ -15,47 +16,51 @@ extension NSMDevice: NSMCalling {}
 /// JSON body answers 200 `application/cbor` with the NSM's document unchanged; 400 with a
 /// one-line reason for a bad request, 503 when there is no NSM device, 502 naming the NSM's
 /// error, 504 when it does not answer. The app needs neither root nor access to /dev/nsm.
-public final class AttestationEndpoint: Sendable {
+public final class AttestationEndpoint: Service, Sendable {
     public static let path = "/v1/attestation"
 
     private let nsm: NSMCalling
     private let logger: Logger
-    private let group: MultiThreadedEventLoopGroup
+    private let host: String
+    private let port: Int
     private let channel = NIOLockedValueBox<Channel?>(nil)
+    private let accepted = AcceptedChannels()
 
-    public init(nsm: NSMCalling, logger: Logger) {
+    /// `port` 0 takes any free port (tests; `boundPort` says which).
+    public init(nsm: NSMCalling, host: String = "127.0.0.1", port: Int, logger: Logger) {
         self.nsm = nsm
+        self.host = host
+        self.port = port
         self.logger = logger
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
-    /// Listens on host:port; throws (having cleaned up) when it cannot.
-    public func start(host: String = "127.0.0.1", port: Int) throws {
-        do {
-            let bound = try ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                // A client may shut its write side once the request is sent (busybox nc, many
-                // scripts): HTTP allows it, and the answer must still reach it. Without this,
-                // the end of input closes the connection while the NSM is still being asked.
-                .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                .childChannelInitializer { [nsm, logger] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(AttestationHandler(nsm: nsm, logger: logger))
-                    }
+    /// Listens on host:port; throws when it cannot.
+    public func start() throws {
+        let bound = try ServerBootstrap(group: EventLoops.one())
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            // A client may shut its write side once the request is sent (busybox nc, many
+            // scripts): HTTP allows it, and the answer must still reach it. Without this,
+            // the end of input closes the connection while the NSM is still being asked.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { [nsm, logger, accepted] channel in
+                accepted.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AttestationHandler(nsm: nsm, logger: logger))
                 }
-                .bind(host: host, port: port).wait()
-            channel.withLockedValue { $0 = bound }
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw error
-        }
+            }
+            .bind(host: host, port: port).wait()
+        channel.withLockedValue { $0 = bound }
     }
 
     public var boundPort: Int? { channel.withLockedValue { $0?.localAddress?.port } }
 
+    public var listening: [Listening] {
+        [Listening("attestation http://\(host):\(boundPort ?? port)\(Self.path)")]
+    }
+
     public func stop() {
         if let channel = channel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        try? group.syncShutdownGracefully()
+        accepted.closeAll()
     }
 
     /// The status and one-line reason for a failed NSM call.

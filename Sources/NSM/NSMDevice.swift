@@ -3,6 +3,7 @@ import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Services
 
 /// The Nitro Secure Module: /dev/nsm (ENCLAVE_INIT_NSM_DEVICE overrides the path for tests),
 /// one ioctl that takes a CBOR request and gives a CBOR response. Calls are serialized on one
@@ -50,7 +51,6 @@ public final class NSMDevice: Sendable {
     public let path: String
     private let timeout: TimeAmount
     private let worker: NIOThreadPool
-    private let group: MultiThreadedEventLoopGroup
     /// When the call now on the worker thread started (nil: none).
     private let running = NIOLockedValueBox<NIODeadline?>(nil)
     /// The ioctl and the decoding (tests put a device that hangs here).
@@ -66,7 +66,6 @@ public final class NSMDevice: Sendable {
         self.perform = perform
         worker = NIOThreadPool(numberOfThreads: 1)
         worker.start()
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
     /// Whether anything exists at `path` (the boot asks for entropy only then, before it makes
@@ -105,12 +104,11 @@ public final class NSMDevice: Sendable {
 
     /// The same, waiting here (the boot's entropy step).
     public func callWaiting(_ request: NSMRequest) throws -> NSMResponse {
-        try call(request, on: group.next()).wait()
+        try call(request, on: EventLoops.one()).wait()
     }
 
     public func shutdown() {
         try? worker.syncShutdownGracefully()
-        try? group.syncShutdownGracefully()
     }
 
     private static func perform(_ request: [UInt8], path: String) -> Result<NSMResponse, Error> {

@@ -6,6 +6,7 @@ import DNS
 import Glibc
 import Logging
 import Relay
+import Services
 import Streams
 import Processes
 import TimeSync
@@ -14,6 +15,8 @@ import TimeSync
 /// SIGTERM or SIGINT.
 struct ParentRunner {
     let logger: Logger
+    /// The vsock emulation every service of this process binds through (nil: real vsock).
+    let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID)
 
     init(logging: LoggingOptions) {
         logging.bootstrap()
@@ -40,7 +43,6 @@ struct ParentRunner {
     /// What to do with the enclave's log and status streams, if the config has them.
     struct StreamOptions {
         var sink: ParentStreams
-        var receivers: [StreamReceiver]
         /// Exit with the enclave's exit code once it has reported it.
         var exitWithEnclave: Bool
     }
@@ -48,68 +50,26 @@ struct ParentRunner {
     /// After `shutdown` arrives, how long the log records still in flight get.
     static let logsGrace: Duration = .seconds(3)
 
-    /// Listens on every route and stream (one line each), then serves until SIGTERM or SIGINT
-    /// (exit 0) or, with --exit-with-enclave, until the enclave reports its exit code (that code).
-    /// `dns`: the enclave's DNS port, answered with this machine's resolvers; `clock`: where
-    /// this machine's CLOCK_REALTIME is served.
-    func serve(_ routes: [RelayRoute], streams: StreamOptions? = nil, dns: ListenAddress? = nil, clock: ListenAddress? = nil,
-               source: String) throws {
-        guard !routes.isEmpty || !(streams?.receivers.isEmpty ?? true) || dns != nil || clock != nil else {
+    /// Starts `services` in order (one line each: where it listens), then serves until SIGTERM or
+    /// SIGINT (exit 0) or, with --exit-with-enclave, until the enclave reports its exit code
+    /// (that code); then stops them in reverse. When one cannot start, those before it stop
+    /// again and the command fails (70).
+    func serve(_ services: [any Service], streams: StreamOptions? = nil, source: String) throws {
+        guard !services.isEmpty else {
             logger.error("\(source): nothing to serve (no hosts[], ingress[], egress, dns, clock, logs or status)")
             throw CommandExit(InitExitCode.bootStepFailed)
         }
-        let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID)
-        let service: RelayService
-        let listeners: StreamListeners
+        let running: RunningServices
         do {
-            service = try RelayService(routes: routes, emulation: emulation, logger: Logger(label: "relay"))
-            listeners = try StreamListeners(streams?.receivers ?? [], emulation: emulation)
+            running = try RunningServices.start(services)
         } catch {
             logger.error("\(error)")
             throw CommandExit(InitExitCode.bootStepFailed)
         }
-        // The DNS forwarder and the clock server: either fails to listen, everything stops.
-        func startOrStop<Server>(_ what: String, at address: ListenAddress?, _ start: (ListenAddress) throws -> Server) throws -> Server? {
-            guard let address else { return nil }
-            do {
-                return try start(address)
-            } catch {
-                listeners.stop()
-                service.stop()
-                logger.error("cannot listen on \(address.emulated(by: emulation)) for \(what): \(error)")
-                throw CommandExit(InitExitCode.bootStepFailed)
-            }
-        }
-        let forwarder = try startOrStop("dns", at: dns) { address in
-            let forwarder = DNSForwarder(listen: address, logger: Logger(label: "dns"))
-            try forwarder.start(emulation: emulation)
-            return forwarder
-        }
-        let clockServer: ClockServer?
-        do {
-            clockServer = try startOrStop("clock", at: clock) { address in
-                let server = ClockServer(listen: address, logger: Logger(label: "clock"))
-                try server.start(emulation: emulation)
-                return server
-            }
-        } catch {
-            forwarder?.stop()
-            throw error
-        }
-        func via(_ address: ListenAddress) -> String {
-            let emulated = address.emulated(by: emulation)
-            return emulated == address ? "" : " (emulated: \(emulated))"
-        }
-        for listener in service.listeners { logger.info("listening: \(listener.route)\(via(listener.route.listen))") }
-        for receiver in listeners.receivers { logger.info("listening: \(receiver.kind.rawValue) stream \(receiver.listen)\(via(receiver.listen))") }
-        if let forwarder { logger.info("listening: dns \(forwarder.listen)\(via(forwarder.listen)) -> this machine's resolvers (/etc/resolv.conf)") }
-        if let clockServer { logger.info("listening: clock \(clockServer.listen)\(via(clockServer.listen)) -> this machine's CLOCK_REALTIME") }
+        for listening in running.listening { logger.info("listening: \(listening.withEmulation)") }
 
         let result = waitForTheEnd(streams)
-        clockServer?.stop()
-        forwarder?.stop()
-        listeners.stop()
-        service.stop()
+        running.stop()
         if let last = streams?.sink.lastStatus { logger.info("the enclave's last status: \(last)") }
         if let code = result {
             logger.notice("the enclave reported exit code \(code): exiting with it (--exit-with-enclave)")

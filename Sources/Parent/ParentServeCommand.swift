@@ -4,6 +4,9 @@ import Commands
 import ConsoleLog
 import Logging
 import Relay
+import TimeSync
+import DNS
+import Services
 import Processes
 
 /// `enclave-init parent [serve] --config boot.json`: the mirror image of the enclave's proxies.
@@ -72,7 +75,7 @@ struct ParentServeCommand: Command {
             }, againstAllowlistAt: allowlist)
         }
         let target: RelayService.EnclaveCID?
-        switch enclave.enclave(emulated: VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultParentCID) != nil) {
+        switch enclave.enclave(emulated: runner.emulation != nil) {
         case .cid(let cid): target = .fixed(cid)
         case .named(let name):
             let locator = EnclaveLocator(name: name)
@@ -88,8 +91,16 @@ struct ParentServeCommand: Command {
             throw CommandExit(InitExitCode.bootStepFailed)
         }
         let sink = ParentStreams(config: bootConfig, statusFile: statusFile, logger: Logger(label: "enclave"))
-        try runner.serve(routes, streams: .init(sink: sink, receivers: sink.receivers(for: bootConfig), exitWithEnclave: exitWithEnclave),
-                         dns: bootConfig.dns.map { .vsock(port: $0.vsockPort) }, clock: bootConfig.clock.map { .vsock(port: $0.vsockPort) },
-                         source: path)
+        let emulation = runner.emulation
+        // The parent half's services, started in this order and stopped in reverse.
+        let relays: [any Service] = routes.isEmpty ? [] : [RelayService(routes: routes, emulation: emulation, logger: Logger(label: "relay"))]
+        let streams: [any Service] = sink.receivers(for: bootConfig, emulation: emulation)
+        let dns: [any Service] = bootConfig.dns.map {
+            [DNSForwarder(listen: .vsock(port: $0.vsockPort), emulation: emulation, logger: Logger(label: "dns"))]
+        } ?? []
+        let clock: [any Service] = bootConfig.clock.map {
+            [ClockServer(listen: .vsock(port: $0.vsockPort), emulation: emulation, logger: Logger(label: "clock"))]
+        } ?? []
+        try runner.serve(relays + streams + dns + clock, streams: .init(sink: sink, exitWithEnclave: exitWithEnclave), source: path)
     }
 }

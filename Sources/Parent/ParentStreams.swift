@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 import ConsoleLog
 import Glibc
@@ -31,10 +32,14 @@ final class ParentStreams: StreamSink {
     }
 
     /// A listener per configured stream, all delivering here.
-    func receivers(for config: BootConfiguration) -> [StreamReceiver] {
+    func receivers(for config: BootConfiguration, emulation: VsockEmulation?) -> [StreamReceiver] {
         var receivers: [StreamReceiver] = []
-        if let logs = config.logs { receivers.append(StreamReceiver(kind: .logs, listen: .vsock(port: logs.vsockPort), sink: self, logger: logger)) }
-        if let status = config.status { receivers.append(StreamReceiver(kind: .status, listen: .vsock(port: status.vsockPort), sink: self, logger: logger)) }
+        if let logs = config.logs {
+            receivers.append(StreamReceiver(kind: .logs, listen: .vsock(port: logs.vsockPort), emulation: emulation, sink: self, logger: logger))
+        }
+        if let status = config.status {
+            receivers.append(StreamReceiver(kind: .status, listen: .vsock(port: status.vsockPort), emulation: emulation, sink: self, logger: logger))
+        }
         return receivers
     }
 

@@ -65,6 +65,7 @@ struct VsockProxyCommand: Command {
         try runner.check(remotes: [("REMOTE_ADDR REMOTE_PORT", remote)], againstAllowlistAt: config)
         let route = RelayRoute(name: "vsock-proxy \(localPort)", listen: .vsock(port: localPort),
                                target: .lookup(.hostName(remote, family: family.selected)), connectTimeout: .seconds(5))
-        try runner.serve([route], source: "vsock-proxy \(localPort) \(remote)")
+        try runner.serve([RelayService(routes: [route], emulation: runner.emulation, logger: Logger(label: "relay"))],
+                         source: "vsock-proxy \(localPort) \(remote)")
     }
 }

@@ -1,10 +1,11 @@
 import Addressing
 import Glibc
+import Services
 
 /// Everything the relay module reports as an error, with what a caller needs to act on it
 /// (the errno, the address, the route) instead of only a sentence. `description` is the text
 /// the console and the refusals show.
-public enum RelayError: Error, CustomStringConvertible {
+public enum RelayError: StandaloneStartError, CustomStringConvertible {
     /// A listener could not bind.
     case cannotListen(route: String, address: ListenAddress, underlying: Error)
     /// The splice engine could not set up or start a thread (epoll, eventfd, pthread_create).

@@ -4,16 +4,19 @@ import Logging
 import NIOCore
 import NIOPosix
 import Policy
+import Services
 
-/// Step 6 of the boot: every outbound and ingress listener of the config, on one event loop
-/// group, all listening before the app starts.
-public final class RelayService {
-    public let listeners: [RelayListener]
-    private let group: MultiThreadedEventLoopGroup
+/// Every outbound and ingress listener of the config (boot step 6, or `parent serve`), on the
+/// process's event loops, all listening before the app starts.
+public final class RelayService: Service {
+    public private(set) var listeners: [RelayListener] = []
+    private let routes: [RelayRoute]
+    private let emulation: VsockEmulation?
+    private let spliceThreads: Int
     /// Moves the bytes of every established connection: the one byte path.
-    private let engine: SpliceEngine
+    private var engine: SpliceEngine?
     /// Blocking lookups (DNS on the parent, nitro-cli) run here, never on an event loop.
-    private let lookups: NIOThreadPool
+    private var lookups: NIOThreadPool?
     private let logger: Logger
 
     /// The enclave side's routes: outbound hosts[] (TCP alias -> parent vsock) and ingress
@@ -102,17 +105,27 @@ public final class RelayService {
     /// `scripts/bench relay` at 16 Gb/s both halves together took 28% of the two cores under
     /// perf, iperf3 70%), so on two cores a second one only added context switches: 8 streams
     /// went from 2.7-3.0x socat to 3.1-3.2x with one.
-    static func spliceThreads(forEventLoops eventLoops: Int) -> Int { max(1, eventLoops / 2) }
+    public static func spliceThreads(forEventLoops eventLoops: Int) -> Int { max(1, eventLoops / 2) }
+
+    /// `spliceThreads` relay the bytes of established connections; the process's event loops
+    /// set them up.
+    public init(routes: [RelayRoute], emulation: VsockEmulation?, logger: Logger,
+                spliceThreads: Int = RelayService.spliceThreads(forEventLoops: System.coreCount)) {
+        self.routes = routes
+        self.emulation = emulation
+        self.logger = logger
+        self.spliceThreads = spliceThreads
+    }
+
+    public var listening: [Listening] {
+        routes.map { Listening("\($0)", address: $0.listen, emulation: emulation) }
+    }
 
     /// Binds every route; fails (closing what was bound) if any cannot listen, or if the splice
-    /// engine cannot start (the boot then fails at its proxies step). `threads` event loops set
-    /// connections up and half as many splice threads relay them.
-    public init(routes: [RelayRoute], emulation: VsockEmulation?, logger: Logger,
-                threads: Int = System.coreCount) throws(RelayError) {
-        self.logger = logger
-        let engine = try SpliceEngine(threads: Self.spliceThreads(forEventLoops: threads))
+    /// engine cannot start (the boot then fails at its proxies step).
+    public func start() throws(RelayError) {
+        let engine = try SpliceEngine(threads: spliceThreads)
         self.engine = engine
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         // Only the parent half looks names up (or runs nitro-cli); the enclave side keeps one
         // idle thread, which costs less at boot than eight.
         let looksUp = routes.contains { route in
@@ -127,7 +140,7 @@ public final class RelayService {
         listeners = routes.map { RelayListener(route: $0, emulation: emulation, lookups: lookups, engine: engine, logger: logger) }
         for listener in listeners {
             do {
-                try listener.start(group: group).wait()
+                try listener.start(group: EventLoops.shared).wait()
             } catch {
                 stop(drain: .zero)
                 throw .cannotListen(route: listener.route.name, address: listener.route.listen.emulated(by: emulation), underlying: error)
@@ -136,20 +149,21 @@ public final class RelayService {
     }
 
     /// Connections handed to the splice engine so far, over all listeners.
-    public var connectionsSpliced: Int { engine.connectionsTaken }
+    public var connectionsSpliced: Int { engine?.connectionsTaken ?? 0 }
 
     /// Closes the listeners, gives open connections `drain` to finish, and logs each
     /// listener's counters.
-    public func stop(drain: TimeAmount = .seconds(2)) {
+    public func stop() { stop(drain: .seconds(2)) }
+
+    public func stop(drain: TimeAmount) {
         for listener in listeners { listener.stopAccepting() }
         let deadline = NIODeadline.now() + drain
         while listeners.contains(where: { $0.counters.snapshot.active > 0 }) && NIODeadline.now() < deadline {
             usleep(10_000)
         }
         for listener in listeners { listener.closeRemaining() }
-        engine.stop() // closes the spliced connections still open
+        engine?.stop() // closes the spliced connections still open
         for listener in listeners { logger.info("proxy \(listener.route): \(listener.counters.snapshot)") }
-        try? group.syncShutdownGracefully()
-        try? lookups.syncShutdownGracefully()
+        try? lookups?.syncShutdownGracefully()
     }
 }

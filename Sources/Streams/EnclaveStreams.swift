@@ -4,18 +4,18 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import Services
 import Addressing
 
 /// Step 4: the log and status streams to the parent, as the boot JSON asks for them.
 ///
 /// Each stream has its own bounded buffer and connection (vsock parent_cid:vsock_port, or its
-/// Unix-socket emulation); both share one event-loop thread. Nothing here ever blocks a caller:
+/// Unix-socket emulation); both share one of the process's event loops. Nothing here ever blocks a caller:
 /// records wait in the buffers until the parent acknowledges them.
 public final class EnclaveStreams: @unchecked Sendable {
     /// Status events are few; this holds thousands of restarts' worth.
     static let statusBudget = 256 * 1024
 
-    private let group: MultiThreadedEventLoopGroup
     private let logs: StreamSender?
     private let status: StreamSender?
     private let logger: Logger
@@ -27,8 +27,7 @@ public final class EnclaveStreams: @unchecked Sendable {
 
     public init(config: BootConfiguration, emulation: VsockEmulation?, logger: Logger) {
         self.logger = logger
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
+        let loop = EventLoops.one()
         let boot = bootID
         func sender(_ kind: StreamKind, port: UInt32, budget: Int) -> StreamSender {
             StreamSender(kind: kind, target: .vsock(cid: config.parentCID, port: port), buffer: RecordBuffer(budget: budget),
@@ -76,7 +75,6 @@ public final class EnclaveStreams: @unchecked Sendable {
             return "\(sender.kind.rawValue): \(state.records) records not acknowledged by the parent"
         }
         for sender in senders { try? sender.stop().wait() }
-        try? group.syncShutdownGracefully()
         return missing.joined(separator: "; ")
     }
 

@@ -3,6 +3,7 @@ import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Services
 
 /// The app's stdout and stderr through pipes, read by one thread of its own: each chunk goes to
 /// enclave-init's own stdout or stderr unchanged (the console), then is cut into line records
@@ -23,7 +24,7 @@ public final class OutputCapture: @unchecked Sendable {
     public let stdoutWriter: Int32
     public let stderrWriter: Int32
     /// Its own thread: console writes block, and must not hold up the log senders.
-    private let reader = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let reader = EventLoops.one()
     /// One per pipe: true once its reader has reached the end.
     private let finished = [ConditionLock(value: false), ConditionLock(value: false)]
 
@@ -74,7 +75,6 @@ public final class OutputCapture: @unchecked Sendable {
                 for (unowned, _, _) in pipes.dropFirst(channels.count) { Glibc.close(unowned) }
                 Glibc.close(stdoutPipe.writer)
                 Glibc.close(stderrPipe.writer)
-                try? reader.syncShutdownGracefully()
                 throw Failure.adopt(error)
             }
         }
@@ -92,7 +92,6 @@ public final class OutputCapture: @unchecked Sendable {
             guard done.lock(whenValue: true, timeoutSeconds: Double(left.seconds) + Double(left.attoseconds) / 1e18) else { return false }
             done.unlock()
         }
-        try? reader.syncShutdownGracefully()
         return true
     }
 

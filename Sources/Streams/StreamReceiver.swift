@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Services
 import Addressing
 
 /// What the parent half does with records that are new (never seen before for that boot).
@@ -38,35 +39,46 @@ public struct ReceivedRecord: Sendable {
 /// The parent end of one stream: listens on vsock (or its emulation), hands every record it has
 /// not seen before to the sink, in order, and acknowledges after each read, so the enclave can
 /// free its buffer. Seqs are remembered per boot, which makes a resend after a reconnect harmless.
-public final class StreamReceiver: Sendable {
+public final class StreamReceiver: Service, Sendable {
     public let kind: StreamKind
     public let listen: ListenAddress
+    private let emulation: VsockEmulation?
     private let sink: StreamSink
     private let logger: Logger
     /// The last seq handed to the sink, per boot id (the latest few boots only).
     private let seen = NIOLockedValueBox<[(boot: String, seq: UInt64)]>([])
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
+    private let accepted = AcceptedChannels()
 
-    public init(kind: StreamKind, listen: ListenAddress, sink: StreamSink, logger: Logger) {
+    public init(kind: StreamKind, listen: ListenAddress, emulation: VsockEmulation?, sink: StreamSink, logger: Logger) {
         self.kind = kind
         self.listen = listen
+        self.emulation = emulation
         self.sink = sink
         self.logger = logger
     }
 
-    public func start(group: EventLoopGroup, emulation: VsockEmulation?) -> EventLoopFuture<Void> {
-        let bootstrap = ServerBootstrap(group: group)
+    public var listening: [Listening] {
+        [Listening("\(kind.rawValue) stream \(listen)", address: listen, emulation: emulation)]
+    }
+
+    /// Listens (with the vsock emulation applied); throws if it cannot.
+    public func start() throws {
+        let bootstrap = ServerBootstrap(group: EventLoops.one())
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                accepted.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RecordHandler(receiver: self))
                 }
             }
-        return bootstrap.bind(listen.emulated(by: emulation)).map { [serverChannel] channel in serverChannel.withLockedValue { $0 = channel } }
+        let channel = try bootstrap.bind(listen.emulated(by: emulation)).wait()
+        serverChannel.withLockedValue { $0 = channel }
     }
 
-    public func stop() -> EventLoopFuture<Void>? {
-        serverChannel.withLockedValue { $0 }?.close()
+    public func stop() {
+        try? serverChannel.withLockedValue { $0 }?.close().wait()
+        accepted.closeAll()
     }
 
     // MARK: - From the connections
@@ -175,28 +187,5 @@ private final class RecordHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
-    }
-}
-
-/// The parent's stream listeners on one event-loop thread of their own.
-public final class StreamListeners: Sendable {
-    public let receivers: [StreamReceiver]
-    private let group: MultiThreadedEventLoopGroup
-
-    /// Binds every receiver; throws the first bind error (nothing is left listening then).
-    public init(_ receivers: [StreamReceiver], emulation: VsockEmulation?) throws {
-        self.receivers = receivers
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        do {
-            for receiver in receivers { try receiver.start(group: group, emulation: emulation).wait() }
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw error
-        }
-    }
-
-    public func stop() {
-        for receiver in receivers { try? receiver.stop()?.wait() }
-        try? group.syncShutdownGracefully()
     }
 }

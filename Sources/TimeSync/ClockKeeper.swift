@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Services
 
 /// Keeps the enclave's clock with the parent's: once before the app (`syncBeforeTheApp`, which
 /// steps a large offset), then every interval on a thread of its own (`startCorrecting`), each
@@ -15,14 +16,16 @@ public final class ClockKeeper: Sendable {
     private let logger: Logger
     /// How long the boot waits for the parent's clock (it retries until then).
     public static let bootBudget: Duration = .seconds(2)
-    /// The keeper's thread: its only job, so the sampler's blocking waits delay nothing else.
-    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// The keeper's thread: the sampler waits blocking for the parent's answers, so it works
+    /// here, never on the process's event loops (which only time it).
+    private let worker = NIOThreadPool(numberOfThreads: 1)
     private let task = NIOLockedValueBox<RepeatedTask?>(nil)
 
     public init(sampler: ClockSampler, interval: Duration, logger: Logger) {
         self.sampler = sampler
         self.interval = interval
         self.logger = logger
+        worker.start()
     }
 
     /// What the boot's step line says.
@@ -58,23 +61,29 @@ public final class ClockKeeper: Sendable {
     /// Every interval from now on, until `stop`.
     public func startCorrecting() {
         let amount = TimeAmount.nanoseconds(nanoseconds(interval))
-        let repeated = group.next().scheduleRepeatedTask(initialDelay: amount, delay: amount) { [self] _ in
-            do throws(ClockSampler.Failure) {
-                switch correct(try sampler.measure(), beforeTheApp: false) {
-                case .corrected(.none, let measurement): logger.debug("\(Self.describe(.none, measurement))")
-                case .corrected(let correction, let measurement): logger.notice("\(Self.describe(correction, measurement))")
-                case .failed(let reason): logger.warning("\(reason); trying again in \(format(interval))")
-                }
-            } catch {
-                logger.warning("\(error); trying again in \(format(interval))")
-            }
+        let loop = EventLoops.one()
+        // The next interval starts when a correction ends: a slow parent never stacks them up.
+        let repeated = loop.scheduleRepeatedAsyncTask(initialDelay: amount, delay: amount) { [self, worker] _ in
+            worker.runIfActive(eventLoop: loop) { self.correctOnce() }
         }
         task.withLockedValue { $0 = repeated }
     }
 
+    private func correctOnce() {
+        do throws(ClockSampler.Failure) {
+            switch correct(try sampler.measure(), beforeTheApp: false) {
+            case .corrected(.none, let measurement): logger.debug("\(Self.describe(.none, measurement))")
+            case .corrected(let correction, let measurement): logger.notice("\(Self.describe(correction, measurement))")
+            case .failed(let reason): logger.warning("\(reason); trying again in \(format(interval))")
+            }
+        } catch {
+            logger.warning("\(error); trying again in \(format(interval))")
+        }
+    }
+
     public func stop() {
         task.withLockedValue { $0?.cancel() }
-        try? group.syncShutdownGracefully()
+        try? worker.syncShutdownGracefully()
     }
 
     private func correct(_ measurement: ClockSampler.Measurement, beforeTheApp: Bool) -> Outcome {

@@ -4,44 +4,46 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Services
 
 /// The parent half of `clock`: listens on clock.vsock_port and answers every 8-byte request
 /// with this machine's CLOCK_REALTIME, read when the request is handled. The enclave is not
 /// trusted either: a connection that does not read its answers is not read from until it does
 /// (so it cannot make the parent buffer), and requests cost no allocation beyond their answer.
-public final class ClockServer: Sendable {
+public final class ClockServer: Service, Sendable {
     public let listen: ListenAddress
     private let logger: Logger
-    private let group: MultiThreadedEventLoopGroup
+    private let emulation: VsockEmulation?
     private let channel = NIOLockedValueBox<Channel?>(nil)
+    private let accepted = AcceptedChannels()
 
-    public init(listen: ListenAddress, logger: Logger) {
+    public init(listen: ListenAddress, emulation: VsockEmulation?, logger: Logger) {
         self.listen = listen
+        self.emulation = emulation
         self.logger = logger
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
-    /// Listens (with the vsock emulation applied); throws, having cleaned up, if it cannot.
-    public func start(emulation: VsockEmulation?) throws {
-        do {
-            let bound = try ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ClockAnswerHandler())
-                    }
+    public var listening: [Listening] {
+        [Listening("clock \(listen) -> this machine's CLOCK_REALTIME", address: listen, emulation: emulation)]
+    }
+
+    /// Listens (with the vsock emulation applied); throws if it cannot.
+    public func start() throws {
+        let bound = try ServerBootstrap(group: EventLoops.one())
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [accepted] channel in
+                accepted.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ClockAnswerHandler())
                 }
-                .bind(listen.emulated(by: emulation)).wait()
-            channel.withLockedValue { $0 = bound }
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw error
-        }
+            }
+            .bind(listen.emulated(by: emulation)).wait()
+        channel.withLockedValue { $0 = bound }
     }
 
     public func stop() {
         if let channel = channel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        try? group.syncShutdownGracefully()
+        accepted.closeAll()
     }
 
     /// This machine's CLOCK_REALTIME.

@@ -73,8 +73,8 @@ struct UDPClient {
     private func stub(parent: Endpoint, allow: [String]? = nil, timeout: TimeAmount = .milliseconds(500)) throws -> DNSStub {
         let policy = allow.map { EgressPolicy(allow: $0.map { try! EgressRule.parse($0).get() }, deny: []) }
         let stub = DNSStub(rules: StubRules(local: ["kms.example": IPv4Address("127.0.0.2")!], policy: policy), parent: parent,
-                           names: NameTable(), logger: Logger(label: "test"), timeout: timeout)
-        try stub.start(port: 0)
+                           names: NameTable(), logger: Logger(label: "test"), port: 0, timeout: timeout)
+        try stub.start()
         return stub
     }
 

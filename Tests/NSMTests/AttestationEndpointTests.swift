@@ -27,8 +27,8 @@ struct FakeNSM: NSMCalling {
 
 @Suite(.serialized) struct AttestationEndpointTests {
     private func endpoint(_ nsm: NSMCalling) throws -> (AttestationEndpoint, Int) {
-        let endpoint = AttestationEndpoint(nsm: nsm, logger: Logger(label: "test"))
-        try endpoint.start(port: 0)
+        let endpoint = AttestationEndpoint(nsm: nsm, port: 0, logger: Logger(label: "test"))
+        try endpoint.start()
         return (endpoint, try #require(endpoint.boundPort))
     }
 
@@ -94,8 +94,8 @@ struct FakeNSM: NSMCalling {
     /// busybox nc and many scripts shut their write side once the request is sent; HTTP allows
     /// it, and the document (which takes the NSM a moment) must still come back.
     @Test func aClientThatHalfClosesAfterItsRequestGetsTheDocument() throws {
-        let endpoint = AttestationEndpoint(nsm: FakeNSM(delay: .milliseconds(200)), logger: Logger(label: "test"))
-        try endpoint.start(port: 0)
+        let endpoint = AttestationEndpoint(nsm: FakeNSM(delay: .milliseconds(200)), port: 0, logger: Logger(label: "test"))
+        try endpoint.start()
         defer { endpoint.stop() }
         let port = try #require(endpoint.boundPort)
         for body in [#"{"nonce": "AAEC"}"#, ""] {
@@ -125,8 +125,8 @@ struct FakeNSM: NSMCalling {
     @Test func aDeviceFailureIsLoggedOnceWithItsStatus() throws {
         let logs = LogCapture()
         let endpoint = AttestationEndpoint(nsm: FakeNSM(failure: NSMDevice.Failure.absent(path: "/dev/nsm"), delay: .milliseconds(50)),
-                                           logger: logs.logger)
-        try endpoint.start(port: 0)
+                                           port: 0, logger: logs.logger)
+        try endpoint.start()
         defer { endpoint.stop() }
         #expect(try post(try #require(endpoint.boundPort), "{}").status == 503)
         #expect(logs.messages(at: .warning) == ["503 Service Unavailable: no NSM device at /dev/nsm"], "\(logs.messages(at: .warning))")

@@ -19,11 +19,11 @@ import Policy
                         logger: Logger = Logger(label: "test")) throws -> (enclave: RelayService, parent: RelayService, port: UInt16) {
         let enclavePolicy = EgressPolicy(allow: try rules(allow), deny: try rules(deny))
         let onParent = parentPolicy.map { EgressPolicy(allow: try! rules($0.allow), deny: try! rules($0.deny)) } ?? enclavePolicy
-        let parent = try RelayService(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
+        let parent = try RelayService.started(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
                                                           target: .egress(.parent(policy: onParent, family: .any)), connectTimeout: .seconds(2))],
                                       emulation: nil, logger: logger, threads: 1)
         let boundParent = UInt16(try #require(parent.listeners[0].boundAddress?.port))
-        let enclave = try RelayService(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
+        let enclave = try RelayService.started(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
                                                            target: .egress(.enclave(policy: enclavePolicy,
                                                                                    parent: parentPath.map { .unix(path: $0) } ?? .tcp(host: "127.0.0.1", port: parentPort ?? boundParent))),
                                                            connectTimeout: .seconds(2))],
@@ -115,7 +115,7 @@ import Policy
     /// they do not, the second waits in the backlog instead and the test passes either way.)
     @Test func aRequestThatArrivedBeforeTheProxyLookedIsStillAnswered() throws {
         let policy = EgressPolicy(allow: try rules(["**"]), deny: [])
-        let enclave = try RelayService(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
+        let enclave = try RelayService.started(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
                                                            target: .egress(.enclave(policy: policy, parent: .unix(path: "/nonexistent/parent"))),
                                                            connectTimeout: .seconds(1), maxConnections: 1)],
                                        emulation: nil, logger: Logger(label: "test"), threads: 1)
@@ -134,7 +134,7 @@ import Policy
     @Test func aParentThatTakesTheConnectionAndNeverAnswersIsGivenUpWith504() throws {
         let (silentParent, silentPort) = try BlockingSocket.listen()
         let policy = EgressPolicy(allow: try rules(["**"]), deny: [])
-        let enclave = try RelayService(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
+        let enclave = try RelayService.started(routes: [RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: 0),
                                                            target: .egress(.enclave(policy: policy, parent: .tcp(host: "127.0.0.1", port: silentPort))),
                                                            connectTimeout: .milliseconds(200))],
                                        emulation: nil, logger: Logger(label: "test"), threads: 1)

@@ -34,9 +34,10 @@ import TestSupport
                      eventLoop: group.next(), logger: Logger(label: "test"))
     }
 
-    private func receiver(_ sink: CollectingSink) throws -> StreamListeners {
-        try StreamListeners([StreamReceiver(kind: .logs, listen: .vsock(port: port), sink: sink, logger: Logger(label: "test"))],
-                            emulation: parentSide)
+    private func receiver(_ sink: CollectingSink) throws -> StreamReceiver {
+        let receiver = StreamReceiver(kind: .logs, listen: .vsock(port: port), emulation: parentSide, sink: sink, logger: Logger(label: "test"))
+        try receiver.start()
+        return receiver
     }
 
     private func waitUntil(_ what: String, timeout: Double = 15, _ condition: () -> Bool) {

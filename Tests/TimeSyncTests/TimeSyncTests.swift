@@ -41,8 +41,8 @@ import TestSupport
     @Test func theRealServerAgreesWithThisMachinesClock() throws {
         let directory = try TemporaryDirectory()
         let emulation = VsockEmulation(directory: directory.path, localCID: 3)
-        let server = ClockServer(listen: .vsock(port: 9103), logger: Logger(label: "clock-test"))
-        try server.start(emulation: emulation)
+        let server = ClockServer(listen: .vsock(port: 9103), emulation: emulation, logger: Logger(label: "clock-test"))
+        try server.start()
         defer { server.stop() }
         let measurement = try ClockSampler(parent: emulation.emulate(connectingTo: .vsock(cid: 3, port: 9103))).measure()
         #expect(measurement.taken == 5)
@@ -95,8 +95,8 @@ import TestSupport
     @Test func aPeerThatNeverReadsCannotMakeTheServerBuffer() throws {
         let directory = try TemporaryDirectory()
         let emulation = VsockEmulation(directory: directory.path, localCID: 3)
-        let server = ClockServer(listen: .vsock(port: 9103), logger: Logger(label: "clock-test"))
-        try server.start(emulation: emulation)
+        let server = ClockServer(listen: .vsock(port: 9103), emulation: emulation, logger: Logger(label: "clock-test"))
+        try server.start()
         defer { server.stop() }
         let flood = try BlockingSocket.connect(unixPath: emulation.listenPath(port: 9103))
         _ = fcntl(flood.fd, F_SETFL, fcntl(flood.fd, F_GETFL) | O_NONBLOCK)

@@ -140,7 +140,7 @@ struct BootSequence {
             try step(.network, summary: describe) { try network(config) }
             streams?.report(.networkUp)
             // Step 6: every listener (relays, the DNS stub, attestation, control) is up before the app starts.
-            if !RelayService.enclaveRoutes(for: config).isEmpty || config.dns != nil || config.attestation != nil || config.control != nil {
+            if ListenerTable(config: config).enclaveInitListens {
                 listeners = try step(.proxies, summary: \.summary) { try startListeners(config) }
                 control = listeners?.control
             }
@@ -282,28 +282,36 @@ struct BootSequence {
         streams?.report(.bootFailed(step: step, error: error, exitCode: nil))
     }
 
-    /// Step 6's services, started in this order (the control port last: it outlives the others,
-    /// so nothing after it can fail) and stopped in reverse; what started is stopped again if a
-    /// later one fails.
+    /// Step 6's services, in the listener table's order: the relays, then the attestation
+    /// endpoint, the DNS stub and the control port (last: it outlives the others, so nothing
+    /// after it can fail). Stopped in reverse; what started is stopped again if a later one fails.
     private func startListeners(_ config: BootConfiguration) throws -> Listeners {
         // The stub's answers name the connections the capture rule sends to the egress listener.
         let names = NameTable()
         let routes = RelayService.enclaveRoutes(for: config, names: { names.names(for: .v4($0)) })
-        let control = config.control.map { settings in
-            ControlServer(vsockPort: settings.vsockPort, emulation: vsockEmulation, logger: Logger(label: "control"),
-                          onStop: { [stopRequest] in stopRequest.request() })
-        }
-        let services: [(any Service)?] = [
-            routes.isEmpty ? nil : RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay")),
-            config.attestation.map { AttestationEndpoint(nsm: NSMDevice(), port: Int($0.port), logger: Logger(label: "attestation")) },
-            config.dns.map { dns in
+        var services: [any Service] = routes.isEmpty ? [] : [RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))]
+        var control: ControlServer?
+        for listener in ListenerTable(config: config).on(.enclave, by: .enclaveInit) {
+            switch listener.purpose {
+            case .attestation:
+                guard let attestation = config.attestation else { continue }
+                services.append(AttestationEndpoint(nsm: NSMDevice(), port: Int(attestation.port), logger: Logger(label: "attestation")))
+            case .dnsStub:
+                guard let dns = config.dns else { continue }
                 let parent = Endpoint.vsock(cid: config.parentCID, port: dns.vsockPort)
-                return DNSStub(rules: StubRules(config: config), parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent,
-                               names: names, logger: Logger(label: "dns"))
-            },
-            control,
-        ]
-        return Listeners(running: try RunningServices.start(services.compactMap { $0 }), control: control)
+                services.append(DNSStub(rules: StubRules(config: config), parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent,
+                                        names: names, logger: Logger(label: "dns")))
+            case .control:
+                guard let settings = config.control else { continue }
+                let server = ControlServer(vsockPort: settings.vsockPort, emulation: vsockEmulation, logger: Logger(label: "control"),
+                                           onStop: { [stopRequest] in stopRequest.request() })
+                control = server
+                services.append(server)
+            case .outbound, .ingress, .egress, .appPort, .heartbeat, .logs, .status, .dns, .clock:
+                continue // the relays' routes (above), or not enclave-init's in the enclave
+            }
+        }
+        return Listeners(running: try RunningServices.start(services), control: control)
     }
 
     private func mountAll(_ config: BootConfiguration) throws -> MountedFilesystems {

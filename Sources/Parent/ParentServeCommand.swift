@@ -92,15 +92,19 @@ struct ParentServeCommand: Command {
         }
         let sink = ParentStreams(config: bootConfig, statusFile: statusFile, logger: Logger(label: "enclave"))
         let emulation = runner.emulation
-        // The parent half's services, started in this order and stopped in reverse.
-        let relays: [any Service] = routes.isEmpty ? [] : [RelayService(routes: routes, emulation: emulation, logger: Logger(label: "relay"))]
-        let streams: [any Service] = sink.receivers(for: bootConfig, emulation: emulation)
-        let dns: [any Service] = bootConfig.dns.map {
-            [DNSForwarder(listen: .vsock(port: $0.vsockPort), emulation: emulation, logger: Logger(label: "dns"))]
-        } ?? []
-        let clock: [any Service] = bootConfig.clock.map {
-            [ClockServer(listen: .vsock(port: $0.vsockPort), emulation: emulation, logger: Logger(label: "clock"))]
-        } ?? []
-        try runner.serve(relays + streams + dns + clock, streams: .init(sink: sink, exitWithEnclave: exitWithEnclave), source: path)
+        // The parent half's services, in the listener table's order (the relays, the streams,
+        // dns, clock); started in this order and stopped in reverse.
+        var services: [any Service] = routes.isEmpty ? [] : [RelayService(routes: routes, emulation: emulation, logger: Logger(label: "relay"))]
+        for listener in ListenerTable(config: bootConfig).on(.parent, by: .parentHalf) {
+            switch listener.purpose {
+            case .logs: services.append(sink.receiver(.logs, listen: listener.address, emulation: emulation))
+            case .status: services.append(sink.receiver(.status, listen: listener.address, emulation: emulation))
+            case .dns: services.append(DNSForwarder(listen: listener.address, emulation: emulation, logger: Logger(label: "dns")))
+            case .clock: services.append(ClockServer(listen: listener.address, emulation: emulation, logger: Logger(label: "clock")))
+            case .outbound, .ingress, .egress, .appPort, .attestation, .dnsStub, .control, .heartbeat:
+                continue // the relays' routes (above), or not the parent half's
+            }
+        }
+        try runner.serve(services, streams: .init(sink: sink, exitWithEnclave: exitWithEnclave), source: path)
     }
 }

@@ -31,16 +31,9 @@ final class ParentStreams: StreamSink {
         hasLogs = config.logs != nil
     }
 
-    /// A listener per configured stream, all delivering here.
-    func receivers(for config: BootConfiguration, emulation: VsockEmulation?) -> [StreamReceiver] {
-        var receivers: [StreamReceiver] = []
-        if let logs = config.logs {
-            receivers.append(StreamReceiver(kind: .logs, listen: .vsock(port: logs.vsockPort), emulation: emulation, sink: self, logger: logger))
-        }
-        if let status = config.status {
-            receivers.append(StreamReceiver(kind: .status, listen: .vsock(port: status.vsockPort), emulation: emulation, sink: self, logger: logger))
-        }
-        return receivers
+    /// The receiving end of one stream, handing what arrives to this sink.
+    func receiver(_ kind: StreamKind, listen: ListenAddress, emulation: VsockEmulation?) -> StreamReceiver {
+        StreamReceiver(kind: kind, listen: listen, emulation: emulation, sink: self, logger: logger)
     }
 
     /// The enclave's exit code, once it is known and its log records are all in.

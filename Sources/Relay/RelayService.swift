@@ -23,23 +23,27 @@ public final class RelayService: Service {
     /// (vsock -> the app on 127.0.0.1).
     /// `names`: the DNS stub's answers, which name transparently captured connections.
     public static func enclaveRoutes(for config: BootConfiguration, names: EgressRole.NameLookup? = nil) -> [RelayRoute] {
-        let outbound = config.hosts.map { host in
-            RelayRoute(name: host.names.first ?? "\(host.address):\(host.port)", listen: .tcp(host: host.address.description, port: host.port),
-                       target: .vsock(cid: config.parentCID, port: host.vsockPort),
-                       connectTimeout: .milliseconds(Int64(host.connectTimeoutMilliseconds)), maxConnections: host.maxConnections)
+        ListenerTable(config: config).on(.enclave, by: .enclaveInit).compactMap { listener in
+            switch listener.purpose {
+            case .outbound(let index):
+                let host = config.hosts[index]
+                return RelayRoute(name: host.names.first ?? "\(host.address):\(host.port)", listen: listener.address,
+                                  target: .vsock(cid: config.parentCID, port: host.vsockPort),
+                                  connectTimeout: .milliseconds(Int64(host.connectTimeoutMilliseconds)), maxConnections: host.maxConnections)
+            case .ingress(let index):
+                let ingress = config.ingress[index]
+                return RelayRoute(name: "ingress \(ingress.vsockPort)", listen: listener.address,
+                                  target: .tcp(host: "127.0.0.1", port: ingress.port), connectTimeout: .seconds(5))
+            case .egress:
+                guard let egress = config.egress else { return nil }
+                let policy = EgressPolicy(egress), parent = Endpoint.vsock(cid: config.parentCID, port: egress.vsockPort)
+                let role: EgressRole = egress.transparent ? .transparent(policy: policy, parent: parent, names: names ?? { _ in [] })
+                                                          : .enclave(policy: policy, parent: parent)
+                return RelayRoute(name: "egress", listen: listener.address, target: .egress(role), connectTimeout: .seconds(5))
+            case .appPort, .attestation, .dnsStub, .control, .heartbeat, .logs, .status, .dns, .clock:
+                return nil // not a relay
+            }
         }
-        let ingress = config.ingress.map { ingress in
-            RelayRoute(name: "ingress \(ingress.vsockPort)", listen: .vsock(port: ingress.vsockPort),
-                       target: .tcp(host: "127.0.0.1", port: ingress.port), connectTimeout: .seconds(5))
-        }
-        let egress = config.egress.map { egress in
-            let policy = EgressPolicy(egress), parent = Endpoint.vsock(cid: config.parentCID, port: egress.vsockPort)
-            let role: EgressRole = egress.transparent ? .transparent(policy: policy, parent: parent, names: names ?? { _ in [] })
-                                                      : .enclave(policy: policy, parent: parent)
-            return RelayRoute(name: "egress", listen: .tcp(host: "127.0.0.1", port: egress.port), target: .egress(role),
-                              connectTimeout: .seconds(5))
-        }
-        return outbound + ingress + (egress.map { [$0] } ?? [])
     }
 
     /// How the parent half reaches the enclave for ingress: a known CID, or one found when a
@@ -66,36 +70,36 @@ public final class RelayService: Service {
     /// host's `remote` (resolved per connection), and TCP `host_port` -> the enclave's vsock port.
     public static func parentRoutes(for config: BootConfiguration, options: ParentOptions) throws(RelayError) -> [RelayRoute] {
         var routes: [RelayRoute] = []
-        for (index, host) in config.hosts.enumerated() {
-            guard let remote = host.effectiveRemote else {
-                throw .noRemote(hostIndex: index)
+        for listener in ListenerTable(config: config).on(.parent, by: .parentHalf) {
+            switch listener.purpose {
+            case .outbound(let index):
+                let host = config.hosts[index]
+                guard let remote = host.effectiveRemote else { throw .noRemote(hostIndex: index) }
+                routes.append(RelayRoute(name: host.names.first ?? remote.description, listen: listener.address,
+                                         target: .lookup(.hostName(remote, family: options.family)),
+                                         connectTimeout: .milliseconds(Int64(host.connectTimeoutMilliseconds)),
+                                         maxConnections: host.maxConnections))
+            case .egress:
+                guard let egress = config.egress else { continue }
+                routes.append(RelayRoute(name: "egress", listen: listener.address,
+                                         target: .egress(.parent(policy: EgressPolicy(egress), family: options.family)),
+                                         connectTimeout: .seconds(10)))
+            case .ingress(let index):
+                guard let enclave = options.enclave else { throw .ingressNeedsEnclave }
+                let ingress = config.ingress[index], port = ingress.vsockPort
+                let target: RelayTarget
+                switch enclave {
+                case .fixed(let cid):
+                    target = .endpoint(.vsock(cid: cid, port: port))
+                case .lookup(let description, let find):
+                    target = .lookup(TargetLookup(description: "vsock:<\(description)>:\(port)") { [.vsock(cid: try find(), port: port)] })
+                }
+                routes.append(RelayRoute(name: "ingress \(ingress.hostPort)",
+                                         listen: .tcp(host: options.ingressBindAddress, port: ingress.hostPort),
+                                         target: target, connectTimeout: .seconds(5)))
+            case .appPort, .attestation, .dnsStub, .control, .heartbeat, .logs, .status, .dns, .clock:
+                continue // served by another service, or not by the parent half
             }
-            routes.append(RelayRoute(name: host.names.first ?? remote.description, listen: .vsock(port: host.vsockPort),
-                                     target: .lookup(.hostName(remote, family: options.family)),
-                                     connectTimeout: .milliseconds(Int64(host.connectTimeoutMilliseconds)),
-                                     maxConnections: host.maxConnections))
-        }
-        if let egress = config.egress {
-            routes.append(RelayRoute(name: "egress", listen: .vsock(port: egress.vsockPort),
-                                     target: .egress(.parent(policy: EgressPolicy(egress), family: options.family)),
-                                     connectTimeout: .seconds(10)))
-        }
-        guard !config.ingress.isEmpty else { return routes }
-        guard let enclave = options.enclave else {
-            throw .ingressNeedsEnclave
-        }
-        for ingress in config.ingress {
-            let port = ingress.vsockPort
-            let target: RelayTarget
-            switch enclave {
-            case .fixed(let cid):
-                target = .endpoint(.vsock(cid: cid, port: port))
-            case .lookup(let description, let find):
-                target = .lookup(TargetLookup(description: "vsock:<\(description)>:\(port)") { [.vsock(cid: try find(), port: port)] })
-            }
-            routes.append(RelayRoute(name: "ingress \(ingress.hostPort)",
-                                     listen: .tcp(host: options.ingressBindAddress, port: ingress.hostPort),
-                                     target: target, connectTimeout: .seconds(5)))
         }
         return routes
     }

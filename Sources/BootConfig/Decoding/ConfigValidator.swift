@@ -17,40 +17,35 @@ struct ConfigValidator {
     }
 
     func validate() {
-        checkEnclaveTCPListeners()
-        checkVsockListeners()
-        checkParentTCPListeners()
+        let table = ListenerTable(config: config, path: entry)
+        checkEnclaveTCPListeners(table)
+        checkVsockListeners(table)
+        checkParentTCPListeners(table)
         checkNames()
         checkMounts()
         checkApp()
     }
 
     /// enclave-init listens on every hosts[] address:port and on 127.0.0.1:egress.port; the app
-    /// listens on 127.0.0.1:ingress[].port. No two of them may be the same socket.
-    private func checkEnclaveTCPListeners() {
+    /// listens on 127.0.0.1:ingress[].port. No two of them may be the same socket. enclave-init's
+    /// own listeners are claimed first, so a clash with an app port is reported at the ingress
+    /// entry (ingress must not point at enclave-init).
+    private func checkEnclaveTCPListeners(_ table: ListenerTable) {
         var claimed = Claims<String>()
-        for (index, host) in config.hosts.enumerated() {
-            claimed.claim("\(host.address):\(host.port)", by: entry("hosts", index) / "port",
-                          what: "listener \(host.address):\(host.port)", issues: issues)
-        }
-        if let egress = config.egress {
-            claimed.claim("127.0.0.1:\(egress.port)", by: JSONPath.root / "egress" / "port",
-                          what: "listener 127.0.0.1:\(egress.port)", issues: issues)
-        }
-        if let attestation = config.attestation {
-            claimed.claim("127.0.0.1:\(attestation.port)", by: JSONPath.root / "attestation" / "port",
-                          what: "listener 127.0.0.1:\(attestation.port)", issues: issues)
-        }
-        if config.dns != nil {
-            let stub = "\(DNSSettings.listenAddress):\(DNSSettings.listenPort)"
-            claimed.claim(stub, by: JSONPath.root / "dns",
-                          what: "the DNS stub's listener \(stub)", issues: issues,
-                          hint: "the stub answers on 127.0.0.1:53 (what resolv.conf names); move the other listener")
-        }
-        for (index, ingress) in config.ingress.enumerated() {
-            claimed.claim("127.0.0.1:\(ingress.port)", by: entry("ingress", index) / "port",
-                          what: "the app's port 127.0.0.1:\(ingress.port)", issues: issues,
-                          hint: "ingress connects to the app on this port, so enclave-init must not listen on it")
+        let tcp = table.on(.enclave).filter { if case .tcp = $0.address { true } else { false } }
+        for listener in tcp.filter({ $0.owner != .app }) + tcp.filter({ $0.owner == .app }) {
+            guard case .tcp(let host, let port) = listener.address else { continue }
+            let socket = "\(host):\(port)"
+            switch listener.purpose {
+            case .dnsStub:
+                claimed.claim(socket, by: listener.field, what: "the DNS stub's listener \(socket)", issues: issues,
+                              hint: "the stub answers on 127.0.0.1:53 (what resolv.conf names); move the other listener")
+            case .appPort:
+                claimed.claim(socket, by: listener.field, what: "the app's port \(socket)", issues: issues,
+                              hint: "ingress connects to the app on this port, so enclave-init must not listen on it")
+            default:
+                claimed.claim(socket, by: listener.field, what: "listener \(socket)", issues: issues)
+            }
         }
         if case .tcp(let port)? = config.app.ready?.probe, let owner = claimed.owner(of: "127.0.0.1:\(port)"),
            !owner.description.hasPrefix("ingress") {
@@ -60,46 +55,31 @@ struct ConfigValidator {
         }
     }
 
-    /// No vsock port twice on one side. Each side's listeners in the order they are reported:
-    /// the second claimant of a port gets the error.
-    private func checkVsockListeners() {
-        var enclave: [(port: UInt32, path: JSONPath)] = config.ingress.enumerated().map { index, ingress in
-            (ingress.vsockPort, entry("ingress", index) / "vsock_port")
+    /// No vsock port twice on one side, in the order each side starts its listeners: the
+    /// second claimant of a port gets the error.
+    private func checkVsockListeners(_ table: ListenerTable) {
+        for side in [ListenerTable.Side.enclave, .parent] {
+            var claims = Claims<UInt32>()
+            for listener in table.on(side) {
+                guard case .vsock(let port) = listener.address else { continue }
+                // The heartbeat's port is taken even when the file never names it: say so.
+                var hint: String?
+                if claims.owner(of: port) == Self.heartbeatPort {
+                    hint = "heartbeat.port is \(config.heartbeat.port)\(config.heartbeat.port == Heartbeat().port ? " by default" : ""): "
+                        + "nitro-cli listens there for the enclave's heartbeat; pick another vsock port here"
+                }
+                claims.claim(port, by: listener.field, what: "\(side) vsock port \(port)", issues: issues, hint: hint)
+            }
         }
-        if let control = config.control { enclave.append((control.vsockPort, JSONPath.root / "control" / "vsock_port")) }
-        claimEach(enclave, side: "enclave")
-
-        // The parent half listens on these; nitro-cli itself listens on the heartbeat port.
-        var parent: [(port: UInt32, path: JSONPath)] = []
-        if config.heartbeat.enabled != .off { parent.append((config.heartbeat.port, Self.heartbeatPort)) }
-        parent += config.hosts.enumerated().map { index, host in (host.vsockPort, entry("hosts", index) / "vsock_port") }
-        let sections: [(String, UInt32?)] = [("egress", config.egress?.vsockPort), ("logs", config.logs?.vsockPort),
-                                             ("status", config.status?.vsockPort), ("dns", config.dns?.vsockPort),
-                                             ("clock", config.clock?.vsockPort)]
-        for case let (section, port?) in sections { parent.append((port, JSONPath.root / section / "vsock_port")) }
-        claimEach(parent, side: "parent")
     }
 
     static let heartbeatPort = JSONPath.root / "heartbeat" / "port"
 
-    private func claimEach(_ listeners: [(port: UInt32, path: JSONPath)], side: String) {
-        var claims = Claims<UInt32>()
-        for listener in listeners {
-            // The heartbeat's port is taken even when the file never names it: say so.
-            var hint: String?
-            if claims.owner(of: listener.port) == Self.heartbeatPort {
-                hint = "heartbeat.port is \(config.heartbeat.port)\(config.heartbeat.port == Heartbeat().port ? " by default" : ""): "
-                    + "nitro-cli listens there for the enclave's heartbeat; pick another vsock port here"
-            }
-            claims.claim(listener.port, by: listener.path, what: "\(side) vsock port \(listener.port)", issues: issues, hint: hint)
-        }
-    }
-
-    private func checkParentTCPListeners() {
+    private func checkParentTCPListeners(_ table: ListenerTable) {
         var parent = Claims<UInt16>()
-        for (index, ingress) in config.ingress.enumerated() {
-            parent.claim(ingress.hostPort, by: entry("ingress", index) / "host_port",
-                         what: "parent TCP port \(ingress.hostPort)", issues: issues,
+        for listener in table.on(.parent) {
+            guard case .tcp(_, let port) = listener.address else { continue }
+            parent.claim(port, by: listener.field, what: "parent TCP port \(port)", issues: issues,
                          hint: "set \"host_port\" to give each ingress its own port on the parent")
         }
     }

@@ -64,30 +64,8 @@ struct BootPlan {
             return lines
         case .proxies:
             var lines: [String] = []
-            for host in config.hosts {
-                let remote = host.effectiveRemote.map { ", parent dials \($0)" } ?? ""
-                let limit = host.maxConnections > 0 ? ", at most \(host.maxConnections) connections" : ""
-                lines.append("outbound tcp:\(host.address):\(host.port) -> \(vsock(config.parentCID, host.vsockPort))\(remote)\(limit)")
-            }
-            for ingress in config.ingress {
-                lines.append("ingress \(vsockListener(ingress.vsockPort)) -> tcp:127.0.0.1:\(ingress.port), parent listens on tcp port \(ingress.hostPort)")
-            }
-            if let egress = config.egress {
-                lines.append("egress HTTP CONNECT proxy\(egress.transparent ? " and transparent capture" : "") tcp:127.0.0.1:\(egress.port) -> \(vsock(config.parentCID, egress.vsockPort))")
-                lines.append("  allow: " + (egress.allow.isEmpty ? "(nothing: every destination is denied)" : egress.allow.map(\.text).joined(separator: " ")))
-                if !egress.deny.isEmpty { lines.append("  deny: " + egress.deny.map(\.text).joined(separator: " ")) }
-            }
-            if let attestation = config.attestation {
-                lines.append("attestation http://127.0.0.1:\(attestation.port)\(AttestationEndpoint.path) -> \(NSMDevice.configuredPath) (POST nonce, user_data, public_key; 200 application/cbor)")
-            }
-            if let dns = config.dns {
-                let mapped = config.hosts.flatMap(\.names).count
-                lines.append("dns stub udp+tcp:127.0.0.1:53 -> \(vsock(config.parentCID, dns.vsockPort)) (DNS over TCP), parent asks its resolvers")
-                lines.append("  answered here: \(mapped) mapped name\(mapped == 1 ? "" : "s") (A: the alias; no AAAA)"
-                             + (config.egress == nil ? "" : "; names the egress policy cannot allow: REFUSED, never sent to the parent"))
-            }
-            if let control = config.control {
-                lines.append("control \(vsockListener(control.vsockPort)): `stop` from the parent (enclave-init parent stop) shuts down as SIGTERM does")
+            for listener in ListenerTable(config: config).on(.enclave, by: .enclaveInit) {
+                lines += describe(listener.purpose)
             }
             return lines.isEmpty ? ["none"] : lines
         case .mounts:
@@ -123,6 +101,40 @@ struct BootPlan {
                     "shutdown: SIGTERM to the app's process group, wait up to \(config.shutdown.graceSeconds) s, SIGKILL the rest, "
                         + (config.mounts.isEmpty ? "stop the proxies and listeners," : "sync and unmount the NFS mounts (their proxies still running), then stop the proxies and listeners,"),
                     "then exit with the app's status (as PID 1: power off)"]
+        }
+    }
+
+    /// Step 6's line(s) for one of enclave-init's listeners in the enclave.
+    private func describe(_ purpose: ListenerTable.Purpose) -> [String] {
+        switch purpose {
+        case .outbound(let index):
+            let host = config.hosts[index]
+            let remote = host.effectiveRemote.map { ", parent dials \($0)" } ?? ""
+            let limit = host.maxConnections > 0 ? ", at most \(host.maxConnections) connections" : ""
+            return ["outbound tcp:\(host.address):\(host.port) -> \(vsock(config.parentCID, host.vsockPort))\(remote)\(limit)"]
+        case .ingress(let index):
+            let ingress = config.ingress[index]
+            return ["ingress \(vsockListener(ingress.vsockPort)) -> tcp:127.0.0.1:\(ingress.port), parent listens on tcp port \(ingress.hostPort)"]
+        case .egress:
+            guard let egress = config.egress else { return [] }
+            var lines = ["egress HTTP CONNECT proxy\(egress.transparent ? " and transparent capture" : "") tcp:127.0.0.1:\(egress.port) -> \(vsock(config.parentCID, egress.vsockPort))"]
+            lines.append("  allow: " + (egress.allow.isEmpty ? "(nothing: every destination is denied)" : egress.allow.map(\.text).joined(separator: " ")))
+            if !egress.deny.isEmpty { lines.append("  deny: " + egress.deny.map(\.text).joined(separator: " ")) }
+            return lines
+        case .attestation:
+            guard let attestation = config.attestation else { return [] }
+            return ["attestation http://127.0.0.1:\(attestation.port)\(AttestationEndpoint.path) -> \(NSMDevice.configuredPath) (POST nonce, user_data, public_key; 200 application/cbor)"]
+        case .dnsStub:
+            guard let dns = config.dns else { return [] }
+            let mapped = config.hosts.flatMap(\.names).count
+            return ["dns stub udp+tcp:127.0.0.1:53 -> \(vsock(config.parentCID, dns.vsockPort)) (DNS over TCP), parent asks its resolvers",
+                    "  answered here: \(mapped) mapped name\(mapped == 1 ? "" : "s") (A: the alias; no AAAA)"
+                        + (config.egress == nil ? "" : "; names the egress policy cannot allow: REFUSED, never sent to the parent")]
+        case .control:
+            guard let control = config.control else { return [] }
+            return ["control \(vsockListener(control.vsockPort)): `stop` from the parent (enclave-init parent stop) shuts down as SIGTERM does"]
+        case .appPort, .heartbeat, .logs, .status, .dns, .clock:
+            return [] // not enclave-init's listeners in the enclave
         }
     }
 

@@ -25,6 +25,13 @@ enum ConfigSummary {
         if let logs = config.logs { streams.append("logs on vsock port \(logs.vsockPort)") }
         if let status = config.status { streams.append("status on vsock port \(status.vsockPort)") }
         lines.append(("streams", streams.isEmpty ? "console only" : streams.joined(separator: ", ")))
+        let table = ListenerTable(config: config)
+        func sockets(_ side: ListenerTable.Side) -> String {
+            let listeners = table.on(side)
+            return listeners.isEmpty ? "nothing" : listeners.map { "\($0.address)" }.joined(separator: " ")
+        }
+        lines.append(("listens", "enclave: \(sockets(.enclave))"))
+        lines.append(("", "parent: \(sockets(.parent))"))
         return lines.map { $0.0.padding(to: 10) + " " + $0.1 }
     }
 }

@@ -16,38 +16,30 @@ struct EgressProxy: ConnectionSetup {
     }
 }
 
-/// One egress connection. Everything happens on the accepted channel's event loop (the
-/// upstream is dialled on it too), which is what makes the unchecked Sendable sound.
+/// One egress connection: the channels, the timer and the dial, acting on what `EgressMachine`
+/// decides. Everything happens on the accepted channel's event loop (the upstream is dialled
+/// on it too), which is what makes the unchecked Sendable sound.
 final class EgressExchange: @unchecked Sendable {
-    enum State {
-        /// Reading the app's (or the enclave's) request head.
-        case readingRequest
-        /// Dialling: the parent's CONNECT server (enclave half) or the destination (parent half).
-        case dialling(ProxyRequest)
-        /// Enclave half: CONNECT sent to the parent, waiting for its answer until `patience`.
-        case awaitingParent(ProxyRequest, upstream: Channel, patience: Scheduled<Void>)
-        /// Handed to the byte path.
-        case relaying
-        /// Answered with an error status; the connection closes.
-        case refused
-    }
-
     private let accepted: Channel
-    private let role: EgressRole
     private let context: SetupContext
-    private var state = State.readingRequest
-    /// A connection the capture rule redirected: raw TCP, no HTTP to answer with, so a refusal
-    /// resets it.
-    private var captured = false
+    private var machine: EgressMachine
+    /// The connection to the parent's CONNECT server (enclave half), once dialled.
+    private var upstream: Channel?
+    private var patience: Scheduled<Void>?
 
     init(accepted: Channel, role: EgressRole, context: SetupContext) {
         self.accepted = accepted
-        self.role = role
         self.context = context
+        machine = EgressMachine(role: role)
     }
 
     func start() {
-        let reader = HeadReader(limit: ProxyRequest.maximumHeadBytes) { [self] outcome in requestHead(outcome) }
+        let reader = HeadReader(limit: ProxyRequest.maximumHeadBytes) { [self] outcome in
+            // Nothing more is read until the destination answers; later bytes wait in the early
+            // buffer and are relayed after the head.
+            accepted.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            act(machine.headRead(outcome))
+        }
         do {
             // Reading first, then the replay: a head already held completes at once, and the
             // outcome then turns reading off again until the destination answers.
@@ -58,59 +50,53 @@ final class EgressExchange: @unchecked Sendable {
         }
     }
 
-    private func requestHead(_ outcome: HeadReader.Outcome) {
-        guard case .readingRequest = state else { return }
-        // Nothing more is read until the destination answers; later bytes wait in the early
-        // buffer and are relayed after the head.
-        accepted.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        switch outcome {
-        case .head(let head):
-            switch role {
-            case .enclave(let policy, let parent), .transparent(let policy, let parent, _): requestFromApp(head, policy: policy, parent: parent)
-            case .parent(let policy, let family): requestFromEnclave(head, policy: policy, family: family)
-            }
-        case .tooLarge:
-            refuse(.malformed, status: 431, reason: "the request head is longer than \(ProxyRequest.maximumHeadBytes) bytes")
-        case .ended:
-            state = .refused
+    /// A connection the capture rule sent here; the app's bytes wait in the early buffer.
+    func startCaptured(_ connection: CapturedConnection) {
+        act(machine.captured(connection))
+    }
+
+    private func act(_ action: EgressMachine.Action) {
+        accepted.eventLoop.preconditionInEventLoop()
+        switch action {
+        case .none:
+            break
+        case .close:
             accepted.close(promise: nil)
+        case .dialParent:
+            dialParent()
+        case .dialDestination(let destination):
+            dialDestination(destination)
+        case .sendConnect(let head):
+            sendConnect(head)
+        case .relay(let hand):
+            guard let upstream else { return }
+            relay(hand, upstream)
+        case .refuse(let refusal, let closeUpstream):
+            if closeUpstream { upstream?.close(promise: nil) }
+            refuse(refusal)
         }
     }
 
     // MARK: - The enclave half
 
-    private func requestFromApp(_ head: [UInt8], policy: EgressPolicy, parent: Endpoint) {
-        let request: ProxyRequest
-        switch ProxyRequest.parse(head) {
-        case .success(let parsed): request = parsed
-        case .failure(let rejection): return refuse(.malformed, status: rejection.status, reason: rejection.reason)
-        }
-        if case .deny(let reason) = policy.decide(request.destination) {
-            return refuse(.denied, status: 403, reason: "egress policy: \(reason)")
-        }
-        dialParent(parent, for: request)
-    }
-
-    /// A connection the capture rule sent here, judged by `CapturedConnection.decide`; an
-    /// allowed one is asked of the parent like a CONNECT. The app's bytes wait in the early buffer.
-    func startCaptured(_ connection: CapturedConnection, policy: EgressPolicy, parent: Endpoint) {
-        captured = true
-        switch connection.decide(policy) {
-        case .refuse(let reason): refuse(.denied, status: 403, reason: reason)
-        case .ask(let destination): dialParent(parent, for: ProxyRequest(method: "CONNECT", destination: destination, originForm: nil, headers: []))
+    private var parent: Endpoint? {
+        switch machine.role {
+        case .enclave(_, let parent), .transparent(_, let parent, _): return parent
+        case .parent: return nil
         }
     }
 
-    private func dialParent(_ parent: Endpoint, for request: ProxyRequest) {
-        state = .dialling(request)
+    private func dialParent() {
+        guard let parent else { return }
         Connector.connect(to: parent, on: accepted.eventLoop, timeout: context.route.connectTimeout, emulation: context.emulation)
             .whenComplete { [self] result in
                 switch result {
                 case .failure(let error):
                     context.upstreamFailed(error)
-                    refuse(.failed, status: 502, reason: "the parent's egress proxy at \(parent) cannot be reached: \(DialErrorText.describe(error))")
-                case .success(let upstream):
-                    askParent(for: request, upstream)
+                    act(machine.dialFailed(.unreachable(DialErrorText.describe(error)), parent: parent))
+                case .success(let channel):
+                    upstream = channel
+                    act(machine.dialled())
                 }
             }
     }
@@ -118,89 +104,58 @@ final class EgressExchange: @unchecked Sendable {
     /// CONNECT to the parent half; its answer decides what the app sees. The parent resolves
     /// and dials (each address within its own connect timeout) before it answers; one that
     /// takes the connection and never answers is given up after six connect timeouts (504).
-    private func askParent(for request: ProxyRequest, _ upstream: Channel) {
-        let patience = context.route.connectTimeout * 6
-        let timeout = upstream.eventLoop.scheduleTask(in: patience) { [self] in
-            guard case .awaitingParent = state else { return }
-            refuse(.failed, status: 504, reason: "the parent's egress proxy did not answer within \(patience.nanoseconds / 1_000_000) ms")
-            upstream.close(promise: nil)
+    private func sendConnect(_ head: [UInt8]) {
+        guard let upstream else { return }
+        let wait = context.route.connectTimeout * 6
+        patience = upstream.eventLoop.scheduleTask(in: wait) { [self] in
+            act(machine.parentTimedOut(after: wait.nanoseconds / 1_000_000))
         }
-        state = .awaitingParent(request, upstream: upstream, patience: timeout)
-        let reader = HeadReader(limit: ProxyRequest.maximumHeadBytes) { [self] outcome in parentAnswered(outcome) }
+        let reader = HeadReader(limit: ProxyRequest.maximumHeadBytes) { [self] outcome in
+            patience?.cancel()
+            if case .head(let answer) = outcome { act(machine.parentAnswered(answer)) } else { act(machine.parentAnswered(nil)) }
+        }
         do {
             try upstream.pipeline.syncOperations.addHandler(reader, position: .first)
-            upstream.writeAndFlush(ByteBuffer(bytes: ProxyRequest.connectHead(to: request.destination)), promise: nil)
+            upstream.writeAndFlush(ByteBuffer(bytes: head), promise: nil)
             try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         } catch {
-            timeout.cancel()
-            upstream.close(promise: nil)
-            refuse(.failed, status: 502, reason: "the parent's egress proxy connection failed: \(DialErrorText.describe(error))")
+            patience?.cancel()
+            act(machine.upstreamFailed(DialErrorText.describe(error)))
         }
-    }
-
-    private func parentAnswered(_ outcome: HeadReader.Outcome) {
-        guard case .awaitingParent(let request, let upstream, let patience) = state else { return }
-        patience.cancel()
-        guard case .head(let answer) = outcome else {
-            upstream.close(promise: nil)
-            return refuse(.failed, status: 502, reason: "the parent's egress proxy closed without answering")
-        }
-        if captured {
-            guard HTTPResponse.status(of: answer) == 200 else {
-                upstream.close(promise: nil)
-                let said = String(decoding: answer.prefix { $0 != 13 }, as: UTF8.self)
-                return refuse(.failed, status: 502, reason: "captured \(request.destination): the parent answered \(said)")
-            }
-            context.counters.count(.allowed)
-            context.logger.debug("egress: captured connection to \(request.destination) allowed")
-        } else if HTTPResponse.status(of: answer) == 200 {
-            context.counters.count(.allowed)
-            context.logger.debug("egress: \(request.method) \(request.destination) allowed")
-            if request.originForm != nil {
-                upstream.writeAndFlush(ByteBuffer(bytes: request.originHead()), promise: nil)
-            } else {
-                accepted.writeAndFlush(ByteBuffer(bytes: HTTPResponse.established), promise: nil)
-            }
-        } else {
-            // The parent's refusal, passed on as it is; the relay then carries its body.
-            context.counters.count(.failed)
-            context.logger.info("egress: \(request.method) \(request.destination): the parent answered \(String(decoding: answer.prefix { $0 != 13 }, as: UTF8.self))")
-            accepted.writeAndFlush(ByteBuffer(bytes: answer), promise: nil)
-        }
-        state = .relaying
-        context.relay(accepted, upstream)
     }
 
     // MARK: - The parent half
 
-    private func requestFromEnclave(_ head: [UInt8], policy: EgressPolicy, family: AddressFamily) {
-        let request: ProxyRequest
-        switch ProxyRequest.parse(head, connectOnly: true) {
-        case .success(let parsed): request = parsed
-        case .failure(let rejection): return refuse(.malformed, status: rejection.status, reason: rejection.reason)
-        }
-        let destination = request.destination
-        if case .deny(let reason) = policy.decide(destination) {
-            return refuse(.denied, status: 403, reason: "egress policy (parent): \(reason)")
-        }
-        state = .dialling(request)
+    private func dialDestination(_ destination: Destination) {
+        guard case .parent(let policy, let family) = machine.role else { return }
         Connector.connect(to: Self.checkedAddresses(of: destination, policy: policy, family: family), on: accepted.eventLoop,
                           timeout: context.route.connectTimeout, emulation: context.emulation, lookups: context.lookups)
             .whenComplete { [self] result in
                 switch result {
                 case .failure(RelayError.refusedByPolicy(let reason)):
-                    refuse(.denied, status: 403, reason: "egress policy (parent): \(reason)")
+                    act(machine.dialFailed(.refusedByPolicy(reason)))
                 case .failure(let error):
                     context.upstreamFailed(error)
-                    refuse(.failed, status: 502, reason: "cannot reach \(destination): \(DialErrorText.describe(error))")
-                case .success(let upstream):
-                    context.counters.count(.allowed)
-                    context.logger.debug("egress: CONNECT \(destination) allowed, connected to \(upstream.remoteAddress.map { "\($0)" } ?? "?")")
-                    accepted.writeAndFlush(ByteBuffer(bytes: HTTPResponse.established), promise: nil)
-                    state = .relaying
-                    context.relay(accepted, upstream)
+                    act(machine.dialFailed(.unreachable(DialErrorText.describe(error))))
+                case .success(let channel):
+                    upstream = channel
+                    act(machine.dialled(remote: channel.remoteAddress.map { "\($0)" }))
                 }
             }
+    }
+
+    // MARK: - Both halves
+
+    private func relay(_ hand: EgressMachine.Hand, _ upstream: Channel) {
+        context.counters.count(hand.decision)
+        if hand.decision == .allowed {
+            context.logger.debug("egress: \(hand.note)")
+        } else {
+            context.logger.info("egress: \(hand.note)")
+        }
+        if !hand.toUpstream.isEmpty { upstream.writeAndFlush(ByteBuffer(bytes: hand.toUpstream), promise: nil) }
+        if !hand.toApp.isEmpty { accepted.writeAndFlush(ByteBuffer(bytes: hand.toApp), promise: nil) }
+        context.relay(accepted, upstream)
     }
 
     /// The addresses to dial for `destination`: a name is resolved, and every address it
@@ -230,26 +185,25 @@ final class EgressExchange: @unchecked Sendable {
 
     // MARK: - Refusals
 
-    /// Answers with `status` and the reason, shuts our side down, reads and drops whatever the
-    /// client still sends (closing at once could reset the answer away), closes within 5 s.
-    private func refuse(_ decision: ListenerCounters.Decision, status: Int, reason: String) {
-        accepted.eventLoop.preconditionInEventLoop()
-        state = .refused
-        context.counters.count(decision)
-        if decision == .denied || captured {
-            context.logger.info("egress: refused\(captured ? "" : " (\(status))"): \(reason)")
+    /// Answers with the status and the reason, shuts our side down, reads and drops whatever
+    /// the client still sends (closing at once could reset the answer away), closes within 5 s.
+    /// A captured connection has no HTTP to answer with: it is reset.
+    private func refuse(_ refusal: EgressMachine.Refusal) {
+        context.counters.count(refusal.decision)
+        if refusal.decision == .denied || refusal.reset {
+            context.logger.info("egress: refused\(refusal.reset ? "" : " (\(refusal.status))"): \(refusal.reason)")
         } else {
-            context.logger.debug("egress: refused (\(status)): \(reason)")
+            context.logger.debug("egress: refused (\(refusal.status)): \(refusal.reason)")
         }
         let channel = accepted
-        if captured {
-            // No HTTP to answer with: a reset tells the app at once (SO_LINGER 0, then close).
+        if refusal.reset {
+            // A reset tells the app at once (SO_LINGER 0, then close).
             (channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
                 ?? channel.close(promise: nil)
             return
         }
         try? channel.pipeline.syncOperations.addHandler(DiscardInbound(), position: .first)
-        channel.writeAndFlush(ByteBuffer(bytes: HTTPResponse.text(status: status, reason: reason))).whenComplete { _ in
+        channel.writeAndFlush(ByteBuffer(bytes: HTTPResponse.text(status: refusal.status, reason: refusal.reason))).whenComplete { _ in
             channel.close(mode: .output, promise: nil)
             _ = channel.setOption(ChannelOptions.autoRead, value: true)
             channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }

@@ -18,7 +18,7 @@ struct TransparentEgress: ConnectionSetup {
             return exchange.start() // not redirected: an HTTP proxy request
         }
         let connection = CapturedConnection(address: original.address, port: original.port, names: names(original.address))
-        exchange.startCaptured(connection, policy: policy, parent: parent)
+        exchange.startCaptured(connection)
     }
 
     /// Where the app meant to connect, when NAT redirected the connection; nil otherwise.

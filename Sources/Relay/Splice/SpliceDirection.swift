@@ -19,110 +19,92 @@ final class SpliceDirection {
     let from: CInt
     let to: CInt
     private let count: @Sendable (Int) -> Void
+    /// What it holds and may do: the rules of the byte path, as a value.
+    private var state: SpliceDirectionState
+    /// The pipe it splices through while bytes are in flight (none while idle).
     private var pipe: SplicePipe?
-    private var inPipe = 0
-    /// Bytes to write before anything else: what NIO read before the hand-over, or what a
-    /// copy could not write at once.
-    private var pending: [UInt8]
-    private var pendingOffset = 0
-    private var sawEOF: Bool
-    private var finished = false
-    /// splice(2) is refused for this pair of sockets (EINVAL): copy through `scratch`.
-    private var copyOnly = false
 
     init(from: CInt, to: CInt, first: [UInt8], sawEOF: Bool, count: @escaping @Sendable (Int) -> Void) {
         self.from = from
         self.to = to
-        self.pending = first
-        self.sawEOF = sawEOF
+        self.state = SpliceDirectionState(first: first, inputEnded: sawEOF)
         self.count = count
     }
 
-    var isFinished: Bool { finished }
+    var isFinished: Bool { state.isFinished }
 
-    /// Moves what it can, up to about `budget` bytes read this turn.
+    /// Moves what it can, up to about `budget` bytes read this turn: carries out what the state
+    /// says to do next and reports each system call's result back to it.
     func pump(budget: Int, pipes: inout PipePool, scratch: UnsafeMutableRawBufferPointer) -> Progress {
-        guard !finished else { return .finished }
         var moved = 0
         while true {
-            if pendingOffset < pending.count {
-                let written = pending.withUnsafeBytes { bytes in
-                    Glibc.write(to, bytes.baseAddress! + pendingOffset, bytes.count - pendingOffset)
-                }
+            switch state.next(moved: moved, budget: budget) {
+            case .finished:
+                return .finished
+            case .yield:
+                return .budgetSpent
+            case .writeHeld(let bytes):
+                let written = bytes.withUnsafeBytes { Glibc.write(to, $0.baseAddress!, $0.count) }
                 if written < 0 {
                     if errno == EINTR { continue }
                     return Self.wouldBlock(errno) ? .waiting : .failed(errno)
                 }
-                pendingOffset += written
-                if pendingOffset == pending.count {
-                    pending = []
-                    pendingOffset = 0
-                }
-                continue
-            }
-            if inPipe > 0, let pipe {
+                state.wrote(written)
+            case .spliceOut(let inPipe):
+                guard let pipe else { return .failed(EBADF) } // bytes in a pipe it does not hold: cannot happen
                 let spliced = ei_splice(pipe.readEnd, to, inPipe)
-                if spliced < 0 {
-                    let code = errno
-                    if Self.wouldBlock(code) { return .waiting }
-                    guard code == EINVAL else { return .failed(code) }
-                    // `to` takes no spliced pages: what the pipe holds is written by copy.
-                    copyOnly = true
-                    pending = readAll(of: pipe, count: inPipe)
-                    inPipe = 0
-                    release(into: &pipes)
+                if spliced >= 0 {
+                    state.splicedOut(spliced)
                     continue
                 }
-                inPipe -= spliced
-                continue
-            }
-            if sawEOF {
+                let code = errno
+                if Self.wouldBlock(code) { return .waiting }
+                guard code == EINVAL else { return .failed(code) }
+                // `to` takes no spliced pages: what the pipe holds is written by copy.
+                state.spliceOutRefused(pipeHeld: readAll(of: pipe, count: inPipe))
+                release(into: &pipes)
+            case .passOnEOF:
                 // An error here (the peer already gone) shows up on the other direction.
                 _ = shutdown(to, CInt(SHUT_WR))
-                finished = true
+                state.passedOnEOF()
                 release(into: &pipes)
                 return .finished
-            }
-            if moved >= budget { return .budgetSpent }
-            if !copyOnly, let pipe = pipe ?? pipes.take() {
+            case .read(splice: true):
+                guard let pipe = pipe ?? pipes.take() else { fallthrough } // no descriptor left: copy this once
                 self.pipe = pipe
                 let spliced = ei_splice(from, pipe.writeEnd, pipe.capacity)
                 if spliced > 0 {
-                    inPipe = spliced
                     moved += spliced
                     count(spliced)
+                    state.splicedIn(spliced)
                     continue
                 }
                 if spliced == 0 {
-                    sawEOF = true
+                    state.inputReachedEOF()
                     continue
                 }
                 let code = errno
                 release(into: &pipes)
                 if Self.wouldBlock(code) { return .waiting }
                 guard code == EINVAL else { return .failed(code) }
-                copyOnly = true // `from` cannot splice: copy from now on
-                continue
-            }
-            // No pipe (descriptors ran out) or no splice: one read, then its write.
-            let received = Glibc.read(from, scratch.baseAddress, scratch.count)
-            if received == 0 {
-                sawEOF = true
-                continue
-            }
-            if received < 0 {
-                if errno == EINTR { continue }
-                return Self.wouldBlock(errno) ? .waiting : .failed(errno)
-            }
-            moved += received
-            count(received)
-            // Written straight from the read buffer; only what `to` cannot take now is kept.
-            let written = Glibc.write(to, scratch.baseAddress, received)
-            if written < 0 && !Self.wouldBlock(errno) && errno != EINTR { return .failed(errno) }
-            let taken = max(0, written)
-            if taken < received {
-                pending = Array(scratch[taken..<received])
-                pendingOffset = 0
+                state.spliceInRefused() // `from` cannot splice: copy from now on
+            case .read(splice: false):
+                // One read, then its write, straight from the read buffer; only what `to`
+                // cannot take now is kept.
+                let received = Glibc.read(from, scratch.baseAddress, scratch.count)
+                if received == 0 {
+                    state.inputReachedEOF()
+                    continue
+                }
+                if received < 0 {
+                    if errno == EINTR { continue }
+                    return Self.wouldBlock(errno) ? .waiting : .failed(errno)
+                }
+                moved += received
+                count(received)
+                let written = Glibc.write(to, scratch.baseAddress, received)
+                if written < 0 && !Self.wouldBlock(errno) && errno != EINTR { return .failed(errno) }
+                state.copied(unwritten: ArraySlice(scratch[max(0, written)..<received]))
             }
         }
     }
@@ -132,11 +114,11 @@ final class SpliceDirection {
     func release(into pipes: inout PipePool) {
         guard let pipe else { return }
         self.pipe = nil
-        if inPipe == 0 {
+        if state.bytesInPipe == 0 {
             pipes.giveBack(pipe)
         } else {
             pipes.discard(pipe)
-            inPipe = 0
+            state.pipeDiscarded()
         }
     }
 

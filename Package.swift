@@ -46,7 +46,7 @@ let package = Package(
         // What every command prints: console lines (ms since start, level, component), the
         // log handler behind them, and --log-level.
         .target(name: "ConsoleLog", dependencies: [
-            "Streams", "CSupport",
+            "CSupport",
             "Commands",
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,19 +1,25 @@
 import CSupport
 import Glibc
 import Logging
-import Streams
 
 /// One console line per event: milliseconds since enclave-init started, level, component,
 /// message and metadata. Written to stderr with a single write(2) so that lines from several
 /// threads never interleave mid-line.
+/// `record`, when given, also gets each line (without its newline): `run` passes the log
+/// stream's recorder, so the console's lines reach the parent too. Handed in, not reached for,
+/// so this module knows nothing of the streams.
 public struct ConsoleLogHandler: LogHandler {
+    public typealias LineRecorder = @Sendable (String) -> Void
+
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     private let component: String
+    private let record: LineRecorder?
 
-    public init(label: String, level: Logger.Level) {
+    public init(label: String, level: Logger.Level, record: LineRecorder? = nil) {
         self.component = label
         self.logLevel = level
+        self.record = record
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -27,7 +33,7 @@ public struct ConsoleLogHandler: LogHandler {
         if !merged.isEmpty {
             line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
-        InitLog.record(line) // to the log stream, when `run` has one
+        record?(line)
         line += "\n"
         Console.write(line)
     }

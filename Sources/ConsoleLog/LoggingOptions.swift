@@ -16,11 +16,11 @@ public struct LoggingOptions: Sendable {
         logLevel = try arguments.value("--log-level") ?? .info
     }
 
-    /// Sends every logger's lines to the console (and, under `run`, to the log stream) at the
-    /// chosen level. Once per process.
-    public func bootstrap() {
+    /// Sends every logger's lines to the console at the chosen level, and each line to
+    /// `record` too when given (`run`: the log stream). Once per process.
+    public func bootstrap(record: ConsoleLogHandler.LineRecorder? = nil) {
         let level = logLevel
-        LoggingSystem.bootstrap { ConsoleLogHandler(label: $0, level: level) }
+        LoggingSystem.bootstrap { ConsoleLogHandler(label: $0, level: level, record: record) }
     }
 }
 

@@ -1,6 +1,7 @@
 import Commands
 import ConsoleLog
 import Logging
+import Streams
 import PID1
 import Processes
 
@@ -24,7 +25,9 @@ public struct RunCommand: Command {
     public init(_ arguments: ParsedArguments) throws(UsageError) { options = try ConfigOptions(arguments) }
 
     public func run() throws {
-        options.logging.bootstrap()
+        // Console lines go to the log stream too, once the boot has one (InitLog holds the
+        // early ones until then).
+        options.logging.bootstrap(record: { InitLog.record($0) })
         let sequence = BootSequence(options: options, logger: Logger(label: "boot"))
         let code = sequence.run()
         // Exiting the initial namespace's PID 1 panics the kernel: it powers off instead. A

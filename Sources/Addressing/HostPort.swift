@@ -14,26 +14,25 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func parse(_ text: String) -> Result<HostPort, ParseError> {
-        let host: Substring, portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return .failure(.badHost(text)) }
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":") else { return .failure(.missingPort) }
-            portText = rest.dropFirst()
-            guard IPv6Address.isValid(String(host)) else { return .failure(.badHost(String(host))) }
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return .failure(.missingPort) }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-            if host.contains(":") { return .failure(.badHost(String(host) + " (write IPv6 addresses in brackets)")) }
-            guard Hostname.isValid(String(host)) else { return .failure(.badHost(String(host))) }
+        let split: HostGrammar.Split
+        switch HostGrammar.split(text[...], port: .required) {
+        case .success(let found): split = found
+        case .failure(.unclosedBracket): return .failure(.badHost(text))
+        case .failure(.missingPort), .failure(.unexpectedAfterBracket): return .failure(.missingPort)
+        case .failure(.ipv6NeedsBrackets): return .failure(.badHost(text + " (write IPv6 addresses in brackets)"))
         }
+        let host = String(split.host)
+        if split.bracketed {
+            guard IPv6Address.isValid(host) else { return .failure(.badHost(host)) }
+        } else {
+            guard Hostname.isValid(host) else { return .failure(.badHost(host)) }
+        }
+        let portText = split.port ?? ""
         guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText), (1...65535).contains(port) else {
             return .failure(.badPort(String(portText)))
         }
-        return .success(HostPort(host: String(host), port: UInt16(port)))
+        return .success(HostPort(host: host, port: UInt16(port)))
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { HostGrammar.authority(host: host, port: port) }
 }

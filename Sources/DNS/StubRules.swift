@@ -29,7 +29,7 @@ public struct StubRules: Sendable {
     public init(config: BootConfiguration) {
         var local: [String: IPv4Address] = [:]
         for host in config.hosts {
-            for name in host.names { local[Self.canonical(name)] = host.address }
+            for name in host.names { local[HostGrammar.canonical(name)] = host.address }
         }
         self.init(local: local, policy: config.egress.map(EgressPolicy.init))
     }
@@ -47,9 +47,4 @@ public struct StubRules: Sendable {
         return .forward
     }
 
-    static func canonical(_ name: String) -> String {
-        var text = name.lowercased()
-        if text.hasSuffix(".") { text.removeLast() }
-        return text
-    }
 }

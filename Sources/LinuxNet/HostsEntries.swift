@@ -1,3 +1,4 @@
+import Addressing
 import BootConfig
 
 /// The lines enclave-init owns in /etc/hosts: one per address, with all of its names, in the
@@ -29,7 +30,7 @@ public enum HostsEntries {
                 entries.append(Entry(address: address, names: host.names))
             }
         }
-        if let hostname = config.hostname?.lowercased(), !entries.contains(where: { $0.names.contains(hostname) }) {
+        if let hostname = config.hostname.map({ HostGrammar.canonical($0) }), !entries.contains(where: { $0.names.contains(hostname) }) {
             entries.append(Entry(address: hostnameAddress, names: [hostname]))
         }
         return entries

@@ -28,17 +28,8 @@ struct VsockProxyAllowlist: Equatable {
     /// by value (so `::1` and `0:0::1` are the same). Like vsock-proxy, the port must match;
     /// unlike it, a listed name is not resolved to also admit its addresses.
     func permits(_ remote: HostPort) -> Bool {
-        let wanted = Self.canonical(remote.host)
-        return entries.contains { $0.port == remote.port && Self.canonical($0.address) == wanted }
-    }
-
-    static func canonical(_ host: String) -> String {
-        var text = host.lowercased()
-        if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
-        if text.hasSuffix(".") { text.removeLast() }
-        if let address = IPv4Address(text) { return address.description }
-        if let bytes = IPv6Address.parse(text) { return IPv6Address.text(bytes) }
-        return text
+        let wanted = HostGrammar.canonical(remote.host)
+        return entries.contains { $0.port == remote.port && HostGrammar.canonical($0.address) == wanted }
     }
 
     static func load(path: String) throws(ParentError) -> VsockProxyAllowlist {

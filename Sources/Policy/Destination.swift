@@ -48,29 +48,25 @@ public struct Destination: Sendable, Hashable, CustomStringConvertible {
     /// A CONNECT authority, `host:port` (the port is required).
     public static func parse(authority: String) -> Result<Destination, Problem> {
         guard !authority.contains("@") else { return .failure(Problem(description: "userinfo (\"@\") is not allowed in a proxy target")) }
-        let hostPart: Substring, portPart: Substring
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return .failure(Problem(description: "unclosed \"[\" in \"\(authority)\"")) }
-            hostPart = authority[...close]
-            let rest = authority[authority.index(after: close)...]
-            guard rest.hasPrefix(":") else { return .failure(Problem(description: "no port in \"\(authority)\"")) }
-            portPart = rest.dropFirst()
-        } else {
-            guard let colon = authority.lastIndex(of: ":") else { return .failure(Problem(description: "no port in \"\(authority)\"")) }
-            hostPart = authority[..<colon]
-            portPart = authority[authority.index(after: colon)...]
+        let split: HostGrammar.Split
+        switch HostGrammar.split(authority[...], port: .required) {
+        case .success(let found): split = found
+        case .failure(.unclosedBracket): return .failure(Problem(description: "unclosed \"[\" in \"\(authority)\""))
+        case .failure(.missingPort), .failure(.unexpectedAfterBracket): return .failure(Problem(description: "no port in \"\(authority)\""))
+        case .failure(.ipv6NeedsBrackets): return .failure(Problem(description: "an IPv6 address with a port goes in brackets: \"[ADDRESS]:PORT\", not \"\(authority)\""))
         }
+        let portPart = split.port ?? ""
         guard let port = parsePort(portPart) else { return .failure(Problem(description: "bad port \"\(portPart)\" (1-65535)")) }
-        return parse(host: String(hostPart)).map { Destination(host: $0, port: port) }
+        return parse(host: split.bracketed ? "[\(split.host)]" : String(split.host)).map { Destination(host: $0, port: port) }
     }
 
     /// A host as it appears in a URL or an authority: a name, an IPv4 literal in any of its
     /// spellings, or an IPv6 literal in brackets.
     public static func parse(host raw: String) -> Result<Host, Problem> {
         guard let decoded = percentDecoded(raw) else { return .failure(Problem(description: "bad percent-encoding in \"\(raw)\"")) }
-        var text = decoded.lowercased()
-        guard !text.isEmpty else { return .failure(Problem(description: "empty host")) }
-        if text.hasPrefix("[") {
+        guard !decoded.isEmpty else { return .failure(Problem(description: "empty host")) }
+        if decoded.hasPrefix("[") {
+            let text = decoded.lowercased()
             guard text.hasSuffix("]"), text.count > 2 else { return .failure(Problem(description: "bad IPv6 literal \"\(raw)\"")) }
             let inner = String(text.dropFirst().dropLast())
             guard !inner.contains("%") else { return .failure(Problem(description: "zone identifiers are not allowed (\"\(raw)\")")) }
@@ -78,7 +74,8 @@ public struct Destination: Sendable, Hashable, CustomStringConvertible {
             if let mapped = IPv6Address.mappedIPv4(bytes) { return .success(.ipv4(mapped)) }
             return .success(.ipv6(bytes))
         }
-        if text.hasSuffix(".") { text.removeLast() }
+        // Lower case, no trailing dot; the lenient IPv4 forms below are read from that.
+        let text = HostGrammar.canonical(decoded)
         let labels = text.split(separator: ".", omittingEmptySubsequences: false)
         // The WHATWG rule: a host whose last label is a number is an IPv4 address, or nothing.
         if let last = labels.last, isNumber(last) {

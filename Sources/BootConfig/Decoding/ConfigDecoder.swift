@@ -176,7 +176,7 @@ struct ConfigDecoder {
                 if let problem = Hostname.problem(with: name) {
                     issues.report(element, "host name \"\(name)\" \(problem)")
                 } else {
-                    names.append(name.lowercased())
+                    names.append(HostGrammar.canonical(name))
                 }
             }
         }
@@ -388,7 +388,7 @@ struct ConfigDecoder {
     /// likely that mapping's name, so its alias is the fix.
     private func mountServer(_ field: Field, hosts: [HostMapping]) -> IPv4Address? {
         if case .string(let text) = field.value, IPv4Address(text) == nil,
-           let (index, host) = hosts.enumerated().first(where: { $0.element.names.contains(text.lowercased()) }) {
+           let (index, host) = hosts.enumerated().first(where: { $0.element.names.contains(HostGrammar.canonical(text)) }) {
             issues.report(field, "\"\(text)\" is a name; a mount's server is the alias address of the hosts[] mapping that carries NFS",
                           hint: "hosts[\(index)] maps \"\(text)\" to \(host.address): write \"server\": \"\(host.address)\"")
             return nil

@@ -41,20 +41,13 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
 
     public static func parse(_ text: String) -> Result<EgressRule, ParseError> {
         guard !text.isEmpty else { return .failure(.empty) }
-        var hostText = Substring(text)
-        var portText: Substring?
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return .failure(.badAddress(text)) }
-            hostText = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { return .failure(.badPort(String(rest))) }
-                portText = rest.dropFirst()
-            }
-        } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
-            hostText = text[..<colon]
-            portText = text[text.index(after: colon)...]
+        let split: HostGrammar.Split
+        switch HostGrammar.split(text[...], port: .optional) {
+        case .success(let found): split = found
+        case .failure(.unexpectedAfterBracket(let rest)): return .failure(.badPort(rest))
+        case .failure: return .failure(.badAddress(text))
         }
+        let hostText = split.host, portText = split.port
 
         var ports: ClosedRange<UInt16>?
         if let portText {
@@ -95,8 +88,8 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
             guard let interface = IPv4Interface(String(text), defaultPrefix: 32) else { return .failure(.badAddress(String(text))) }
             return .success(.ipv4(interface))
         }
-        var labels = text.lowercased().split(separator: ".", omittingEmptySubsequences: false)
-        if labels.count > 1, labels.last == "" { labels.removeLast() } // "example.com." is "example.com"
+        // "Example.COM." is "example.com"; "*" and "**" pass through unchanged.
+        let labels = HostGrammar.canonical(text).split(separator: ".", omittingEmptySubsequences: false)
         for label in labels where label != "*" && label != "**" {
             if label.contains("*") { return .failure(.wildcardInsideLabel(String(label))) }
             if !Hostname.isValidLabel(label) { return .failure(.badLabel(String(label))) }

@@ -1,3 +1,5 @@
+import Addressing
+
 /// A URL written where a host or host:port belongs (`"https://kms.us-east-1.amazonaws.com"` as
 /// an egress pattern or a remote): the commonest slip when copying an endpoint from AWS's
 /// documentation. Recognised so that the error can give the line to write instead.
@@ -14,8 +16,7 @@ enum URLSpelling {
         if let end = authority.firstIndex(where: { pathStart.contains($0) }) { authority = authority[..<end] }
         if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] } // user:password@
         guard !authority.isEmpty else { return nil }
-        let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
-        if hasPort { return String(authority) }
+        if case .success(let split) = HostGrammar.split(authority, port: .optional), split.port != nil { return String(authority) }
         switch scheme {
         case "https", "wss": return "\(authority):443"
         case "http", "ws": return "\(authority):80"

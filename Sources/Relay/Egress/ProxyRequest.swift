@@ -1,3 +1,4 @@
+import Addressing
 import HTTPHead
 import Policy
 
@@ -48,11 +49,12 @@ struct ProxyRequest {
         if let fragment = origin.firstIndex(of: "#") { origin = String(origin[..<fragment]) }
         if origin.isEmpty || origin.hasPrefix("?") { origin = "/" + origin }
         guard !authority.contains("@") else { return .failure(Rejection(status: 400, reason: "userinfo (\"@\") is not allowed in a proxy URL")) }
+        // No port written: http's own. (A malformed authority is left for Destination to name.)
         let withPort: String
-        if authority.hasPrefix("[") {
-            withPort = authority.hasSuffix("]") ? authority + ":80" : authority
+        if case .success(let split) = HostGrammar.split(authority[...], port: .optional), split.port == nil {
+            withPort = authority + ":80"
         } else {
-            withPort = authority.contains(":") ? authority : authority + ":80"
+            withPort = authority
         }
         switch Destination.parse(authority: withPort) {
         case .success(let destination): return .success(ProxyRequest(method: method, destination: destination, originForm: origin, headers: headers))

@@ -18,7 +18,12 @@ public final class AcceptedChannels: Sendable {
     public var count: Int { open.withLockedValue { $0.count } }
 
     /// Closes every one still open and waits for each (call after the listener is closed).
+    /// They are forgotten here at once: their close callbacks may run after `close` returns.
     public func closeAll() {
-        for channel in open.withLockedValue({ Array($0.values) }) { try? channel.close().wait() }
+        let channels = open.withLockedValue { open in
+            defer { open.removeAll() }
+            return Array(open.values)
+        }
+        for channel in channels { try? channel.close().wait() }
     }
 }

@@ -19,7 +19,7 @@ let package = Package(
         // The binary: main.swift and the root command, the one place the enclave's commands and
         // the parent's meet (so neither module imports the other).
         .executableTarget(name: "enclave-init", dependencies: [
-            "EnclaveInit", "Parent", "BootConfig", "ConsoleLog", "Processes", "CSupport",
+            "EnclaveInit", "Parent", "EnclaveImage", "BootConfig", "ConsoleLog", "Processes", "CSupport",
             "Commands",
         ]),
 
@@ -120,6 +120,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        // Enclave images (EIF): the format, its CRC and PCRs, writing and describing them.
+        .target(name: "EnclaveImage", dependencies: ["CZlib", "DocumentReading", "Commands", "ConsoleLog"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
         // The binary's one HTTP/1 parser: request heads, bodies (Content-Length, chunked), the
         // responses it writes (the egress proxy, the parent's CONNECT server, the attestation endpoint).
         .target(name: "HTTPHead", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
@@ -218,6 +222,7 @@ let package = Package(
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
+        .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
         .testTarget(name: "ServicesTests", dependencies: [
             "Services", "Addressing",
             .product(name: "NIOCore", package: "swift-nio"),

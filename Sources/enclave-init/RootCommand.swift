@@ -1,5 +1,6 @@
 import BootConfig
 import Commands
+import EnclaveImage
 import EnclaveInit
 import Parent
 
@@ -19,7 +20,8 @@ enum RootCommand {
             """,
             usage: ["enclave-init [<subcommand>] [<options>] [-- <command> [<argument> ...]]"]
         ),
-        children: [.command(RunCommand.self), .command(CheckCommand.self), .command(PlanCommand.self), .group(ParentCommand.group)],
+        children: [.command(RunCommand.self), .command(CheckCommand.self), .command(PlanCommand.self), .group(ParentCommand.group),
+                   .command(DescribeEIFCommand.self)],
         defaultChild: "run",
         version: BuildInfo.version
     )

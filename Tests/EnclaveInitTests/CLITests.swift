@@ -24,6 +24,18 @@ import TestSupport
         #expect(result.stdout.split(separator: "\n").count == 1)
     }
 
+    /// describe-eif's exit codes: 65 for a file that is no image, 66 for one that cannot be read.
+    @Test func describeEIFSaysWhatIsWrongWithAFile() throws {
+        let notAnImage = try directory.write("notes.txt", "hello")
+        let invalid = try ProcessRunner.enclaveInit(["describe-eif", notAnImage])
+        #expect(invalid.status == 65, "\(invalid.output)")
+        #expect(invalid.stderr.contains("not an enclave image: it starts with 68 65 6c 6c"), "\(invalid.stderr)")
+        let missing = try ProcessRunner.enclaveInit(["describe-eif", directory.path + "/missing.eif"])
+        #expect(missing.status == 66 && missing.stderr.contains("No such file or directory"), "\(missing.output)")
+        let usage = try ProcessRunner.enclaveInit(["describe-eif"])
+        #expect(usage.status == 64, "\(usage.output)")
+    }
+
     @Test func unknownOptionIsAUsageError() throws {
         let result = try ProcessRunner.enclaveInit(["check", "--confg", "x"])
         #expect(result.status == 64)

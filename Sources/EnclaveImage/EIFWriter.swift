@@ -1,0 +1,102 @@
+import Glibc
+
+/// Writes an EIF from its sections in one pass: the layout is known before the first byte (every
+/// size is), so the header goes first with its placements, the sections stream after it chunk
+/// by chunk while the CRC and the PCRs are computed, and the CRC is written into the header at
+/// the end. The file appears under its name only when complete (written beside it, renamed).
+public enum EIFWriter {
+    public enum Source: Sendable, Equatable {
+        case bytes([UInt8])
+        case file(path: String)
+    }
+
+    public struct Section: Sendable, Equatable {
+        public var type: EIFSectionType
+        public var source: Source
+
+        public init(_ type: EIFSectionType, _ source: Source) {
+            self.type = type
+            self.source = source
+        }
+    }
+
+    public struct Result: Sendable, Equatable {
+        public var measurements: Measurements
+        public var crc: UInt32
+        public var size: UInt64
+    }
+
+    /// `sections` in the order nitro-cli writes them: kernel, cmdline, metadata, ramdisks.
+    public static func write(_ sections: [Section], to path: String) throws(EIFError) -> Result {
+        guard sections.count <= EIFHeader.maximumSections else { throw .tooManySections(sections.count) }
+        var inputs: [ChunkedFile?] = []
+        defer { for input in inputs { input?.close() } }
+        var placements: [EIFHeader.Placement] = []
+        var offset = UInt64(EIFHeader.size)
+        for section in sections {
+            let size: UInt64
+            switch section.source {
+            case .bytes(let bytes):
+                inputs.append(nil)
+                size = UInt64(bytes.count)
+            case .file(let file):
+                let input = try ChunkedFile.open(file, flags: O_RDONLY)
+                inputs.append(input)
+                size = try input.size
+            }
+            placements.append(EIFHeader.Placement(offset: offset, size: size))
+            offset += UInt64(EIFSectionHeader.size) + size
+        }
+
+        let partial = path + ".partial"
+        var output = try ChunkedFile.open(partial, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        var finished = false
+        defer {
+            output.close()
+            if !finished { unlink(partial) }
+        }
+        var header = EIFHeader(sections: placements)
+        let headerBytes = header.encoded()
+        try output.append(headerBytes, crc: false)
+        headerBytes.withUnsafeBytes { output.addToCRC(UnsafeRawBufferPointer(rebasing: $0[0..<EIFHeader.crcOffset])) }
+        var measurer = Measurer()
+        for (index, section) in sections.enumerated() {
+            measurer.begin(section.type)
+            let sectionHeader = EIFSectionHeader(rawType: section.type.rawValue, size: placements[index].size).encoded()
+            try output.append(sectionHeader)
+            switch section.source {
+            case .bytes(let data):
+                try output.append(data) { measurer.update($0) }
+            case .file:
+                guard let input = inputs[index] else { continue }
+                try copy(input, size: placements[index].size, into: &output, measurer: &measurer)
+            }
+        }
+        header.crc = UInt32(truncatingIfNeeded: output.crc)
+        let crcBytes = Array(header.encoded()[EIFHeader.crcOffset...])
+        guard crcBytes.withUnsafeBytes({ pwrite(output.descriptor, $0.baseAddress, 4, off_t(EIFHeader.crcOffset)) }) == 4,
+              fsync(output.descriptor) == 0 else {
+            throw .io(path: partial, operation: "writing", errno: errno)
+        }
+        guard rename(partial, path) == 0 else { throw .io(path: path, operation: "renaming \(partial) to", errno: errno) }
+        finished = true
+        return Result(measurements: measurer.finish(), crc: header.crc, size: offset)
+    }
+
+    /// Streams `size` bytes of `input` (a file that must not change while it is read).
+    private static func copy(_ input: ChunkedFile, size: UInt64, into output: inout ChunkedFile, measurer: inout Measurer) throws(EIFError) {
+        var buffer = [UInt8](repeating: 0, count: ChunkedFile.chunkBytes)
+        var done: UInt64 = 0
+        while done < size {
+            let want = Int(min(UInt64(buffer.count), size - done))
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(input.descriptor, $0.baseAddress, want) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: input.path, operation: "reading", errno: errno)
+            }
+            if n == 0 { throw .truncated(what: "\(input.path) (it shrank while the image was written)", needed: size, have: done) }
+            try output.append(Array(buffer[0..<n])) { measurer.update($0) }
+            done += UInt64(n)
+        }
+    }
+}

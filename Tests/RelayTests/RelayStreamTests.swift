@@ -214,8 +214,10 @@ import Logging
         clients.append(try BlockingSocket.connect(port: port))
         usleep(300_000)
         #expect(accepted.count == 2, "the third connection went through despite max_connections 2")
-        // At the limit the listener stops accepting: the third waits in the kernel's backlog.
-        #expect(service.listeners[0].counters.snapshot.active == 2)
+        // The third waits: in the kernel's backlog (at the limit the listener stops accepting),
+        // or, when it was accepted before the listener's loop turned accepting off, for a slot.
+        let active = service.listeners[0].counters.snapshot.active
+        #expect(active == 2 || active == 3, "\(active) active")
         // The first two connections end on both sides (which server socket belongs to which
         // client depends on connect order): their slots go to the waiting one.
         let waiting = clients.removeLast()

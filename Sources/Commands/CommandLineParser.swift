@@ -101,11 +101,11 @@ public enum CommandLineParser {
                 parsed.flags.insert(option.name)
                 continue
             }
-            guard parsed.values[option.name] == nil else { throw UsageError("\(name) is given twice") }
+            guard option.repeatable || parsed.values[option.name] == nil else { throw UsageError("\(name) is given twice") }
             if let inlineValue {
-                parsed.values[option.name] = inlineValue
+                parsed.record(option, inlineValue)
             } else if let next = rest.first, !next.hasPrefix("--"), !spec.options.contains(where: { $0.names.contains(next) }) {
-                parsed.values[option.name] = rest.removeFirst()
+                parsed.record(option, rest.removeFirst())
             } else {
                 throw UsageError("\(name) needs a value: \(name) <\(option.valueName!)>")
             }

@@ -33,11 +33,15 @@ public struct OptionSpec: Sendable, Equatable {
     public var names: [String]
     public var valueName: String?
     public var help: String
+    /// May be given several times (`--env A=1 --env B=2`); ParsedArguments.strings has them all.
+    public var repeatable: Bool
 
-    public init(_ names: String..., value valueName: String? = nil, help: String) {
+    public init(_ names: String..., value valueName: String? = nil, repeatable: Bool = false, help: String) {
         precondition(!names.isEmpty && names.allSatisfy { $0.hasPrefix("-") }, "option spellings start with -")
+        precondition(!repeatable || valueName != nil, "only an option with a value repeats")
         self.names = names
         self.valueName = valueName
+        self.repeatable = repeatable
         self.help = help
     }
 

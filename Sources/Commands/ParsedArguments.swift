@@ -3,6 +3,8 @@
 /// typed getters turn a value that does not convert into a UsageError naming the option.
 public struct ParsedArguments: Sendable {
     var values: [String: String] = [:]
+    /// Every value of a repeatable option, in order.
+    var repeated: [String: [String]] = [:]
     var flags: Set<String> = []
     public internal(set) var positionals: [String] = []
     public internal(set) var afterTerminator: [String] = []
@@ -18,6 +20,17 @@ public struct ParsedArguments: Sendable {
     public func string(_ name: String) -> String? {
         precondition(spec.options.contains { $0.name == name && !$0.isFlag }, "\(name) is not an option of \(spec.name)")
         return values[name]
+    }
+
+    /// Every value of a repeatable option, in the order given.
+    public func strings(_ name: String) -> [String] {
+        precondition(spec.options.contains { $0.name == name && $0.repeatable }, "\(name) is not a repeatable option of \(spec.name)")
+        return repeated[name] ?? []
+    }
+
+    mutating func record(_ option: OptionSpec, _ value: String) {
+        values[option.name] = value
+        if option.repeatable { repeated[option.name, default: []].append(value) }
     }
 
     public func value<Value: ArgumentValue>(_ name: String, as type: Value.Type = Value.self) throws(UsageError) -> Value? {

@@ -1,4 +1,5 @@
 import Addressing
+import Commands
 import BootConfig
 import ConsoleLog
 import Control

@@ -21,7 +21,7 @@ enum RootCommand {
             usage: ["enclave-init [<subcommand>] [<options>] [-- <command> [<argument> ...]]"]
         ),
         children: [.command(RunCommand.self), .command(CheckCommand.self), .command(PlanCommand.self), .group(ParentCommand.group),
-                   .command(DescribeEIFCommand.self)],
+                   .command(BuildCommand.self), .command(DescribeEIFCommand.self)],
         defaultChild: "run",
         version: BuildInfo.version
     )

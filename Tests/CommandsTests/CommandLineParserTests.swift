@@ -100,6 +100,18 @@ import Testing
         #expect(text.contains("See 'tool side proxy --help'"))
     }
 
+    @Test func aRepeatableOptionKeepsEveryValueInOrderAndOthersRefuseASecond() throws {
+        let spec = CommandSpec(name: "build", abstract: "Build.", options: [
+            OptionSpec("--env", value: "key=value", repeatable: true, help: "One variable."),
+            OptionSpec("--name", value: "name", help: "The name."),
+        ])
+        let parsed = try CommandLineParser.read(["--env", "A=1", "--name", "x", "--env=B=2"], spec: spec)
+        #expect(parsed.strings("--env") == ["A=1", "B=2"])
+        #expect(parsed.string("--name") == "x")
+        #expect(throws: UsageError("--name is given twice")) { try CommandLineParser.read(["--name", "x", "--name", "y"], spec: spec) }
+        #expect(try CommandLineParser.read([], spec: spec).strings("--env").isEmpty)
+    }
+
     @Test func helpAndVersion() throws {
         guard case .print(let root) = parse(["--help"]) else { Issue.record("no help"); return }
         #expect(root.contains("OVERVIEW: A tool.") && root.contains("run (default)") && root.contains("side") && root.contains("Exit codes: 64"))

@@ -36,6 +36,29 @@ import TestSupport
         #expect(usage.status == 64, "\(usage.output)")
     }
 
+    @Test(arguments: [
+        (["--image", "/r", "--output", "o.eif"], "choose a layout: --blobs DIR"),
+        (["--image", "/r", "--output", "o.eif", "--blobs", "/b", "--kernel", "/k"], "two layouts; give one"),
+        (["--image", "/r", "--output", "o.eif", "--blobs", "/b"], "--blobs needs the image's command after --"),
+        (["--image", "/r", "--output", "o.eif", "--kernel", "/k", "--", "/app"], "no command after -- and no --env"),
+        (["--image", "/r", "--output", "o.eif", "--blobs", "/b", "--env", "NOEQUALS", "--", "/app"], "--env NOEQUALS: not KEY=value"),
+        (["--image", "/r", "--output", "o.eif", "--kernel", "/k", "--source-date-epoch", "yesterday"], "not whole seconds since 1970"),
+        (["--output", "o.eif", "--kernel", "/k"], "--image <dir> is required"),
+    ])
+    func buildRefusesWhatCannotMakeAnImage(_ arguments: [String], _ message: String) throws {
+        let result = try ProcessRunner.enclaveInit(["build"] + arguments)
+        #expect(result.status == 64, "\(result.output)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func buildNamesAnImageDirectoryThatIsNotThere() throws {
+        let kernel = try directory.write("bzImage", "k")
+        let result = try ProcessRunner.enclaveInit(["build", "--image", directory.path + "/nothing", "--output", directory.path + "/o.eif",
+                                                    "--kernel", kernel])
+        #expect(result.status == 66, "\(result.output)")
+        #expect(result.stderr.contains("cannot open \(directory.path)/nothing: No such file or directory"), "\(result.stderr)")
+    }
+
     @Test func unknownOptionIsAUsageError() throws {
         let result = try ProcessRunner.enclaveInit(["check", "--confg", "x"])
         #expect(result.status == 64)

@@ -50,7 +50,3 @@ struct ConfigOptions: Sendable {
         }
     }
 }
-
-public enum BuildInfo {
-    public static let version = "0.1.0"
-}

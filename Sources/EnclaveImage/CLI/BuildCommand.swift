@@ -1,0 +1,119 @@
+import Commands
+import ConsoleLog
+import DocumentReading
+import Glibc
+
+/// `enclave-init build`: an enclave image (EIF) from a root filesystem directory, without Docker
+/// or nitro-cli, with the PCRs it will be measured to. The same inputs give the same bytes.
+public struct BuildCommand: Command {
+    public static let spec = CommandSpec(
+        name: "build",
+        abstract: "Build an enclave image (EIF) from a root filesystem directory and print its PCR0-2.",
+        discussion: """
+        Two layouts. With --blobs DIR (the aws-nitro-enclaves-cli package's blobs: bzImage, cmdline, init, \
+        nsm.ko), nitro-cli's: AWS's init runs the image's command (given after --) from rootfs/. With --kernel \
+        FILE, enclave-init itself is the kernel's init (this binary, or --init FILE) and boots the image's own \
+        /etc/enclave-init/boot.json; PCR1 then measures the kernel, the cmdline and enclave-init, so changing \
+        the app moves PCR2 only.
+        Reproducible: entries are sorted, every mtime and the metadata's build time are $SOURCE_DATE_EPOCH (or \
+        --source-date-epoch, else 0) unless --keep-mtimes.
+        Exit codes: 0 built; 65 an input is not what it should be; 66 an input cannot be read; 73 the output \
+        cannot be written; 64 a usage error.
+        """,
+        options: [
+            OptionSpec("--image", value: "dir", help: "The root filesystem directory."),
+            OptionSpec("--output", value: "file", help: "The .eif to write (replaced only once complete)."),
+            OptionSpec("--blobs", value: "dir", help: "nitro-cli's layout, with AWS's kernel, cmdline, init and nsm.ko from this directory."),
+            OptionSpec("--kernel", value: "file", help: "enclave-init's layout, with this kernel (bzImage)."),
+            OptionSpec("--cmdline", value: "text", help: "The kernel command line for --kernel (default: \(ImageLayout.enclaveInitCmdline))."),
+            OptionSpec("--nsm-ko", value: "file", help: "With --kernel: the NSM driver module, loaded by enclave-init from /nsm.ko."),
+            OptionSpec("--init", value: "file", help: "With --kernel: the enclave-init binary to use as init (default: this one)."),
+            OptionSpec("--env", value: "key=value", repeatable: true, help: "With --blobs: the image's environment, one per --env."),
+            OptionSpec("--name", value: "name", help: "The image name in the metadata (default: the output's file name)."),
+            OptionSpec("--source-date-epoch", value: "seconds", help: "The time of every entry and of the metadata (default: $SOURCE_DATE_EPOCH, else 0)."),
+            OptionSpec("--keep-mtimes", help: "Keep each file's own mtime (the PCRs then change when files are touched)."),
+            OptionSpec("--measurements", value: "file", help: "Also write the PCRs as JSON (nitro-cli's Measurements object) here."),
+        ],
+        commandAfterTerminator: ArgumentSpec("command", help: "With --blobs: the image's command, run by AWS's init.")
+    )
+
+    static let invalidInput: Int32 = 65
+    static let unreadable: Int32 = 66
+    static let cannotWrite: Int32 = 73
+
+    let builder: ImageBuilder
+    let output: String
+    let measurementsPath: String?
+
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
+        guard let image = arguments.string("--image") else { throw UsageError("--image <dir> is required: the root filesystem directory") }
+        guard let output = arguments.string("--output") else { throw UsageError("--output <file> is required: where the .eif goes") }
+        let layout: ImageLayout
+        switch (arguments.string("--blobs"), arguments.string("--kernel")) {
+        case (let blobs?, nil):
+            for option in ["--cmdline", "--nsm-ko", "--init"] where arguments.string(option) != nil {
+                throw UsageError("\(option) goes with --kernel; with --blobs the kernel, cmdline, init and nsm.ko come from the blobs directory")
+            }
+            guard !arguments.afterTerminator.isEmpty else {
+                throw UsageError("--blobs needs the image's command after --: enclave-init build ... -- /sbin/enclave-init")
+            }
+            layout = .nitroCLI(blobs: blobs)
+        case (nil, let kernel?):
+            guard arguments.afterTerminator.isEmpty, arguments.strings("--env").isEmpty else {
+                throw UsageError("with --kernel, enclave-init is the init and the image's boot JSON says what to run: no command after -- and no --env")
+            }
+            layout = .enclaveInit(kernel: kernel, cmdline: arguments.string("--cmdline") ?? ImageLayout.enclaveInitCmdline,
+                                  nsmModule: arguments.string("--nsm-ko"), initBinary: arguments.string("--init") ?? "/proc/self/exe")
+        case (nil, nil):
+            throw UsageError("choose a layout: --blobs DIR (nitro-cli's, AWS's init) or --kernel FILE (enclave-init as init)")
+        case (_?, _?):
+            throw UsageError("--blobs and --kernel are two layouts; give one")
+        }
+        for variable in arguments.strings("--env") {
+            guard let equals = variable.firstIndex(of: "="), equals != variable.startIndex, !variable.contains("\n") else {
+                throw UsageError("--env \(variable): not KEY=value")
+            }
+        }
+        var builder = ImageBuilder(rootfs: image, layout: layout)
+        builder.command = arguments.afterTerminator
+        builder.environment = arguments.strings("--env")
+        builder.keepMtimes = arguments.flag("--keep-mtimes")
+        let epochText = arguments.string("--source-date-epoch") ?? getenv("SOURCE_DATE_EPOCH").map { String(cString: $0) }
+        if let epochText {
+            guard let epoch = UInt32(epochText) else { throw UsageError("source date epoch \(epochText): not whole seconds since 1970 (0 to 4294967295)") }
+            builder.epoch = epoch
+        }
+        let fileName = output.split(separator: "/").last.map(String.init) ?? output
+        builder.imageName = arguments.string("--name") ?? (fileName.hasSuffix(".eif") ? String(fileName.dropLast(4)) : fileName)
+        self.builder = builder
+        self.output = output
+        measurementsPath = arguments.string("--measurements")
+    }
+
+    public func run() throws {
+        let result: EIFWriter.Result
+        do {
+            result = try builder.write(to: output)
+        } catch {
+            Console.error("build: \(error)")
+            switch error {
+            case .cannotOpen(let path, _) where path.hasPrefix(output), .io(let path, _, _) where path.hasPrefix(output):
+                throw CommandExit(Self.cannotWrite)
+            case .cannotOpen, .io: throw CommandExit(Self.unreadable)
+            default: throw CommandExit(Self.invalidInput)
+            }
+        }
+        let measurements = JSONOutput.object([("Measurements", result.measurements.json)])
+        print(measurements.rendered())
+        Console.error("build: wrote \(output), \(result.size) bytes, CRC 0x\(String(result.crc, radix: 16))")
+        if let measurementsPath {
+            let text = measurements.rendered() + "\n"
+            let descriptor = open(measurementsPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard descriptor >= 0, text.withCString({ write(descriptor, $0, strlen($0)) }) == text.utf8.count else {
+                Console.error("build: cannot write \(measurementsPath): \(String(cString: strerror(errno)))")
+                throw CommandExit(Self.cannotWrite)
+            }
+            close(descriptor)
+        }
+    }
+}

@@ -15,6 +15,10 @@ public enum EIFError: Error, Equatable, CustomStringConvertible {
     case missingSection(EIFSectionType)
     case crcMismatch(stored: UInt32, computed: UInt32)
     case tooLarge(what: String, size: UInt64, limit: UInt64)
+    /// The container image given to `build` cannot be read.
+    case image(ImageInputError)
+    /// nitro-cli's layout needs a command and the image has none.
+    case noCommand(image: String)
 
     public var description: String {
         func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }
@@ -37,6 +41,9 @@ public enum EIFError: Error, Equatable, CustomStringConvertible {
         case .crcMismatch(let stored, let computed):
             return "CRC mismatch: the header says \(hex(stored)), the file's bytes give \(hex(computed)) (the file was changed or cut after it was built)"
         case .tooLarge(let what, let size, let limit): return "\(what) is \(size) bytes, more than \(limit)"
+        case .image(let error): return "\(error)"
+        case .noCommand(let image):
+            return "\(image) has no CMD or ENTRYPOINT, and AWS's init needs a command: give it after --, e.g. -- /sbin/enclave-init"
         }
     }
 }

@@ -106,9 +106,17 @@ import TestSupport
 
         var keeping = ImageBuilder(rootfs: root, layout: layout)
         keeping.keepMtimes = true
+        keeping.command = ["/bin/app", "--flag"]
+        keeping.environment = ["PATH=/bin", "A=1"]
         let kept = try keeping.write(to: directory.path + "/kept.eif")
         let normalised = try EIFDescription.read(path: first).measurements
         #expect(kept.measurements.pcr2 != normalised.pcr2, "kept mtimes are measured")
+    }
+
+    @Test func aDirectoryWithoutACommandCannotUseAWSsInit() throws {
+        #expect(throws: EIFError.noCommand(image: root)) {
+            _ = try ImageBuilder(rootfs: root, layout: .nitroCLI(blobs: directory.path + "/blobs")).write(to: directory.path + "/n.eif")
+        }
     }
 
     @Test func aMissingBlobIsNamed() throws {

@@ -39,11 +39,10 @@ import TestSupport
     @Test(arguments: [
         (["--image", "/r", "--output", "o.eif"], "choose a layout: --blobs DIR"),
         (["--image", "/r", "--output", "o.eif", "--blobs", "/b", "--kernel", "/k"], "two layouts; give one"),
-        (["--image", "/r", "--output", "o.eif", "--blobs", "/b"], "--blobs needs the image's command after --"),
         (["--image", "/r", "--output", "o.eif", "--kernel", "/k", "--", "/app"], "no command after -- and no --env"),
         (["--image", "/r", "--output", "o.eif", "--blobs", "/b", "--env", "NOEQUALS", "--", "/app"], "--env NOEQUALS: not KEY=value"),
         (["--image", "/r", "--output", "o.eif", "--kernel", "/k", "--source-date-epoch", "yesterday"], "not whole seconds since 1970"),
-        (["--output", "o.eif", "--kernel", "/k"], "--image <dir> is required"),
+        (["--output", "o.eif", "--kernel", "/k"], "--image <path> is required"),
     ])
     func buildRefusesWhatCannotMakeAnImage(_ arguments: [String], _ message: String) throws {
         let result = try ProcessRunner.enclaveInit(["build"] + arguments)

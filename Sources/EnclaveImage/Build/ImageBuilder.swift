@@ -2,14 +2,17 @@ import Commands
 import DocumentReading
 import Glibc
 
-/// Builds an EIF from a root filesystem directory: the two ramdisks of the chosen layout as
+/// Builds an EIF from a root filesystem directory or a container image (an OCI layout, an OCI
+/// archive, a docker save archive; its layers applied in order): the two ramdisks of the chosen layout as
 /// newc cpio archives (entries sorted, inodes numbered in order, mtimes set to one time unless
 /// kept), then the EIF in nitro-cli's section order. The same inputs give the same bytes.
 public struct ImageBuilder {
+    /// A root filesystem directory, or a container image (directory or archive).
     public var rootfs: String
     public var layout: ImageLayout
-    /// The image's command and environment ("KEY=value") for nitro-cli's layout (its `cmd` and
-    /// `env` files); enclave-init's layout reads the image's own boot JSON instead.
+    /// The command and environment ("KEY=value") for nitro-cli's layout (its `cmd` and `env`
+    /// files); empty: a container image's own CMD (else ENTRYPOINT) and ENV. enclave-init's
+    /// layout reads the image's own boot JSON instead.
     public var command: [String] = []
     public var environment: [String] = []
     /// Every entry's mtime, and the metadata's build time (SOURCE_DATE_EPOCH, or 0).
@@ -25,25 +28,45 @@ public struct ImageBuilder {
     }
 
     public func write(to output: String) throws(EIFError) -> EIFWriter.Result {
-        let tree = try DirectoryTree.read(root: rootfs)
-        var template = Array((output + ".ramdisks-XXXXXX").utf8CString)
+        var template = Array((output + ".build-XXXXXX").utf8CString)
         guard mkdtemp(&template) != nil else { throw .io(path: output, operation: "making a scratch directory beside", errno: errno) }
         let scratch = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var layers = LayerTree(scratch: scratch + "/layers")
         defer {
+            layers.removeScratch()
+            rmdir(scratch + "/layers")
             for name in ["ramdisk0", "ramdisk1"] { unlink(scratch + "/" + name) }
             rmdir(scratch)
+        }
+        // The image's files: a plain directory as it is, a container image's layers applied.
+        let tree: DirectoryTree
+        var command = self.command, environment = self.environment
+        if Self.isContainerImage(rootfs) {
+            do {
+                let image = try ContainerImage.open(rootfs)
+                mkdir(scratch + "/layers", 0o700)
+                try image.apply(to: &layers)
+                if command.isEmpty { command = image.command }
+                if environment.isEmpty { environment = image.environment }
+            } catch {
+                throw .image(error)
+            }
+            tree = DirectoryTree(nodes: layers.sortedNodes)
+        } else {
+            tree = try DirectoryTree.read(root: rootfs)
         }
         let boot = scratch + "/ramdisk0", image = scratch + "/ramdisk1"
         let kernel: String, cmdline: [UInt8]
         switch layout {
         case .nitroCLI(let blobs):
+            guard !command.isEmpty else { throw .noCommand(image: rootfs) }
             for name in ImageLayout.blobFiles where access(blobs + "/" + name, R_OK) != 0 {
                 throw .cannotOpen(path: blobs + "/" + name, errno: errno)
             }
             kernel = blobs + "/bzImage"
             cmdline = try Self.trimmedFile(blobs + "/cmdline")
             try writeArchive(boot, bootEntries(initBinary: blobs + "/init", nsmModule: blobs + "/nsm.ko", console: false))
-            try writeArchive(image, nitroCLIEntries(tree))
+            try writeArchive(image, nitroCLIEntries(tree, command: command, environment: environment))
         case .enclaveInit(let kernelPath, let text, let nsmModule, let initBinary):
             kernel = kernelPath
             cmdline = Array(text.utf8)
@@ -85,7 +108,7 @@ public struct ImageBuilder {
     /// rewrites (docs/design.md): no .dockerenv, Dockerfile, dev/console, dev/pts, dev/shm or
     /// etc/hostname; etc/hosts a localhost block and etc/resolv.conf a placeholder; and the
     /// mount points dev, run, sys, var, proc and tmp present.
-    private func nitroCLIEntries(_ tree: DirectoryTree) -> [CpioEntry] {
+    private func nitroCLIEntries(_ tree: DirectoryTree, command: [String], environment: [String]) -> [CpioEntry] {
         let dropped: Set<String> = [".dockerenv", "Dockerfile", "dev/console", "dev/pts", "dev/shm", "etc/hostname"]
         let replaced: [String: String] = ["etc/hosts": "127.0.0.1       localhost\n::1     localhost ip6-localhost ip6-loopback\n",
                                           "etc/resolv.conf": "# no resolv.conf configured\n"]
@@ -133,6 +156,14 @@ public struct ImageBuilder {
     }
 
     // MARK: - Helpers
+
+    /// A file (an archive), or a directory holding an OCI layout or a docker save export.
+    static func isContainerImage(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        if info.st_mode & S_IFMT != S_IFDIR { return true }
+        return access(path + "/oci-layout", F_OK) == 0 || (access(path + "/manifest.json", F_OK) == 0 && access(path + "/etc", F_OK) != 0)
+    }
 
     static func lines(_ items: [String]) -> [UInt8] { Array(items.map { $0 + "\n" }.joined().utf8) }
 

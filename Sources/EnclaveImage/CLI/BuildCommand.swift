@@ -8,10 +8,13 @@ import Glibc
 public struct BuildCommand: Command {
     public static let spec = CommandSpec(
         name: "build",
-        abstract: "Build an enclave image (EIF) from a root filesystem directory and print its PCR0-2.",
+        abstract: "Build an enclave image (EIF) from a container image or a root filesystem directory and print its PCR0-2.",
         discussion: """
+        --image: an OCI image layout directory, an OCI archive, a docker save archive (layers applied in \
+        order, whiteouts honoured, every digest checked), or a plain root filesystem directory.
         Two layouts. With --blobs DIR (the aws-nitro-enclaves-cli package's blobs: bzImage, cmdline, init, \
-        nsm.ko), nitro-cli's: AWS's init runs the image's command (given after --) from rootfs/. With --kernel \
+        nsm.ko), nitro-cli's: AWS's init runs the command given after -- (else the image's CMD, else its \
+        ENTRYPOINT) with --env (else the image's ENV) from rootfs/. With --kernel \
         FILE, enclave-init itself is the kernel's init (this binary, or --init FILE) and boots the image's own \
         /etc/enclave-init/boot.json; PCR1 then measures the kernel, the cmdline and enclave-init, so changing \
         the app moves PCR2 only.
@@ -21,7 +24,7 @@ public struct BuildCommand: Command {
         cannot be written; 64 a usage error.
         """,
         options: [
-            OptionSpec("--image", value: "dir", help: "The root filesystem directory."),
+            OptionSpec("--image", value: "path", help: "A root filesystem directory, an OCI image layout, an OCI archive or a docker save archive."),
             OptionSpec("--output", value: "file", help: "The .eif to write (replaced only once complete)."),
             OptionSpec("--blobs", value: "dir", help: "nitro-cli's layout, with AWS's kernel, cmdline, init and nsm.ko from this directory."),
             OptionSpec("--kernel", value: "file", help: "enclave-init's layout, with this kernel (bzImage)."),
@@ -46,16 +49,13 @@ public struct BuildCommand: Command {
     let measurementsPath: String?
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
-        guard let image = arguments.string("--image") else { throw UsageError("--image <dir> is required: the root filesystem directory") }
+        guard let image = arguments.string("--image") else { throw UsageError("--image <path> is required: a container image or a root filesystem directory") }
         guard let output = arguments.string("--output") else { throw UsageError("--output <file> is required: where the .eif goes") }
         let layout: ImageLayout
         switch (arguments.string("--blobs"), arguments.string("--kernel")) {
         case (let blobs?, nil):
             for option in ["--cmdline", "--nsm-ko", "--init"] where arguments.string(option) != nil {
                 throw UsageError("\(option) goes with --kernel; with --blobs the kernel, cmdline, init and nsm.ko come from the blobs directory")
-            }
-            guard !arguments.afterTerminator.isEmpty else {
-                throw UsageError("--blobs needs the image's command after --: enclave-init build ... -- /sbin/enclave-init")
             }
             layout = .nitroCLI(blobs: blobs)
         case (nil, let kernel?):

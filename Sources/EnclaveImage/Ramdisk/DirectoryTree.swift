@@ -19,6 +19,8 @@ struct DirectoryTree {
 
     private(set) var nodes: [Node] = []
 
+    init(nodes: [Node] = []) { self.nodes = nodes }
+
     static func read(root: String) throws(EIFError) -> DirectoryTree {
         var info = stat()
         guard lstat(root, &info) == 0 else { throw .cannotOpen(path: root, errno: errno) }

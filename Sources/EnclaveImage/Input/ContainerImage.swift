@@ -1,0 +1,240 @@
+import DocumentReading
+import Glibc
+
+/// A container image as `docker save`, podman, buildah, skopeo or umoci leave it: an OCI image
+/// layout directory, the same as a tar archive (an OCI archive), or a `docker save` archive.
+/// Read without unpacking the archive: its members are found by offset and read in place. Every
+/// blob named by a digest is checked against it as it is read.
+struct ContainerImage {
+    /// Where the image's files are.
+    enum Store {
+        case directory(String)
+        case archive(path: String, members: [String: (offset: UInt64, size: UInt64)])
+    }
+
+    let store: Store
+    let description: String
+    /// The layer files, bottom first (paths in the store), with their sha256 when one names them.
+    let layers: [(name: String, digest: String?)]
+    let command: [String]
+    let environment: [String]
+
+    /// An OCI layout directory, or an archive file of either kind.
+    static func open(_ path: String) throws(ImageInputError) -> ContainerImage {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .cannotOpen(path: path, errno: errno) }
+        let store: Store
+        if info.st_mode & S_IFMT == S_IFDIR {
+            store = .directory(path)
+        } else {
+            store = .archive(path: path, members: try index(archive: path))
+        }
+        if store.contains("manifest.json") { return try dockerSave(store, path: path) }
+        if store.contains("index.json") { return try oci(store, path: path) }
+        throw .notAnImage("\(path) has neither index.json (OCI) nor manifest.json (docker save)")
+    }
+
+    /// Applies the layers in order into `tree`.
+    func apply(to tree: inout LayerTree) throws(ImageInputError) {
+        for (name, digest) in layers {
+            let raw = try store.open(name)
+            var peek = try store.open(name)
+            let magic = try peek.readExactly(min(2, Int(try store.size(of: name))), what: name)
+            if magic == [0x1f, 0x8b] {
+                var reader = TarReader(try GzipSource(raw, what: "layer \(name)"), what: "layer \(name)")
+                try tree.apply(&reader, layer: name)
+            } else if magic.first == 0x28 || magic == [0x42, 0x5a] {
+                throw .unsupported(what: "layer \(name)", reason: "only tar and gzip-compressed tar layers are read (zstd and bzip2 are not)")
+            } else {
+                var reader = TarReader(raw, what: "layer \(name)")
+                try tree.apply(&reader, layer: name)
+            }
+            // The digest covers every byte of the blob, past the tar's end marker too.
+            var rest = raw
+            try rest.skip(UInt64.max >> 1, untilEndOf: name)
+            if let digest {
+                let actual = raw.finishDigest()
+                guard actual == digest else { throw .digestMismatch(blob: name, actual: actual) }
+            }
+        }
+    }
+
+    // MARK: - The two formats
+
+    /// docker save: manifest.json names the config and the layer files.
+    private static func dockerSave(_ store: Store, path: String) throws(ImageInputError) -> ContainerImage {
+        let manifest = try store.json("manifest.json", digest: nil)
+        guard case .array(let images) = manifest.value, let first = images.first, case .object(let fields) = first.value else {
+            throw .notAnImage("manifest.json is not a list of images")
+        }
+        guard let configName = fields.string("Config"), case .array(let layerNodes)? = fields.value("Layers") else {
+            throw .notAnImage("manifest.json's first image has no Config and Layers")
+        }
+        let layers = try layerNodes.map { node throws(ImageInputError) -> (String, String?) in
+            guard case .string(let name) = node.value else { throw .notAnImage("manifest.json: a layer is not a file name") }
+            return (name, digest(fromBlobPath: name))
+        }
+        let (command, environment) = try Self.runConfig(try store.json(configName, digest: digest(fromBlobPath: configName)), name: configName)
+        return ContainerImage(store: store, description: "docker save archive \(path)", layers: layers, command: command, environment: environment)
+    }
+
+    /// OCI: index.json -> (an index ->) a manifest -> the config and the layers, every blob by digest.
+    private static func oci(_ store: Store, path: String) throws(ImageInputError) -> ContainerImage {
+        var document = try store.json("index.json", digest: nil)
+        for _ in 0..<4 {
+            guard case .object(let fields) = document.value, case .array(let manifests)? = fields.value("manifests"), !manifests.isEmpty else {
+                if case .object(let fields) = document.value, fields.value("layers") != nil { break } // a manifest
+                throw .notAnImage("index.json lists no manifests")
+            }
+            // One manifest, or the linux/amd64 one of several (a multi-platform image).
+            let chosen = manifests.first { node in
+                guard case .object(let entry) = node.value, case .object(let platform)? = entry.value("platform") else { return manifests.count == 1 }
+                return platform.string("os") == "linux" && platform.string("architecture") == "amd64"
+            } ?? manifests[0]
+            guard case .object(let entry) = chosen.value, let digest = entry.string("digest") else { throw .notAnImage("a manifest entry has no digest") }
+            document = try store.json(try blobPath(digest), digest: digest)
+        }
+        guard case .object(let manifest) = document.value, case .object(let config)? = manifest.value("config"),
+              let configDigest = config.string("digest"), case .array(let layerNodes)? = manifest.value("layers") else {
+            throw .notAnImage("the manifest has no config and layers")
+        }
+        let layers = try layerNodes.map { node throws(ImageInputError) -> (String, String?) in
+            guard case .object(let layer) = node.value, let digest = layer.string("digest") else { throw .notAnImage("a layer has no digest") }
+            return (try blobPath(digest), String(digest.dropFirst("sha256:".count)))
+        }
+        let (command, environment) = try Self.runConfig(try store.json(try blobPath(configDigest), digest: configDigest), name: configDigest)
+        return ContainerImage(store: store, description: "OCI image \(path)", layers: layers, command: command, environment: environment)
+    }
+
+    /// CMD when there is one, else ENTRYPOINT (never both: nitro-cli's rule); and ENV.
+    private static func runConfig(_ config: JSONNode, name: String) throws(ImageInputError) -> ([String], [String]) {
+        guard case .object(let top) = config.value else { throw .notAnImage("the config \(name) is not an object") }
+        guard case .object(let run)? = top.value("config") else { return ([], []) }
+        let cmd = run.strings("Cmd"), entrypoint = run.strings("Entrypoint")
+        return (cmd.isEmpty ? entrypoint : cmd, run.strings("Env"))
+    }
+
+    private static func blobPath(_ digest: String) throws(ImageInputError) -> String {
+        let parts = digest.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, parts[0] == "sha256", parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit) else {
+            throw .unsupported(what: "digest \(digest)", reason: "only sha256 digests are read")
+        }
+        return "blobs/sha256/" + parts[1]
+    }
+
+    private static func digest(fromBlobPath name: String) -> String? {
+        guard name.hasPrefix("blobs/sha256/") else { return nil }
+        let hex = String(name.dropFirst("blobs/sha256/".count))
+        return hex.count == 64 ? hex : nil
+    }
+
+    /// The members of a tar archive, by name, where their data starts and how long it is.
+    private static func index(archive path: String) throws(ImageInputError) -> [String: (offset: UInt64, size: UInt64)] {
+        var reader = TarReader(try FileRange(path: path), what: path)
+        var members: [String: (offset: UInt64, size: UInt64)] = [:]
+        var links: [(name: String, target: String)] = []
+        while let entry = try reader.next() {
+            let name = (try? LayerTree.safePath(entry.name, layer: path)) ?? entry.name
+            switch entry.kind {
+            case .file: members[name] = (reader.source.offset, entry.size)
+            // docker save writes some layers as links to another member ("<id>/layer.tar" -> "../<digest>.tar").
+            case .symlink, .hardlink:
+                let base = entry.kind == .hardlink ? "" : String(name.split(separator: "/").dropLast().joined(separator: "/"))
+                links.append((name, base.isEmpty ? entry.linkName : base + "/" + entry.linkName))
+            default: continue
+            }
+        }
+        for (name, target) in links {
+            // ".." resolved within the archive; a link out of it resolves to nothing.
+            var parts: [Substring] = []
+            for part in target.split(separator: "/") where part != "." {
+                if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+            }
+            if let member = members[parts.joined(separator: "/")] { members[name] = member }
+        }
+        return members
+    }
+}
+
+extension ContainerImage.Store {
+    func contains(_ name: String) -> Bool {
+        switch self {
+        case .directory(let root): return access(root + "/" + name, R_OK) == 0
+        case .archive(_, let members): return members[name] != nil
+        }
+    }
+
+    func size(of name: String) throws(ImageInputError) -> UInt64 {
+        switch self {
+        case .directory(let root):
+            var info = stat()
+            guard stat(root + "/" + name, &info) == 0 else { throw .missingBlob(name) }
+            return UInt64(info.st_size)
+        case .archive(_, let members):
+            guard let member = members[name] else { throw .missingBlob(name) }
+            return member.size
+        }
+    }
+
+    func open(_ name: String) throws(ImageInputError) -> FileRange {
+        switch self {
+        case .directory(let root):
+            guard contains(name) else { throw .missingBlob(name) }
+            return try FileRange(path: root + "/" + name)
+        case .archive(let path, let members):
+            guard let member = members[name] else { throw .missingBlob(name) }
+            return try FileRange(path: path, offset: member.offset, length: member.size)
+        }
+    }
+
+    /// A small JSON file (at most 4 MiB), checked against `digest` ("sha256:…" or bare hex) when given.
+    func json(_ name: String, digest: String?) throws(ImageInputError) -> JSONNode {
+        let size = try size(of: name)
+        guard size <= 4 << 20 else { throw .corrupt(what: name, reason: "\(size) bytes is not a manifest or config") }
+        let file = try open(name)
+        var reading = file
+        let bytes = try reading.readExactly(Int(size), what: name)
+        if let digest {
+            let wanted = digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest
+            let actual = file.finishDigest()
+            guard actual == wanted else { throw .digestMismatch(blob: name, actual: actual) }
+        }
+        do {
+            return try JSONParser.parse(bytes)
+        } catch {
+            throw .corrupt(what: name, reason: "\(error)")
+        }
+    }
+}
+
+extension Array where Element == JSONMember {
+    func value(_ key: String) -> JSONValue? { first { $0.key == key }?.value.value }
+
+    func string(_ key: String) -> String? {
+        if case .string(let text)? = value(key) { return text }
+        return nil
+    }
+
+    func strings(_ key: String) -> [String] {
+        guard case .array(let items)? = value(key) else { return [] }
+        return items.compactMap { if case .string(let text) = $0.value { text } else { nil } }
+    }
+}
+
+extension ByteSource {
+    /// Reads to the end of a stream (a layer's digest covers every byte of it, padding included).
+    mutating func skip(_ limit: UInt64, untilEndOf what: String) throws(ImageInputError) {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var total: UInt64 = 0
+        while total < limit {
+            var n = 0
+            var failure: ImageInputError?
+            chunk.withUnsafeMutableBytes { bytes in
+                do throws(ImageInputError) { n = try read(into: bytes) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            if n == 0 { return }
+            total += UInt64(n)
+        }
+    }
+}

@@ -61,7 +61,7 @@ public struct ArgumentSpec: Sendable, Equatable {
 }
 
 /// A command that can run.
-public protocol Command {
+public protocol Command: SendableMetatype {
     static var spec: CommandSpec { get }
     /// What the process does with the signals the early constructor blocked (default: ordinary).
     static var signalPolicy: SignalPolicy { get }

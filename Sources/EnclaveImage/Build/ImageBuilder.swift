@@ -112,7 +112,7 @@ public struct ImageBuilder {
         let dropped: Set<String> = [".dockerenv", "Dockerfile", "dev/console", "dev/pts", "dev/shm", "etc/hostname"]
         let replaced: [String: String] = ["etc/hosts": "127.0.0.1       localhost\n::1     localhost ip6-localhost ip6-loopback\n",
                                           "etc/resolv.conf": "# no resolv.conf configured\n"]
-        var entries = [CpioEntry(name: "cmd", kind: .contents(Self.lines(command)), permissions: 0o644, mtime: epoch),
+        let entries = [CpioEntry(name: "cmd", kind: .contents(Self.lines(command)), permissions: 0o644, mtime: epoch),
                        CpioEntry(name: "env", kind: .contents(Self.lines(environment)), permissions: 0o644, mtime: epoch),
                        CpioEntry(name: "rootfs", kind: .directory, permissions: 0o755, mtime: epoch)]
         var nodes = tree.nodes.filter { node in !dropped.contains(node.path) && !dropped.contains(where: { node.path.hasPrefix($0 + "/") }) }

@@ -110,6 +110,40 @@ import TestSupport
         _ = image
     }
 
+    /// A layer (made by Python's tarfile: PAX headers, a long name, a hard link, a symlink) with
+    /// bytes changed at random, 300 times: each read ends in the layer or an error, never a crash.
+    @Test func aGarbledLayerIsAnErrorNeverACrash() throws {
+        _ = try sh("""
+            python3 -c "
+            import tarfile, io
+            with tarfile.open('layer.tar', 'w', format=tarfile.PAX_FORMAT) as t:
+                for name, data in [('etc/a', b'one'), ('d/' + 'x' * 150, b'long'), ('etc/pax-' + 'y' * 120, b'pax')]:
+                    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+                i = tarfile.TarInfo('etc/l'); i.type = tarfile.LNKTYPE; i.linkname = 'etc/a'; t.addfile(i)
+                i = tarfile.TarInfo('etc/s'); i.type = tarfile.SYMTYPE; i.linkname = 'a'; t.addfile(i)
+            "
+            """)
+        let original = [UInt8](try #require(FileManager.default.contents(atPath: directory.path + "/layer.tar")))
+        var clean = TarReader(try FileRange(path: directory.path + "/layer.tar"), what: "layer")
+        var tree = LayerTree(scratch: directory.path)
+        try tree.apply(&clean, layer: "layer")
+        #expect(tree.sortedNodes.map(\.path) == ["d", "d/" + String(repeating: "x", count: 150), "etc", "etc/a", "etc/l", "etc/pax-" + String(repeating: "y", count: 120), "etc/s"])
+        tree.removeScratch()
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                bytes[Int.random(in: 0..<min(bytes.count, 4096), using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            let path = directory.path + "/garbled.tar"
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            var reader = TarReader(try FileRange(path: path), what: "garbled")
+            var garbled = LayerTree(scratch: directory.path)
+            _ = try? garbled.apply(&reader, layer: "garbled")
+            garbled.removeScratch()
+        }
+    }
+
     /// Layers made with Python's tarfile that try to leave the root: refused, naming the entry.
     @Test(arguments: ["../escape", "/etc/absolute", "a/../../b"])
     func anEntryLeavingTheRootIsRefused(_ name: String) throws {

@@ -39,7 +39,7 @@ struct ContainerImage {
         for (name, digest) in layers {
             let raw = try store.open(name)
             var peek = try store.open(name)
-            let magic = try peek.readExactly(min(2, Int(try store.size(of: name))), what: name)
+            let magic = try peek.readExactly(Int(min(UInt64(2), try store.size(of: name))), what: name)
             if magic == [0x1f, 0x8b] {
                 var reader = TarReader(try GzipSource(raw, what: "layer \(name)"), what: "layer \(name)")
                 try tree.apply(&reader, layer: name)

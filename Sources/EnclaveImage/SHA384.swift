@@ -7,16 +7,14 @@ struct SHA384 {
     static let digestBytes = 48
 
     private var state: State = State()
-    /// Bytes of an unfinished block.
-    private var buffer: [UInt8] = []
-    private var length: UInt64 = 0
+    private var feeder = BlockFeeder(blockSize: 128)
 
     private struct State {
         var h0: UInt64 = 0xcbbb9d5dc1059ed8, h1: UInt64 = 0x629a292a367cd507, h2: UInt64 = 0x9159015a3070dd17, h3: UInt64 = 0x152fecd8f70e5939
         var h4: UInt64 = 0x67332667ffc00b31, h5: UInt64 = 0x8eb44a8768581511, h6: UInt64 = 0xdb0c2e0d64f98fa7, h7: UInt64 = 0x47b5481dbefa4fa4
     }
 
-    init() { buffer.reserveCapacity(128) }
+    init() {}
 
     mutating func update<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         let done: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
@@ -24,34 +22,11 @@ struct SHA384 {
     }
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        length &+= UInt64(bytes.count)
-        var start = 0
-        if !buffer.isEmpty {
-            let taken = min(128 - buffer.count, bytes.count)
-            buffer += bytes[0..<taken]
-            start = taken
-            guard buffer.count == 128 else { return }
-            buffer.withUnsafeBytes { Self.compress(&state, $0.baseAddress!) }
-            buffer.removeAll(keepingCapacity: true)
-        }
-        while bytes.count - start >= 128 {
-            Self.compress(&state, bytes.baseAddress! + start)
-            start += 128
-        }
-        buffer += bytes[start...]
+        feeder.feed(bytes) { Self.compress(&state, $0) }
     }
 
     mutating func finish() -> [UInt8] {
-        let bits = length &* 8
-        var tail = buffer
-        tail.append(0x80)
-        while tail.count % 128 != 112 { tail.append(0) }
-        tail += [UInt8](repeating: 0, count: 8) // the high 64 bits of the 128-bit length
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
-        tail.withUnsafeBytes { all in
-            for offset in stride(from: 0, to: all.count, by: 128) { Self.compress(&state, all.baseAddress! + offset) }
-        }
-        buffer.removeAll()
+        feeder.finish(lengthBytes: 16) { Self.compress(&state, $0) }
         var digest: [UInt8] = []
         for word in [state.h0, state.h1, state.h2, state.h3, state.h4, state.h5] {
             for shift in stride(from: 56, through: 0, by: -8) { digest.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }

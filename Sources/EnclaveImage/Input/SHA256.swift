@@ -1,43 +1,21 @@
 /// SHA-256 (FIPS 180-4), streaming: the digests that name an OCI image's blobs, checked as each
 /// blob is read. By hand for the reason SHA384 is (swift-crypto brings Foundation along).
 struct SHA256 {
-    private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
+    private typealias Words = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+    private var h: Words =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
-    private var buffer: [UInt8] = []
-    private var length: UInt64 = 0
+    private var feeder = BlockFeeder(blockSize: 64)
 
-    init() { buffer.reserveCapacity(64) }
+    init() {}
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        length &+= UInt64(bytes.count)
-        var start = 0
-        if !buffer.isEmpty {
-            let taken = min(64 - buffer.count, bytes.count)
-            buffer += bytes[0..<taken]
-            start = taken
-            guard buffer.count == 64 else { return }
-            buffer.withUnsafeBytes { compress($0.baseAddress!) }
-            buffer.removeAll(keepingCapacity: true)
-        }
-        while bytes.count - start >= 64 {
-            compress(bytes.baseAddress! + start)
-            start += 64
-        }
-        buffer += bytes[start...]
+        feeder.feed(bytes) { Self.compress(&h, $0) }
     }
 
     mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
     mutating func finish() -> [UInt8] {
-        let bits = length &* 8
-        var tail = buffer
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
-        tail.withUnsafeBytes { all in
-            for offset in stride(from: 0, to: all.count, by: 64) { compress(all.baseAddress! + offset) }
-        }
-        buffer.removeAll()
+        feeder.finish(lengthBytes: 8) { Self.compress(&h, $0) }
         var digest: [UInt8] = []
         for word in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
             for shift in stride(from: 24, through: 0, by: -8) { digest.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
@@ -62,7 +40,7 @@ struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    private mutating func compress(_ block: UnsafeRawPointer) {
+    private static func compress(_ h: inout Words, _ block: UnsafeRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             for index in 0..<16 { w[index] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)) }
             for index in 16..<64 {
@@ -71,7 +49,7 @@ struct SHA256 {
                 w[index] = w[index - 16] &+ s0 &+ w[index - 7] &+ s1
             }
             var (a, b, c, d, e, f, g, hh) = h
-            Self.k.withUnsafeBufferPointer { k in
+            k.withUnsafeBufferPointer { k in
                 for index in 0..<64 {
                     let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
                     let choice = (e & f) ^ (~e & g)
@@ -86,5 +64,5 @@ struct SHA256 {
         }
     }
 
-    private func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 { value >> count | value << (32 - count) }
+    private static func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 { value >> count | value << (32 - count) }
 }

@@ -144,6 +144,46 @@ import TestSupport
         }
     }
 
+    /// An opaque directory (umoci writes per-file whiteouts instead, so Python's tarfile makes
+    /// this image): layer 2 empties opt/old of layer 1's files and adds its own, and a whiteout
+    /// of a whole directory removes what is under it.
+    @Test func anOpaqueDirectoryHidesOnlyTheLayersBelow() throws {
+        let script = """
+            import tarfile, io, json, hashlib, os
+            def layer(entries):
+                out = io.BytesIO()
+                with tarfile.open(fileobj=out, mode='w') as t:
+                    for name, data in entries:
+                        info = tarfile.TarInfo(name)
+                        if data is None: info.type = tarfile.DIRTYPE; t.addfile(info)
+                        else: info.size = len(data); t.addfile(info, io.BytesIO(data))
+                return out.getvalue()
+            def blob(data):
+                digest = hashlib.sha256(data).hexdigest()
+                open('opq/blobs/sha256/' + digest, 'wb').write(data)
+                return {'digest': 'sha256:' + digest, 'size': len(data)}
+            os.makedirs('opq/blobs/sha256', exist_ok=True)
+            open('opq/oci-layout', 'w').write('{"imageLayoutVersion":"1.0.0"}')
+            one = layer([('opt/', None), ('opt/old/', None), ('opt/old/x', b'x'), ('opt/old/sub/', None), ('opt/old/sub/z', b'z'),
+                         ('srv/', None), ('srv/data/', None), ('srv/data/a', b'a'), ('keep', b'k')])
+            two = layer([('opt/old/y', b'y'), ('opt/old/.wh..wh..opq', b''), ('srv/.wh.data', b'')])
+            config = blob(json.dumps({'config': {'Cmd': ['/x']}}).encode())
+            layers = [dict(blob(data), mediaType='application/vnd.oci.image.layer.v1.tar') for data in (one, two)]
+            manifest = blob(json.dumps({'schemaVersion': 2, 'config': config, 'layers': layers}).encode())
+            json.dump({'schemaVersion': 2, 'manifests': [dict(manifest, mediaType='application/vnd.oci.image.manifest.v1+json')]}, open('opq/index.json', 'w'))
+            """
+        try script.write(toFile: directory.path + "/opq.py", atomically: false, encoding: .utf8)
+        _ = try sh("python3 opq.py")
+        _ = try build(directory.path + "/opq", to: "opq.eif")
+        let out = try extract("opq.eif")
+        let fm = FileManager.default
+        #expect(fm.fileExists(atPath: out + "/rootfs/opt/old/y"), "the layer's own file stays")
+        #expect(!fm.fileExists(atPath: out + "/rootfs/opt/old/x") && !fm.fileExists(atPath: out + "/rootfs/opt/old/sub"),
+                "the opaque marker hid layer 1's contents")
+        #expect(!fm.fileExists(atPath: out + "/rootfs/srv/data"), "the whiteout of a directory took its contents")
+        #expect(fm.fileExists(atPath: out + "/rootfs/keep") && fm.fileExists(atPath: out + "/rootfs/srv"))
+    }
+
     /// Layers made with Python's tarfile that try to leave the root: refused, naming the entry.
     @Test(arguments: ["../escape", "/etc/absolute", "a/../../b"])
     func anEntryLeavingTheRootIsRefused(_ name: String) throws {

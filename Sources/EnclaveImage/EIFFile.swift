@@ -47,20 +47,37 @@ struct ChunkedFile {
         return bytes
     }
 
-    /// Writes `array`, adds it to the CRC, and hands it to `measure`.
+    /// Writes `bytes`, adds them to the CRC, and hands them to `measure`.
+    mutating func append(_ bytes: UnsafeRawBufferPointer, crc: Bool = true, measure: (UnsafeRawBufferPointer) -> Void = { _ in }) throws(EIFError) {
+        try write(bytes)
+        if crc { addToCRC(bytes) }
+        measure(bytes)
+    }
+
     mutating func append(_ array: [UInt8], crc: Bool = true, measure: (UnsafeRawBufferPointer) -> Void = { _ in }) throws(EIFError) {
         var failure: EIFError?
         array.withUnsafeBytes { bytes in
-            do throws(EIFError) {
-                try write(bytes)
-            } catch {
-                failure = error
-                return
-            }
-            if crc { addToCRC(bytes) }
-            measure(bytes)
+            do throws(EIFError) { try append(bytes, crc: crc, measure: measure) } catch { failure = error }
         }
         if let failure { throw failure }
+    }
+
+    /// The next `size` bytes of the file, a chunk at a time into `body`, through one buffer
+    /// that is reused (nothing is copied on the way). A file that ends early is an error.
+    func stream(size: UInt64, what: String, into body: (UnsafeRawBufferPointer) throws(EIFError) -> Void) throws(EIFError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkBytes, alignment: 16)
+        defer { buffer.deallocate() }
+        var done: UInt64 = 0
+        while done < size {
+            let n = Glibc.read(descriptor, buffer.baseAddress, Int(min(UInt64(buffer.count), size - done)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "reading", errno: errno)
+            }
+            if n == 0 { throw .truncated(what: what, needed: size, have: done) }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            done += UInt64(n)
+        }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(EIFError) {

@@ -85,18 +85,8 @@ public enum EIFWriter {
 
     /// Streams `size` bytes of `input` (a file that must not change while it is read).
     private static func copy(_ input: ChunkedFile, size: UInt64, into output: inout ChunkedFile, measurer: inout Measurer) throws(EIFError) {
-        var buffer = [UInt8](repeating: 0, count: ChunkedFile.chunkBytes)
-        var done: UInt64 = 0
-        while done < size {
-            let want = Int(min(UInt64(buffer.count), size - done))
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(input.descriptor, $0.baseAddress, want) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: input.path, operation: "reading", errno: errno)
-            }
-            if n == 0 { throw .truncated(what: "\(input.path) (it shrank while the image was written)", needed: size, have: done) }
-            try output.append(Array(buffer[0..<n])) { measurer.update($0) }
-            done += UInt64(n)
+        try input.stream(size: size, what: "\(input.path) (it shrank while the image was written)") { bytes throws(EIFError) in
+            try output.append(bytes) { measurer.update($0) }
         }
     }
 }

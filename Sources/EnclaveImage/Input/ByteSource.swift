@@ -8,38 +8,41 @@ protocol ByteSource {
 }
 
 extension ByteSource {
+    /// Reads `count` bytes (nil: to the end of the source) a chunk at a time into `body`,
+    /// through one scratch buffer; a source that ends before `count` is an error naming `what`.
+    mutating func readChunks(_ count: UInt64?, what: String,
+                             into body: (UnsafeRawBufferPointer) throws(ImageInputError) -> Void = { _ in }) throws(ImageInputError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var got: UInt64 = 0
+        while count.map({ got < $0 }) ?? true {
+            let want = Int(min(UInt64(buffer.count), (count ?? UInt64.max) - got))
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+            if n == 0 {
+                guard let count else { return }
+                throw .corrupt(what: what, reason: "it ends after \(got) of \(count) bytes")
+            }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            got += UInt64(n)
+        }
+    }
+
     /// Exactly `count` bytes, or the error says what was cut short.
     mutating func readExactly(_ count: Int, what: String) throws(ImageInputError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var got = 0
-        while got < count {
-            var n = 0
-            var failure: ImageInputError?
-            bytes.withUnsafeMutableBytes { all in
-                do throws(ImageInputError) { n = try read(into: UnsafeMutableRawBufferPointer(rebasing: all[got...])) } catch { failure = error }
-            }
-            if let failure { throw failure }
-            if n == 0 { throw .corrupt(what: what, reason: "it ends after \(got) of \(count) bytes") }
-            got += n
-        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        try readChunks(UInt64(count), what: what) { bytes.append(contentsOf: $0) }
         return bytes
     }
 
     /// Reads and drops `count` bytes.
     mutating func skip(_ count: UInt64, what: String) throws(ImageInputError) {
-        var left = count
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while left > 0 {
-            let want = Int(min(UInt64(chunk.count), left))
-            var n = 0
-            var failure: ImageInputError?
-            chunk.withUnsafeMutableBytes { all in
-                do throws(ImageInputError) { n = try read(into: UnsafeMutableRawBufferPointer(rebasing: all[0..<want])) } catch { failure = error }
-            }
-            if let failure { throw failure }
-            if n == 0 { throw .corrupt(what: what, reason: "it ends \(left) bytes early") }
-            left -= UInt64(n)
-        }
+        try readChunks(count, what: what)
+    }
+
+    /// Reads and drops the rest (a blob's digest covers every byte of it, padding included).
+    mutating func drain() throws(ImageInputError) {
+        try readChunks(nil, what: "")
     }
 }
 
@@ -117,8 +120,6 @@ final class GzipSource<Inner: ByteSource>: ByteSource {
         inflateEnd(&stream)
         input.deallocate()
     }
-
-    var source: Inner { inner }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageInputError) -> Int {
         guard !ended, buffer.count > 0 else { return 0 }

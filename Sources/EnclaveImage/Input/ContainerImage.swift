@@ -51,7 +51,7 @@ struct ContainerImage {
             }
             // The digest covers every byte of the blob, past the tar's end marker too.
             var rest = raw
-            try rest.skip(UInt64.max >> 1, untilEndOf: name)
+            try rest.drain()
             if let digest {
                 let actual = raw.finishDigest()
                 guard actual == digest else { throw .digestMismatch(blob: name, actual: actual) }
@@ -218,23 +218,5 @@ extension Array where Element == JSONMember {
     func strings(_ key: String) -> [String] {
         guard case .array(let items)? = value(key) else { return [] }
         return items.compactMap { if case .string(let text) = $0.value { text } else { nil } }
-    }
-}
-
-extension ByteSource {
-    /// Reads to the end of a stream (a layer's digest covers every byte of it, padding included).
-    mutating func skip(_ limit: UInt64, untilEndOf what: String) throws(ImageInputError) {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var total: UInt64 = 0
-        while total < limit {
-            var n = 0
-            var failure: ImageInputError?
-            chunk.withUnsafeMutableBytes { bytes in
-                do throws(ImageInputError) { n = try read(into: bytes) } catch { failure = error }
-            }
-            if let failure { throw failure }
-            if n == 0 { return }
-            total += UInt64(n)
-        }
     }
 }

@@ -15,7 +15,8 @@ struct LayerTree {
 
     mutating func apply<Source: ByteSource>(_ reader: inout TarReader<Source>, layer: String) throws(ImageInputError) {
         var added = Set<String>()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
         while let entry = try reader.next() {
             let path = try Self.safePath(entry.name, layer: layer)
             if path.isEmpty { continue } // the root itself
@@ -42,7 +43,7 @@ struct LayerTree {
             case .file:
                 files += 1
                 let contents = scratch + "/\(files)"
-                try write(&reader, size: entry.size, to: contents, buffer: &buffer, what: "layer \(layer): \(entry.name)")
+                try write(&reader, size: entry.size, to: contents, buffer: buffer, what: "layer \(layer): \(entry.name)")
                 node.kind = .file(source: contents, size: entry.size)
             case .hardlink:
                 let target = try Self.safePath(entry.linkName, layer: layer)
@@ -118,21 +119,16 @@ struct LayerTree {
         for key in nodes.keys where condition(key) { nodes[key] = nil }
     }
 
-    private func write<Source: ByteSource>(_ reader: inout TarReader<Source>, size: UInt64, to path: String, buffer: inout [UInt8],
-                                           what: String) throws(ImageInputError) {
+    private func write<Source: ByteSource>(_ reader: inout TarReader<Source>, size: UInt64, to path: String,
+                                           buffer: UnsafeMutableRawBufferPointer, what: String) throws(ImageInputError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .cannotOpen(path: path, errno: errno) }
         defer { close(descriptor) }
         var done: UInt64 = 0
         while done < size {
-            var n = 0
-            var failure: ImageInputError?
-            buffer.withUnsafeMutableBytes { bytes in
-                do throws(ImageInputError) { n = try reader.readData(into: bytes) } catch { failure = error }
-            }
-            if let failure { throw failure }
+            let n = try reader.readData(into: buffer)
             if n == 0 { throw .corrupt(what: what, reason: "its data ends after \(done) of \(size) bytes") }
-            let written = buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, n) }
+            let written = Glibc.write(descriptor, buffer.baseAddress, n)
             guard written == n else { throw .io(path: path, errno: errno) }
             done += UInt64(n)
         }

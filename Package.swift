@@ -26,7 +26,7 @@ let package = Package(
         // The enclave's commands (run, check, plan) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
             "Services",
-            "Addressing", "BootConfig", "ConsoleLog", "DNS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "DocumentReading", "KMS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "CSupport",
             "Commands",
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Parent", dependencies: [
             "Services",
             "DocumentReading",
-            "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "Relay", "Streams", "Processes", "TimeSync",
+            "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "KMS", "Relay", "Streams", "Processes", "TimeSync",
             "Commands",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -69,7 +69,11 @@ let package = Package(
         .target(name: "DocumentReading", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
 
         // Boot JSON v1: model, strict decoding, validation with JSON paths. No I/O but reading the file.
-        .target(name: "BootConfig", dependencies: ["Addressing", "DocumentReading", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BootConfig", dependencies: [
+            "Addressing", "DocumentReading",
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+        ]),
 
         // Step 5: netlink (libnl-3, libnl-route-3), /etc/hosts, hostname, resolv.conf, the capture rule.
         .target(name: "LinuxNet", dependencies: [
@@ -102,7 +106,7 @@ let package = Package(
         // The Nitro Secure Module: CBOR, the device's ioctl, the attestation endpoint, entropy.
         .target(name: "NSM", dependencies: [
             "Services",
-            "DocumentReading", "CSupport",
+            "DocumentReading", "CSupport", "Addressing",
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,6 +127,20 @@ let package = Package(
         // Enclave images (EIF): the format, its CRC and PCRs, writing and describing them.
         .target(name: "EnclaveImage", dependencies: ["CZlib", "DocumentReading", "Commands", "ConsoleLog"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // KMS with attestation: the enclave's RSA key and its CMS envelopes, SigV4, TLS to KMS
+        // through the app's own route, the boot's secrets step and the SDK endpoint; the
+        // credentials' wire form both halves speak.
+        .target(name: "KMS", dependencies: [
+            "Services",
+            "COpenSSL", "CSupport", "Addressing", "BootConfig", "DocumentReading", "HTTPHead", "NSM", "Policy",
+            .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // The binary's one HTTP/1 parser: request heads, bodies (Content-Length, chunked), the
         // responses it writes (the egress proxy, the parent's CONNECT server, the attestation endpoint).
@@ -222,6 +240,7 @@ let package = Package(
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
+        .testTarget(name: "KMSTests", dependencies: ["KMS", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
         .testTarget(name: "ServicesTests", dependencies: [
             "Services", "Addressing",

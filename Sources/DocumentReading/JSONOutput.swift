@@ -4,6 +4,8 @@
 public indirect enum JSONOutput: Sendable, Equatable {
     case string(String)
     case integer(Int64)
+    /// A number as it was written (one read from a document and written back unchanged).
+    case number(String)
     case bool(Bool)
     case null
     case array([JSONOutput])
@@ -24,6 +26,7 @@ public indirect enum JSONOutput: Sendable, Equatable {
         switch self {
         case .string(let text): Self.quote(text, into: &out)
         case .integer(let value): out += String(value)
+        case .number(let text): out += text
         case .bool(let value): out += value ? "true" : "false"
         case .null: out += "null"
         case .array(let items):
@@ -46,6 +49,18 @@ public indirect enum JSONOutput: Sendable, Equatable {
                 out += (index == members.count - 1 ? "" : ",") + newline
             }
             out += close + "}"
+        }
+    }
+
+    /// A parsed document written back: the same members in the same order, numbers as written.
+    public init(_ node: JSONNode) {
+        switch node.value {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .number(let number): self = .number(number.text)
+        case .string(let text): self = .string(text)
+        case .array(let items): self = .array(items.map(JSONOutput.init))
+        case .object(let members): self = .object(members.map { ($0.key, JSONOutput($0.value)) })
         }
     }
 

@@ -6,6 +6,7 @@ import Control
 import DNS
 import CSupport
 import Glibc
+import KMS
 import Logging
 import PID1
 import LinuxNet
@@ -30,6 +31,7 @@ enum BootStep: String, CaseIterable {
     case network
     case proxies
     case mounts
+    case secrets
     case app
     case supervise
 
@@ -123,10 +125,13 @@ struct BootSequence {
         var listeners: Listeners?
         var mounted: MountedFilesystems?
         var clockKeeper: ClockKeeper?
+        // With `kms`: the enclave's key and the KMS client, made at the first step that needs them.
+        let kms = config.kms.map { KMSAccess(settings: $0, config: config, emulation: vsockEmulation) }
         defer {
             mounted?.unmountAll()
             listeners?.stop()
             clockKeeper?.stop()
+            kms?.shutdown()
         }
         do {
             // Step 3: what AWS's init would have done, when there is no AWS init; the clock.
@@ -142,7 +147,7 @@ struct BootSequence {
             streams?.report(.networkUp)
             // Step 6: every listener (relays, the DNS stub, attestation, control) is up before the app starts.
             if ListenerTable(config: config).enclaveInitListens {
-                listeners = try step(.proxies, summary: \.summary) { try startListeners(config) }
+                listeners = try step(.proxies, summary: \.summary) { try startListeners(config, kms: kms) }
                 control = listeners?.control
             }
             streams?.report(.proxiesListening(listeners: listeners?.count ?? 0))
@@ -153,10 +158,18 @@ struct BootSequence {
                 streams?.report(.mounted(mounted: done.targets.count, configured: config.mounts.count))
             }
             try abortIfSignalled()
-            // Steps 8-9: spawn the app, supervise it, shut down; its status is ours. The mounts
+            // Step 8: each secret decrypted by KMS for this enclave alone, into the app's
+            // environment or a file on a tmpfs; a required one that cannot be had ends the boot.
+            var secrets = SecretsLoader.Outcome()
+            if let kms, !config.secrets.isEmpty {
+                secrets = try step(.secrets, summary: \.summary) { try loadSecrets(config, kms: kms) }
+            }
+            try abortIfSignalled()
+            // Steps 9-10: spawn the app, supervise it, shut down; its status is ours. The mounts
             // go once the app and everything it left are gone, while the proxies still carry
             // their traffic; the listeners close after that (the defer above).
-            let supervisor = try step(.app) { try makeSupervisor(config, streams: streams) }
+            let supervisor = try step(.app) { try makeSupervisor(config, streams: streams, secrets: secrets.environment) }
+            secrets = SecretsLoader.Outcome()
             let code = supervisor.run()
             mounted?.unmountAll()
             return code
@@ -286,7 +299,7 @@ struct BootSequence {
     /// Step 6's services, in the listener table's order: the relays, then the attestation
     /// endpoint, the DNS stub and the control port (last: it outlives the others, so nothing
     /// after it can fail). Stopped in reverse; what started is stopped again if a later one fails.
-    private func startListeners(_ config: BootConfiguration) throws -> Listeners {
+    private func startListeners(_ config: BootConfiguration, kms: KMSAccess?) throws -> Listeners {
         // The stub's answers name the connections the capture rule sends to the egress listener.
         let names = NameTable()
         let routes = RelayService.enclaveRoutes(for: config, names: { names.names(for: .v4($0)) })
@@ -308,11 +321,31 @@ struct BootSequence {
                                            onStop: { [stopRequest] in stopRequest.request() })
                 control = server
                 services.append(server)
-            case .outbound, .ingress, .egress, .appPort, .heartbeat, .logs, .status, .dns, .clock:
+            case .kmsProxy:
+                guard let kms, let port = config.kms?.proxyPort else { continue }
+                services.append(KMSProxy(client: try kms.client(), key: try kms.key(), port: Int(port), logger: Logger(label: "kms")))
+            case .outbound, .ingress, .egress, .appPort, .heartbeat, .logs, .status, .dns, .clock, .kmsCredentials:
                 continue // the relays' routes (above), or not enclave-init's in the enclave
             }
         }
         return Listeners(running: try RunningServices.start(services), control: control)
+    }
+
+    private func loadSecrets(_ config: BootConfiguration, kms: KMSAccess) throws -> SecretsLoader.Outcome {
+        var owner: (uid: UInt32, gid: UInt32)?
+        if let user = config.app.user {
+            switch UserDatabase().resolve(user) {
+            case .success(let resolved): owner = (resolved.uid, resolved.gid)
+            case .failure(let error): throw error
+            }
+        }
+        return try SecretsLoader(secrets: config.secrets, client: try kms.client(), key: try kms.key(), owner: owner,
+                                 logger: logger).load()
+    }
+
+    /// AWS_ENDPOINT_URL_KMS: every current AWS SDK and the CLI send KMS calls there.
+    private func kmsEndpointVariable(_ config: BootConfiguration) -> [(key: String, value: String)] {
+        config.kms?.proxyURL.map { [("AWS_ENDPOINT_URL_KMS", $0)] } ?? []
     }
 
     private func mountAll(_ config: BootConfiguration) throws -> MountedFilesystems {
@@ -341,7 +374,7 @@ struct BootSequence {
         return text
     }
 
-    private func makeSupervisor(_ config: BootConfiguration, streams: EnclaveStreams?) throws -> AppSupervisor {
+    private func makeSupervisor(_ config: BootConfiguration, streams: EnclaveStreams?, secrets: [(key: String, value: String)]) throws -> AppSupervisor {
         var credentials: Credentials?
         if let user = config.app.user {
             switch UserDatabase().resolve(user) {
@@ -351,7 +384,7 @@ struct BootSequence {
         }
         // The egress proxy's variables come before app.env, which may override them.
         let environment = LaunchSpec.environment(inherited: ProcessEnvironment.entries(),
-                                                 overrides: EgressEnvironment.variables(for: config) + config.app.env,
+                                                 overrides: EgressEnvironment.variables(for: config) + config.app.env + kmsEndpointVariable(config) + secrets,
                                                  home: credentials?.home)
         // With a log stream the app writes into pipes that enclave-init copies to the console
         // and to the stream; without one it writes to the console directly.

@@ -6,7 +6,9 @@ import NIOPosix
 import Services
 
 /// The Nitro Secure Module: /dev/nsm (ENCLAVE_INIT_NSM_DEVICE overrides the path for tests),
-/// one ioctl that takes a CBOR request and gives a CBOR response. Calls are serialized on one
+/// one ioctl that takes a CBOR request and gives a CBOR response. ENCLAVE_INIT_NSM_SOCKET=PATH
+/// emulates the device over a Unix socket instead (tests and local runs, never the default):
+/// see NSMEmulation. Calls are serialized on one
 /// thread of their own; each caller waits at most `timeout`. A device that never answers
 /// keeps that thread, so while a call is overdue every new one fails at once (`.deviceHung`)
 /// instead of queueing behind it: neither the boot nor the attestation endpoint waits forever.
@@ -14,8 +16,10 @@ public final class NSMDevice: Sendable {
     public static let defaultPath = "/dev/nsm"
     public static let defaultTimeout: TimeAmount = .seconds(5)
 
-    /// /dev/nsm, or $ENCLAVE_INIT_NSM_DEVICE when it is set and not empty.
+    /// /dev/nsm, or $ENCLAVE_INIT_NSM_DEVICE when it is set and not empty; "unix:PATH" with
+    /// the emulation.
     public static var configuredPath: String {
+        if let socket = NSMEmulation.socketPath { return NSMEmulation.prefix + socket }
         if let value = getenv("ENCLAVE_INIT_NSM_DEVICE").map({ String(cString: $0) }), !value.isEmpty { return value }
         return defaultPath
     }
@@ -70,7 +74,9 @@ public final class NSMDevice: Sendable {
 
     /// Whether anything exists at `path` (the boot asks for entropy only then, before it makes
     /// a client and its threads).
-    public static func exists(at path: String = NSMDevice.configuredPath) -> Bool { access(path, F_OK) == 0 }
+    public static func exists(at path: String = NSMDevice.configuredPath) -> Bool {
+        access(path.hasPrefix(NSMEmulation.prefix) ? String(path.dropFirst(NSMEmulation.prefix.count)) : path, F_OK) == 0
+    }
 
     /// One request; the response, or a Failure (an NSM error code is `.nsm`).
     public func call(_ request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<NSMResponse> {
@@ -114,7 +120,10 @@ public final class NSMDevice: Sendable {
     private static func perform(_ request: [UInt8], path: String) -> Result<NSMResponse, Error> {
         var response = [UInt8](repeating: 0, count: NSMResponse.maximumLength)
         var length = response.count
-        guard ei_nsm_call(path, request, request.count, &response, &length) == 0 else {
+        let called = path.hasPrefix(NSMEmulation.prefix)
+            ? NSMEmulation.call(socket: String(path.dropFirst(NSMEmulation.prefix.count)), request, &response, &length)
+            : ei_nsm_call(path, request, request.count, &response, &length)
+        guard called == 0 else {
             let code = errno
             switch code {
             case ENOENT: return .failure(Failure.absent(path: path))

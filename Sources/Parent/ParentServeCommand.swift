@@ -101,7 +101,10 @@ struct ParentServeCommand: Command {
             case .status: services.append(sink.receiver(.status, listen: listener.address, emulation: emulation))
             case .dns: services.append(DNSForwarder(listen: listener.address, emulation: emulation, logger: Logger(label: "dns")))
             case .clock: services.append(ClockServer(listen: listener.address, emulation: emulation, logger: Logger(label: "clock")))
-            case .outbound, .ingress, .egress, .appPort, .attestation, .dnsStub, .control, .heartbeat:
+            case .kmsCredentials:
+                services.append(CredentialsServer(listen: listener.address, emulation: emulation,
+                                                  environment: CredentialSource.variables.reduce(into: [:]) { $0[$1] = ProcessEnvironment.value($1) }, logger: Logger(label: "kms")))
+            case .outbound, .ingress, .egress, .appPort, .attestation, .dnsStub, .control, .heartbeat, .kmsProxy:
                 continue // the relays' routes (above), or not the parent half's
             }
         }

@@ -74,6 +74,17 @@ import TestSupport
         #expect(result.stdout.isEmpty)
     }
 
+    @Test(arguments: unreachableKMSConfigs)
+    func checkAndPlanRefuseAKMSNothingCarries(_ testCase: InvalidConfigCase) throws {
+        let path = try directory.write("boot.json", testCase.json)
+        for command in ["check", "plan"] {
+            let result = try ProcessRunner.enclaveInit([command, "--config", path])
+            #expect(result.status == 78, "\(command): \(result.output)")
+            #expect(result.stderr.contains("  \(testCase.path)"), "\(result.stderr)")
+            #expect(result.stderr.contains(testCase.message), "\(result.stderr)")
+        }
+    }
+
     @Test(arguments: userMistakes)
     func checkAnswersAMistakeWithItsFix(_ testCase: UserMistakeCase) throws {
         let path = try directory.write("boot.json", testCase.json)

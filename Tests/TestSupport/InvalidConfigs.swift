@@ -19,6 +19,13 @@ public func withBase(_ extra: String) -> String {
     #"{"version": 1, "app": {"command": ["/bin/true"]}\#(extra.isEmpty ? "" : ", " + extra)}"#
 }
 
+private let kmsHost = #"{"names": ["kms.us-east-1.amazonaws.com"], "address": "127.0.0.9", "port": 443, "vsock_port": 8009}"#
+
+/// The valid base with a KMS mapping and `kms`, plus these `secrets[]` entries.
+private func withSecrets(_ entries: String) -> String {
+    withBase(#""hosts": [\#(kmsHost)], "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}}, "secrets": [\#(entries)]"#)
+}
+
 private let host = #"{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}"#
 
 public let invalidConfigs: [InvalidConfigCase] = [
@@ -137,6 +144,31 @@ public let invalidConfigs: [InvalidConfigCase] = [
     invalid("clock interval too short", withBase(#""clock": {"vsock_port": 9103, "interval_seconds": 1}"#), path: "clock.interval_seconds", "out of range 10-86400"),
     invalid("clock interval as string", withBase(#""clock": {"vsock_port": 9103, "interval_seconds": "300"}"#), path: "clock.interval_seconds", "expected an integer"),
     invalid("clock on the dns vsock port", withBase(#""dns": {"vsock_port": 8053}, "clock": {"vsock_port": 8053}"#), path: "clock.vsock_port", "already used by dns.vsock_port"),
+    // kms and secrets.
+    invalid("secrets without kms", withBase(#""secrets": [{"env": "A", "ciphertext": "AQID"}]"#), path: "secrets", "secrets need \"kms\""),
+    invalid("kms without a use", withBase(#""hosts": [\#(kmsHost)], "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}}"#), path: "kms", "nothing uses it"),
+    invalid("kms without region", withBase(#""kms": {"credentials": {"vsock_port": 8010}, "proxy": {"port": 9999}}"#), path: "kms.region", "required key \"region\""),
+    invalid("kms region with capitals", withBase(#""kms": {"region": "US-East-1", "credentials": {"vsock_port": 8010}, "proxy": {"port": 9999}}"#), path: "kms.region", "not a region name"),
+    invalid("kms without credentials", withBase(#""kms": {"region": "us-east-1", "proxy": {"port": 9999}}"#), path: "kms.credentials", "required key \"credentials\""),
+    invalid("kms endpoint as a URL", withBase(#""kms": {"region": "us-east-1", "endpoint": "https://kms.us-east-1.amazonaws.com", "credentials": {"vsock_port": 8010}, "proxy": {"port": 9999}}"#), path: "kms.endpoint", "is a URL"),
+    invalid("kms relative ca_file", withBase(#""kms": {"region": "us-east-1", "ca_file": "ca.pem", "credentials": {"vsock_port": 8010}, "proxy": {"port": 9999}}"#), path: "kms.ca_file", "not absolute"),
+    invalid("kms proxy on the attestation port", withBase(#""hosts": [\#(kmsHost)], "attestation": {"port": 7777}, "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}, "proxy": {"port": 7777}}"#), path: "kms.proxy.port", "already used by attestation.port"),
+    invalid("kms credentials on the dns vsock port", withBase(#""hosts": [\#(kmsHost)], "dns": {"vsock_port": 8053}, "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8053}, "proxy": {"port": 9999}}"#), path: "kms.credentials.vsock_port", "already used by dns.vsock_port"),
+    invalid("secret with env and file", withSecrets(#"{"env": "A", "file": "/run/a", "ciphertext": "AQID"}"#), path: "secrets[0].file", "not both"),
+    invalid("secret without destination", withSecrets(#"{"ciphertext": "AQID"}"#), path: "secrets[0].env", "needs a destination"),
+    invalid("secret without ciphertext", withSecrets(#"{"env": "A"}"#), path: "secrets[0].ciphertext", "needs its ciphertext"),
+    invalid("secret with both ciphertexts", withSecrets(#"{"env": "A", "ciphertext": "AQID", "ciphertext_file": "/c"}"#), path: "secrets[0].ciphertext_file", "not both"),
+    invalid("secret ciphertext not base64", withSecrets(#"{"env": "A", "ciphertext": "not base64!"}"#), path: "secrets[0].ciphertext", "not base64"),
+    invalid("secret bad variable name", withSecrets(#"{"env": "1A", "ciphertext": "AQID"}"#), path: "secrets[0].env", "not an environment variable name"),
+    invalid("secret relative file", withSecrets(#"{"file": "run/a", "ciphertext": "AQID"}"#), path: "secrets[0].file", "not absolute"),
+    invalid("secret file with ..", withSecrets(#"{"file": "/run/../etc/a", "ciphertext": "AQID"}"#), path: "secrets[0].file", "has . or .."),
+    invalid("secret bad mode", withSecrets(#"{"file": "/run/a", "mode": "0999", "ciphertext": "AQID"}"#), path: "secrets[0].mode", "not an octal file mode"),
+    invalid("secret mode on env", withSecrets(#"{"env": "A", "mode": "0400", "ciphertext": "AQID"}"#), path: "secrets[0].mode", "applies to a \"file\" secret"),
+    invalid("secret env twice", withSecrets(#"{"env": "A", "ciphertext": "AQID"}, {"env": "A", "ciphertext": "AQID"}"#), path: "secrets[1].env", "already set by secrets[0].env"),
+    invalid("secret env also in app.env", #"{"version": 1, "app": {"command": ["/bin/true"], "env": {"A": "x"}}, "hosts": [\#(kmsHost)], "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}}, "secrets": [{"env": "A", "ciphertext": "AQID"}]}"#, path: "secrets[0].env", "already set by app.env.A"),
+    invalid("secret file twice", withSecrets(#"{"file": "/run/a", "ciphertext": "AQID"}, {"file": "/run/a", "ciphertext": "AQID"}"#), path: "secrets[1].file", "already used by secrets[0].file"),
+    invalid("secret context not strings", withSecrets(#"{"env": "A", "ciphertext": "AQID", "encryption_context": {"n": 1}}"#), path: "secrets[0].encryption_context.n", "expected a string"),
+    invalid("secret shadows the SDK endpoint", #"{"version": 1, "app": {"command": ["/bin/true"]}, "hosts": [\#(kmsHost)], "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}, "proxy": {"port": 9999}}, "secrets": [{"env": "AWS_ENDPOINT_URL_KMS", "ciphertext": "AQID"}]}"#, path: "secrets[0].env", "set by kms.proxy"),
 ]
 
 extension String {
@@ -198,4 +230,11 @@ public let userMistakes: [UserMistakeCase] = [
     mistake("several bad mount options, and the mapping missing too",
             withBase(#""hosts": [\#(nfsHost)], "mounts": [{"type": "nfs4", "server": "127.0.0.201", "target": "/mnt", "options": "addr=10.0.0.5,vers=3,hard,proto=udp"}]"#),
             path: "mounts[0].options", says: ["\"addr\" is set by enclave-init"], issues: 4),
+]
+
+/// Configs that decode but give enclave-init no way to reach KMS: refused by run, check and plan
+/// (the egress policy is judged outside BootConfig, so the library's own table cannot hold them).
+public let unreachableKMSConfigs: [InvalidConfigCase] = [
+    invalid("kms unreachable", withBase(#""kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}, "proxy": {"port": 9999}}"#), path: "kms.endpoint", "nothing carries kms.us-east-1.amazonaws.com:443 out of the enclave"),
+    invalid("kms denied by the egress policy", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "allow": ["*.example.com"]}, "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}, "proxy": {"port": 9999}}"#), path: "kms.endpoint", "the egress policy does not let enclave-init reach"),
 ]

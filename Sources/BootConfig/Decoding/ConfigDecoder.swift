@@ -20,7 +20,7 @@ struct ConfigDecoder {
 
     static let topLevelKeys = ["version", "hostname", "parent_cid", "heartbeat", "network", "hosts", "ingress",
                                "egress", "mounts", "app", "shutdown", "logs", "status", "dns", "attestation",
-                               "control", "clock"]
+                               "control", "clock", "kms", "secrets"]
 
     mutating func decode(_ root: JSONNode) -> BootConfiguration {
         var config = BootConfiguration()
@@ -96,6 +96,11 @@ struct ConfigDecoder {
                 config.clock = clock
             }
         }
+        if let field = object["kms"] { config.kms = kms(field) }
+        if let field = object["secrets"] {
+            let decoder = self
+            config.secrets = list(field, section: "secrets") { decoder.secret($0) }
+        }
         if let field = object["status"], let fields = field.object(known: ["vsock_port"]) {
             if let port = fields.required("vsock_port")?.vsockPort() { config.status = StatusStream(vsockPort: port) }
         }
@@ -103,7 +108,7 @@ struct ConfigDecoder {
     }
 
     /// Decodes every element of a list section, remembering the JSON index of those kept.
-    private mutating func list<T>(_ field: Field, section: String, _ decode: (Field) -> T?) -> [T] {
+    mutating func list<T>(_ field: Field, section: String, _ decode: (Field) -> T?) -> [T] {
         guard let elements = field.array() else {
             incompleteSections.insert(section)
             return []
@@ -411,7 +416,7 @@ struct ConfigDecoder {
     }
 
     /// `hosts[].remote`: host:port, with the fix spelled out for a URL.
-    private func remoteHostPort(_ field: Field) -> HostPort? {
+    func remoteHostPort(_ field: Field) -> HostPort? {
         guard let text = field.string() else { return nil }
         if let hostPort = URLSpelling.hostPort(of: text) {
             issues.report(field, "remote \"\(text)\" is a URL; the parent half dials a host:port and carries the bytes as they are",

@@ -24,6 +24,7 @@ struct ConfigValidator {
         checkNames()
         checkMounts()
         checkApp()
+        checkSecrets()
     }
 
     /// enclave-init listens on every hosts[] address:port and on 127.0.0.1:egress.port; the app
@@ -123,6 +124,42 @@ struct ConfigValidator {
         if config.app.command.isEmpty && commandRequired && !issues.issues.contains(where: { $0.path == commandPath }) {
             issues.report(JSONPath.root / "app" / "command", "no command to run",
                           hint: "set \"app\": {\"command\": [\"/path/to/app\", \"arg\"]}, or give one after `--` on the command line")
+        }
+    }
+}
+
+extension ConfigValidator {
+    /// Secrets need kms, and kms something to do; no variable or file is given twice, and the
+    /// proxy's variable is not the app's.
+    fileprivate func checkSecrets() {
+        if config.kms == nil, !config.secrets.isEmpty {
+            issues.report(JSONPath.root / "secrets", "secrets need \"kms\": nothing would decrypt them",
+                          hint: "add \"kms\": {\"region\": \"us-east-1\", \"credentials\": {\"vsock_port\": 8010}}")
+        }
+        if let kms = config.kms, config.secrets.isEmpty, kms.proxyPort == nil, !issues.issues.contains(where: { $0.path.description.hasPrefix("secrets") }) {
+            issues.report(JSONPath.root / "kms", "kms is configured but nothing uses it",
+                          hint: "add \"secrets\": [...] to decrypt at boot, or \"proxy\": {\"port\": 9999} for the app's SDK")
+        }
+        var variables = Claims<String>()
+        for (key, _) in config.app.env { variables.claim(key, by: JSONPath.root / "app" / "env" / key, what: "", issues: issues) }
+        if let url = config.kms?.proxyURL, let owner = variables.owner(of: "AWS_ENDPOINT_URL_KMS") {
+            issues.report(owner, "AWS_ENDPOINT_URL_KMS is set by kms.proxy (to \(url))", hint: "remove it from app.env, or remove kms.proxy")
+        }
+        var files = Claims<String>()
+        for (index, secret) in config.secrets.enumerated() {
+            let path = entry("secrets", index)
+            switch secret.destination {
+            case .env(let name):
+                if let owner = variables.owner(of: name) {
+                    issues.report(path / "env", "environment variable \(name) is already set by \(owner)", hint: "give each variable one source")
+                } else if name == "AWS_ENDPOINT_URL_KMS", config.kms?.proxyPort != nil {
+                    issues.report(path / "env", "AWS_ENDPOINT_URL_KMS is set by kms.proxy", hint: "pick another variable name")
+                } else {
+                    variables.claim(name, by: path / "env", what: "", issues: issues)
+                }
+            case .file(let file, _):
+                files.claim(file, by: path / "file", what: "secret file \(file)", issues: issues, hint: "give each file one secret")
+            }
         }
     }
 }

@@ -7,9 +7,9 @@ import DocumentReading
 /// here (and its purpose), and every one of them sees it.
 ///
 /// The order is the order things start: the enclave's step 6 (relays: outbound, ingress,
-/// egress; then attestation, the DNS stub, the control port), then the parent half's (nitro-cli's
+/// egress; then attestation, the KMS endpoint, the DNS stub, the control port), then the parent half's (nitro-cli's
 /// heartbeat listener first, which is there before either, then the relays, the streams, dns,
-/// clock).
+/// clock, KMS credentials).
 public struct ListenerTable: Sendable {
     public enum Side: String, Sendable {
         case enclave, parent
@@ -32,6 +32,8 @@ public struct ListenerTable: Sendable {
         /// The app's own port that ingress connects to.
         case appPort(ingress: Int)
         case egress, attestation, dnsStub, control, heartbeat, logs, status, dns, clock
+        /// Enclave: the KMS endpoint for the app's SDK; parent: the role's credentials.
+        case kmsProxy, kmsCredentials
     }
 
     public struct Entry: Sendable, Hashable, CustomStringConvertible {
@@ -67,6 +69,9 @@ public struct ListenerTable: Sendable {
         if let attestation = config.attestation {
             add(.enclave, .tcp(host: "127.0.0.1", port: attestation.port), .enclaveInit, .attestation, root / "attestation" / "port")
         }
+        if let port = config.kms?.proxyPort {
+            add(.enclave, .tcp(host: "127.0.0.1", port: port), .enclaveInit, .kmsProxy, root / "kms" / "proxy" / "port")
+        }
         if config.dns != nil {
             add(.enclave, .tcp(host: DNSSettings.listenAddress, port: DNSSettings.listenPort), .enclaveInit, .dnsStub, root / "dns")
         }
@@ -84,6 +89,9 @@ public struct ListenerTable: Sendable {
         let streams: [(Purpose, String, UInt32?)] = [(.logs, "logs", config.logs?.vsockPort), (.status, "status", config.status?.vsockPort),
                                                      (.dns, "dns", config.dns?.vsockPort), (.clock, "clock", config.clock?.vsockPort)]
         for case let (purpose, section, port?) in streams { add(.parent, .vsock(port: port), .parentHalf, purpose, root / section / "vsock_port") }
+        if let kms = config.kms {
+            add(.parent, .vsock(port: kms.credentialsVsockPort), .parentHalf, .kmsCredentials, root / "kms" / "credentials" / "vsock_port")
+        }
         self.entries = entries
     }
 

@@ -24,6 +24,8 @@ public struct BootConfiguration: Sendable, Equatable {
     public var attestation: AttestationSettings?
     public var control: ControlSettings?
     public var clock: ClockSettings?
+    public var kms: KMSSettings?
+    public var secrets: [Secret] = []
 
     public init() {}
 

@@ -146,3 +146,7 @@ int ei_epoll_wait(int epoll, uint64_t *tokens, uint32_t *flags, int capacity, in
 int ei_eventfd(void);
 void ei_eventfd_signal(int fd);
 void ei_eventfd_drain(int fd);
+
+// The filesystem type (statfs f_type) under `path`, or -1 with errno set: secret files go only
+// on a tmpfs (Swift's Glibc module does not carry sys/statfs.h).
+long ei_filesystem_type(const char *path);

@@ -1,5 +1,7 @@
 import BootConfig
 import Commands
+import DocumentReading
+import KMS
 import ConsoleLog
 import Processes
 
@@ -30,8 +32,15 @@ struct ConfigOptions: Sendable {
     /// --config, else $ENCLAVE_INIT_CONFIG, else the default path.
     var resolvedPath: String { BootConfigLoader.resolvedPath(explicit: config) }
 
+    /// The boot JSON, validated; and, with `kms`, a route to KMS the way the app's traffic goes
+    /// (checked here because the egress policy is the Policy module's, which BootConfig precedes).
     func load() throws(ConfigError) -> BootConfiguration {
-        try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
+        let config = try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
+        if case .failure(let unreachable)? = KMSRoute.resolve(config) {
+            throw ConfigError(source: resolvedPath, issues: [ConfigIssue(path: JSONPath.root / "kms" / "endpoint",
+                                                                        message: unreachable.description, hint: unreachable.hint)])
+        }
+        return config
     }
 
     /// The usage line of run, check and plan: the optional command after `--` comes last, and

@@ -1,5 +1,6 @@
 import Addressing
 import BootConfig
+import KMS
 import LinuxNet
 import NSM
 import Relay
@@ -75,12 +76,28 @@ struct BootPlan {
                     + "retry for \(mount.timeoutSeconds) s, \(mount.required ? "required" : "optional"))"
             }
             return lines.isEmpty ? ["none"] : lines
+        case .secrets:
+            guard let kms = config.kms, !config.secrets.isEmpty else { return ["none"] }
+            var lines = ["an RSA-2048 key made in memory; an attestation document carrying it from \(NSMDevice.configuredPath);",
+                         "  Decrypt with Recipient at https://\(kms.endpoint) (\(kms.region), TLS checked against \(kms.caFile)) via \(KMSPlan.route(config)),",
+                         "  signed with the role's credentials from \(vsock(config.parentCID, kms.credentialsVsockPort))"]
+            for (index, secret) in config.secrets.enumerated() {
+                var text = "secrets[\(index)] -> \(secret.destination) from the \(secret.source)"
+                if let key = secret.keyID { text += ", key \(key)" }
+                if !secret.encryptionContext.isEmpty { text += ", context " + secret.encryptionContext.keys.sorted().joined(separator: ",") }
+                text += secret.required ? " (required)" : " (optional)"
+                lines.append(text)
+            }
+            return lines
         case .app:
             let app = config.app
             var lines = ["exec " + app.command.map(shellQuoted).joined(separator: " ")]
             if let workdir = app.workdir { lines.append("workdir \(workdir)") }
             if let user = app.user { lines.append("user \(user)") }
             if !app.env.isEmpty { lines.append("env " + app.env.map { "\($0.key)=\(shellQuoted($0.value))" }.joined(separator: " ")) }
+            if let url = config.kms?.proxyURL { lines.append("env AWS_ENDPOINT_URL_KMS=\(url) (the KMS endpoint for the app's SDK)") }
+            let secretVariables = config.secrets.compactMap { if case .env(let name) = $0.destination { name } else { nil } }
+            if !secretVariables.isEmpty { lines.append("env " + secretVariables.map { "\($0)=(secret)" }.joined(separator: " ")) }
             if let egress = config.egress { lines.append("env http_proxy and https_proxy (and upper case) = http://127.0.0.1:\(egress.port); no_proxy = localhost and mapped names") }
             if config.appMayUseVsock {
                 lines.append("vsock: the app may open AF_VSOCK sockets (app.allow_vsock \(config.app.allowVsock == true ? "true" : "unset, no egress policy"))")
@@ -133,7 +150,11 @@ struct BootPlan {
         case .control:
             guard let control = config.control else { return [] }
             return ["control \(vsockListener(control.vsockPort)): `stop` from the parent (enclave-init parent stop) shuts down as SIGTERM does"]
-        case .appPort, .heartbeat, .logs, .status, .dns, .clock:
+        case .kmsProxy:
+            guard let kms = config.kms, let url = kms.proxyURL else { return [] }
+            return ["kms endpoint \(url) (AWS_ENDPOINT_URL_KMS) -> https://\(kms.endpoint) via \(KMSPlan.route(config)): re-signed with the role's credentials;",
+                    "  Recipient added to " + RecipientOperation.allCases.map(\.rawValue).joined(separator: ", ") + " and the answer unwrapped"]
+        case .appPort, .heartbeat, .logs, .status, .dns, .clock, .kmsCredentials:
             return [] // not enclave-init's listeners in the enclave
         }
     }
@@ -160,5 +181,15 @@ func shellQuoted(_ word: String) -> String {
 extension String {
     func padding(to width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
+
+enum KMSPlan {
+    static func route(_ config: BootConfiguration) -> String {
+        switch KMSRoute.resolve(config) {
+        case .success(let route)?: return route.description
+        case .failure(let unreachable)?: return "nothing (\(unreachable))"
+        case nil: return "nothing"
+        }
     }
 }

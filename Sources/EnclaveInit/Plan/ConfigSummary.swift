@@ -21,6 +21,13 @@ enum ConfigSummary {
         lines.append(("shutdown", "grace \(config.shutdown.graceSeconds) s"
                       + (config.control.map { ", or `stop` on vsock port \($0.vsockPort) (parent stop)" } ?? "")))
         lines.append(("clock", config.clock.map { "from the parent on vsock port \($0.vsockPort), every \($0.intervalSeconds) s" } ?? "the enclave's own"))
+        if let kms = config.kms {
+            lines.append(("kms", "https://\(kms.endpoint) (\(kms.region)) via \(KMSPlan.route(config)), credentials on vsock port \(kms.credentialsVsockPort)"
+                          + (kms.proxyURL.map { ", SDK endpoint \($0)" } ?? "")))
+            if !config.secrets.isEmpty {
+                lines.append(("secrets", config.secrets.map(\.destination.description).joined(separator: ", ")))
+            }
+        }
         var streams: [String] = []
         if let logs = config.logs { streams.append("logs on vsock port \(logs.vsockPort)") }
         if let status = config.status { streams.append("status on vsock port \(status.vsockPort)") }

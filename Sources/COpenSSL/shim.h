@@ -1,0 +1,27 @@
+// OpenSSL (libssl, libcrypto): TLS to KMS, the enclave's RSA key, the CMS envelope KMS
+// answers with, and SigV4's HMAC-SHA256. Linked statically into the image binary.
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+// Macros Swift cannot call.
+static inline long ei_ssl_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+
+// EVP_RSA_gen is a macro over a variadic function.
+static inline EVP_PKEY *ei_rsa_generate(unsigned int bits) {
+    return EVP_RSA_gen(bits);
+}
+
+static inline long ei_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return SSL_CTX_set_min_proto_version(ctx, version);
+}

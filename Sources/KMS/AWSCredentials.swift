@@ -1,0 +1,109 @@
+import DocumentReading
+import Glibc
+
+/// Temporary (or long-term) AWS credentials: what the parent half serves the enclave, one JSON
+/// object per connection, in IMDS's own field names. Their description never shows the secret
+/// key or the token.
+public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
+    public var accessKeyID: String
+    public var secretAccessKey: String
+    public var sessionToken: String?
+    /// Seconds since the epoch; nil: they do not expire (long-term keys from the environment).
+    public var expiration: Int?
+    /// Where the parent got them: "role NAME" or "environment".
+    public var source: String
+
+    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String?, expiration: Int?, source: String) {
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+        self.expiration = expiration
+        self.source = source
+    }
+
+    public var description: String {
+        "\(source) credentials" + (expiration.map { ", expiring \(Self.iso8601($0))" } ?? ", no expiry")
+    }
+
+    /// Whether they expire within `seconds` from `now`.
+    public func expires(within seconds: Int, now: Int = time(nil)) -> Bool {
+        guard let expiration else { return false }
+        return expiration - now <= seconds
+    }
+
+    public struct Malformed: Error, Equatable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    /// The wire form: {"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "Source"}, or
+    /// {"Error": "..."} when the parent has none.
+    public var wireJSON: String {
+        var members: [(String, JSONOutput)] = [("AccessKeyId", .string(accessKeyID)), ("SecretAccessKey", .string(secretAccessKey))]
+        if let sessionToken { members.append(("Token", .string(sessionToken))) }
+        if let expiration { members.append(("Expiration", .string(Self.iso8601(expiration)))) }
+        members.append(("Source", .string(source)))
+        return JSONOutput.object(members).rendered(pretty: false) + "\n"
+    }
+
+    public static func errorJSON(_ reason: String) -> String {
+        JSONOutput.object([("Error", .string(reason))]).rendered(pretty: false) + "\n"
+    }
+
+    /// Parses the wire form, or IMDS's credentials document (`source` names the role then).
+    /// An {"Error"} object is thrown as its reason.
+    public static func parse(_ bytes: [UInt8], source: String? = nil) throws(Malformed) -> AWSCredentials {
+        let root: JSONNode
+        do { root = try JSONParser.parse(bytes) } catch { throw Malformed(reason: "not JSON (\(error))") }
+        guard case .object(let members) = root.value else { throw Malformed(reason: "not a JSON object") }
+        func text(_ key: String) -> String? {
+            guard case .string(let value)? = members.first(where: { $0.key == key })?.value.value else { return nil }
+            return value
+        }
+        if let error = text("Error") { throw Malformed(reason: error) }
+        if let code = text("Code"), code != "Success" { throw Malformed(reason: "IMDS answered Code \(code)") }
+        guard let key = text("AccessKeyId"), !key.isEmpty, key.utf8.count <= 128,
+              key.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) }) else {
+            throw Malformed(reason: "no usable AccessKeyId")
+        }
+        guard let secret = text("SecretAccessKey"), !secret.isEmpty, secret.utf8.count <= 256 else {
+            throw Malformed(reason: "no usable SecretAccessKey")
+        }
+        var expiration: Int?
+        if let stamp = text("Expiration") {
+            guard let seconds = parseISO8601(stamp) else { throw Malformed(reason: "Expiration \"\(stamp.prefix(40))\" is not an ISO 8601 UTC time") }
+            expiration = seconds
+        }
+        let token = text("Token").flatMap { $0.isEmpty ? nil : $0 }
+        return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: token, expiration: expiration,
+                              source: source ?? text("Source") ?? "parent")
+    }
+
+    /// "2026-12-07T19:13:00Z" (fractions of a second allowed and dropped).
+    public static func parseISO8601(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":") else { return nil }
+        func number(_ range: Range<Int>) -> Int32? { Int32(String(decoding: bytes[range], as: UTF8.self)) }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), (1...31).contains(day),
+              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return nil }
+        if bytes.count > 20 {
+            guard bytes[19] == UInt8(ascii: "."), bytes[20..<(bytes.count - 1)].allSatisfy({ (48...57).contains($0) }) else { return nil }
+        }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
+        return Int(timegm(&parts))
+    }
+
+    public static func iso8601(_ seconds: Int) -> String {
+        let stamp = SigV4.Timestamp(secondsSinceEpoch: seconds).amzDate
+        let b = Array(stamp)
+        return "\(String(b[0..<4]))-\(String(b[4..<6]))-\(String(b[6..<8]))T\(String(b[9..<11])):\(String(b[11..<13])):\(String(b[13..<15]))Z"
+    }
+}

@@ -1,0 +1,41 @@
+import COpenSSL
+
+/// The few OpenSSL calls more than one file needs: its error queue as text, SHA-256 and
+/// HMAC-SHA256 (SigV4), and hex.
+enum OpenSSL {
+    /// This thread's queued errors as one line, and the queue emptied.
+    static func drainErrors() -> String {
+        var lines: [String] = []
+        while case let code = ERR_get_error(), code != 0 {
+            var buffer = [CChar](repeating: 0, count: 256)
+            ERR_error_string_n(code, &buffer, buffer.count)
+            lines.append(String(cString: buffer))
+        }
+        return lines.isEmpty ? "OpenSSL gave no detail" : lines.joined(separator: "; ")
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 32
+        _ = EVP_Digest(bytes, bytes.count, &digest, &length, EVP_sha256(), nil)
+        return digest
+    }
+
+    static func hmacSHA256(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
+        var mac = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 32
+        _ = HMAC(EVP_sha256(), key, Int32(key.count), data, data.count, &mac, &length)
+        return mac
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,114 @@
+import BootConfig
+import DocumentReading
+import ExtrasBase64
+import Glibc
+import Logging
+
+/// The boot's secrets step: each `secrets[]` ciphertext decrypted by KMS for this enclave only
+/// (Decrypt with Recipient, the answer unwrapped with the enclave's key), then handed to the
+/// app: into its environment, or into a file on a tmpfs owned by its user. Plaintexts are
+/// wiped from enclave-init's buffers once placed (an environment value necessarily lives on in
+/// the app's launch environment, which a restart reuses).
+public struct SecretsLoader {
+    public struct Failure: Error, CustomStringConvertible {
+        /// "secrets[1] (env DB_PASSWORD)"
+        public var secret: String
+        public var reason: String
+        public var description: String { "\(secret): \(reason)" }
+    }
+
+    public struct Outcome: Sendable {
+        /// Variables for the app's environment.
+        public var environment: [(key: String, value: String)] = []
+        public var files: [String] = []
+        /// Optional secrets that could not be had.
+        public var skipped: Int = 0
+
+        public init() {}
+        public var summary: String {
+            var parts = ["\(environment.count) in the environment", "\(files.count) in files"]
+            if skipped > 0 { parts.append("\(skipped) optional skipped") }
+            return parts.joined(separator: ", ")
+        }
+    }
+
+    public static let maximumCiphertextFileBytes = 64 * 1024
+
+    let secrets: [Secret]
+    let client: KMSClient
+    let key: AttestedKey
+    /// The app's user and group: secret files belong to them.
+    let owner: (uid: UInt32, gid: UInt32)?
+    let logger: Logger
+
+    public init(secrets: [Secret], client: KMSClient, key: AttestedKey, owner: (uid: UInt32, gid: UInt32)?, logger: Logger) {
+        self.secrets = secrets
+        self.client = client
+        self.key = key
+        self.owner = owner
+        self.logger = logger
+    }
+
+    public func load() throws(Failure) -> Outcome {
+        var outcome = Outcome()
+        // One document for the step: every Decrypt of this boot goes out within seconds of it.
+        var document: [UInt8]?
+        for (index, secret) in secrets.enumerated() {
+            let name = "secrets[\(index)] (\(secret.destination))"
+            do {
+                if document == nil { document = try key.document() }
+                let plaintext = try decrypt(secret, document: document!)
+                defer { plaintext.wipe() }
+                switch secret.destination {
+                case .env(let variable):
+                    guard !plaintext.bytes.contains(0) else {
+                        throw Failure(secret: name, reason: "the plaintext has a NUL byte, which an environment variable cannot hold; write it to a file")
+                    }
+                    outcome.environment.append((variable, String(decoding: plaintext.bytes, as: UTF8.self)))
+                case .file(let path, let mode):
+                    try SecretFile.write(plaintext, to: path, mode: mode, owner: owner)
+                    outcome.files.append(path)
+                }
+                logger.info("secrets: \(name): \(plaintext.count) bytes decrypted for this enclave")
+            } catch {
+                let failure = (error as? Failure) ?? Failure(secret: name, reason: "\(error)")
+                if secret.required { throw failure }
+                outcome.skipped += 1
+                logger.warning("secrets: \(failure) (optional: the app starts without it)")
+            }
+        }
+        return outcome
+    }
+
+    private func decrypt(_ secret: Secret, document: [UInt8]) throws -> SecretBytes {
+        var members: [(String, JSONOutput)] = [("CiphertextBlob", .string(try ciphertext(secret.source)))]
+        if let keyID = secret.keyID { members.append(("KeyId", .string(keyID))) }
+        if !secret.encryptionContext.isEmpty {
+            members.append(("EncryptionContext", .object(secret.encryptionContext.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
+        members.append(("Recipient", .object([("KeyEncryptionAlgorithm", .string(RecipientOperation.keyEncryptionAlgorithm)),
+                                              ("AttestationDocument", .string(Base64.encodeToString(bytes: document)))])))
+        let answer = try client.call(operation: RecipientOperation.decrypt.rawValue, body: Array(JSONOutput.object(members).rendered(pretty: false).utf8))
+        guard let field = answer.first(where: { $0.key == "CiphertextForRecipient" }), case .string(let text) = field.value.value else {
+            throw KMSFailure.malformedResponse("Decrypt answered without CiphertextForRecipient (was Recipient dropped on the way?)")
+        }
+        guard let envelope = try? Base64.decode(string: text) else { throw KMSFailure.malformedResponse("CiphertextForRecipient is not base64") }
+        do { return try key.key.unwrap(envelope) } catch { throw KMSFailure.envelope(error) }
+    }
+
+    /// The CiphertextBlob as base64: the boot JSON's, or a file's raw bytes or base64 text.
+    private func ciphertext(_ source: Secret.Source) throws -> String {
+        switch source {
+        case .inline(let base64): return base64
+        case .file(let path):
+            let bytes: [UInt8]
+            do { bytes = try FileContents.read(path, limit: Self.maximumCiphertextFileBytes) } catch {
+                throw Failure(secret: "ciphertext_file \(path)", reason: "\(error)")
+            }
+            let text = String(decoding: bytes.filter { $0 != 10 && $0 != 13 && $0 != 32 }, as: UTF8.self)
+            if bytes.allSatisfy({ $0 < 0x80 }), let decoded = try? Base64.decode(string: text), !decoded.isEmpty { return text }
+            guard !bytes.isEmpty else { throw Failure(secret: "ciphertext_file \(path)", reason: "the file is empty") }
+            return Base64.encodeToString(bytes: bytes)
+        }
+    }
+}

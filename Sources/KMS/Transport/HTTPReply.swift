@@ -1,0 +1,104 @@
+import HTTPHead
+
+/// One HTTP/1.1 answer read whole (requests are sent with `Connection: close`): the status,
+/// the headers and the body framed by Content-Length, chunked coding, or the end of the stream.
+public struct HTTPReply: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public static let maximumBytes = 1 << 20
+
+    public func value(of name: String) -> String? {
+        let lower = name.lowercased()
+        return headers.first { $0.name.lowercased() == lower }?.value
+    }
+
+    /// Parses `bytes`; nil when they do not yet hold a complete answer (`ended`: no more will come,
+    /// so a body without a length is complete).
+    public static func parse(_ bytes: [UInt8], ended: Bool) throws(KMSFailure) -> HTTPReply? {
+        guard let end = RequestHead.endOfHead(in: bytes) else {
+            if ended { throw .protocolError(bytes.isEmpty ? "the connection closed without an answer" : "the answer ended inside its head") }
+            return nil
+        }
+        let lines = String(decoding: bytes[..<(end - 4)], as: UTF8.self).components(separatedByCRLF: ())
+        guard let statusLine = lines.first, statusLine.hasPrefix("HTTP/1."),
+              let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            throw .protocolError("status line \"\(lines.first?.prefix(80) ?? "")\"")
+        }
+        var headers: [(name: String, value: String)] = []
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { throw .protocolError("header line \"\(line.prefix(80))\"") }
+            headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharactersInSpaces()))
+        }
+        var reply = HTTPReply(status: status, headers: headers, body: [])
+        let rest = Array(bytes[end...])
+        if reply.value(of: "Transfer-Encoding")?.lowercased().contains("chunked") == true {
+            guard let body = try dechunk(rest) else {
+                if ended { throw .protocolError("the chunked body ended early") }
+                return nil
+            }
+            reply.body = body
+        } else if let lengthText = reply.value(of: "Content-Length") {
+            guard let length = Int(lengthText), length >= 0, length <= maximumBytes else { throw .protocolError("Content-Length \(lengthText.prefix(20))") }
+            guard rest.count >= length else {
+                if ended { throw .protocolError("the body ended after \(rest.count) of \(length) bytes") }
+                return nil
+            }
+            reply.body = Array(rest[..<length])
+        } else {
+            guard ended else { return nil }
+            reply.body = rest
+        }
+        return reply
+    }
+
+    /// The body of a complete chunked coding, or nil when more is needed.
+    private static func dechunk(_ bytes: [UInt8]) throws(KMSFailure) -> [UInt8]? {
+        var body: [UInt8] = []
+        var index = 0
+        while true {
+            guard let lineEnd = crlf(in: bytes, from: index) else { return nil }
+            let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first.map(String.init) ?? ""
+            guard let size = Int(sizeText.trimmingCharactersInSpaces(), radix: 16), size >= 0, body.count + size <= maximumBytes else {
+                throw .protocolError("chunk size \"\(sizeText.prefix(20))\"")
+            }
+            index = lineEnd + 2
+            if size == 0 { return body } // trailers, if any, are not needed
+            guard bytes.count >= index + size + 2 else { return nil }
+            body += bytes[index..<(index + size)]
+            index += size + 2
+        }
+    }
+
+    private static func crlf(in bytes: [UInt8], from start: Int) -> Int? {
+        var index = start
+        while index + 1 < bytes.count {
+            if bytes[index] == 13 && bytes[index + 1] == 10 { return index }
+            index += 1
+        }
+        return nil
+    }
+}
+
+extension String {
+    func components(separatedByCRLF: ()) -> [String] {
+        var lines: [String] = []
+        var current = ""
+        var scalars = unicodeScalars.makeIterator()
+        while let scalar = scalars.next() {
+            if scalar == "\r" { continue }
+            if scalar == "\n" { lines.append(current); current = ""; continue }
+            current.unicodeScalars.append(scalar)
+        }
+        lines.append(current)
+        return lines
+    }
+
+    public func trimmingCharactersInSpaces() -> String {
+        var scalars = Substring(self).unicodeScalars[...]
+        while let first = scalars.first, first == " " || first == "\t" { scalars = scalars.dropFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
+        return String(String.UnicodeScalarView(scalars))
+    }
+}

@@ -1,0 +1,59 @@
+import Addressing
+import Glibc
+
+/// A blocking TCP connection to an IPv4 address inside the enclave (an alias or the egress
+/// proxy), with send and receive timeouts on the socket: the boot step and the proxy's worker
+/// threads wait at most that long for any one read, write or connect.
+enum TCPConnection {
+    static func open(to address: IPv4Address, port: UInt16, timeoutSeconds: Int) throws(KMSFailure) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .unreachable("socket: \(String(cString: strerror(errno)))") }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        target.sin_port = port.bigEndian
+        target.sin_addr.s_addr = address.value.bigEndian
+        let result = withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            let reason = code == EINPROGRESS || code == EAGAIN ? "no answer within \(timeoutSeconds) s" : String(cString: strerror(code))
+            throw .unreachable("connect to \(address):\(port): \(reason)")
+        }
+        return fd
+    }
+
+    /// Through the egress proxy: CONNECT, and its answer must be 200.
+    static func tunnel(fd: Int32, to endpoint: HostPort) throws(KMSFailure) {
+        let request = "CONNECT \(endpoint) HTTP/1.1\r\nHost: \(endpoint)\r\n\r\n"
+        guard sendAll(fd, Array(request.utf8)) else { throw .unreachable("the egress proxy: \(String(cString: strerror(errno)))") }
+        var head: [UInt8] = []
+        var byte: UInt8 = 0
+        // Byte by byte: nothing past the proxy's head may be consumed (it is TLS's).
+        while head.count < 8192 {
+            let count = recv(fd, &byte, 1, 0)
+            guard count == 1 else { throw .unreachable("the egress proxy closed before answering CONNECT") }
+            head.append(byte)
+            if head.count >= 4, head.suffix(4).elementsEqual([13, 10, 13, 10]) { break }
+        }
+        let statusLine = String(decoding: head.prefix { $0 != 13 }, as: UTF8.self)
+        guard statusLine.split(separator: " ").dropFirst().first == "200" else {
+            throw .unreachable("the egress proxy refused CONNECT \(endpoint): \(statusLine.prefix(200))")
+        }
+    }
+
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && errno == EINTR { continue }
+            guard sent > 0 else { return false }
+            offset += sent
+        }
+        return true
+    }
+}

@@ -11,8 +11,8 @@ import TestSupport
     static let expected = BootStep.allCases.map { ($0.number, $0.rawValue) }
 
     @Test func theStepsAreNumberedInBootOrder() {
-        #expect(BootStep.allCases.map(\.rawValue) == ["early", "config", "pid-1", "streams", "network", "proxies", "mounts", "app", "supervise"])
-        #expect(BootStep.network.label == "step 5/9 network")
+        #expect(BootStep.allCases.map(\.rawValue) == ["early", "config", "pid-1", "streams", "network", "proxies", "mounts", "secrets", "app", "supervise"])
+        #expect(BootStep.network.label == "step 5/10 network")
     }
 
     /// The README's "The boot, step by step" list is the code's list, in order.

@@ -177,7 +177,7 @@ import TestSupport
             guard let first = line.first, first.isNumber else { return nil }
             return line.split(separator: " ").dropFirst().first.map(String.init)
         }
-        #expect(titles == ["early", "config", "pid-1", "streams", "network", "proxies", "mounts", "app", "supervise"])
+        #expect(titles == ["early", "config", "pid-1", "streams", "network", "proxies", "mounts", "secrets", "app", "supervise"])
     }
 
     @Test func configPathPrecedence() throws {

@@ -27,7 +27,7 @@ import TestSupport
         let result = process.wait(timeout: .seconds(30))
         #expect(result?.status == 70)
         let log = result?.stderr ?? ""
-        #expect(log.contains("boot failed at step 7/9 mounts: mounts[0]: nfs4 127.0.0.200:/data on \(scratch.path)/mnt/pv failed after"), "\(log)")
+        #expect(log.contains("boot failed at step 7/10 mounts: mounts[0]: nfs4 127.0.0.200:/data on \(scratch.path)/mnt/pv failed after"), "\(log)")
         #expect(log.contains("options vers=4.2,addr=127.0.0.200,port=2049,proto=tcp,hard,timeo=50"), "\(log)")
         #expect(!log.contains("app: started"))
         // The target was created for the mount; nothing is left mounted on it.

@@ -113,7 +113,7 @@ import TestSupport
                                         prelude: "set -- setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \"$@\"")
         let result = process.wait(timeout: .seconds(10))
         Sandbox.expectEnded(result, .subreaper, withCode: 70)
-        #expect(result?.stderr.contains("boot failed at step 5/9 network: netlink: bringing lo up: Operation not permitted (libnl error 28)") == true, "\(result?.stderr ?? "")")
+        #expect(result?.stderr.contains("boot failed at step 5/10 network: netlink: bringing lo up: Operation not permitted (libnl error 28)") == true, "\(result?.stderr ?? "")")
         #expect(result?.stderr.contains("app: started") == false)
     }
 

@@ -22,7 +22,18 @@ struct IMDSClient: Sendable {
         return .success(IMDSClient(address: address, port: hostPort.port))
     }
 
+    /// Every failure is `.noCredentials`, naming IMDS (the enclave reports it as the parent's).
     func credentials() throws(KMSFailure) -> AWSCredentials {
+        do {
+            return try fetch()
+        } catch .unreachable(let reason) {
+            throw .noCredentials("IMDS at \(address):\(port): \(reason)")
+        } catch .protocolError(let reason) {
+            throw .noCredentials("IMDS at \(address):\(port) answered outside HTTP: \(reason)")
+        }
+    }
+
+    private func fetch() throws(KMSFailure) -> AWSCredentials {
         let tokenReply = try PlainHTTP.exchange(address: address, port: port, method: "PUT", path: "/latest/api/token",
                                                 headers: [("X-aws-ec2-metadata-token-ttl-seconds", String(Self.tokenTTLSeconds))])
         guard tokenReply.status == 200, !tokenReply.body.isEmpty else {

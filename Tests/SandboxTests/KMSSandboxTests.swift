@@ -1,0 +1,195 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Secrets and the SDK endpoint with both halves ours and the peers not: moto's KMS (its IAM
+/// checks verify every SigV4 signature) behind TLS with a test CA, wrapped by a stand-in that
+/// answers Recipient with `openssl cms` envelopes to the key in the attestation document; boto3
+/// as the app's SDK. The NSM is a stand-in over ENCLAVE_INIT_NSM_SOCKET (this machine has no
+/// /dev/nsm; its documents are unsigned and prove nothing, the qemu and nitro tiers are where
+/// a device answers). Both stand-ins are in standins/kms_standin.py.
+@Suite(.serialized) struct KMSSandboxTests {
+    let scratch: TemporaryDirectory
+    let vsock: String
+    static let standin = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("standins/kms_standin.py").path
+
+    init() throws {
+        (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
+    }
+
+    /// The python3 that has boto3 (install-deps puts it there; the sandbox's PATH may find another).
+    static let python: String = {
+        let found = try? ProcessRunner.run("/usr/bin/env", ["python3", "-c", "import sys, boto3; print(sys.executable)"])
+        return found?.status == 0 ? found!.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "/usr/bin/python3"
+    }()
+
+    struct KMSInfo {
+        var port: Int, ca: String, otherCA: String, accessKeyID: String, secretAccessKey: String, keyID: String
+        var ciphertexts: [String: String]
+    }
+
+    /// The KMS stand-in (with `knobs` in its environment) and the NSM stand-in, both listening.
+    private func standins(plaintexts: String, knobs: [String: String] = [:]) throws -> (KMSInfo, [SpawnedProcess]) {
+        _ = try scratch.write("plaintexts.json", plaintexts)
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(knobs) { $1 }
+        let kms = try SpawnedProcess("/usr/bin/env", ["python3", Self.standin, "kms", scratch.path], environment: environment)
+        let nsm = try SpawnedProcess("/usr/bin/env", ["python3", Self.standin, "nsm", scratch.path + "/nsm.sock"])
+        let infoPath = scratch.path + "/kms.json"
+        #expect(eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: infoPath) }, "\(kms.stderrSoFar)")
+        #expect(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: scratch.path + "/nsm.sock") }, "\(nsm.stderrSoFar)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: infoPath))) as? [String: Any])
+        let info = KMSInfo(port: json["port"] as! Int, ca: json["ca"] as! String, otherCA: json["other_ca"] as! String,
+                           accessKeyID: json["access_key_id"] as! String, secretAccessKey: json["secret_access_key"] as! String,
+                           keyID: json["key_id"] as! String, ciphertexts: json["ciphertexts"] as! [String: String])
+        return (info, [kms, nsm])
+    }
+
+    /// The boot JSON: KMS's name mapped to an alias whose parent side dials the stand-in.
+    private func config(_ info: KMSInfo, caFile: String? = nil, proxy: Bool = false, secrets: String) throws -> String {
+        try scratch.write("boot.json", """
+            {"version": 1,
+             "hosts": [{"names": ["kms.us-east-1.amazonaws.com"], "address": "127.0.0.20", "port": 443, "vsock_port": 8020,
+                        "remote": "127.0.0.1:\(info.port)"}],
+             "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}, "ca_file": "\(caFile ?? info.ca)"\(proxy ? #", "proxy": {"port": 9999}"# : "")},
+             "secrets": [\(secrets)],
+             "app": {"env": {"AWS_ACCESS_KEY_ID": "anything", "AWS_SECRET_ACCESS_KEY": "anything", "AWS_DEFAULT_REGION": "us-east-1"}}}
+            """)
+    }
+
+    /// `enclave-init parent` with credentials in its environment (or from `imds`).
+    private func parent(_ config: String, _ info: KMSInfo, credentials: [String: String]? = nil) throws -> SpawnedProcess {
+        let keys = credentials ?? ["AWS_ACCESS_KEY_ID": info.accessKeyID, "AWS_SECRET_ACCESS_KEY": info.secretAccessKey]
+        let parent = try Sandbox.startParent(["--config", config], hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock].merging(keys) { $1 })
+        #expect(eventually(timeout: .seconds(10)) { parent.stderrSoFar.contains("kms credentials vsock:any:8010") }, "\(parent.stderrSoFar)")
+        return parent
+    }
+
+    /// Boots with the app given; a tmpfs of the sandbox's own is at SCRATCH/run.
+    private func boot(_ config: String, app: [String]) throws -> ProcessResult? {
+        let run = scratch.path + "/run"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--"] + app,
+                                        environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "ENCLAVE_INIT_NSM_SOCKET": scratch.path + "/nsm.sock"],
+                                        prelude: "mount -t tmpfs -o mode=0755 tmpfs \(run)")
+        return enclave.wait(timeout: .seconds(60))
+    }
+
+    private func stopAll(_ processes: [SpawnedProcess]) -> [ProcessResult?] {
+        processes.map { kill($0.pid, SIGTERM); return $0.wait(timeout: .seconds(10)) }
+    }
+
+    static let secretsApp = """
+        import json, os, stat, sys
+        path = sys.argv[2]
+        info = os.stat(path)
+        json.dump({"env": os.environ.get("DB_PASSWORD"), "file": open(path).read(), "mode": oct(stat.S_IMODE(info.st_mode)),
+                   "optional": os.environ.get("MISSING", "absent")}, open(sys.argv[1], "w"))
+        """
+
+    @Test func secretsReachTheAppInItsEnvironmentAndAFileOnATmpfs() throws {
+        let (info, standins) = try standins(plaintexts: #"{"db": {"plaintext": "hunter2 \u00e9", "context": {"app": "billing"}}, "tls": {"plaintext": "-----BEGIN KEY-----\nabc\n"}}"#)
+        defer { _ = stopAll(standins) }
+        let file = scratch.path + "/run/secrets/tls.key"
+        let config = try config(info, secrets: """
+            {"env": "DB_PASSWORD", "ciphertext": "\(info.ciphertexts["db"]!)", "encryption_context": {"app": "billing"}},
+            {"file": "\(file)", "ciphertext_file": "\(try scratch.write("tls.kms", info.ciphertexts["tls"]!))", "mode": "0440"},
+            {"env": "MISSING", "ciphertext": "\(info.ciphertexts["db"]!)", "required": false}
+            """)
+        let plan = try ProcessRunner.enclaveInit(["plan", "--config", config, "--", "/bin/true"])
+        #expect(plan.status == 0, "\(plan.output)")
+        #expect(plan.stdout.contains("secrets[0] -> env DB_PASSWORD from the ciphertext in the boot JSON"), "\(plan.stdout)")
+        #expect(!plan.stdout.contains(info.ciphertexts["db"]!))
+        let parent = try parent(config, info)
+        let out = scratch.path + "/result.json"
+        let result = try boot(config, app: ["/usr/bin/python3", "-c", Self.secretsApp, out, file])
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        let log = result?.stderr ?? ""
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: String], "\(log)")
+        #expect(answer["env"] == "hunter2 é")
+        #expect(answer["file"] == "-----BEGIN KEY-----\nabc\n")
+        #expect(answer["mode"] == "0o440")
+        // The third has no encryption context, so KMS refuses it: optional, a warning, the app runs.
+        #expect(answer["optional"] == "absent")
+        #expect(log.contains("step 8/10 secrets: 1 in the environment, 1 in files, 1 optional skipped"), "\(log)")
+        #expect(log.contains("secrets[2] (env MISSING): KMS refused (400 InvalidCiphertextException)"), "\(log)")
+        // No plaintext and no secret key in either half's log.
+        let parentLog = stopAll([parent]).first??.stderr ?? ""
+        for text in [log, parentLog] {
+            #expect(!text.contains("hunter2") && !text.contains("BEGIN KEY") && !text.contains(info.secretAccessKey), "\(text)")
+        }
+        #expect(parentLog.contains("kms credentials vsock:any:8010 <- this process's environment"), "\(parentLog)")
+    }
+
+    static let boto3App = """
+        import base64, json, os, sys, boto3
+        kms = boto3.client("kms")
+        key = sys.argv[2]
+        sealed = kms.encrypt(KeyId=key, Plaintext=b"from the app")["CiphertextBlob"]
+        opened = kms.decrypt(CiphertextBlob=sealed)
+        data_key = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
+        again = kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"])["Plaintext"]
+        random = kms.generate_random(NumberOfBytes=24)
+        try:
+            kms.decrypt(CiphertextBlob=b"\\x01\\x02garbage")
+            error = "none"
+        except kms.exceptions.ClientError as e:
+            error = e.response["Error"]["Code"]
+        json.dump({"endpoint": os.environ["AWS_ENDPOINT_URL_KMS"], "decrypted": opened["Plaintext"].decode(),
+                   "recipient_field": "CiphertextForRecipient" in opened, "data_key": len(data_key["Plaintext"]),
+                   "data_key_matches": again == data_key["Plaintext"], "random": len(random["Plaintext"]), "error": error},
+                  open(sys.argv[1], "w"))
+        """
+
+    @Test func boto3ThroughTheSDKEndpointEncryptsDecryptsAndGetsItsPlaintexts() throws {
+        let (info, standins) = try standins(plaintexts: "{}")
+        defer { _ = stopAll(standins) }
+        // Credentials from IMDSv2 this time (a stand-in on loopback), not the environment.
+        let imdsPort = scratch.path + "/imds.port"
+        let imds = try SpawnedProcess("/usr/bin/env", ["python3", Self.standin, "imds", imdsPort],
+                                      environment: ProcessInfo.processInfo.environment.merging(["KEY": info.accessKeyID, "SECRET": info.secretAccessKey]) { $1 })
+        defer { kill(imds.pid, SIGKILL) }
+        #expect(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: imdsPort) })
+        let config = try config(info, proxy: true, secrets: "")
+        let parent = try parent(config, info, credentials: ["ENCLAVE_INIT_IMDS_ENDPOINT": "127.0.0.1:\(try String(contentsOfFile: imdsPort, encoding: .utf8))"])
+        let out = scratch.path + "/boto3.json"
+        let result = try boot(config, app: [Self.python, "-c", Self.boto3App, out, info.keyID])
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        let log = result?.stderr ?? ""
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any], "\(log)")
+        #expect(answer["endpoint"] as? String == "http://127.0.0.1:9999")
+        #expect(answer["decrypted"] as? String == "from the app")
+        #expect(answer["recipient_field"] as? Bool == false)
+        #expect(answer["data_key"] as? Int == 32)
+        #expect(answer["data_key_matches"] as? Bool == true)
+        #expect(answer["random"] as? Int == 24)
+        #expect(answer["error"] as? String == "InvalidCiphertextException", "KMS's own error, as KMS sent it")
+        let parentLog = stopAll([parent]).first??.stderr ?? ""
+        #expect(parentLog.contains("kms credentials: role enclave-role credentials, expiring"), "\(parentLog)")
+        #expect(!parentLog.contains(info.secretAccessKey))
+    }
+
+    /// Each failure of a required secret ends the boot at its step with the reason.
+    @Test(arguments: [
+        ("wrong CA", [:], "TLS to KMS failed: the certificate for kms.us-east-1.amazonaws.com is not trusted"),
+        ("PCR0 not in the key policy", ["STANDIN_REQUIRE_PCR0": String(repeating: "bb", count: 48)], "KMS refused (400 AccessDeniedException)"),
+        ("garbled envelope", ["STANDIN_GARBLE": "1"], "CiphertextForRecipient is not a CMS EnvelopedData"),
+        ("no credentials", [:], "no credentials from the parent: IMDS at 127.0.0.1:1: connect to 127.0.0.1:1: Connection refused"),
+        ("not a tmpfs", [:], "is not on a tmpfs"),
+    ] as [(String, [String: String], String)])
+    func aRequiredSecretThatCannotBeHadFailsTheBoot(_ name: String, _ knobs: [String: String], _ reason: String) throws {
+        let (info, standins) = try standins(plaintexts: #"{"db": {"plaintext": "hunter2"}}"#, knobs: knobs)
+        defer { _ = stopAll(standins) }
+        let destination = name == "not a tmpfs" ? #""file": "\#(scratch.path)/on-disk/secret""# : #""env": "DB_PASSWORD""#
+        let config = try config(info, caFile: name == "wrong CA" ? info.otherCA : nil, secrets: #"{\#(destination), "ciphertext": "\#(info.ciphertexts["db"]!)"}"#)
+        let parent = try parent(config, info, credentials: name == "no credentials" ? ["ENCLAVE_INIT_IMDS_ENDPOINT": "127.0.0.1:1"] : nil)
+        defer { kill(parent.pid, SIGKILL) }
+        let result = try boot(config, app: ["/bin/true"])
+        Sandbox.expectEnded(result, .pid1, withCode: 70)
+        let log = result?.stderr ?? ""
+        #expect(log.contains("boot failed at step 8/10 secrets: secrets[0]"), "\(log)")
+        #expect(log.contains(reason), "\(name): \(log)")
+        #expect(!log.contains("hunter2"))
+    }
+}

@@ -24,6 +24,7 @@ import Testing
             "tcp:127.0.0.1:8080 the app ingress[0].port",
             "tcp:127.0.0.1:3128 enclave-init egress.port",
             "tcp:127.0.0.1:7777 enclave-init attestation.port",
+            "tcp:127.0.0.1:9999 enclave-init kms.proxy.port",
             "tcp:127.0.0.1:53 enclave-init dns",
             "vsock:any:9102 enclave-init control.vsock_port",
         ])
@@ -38,6 +39,7 @@ import Testing
             "vsock:any:9101 enclave-init parent status.vsock_port",
             "vsock:any:8053 enclave-init parent dns.vsock_port",
             "vsock:any:9103 enclave-init parent clock.vsock_port",
+            "vsock:any:8010 enclave-init parent kms.credentials.vsock_port",
         ])
         #expect(table.enclaveInitListens)
     }

@@ -12,8 +12,8 @@
                             COSE_Sign1 whose payload carries the request's public_key and fixed PCRs.
   kms_standin.py imds PORTFILE  IMDSv2 on 127.0.0.1: token, role "enclave-role", credentials
                             from the environment (KEY, SECRET).
-Knobs for failure tests (environment): STANDIN_REQUIRE_PCR0=hex (a key policy's PCR condition:
-AccessDeniedException when the document's PCR0 differs), STANDIN_GARBLE=1 (a garbled envelope).
+Knobs (environment): STANDIN_REQUIRE_PCR0=hex, or STANDIN_REQUIRE_PCR0_FILE=path read at each
+request (a key policy's PCR condition: AccessDeniedException when the document's PCR0 differs), STANDIN_GARBLE=1 (a garbled envelope).
 """
 import base64, json, os, socket, ssl, struct, subprocess, sys, tempfile, threading, time
 
@@ -97,6 +97,8 @@ def kms(directory):
                 sign1 = sign1.value
             document = cbor2.loads(sign1[2])
             required = os.environ.get("STANDIN_REQUIRE_PCR0")
+            if os.environ.get("STANDIN_REQUIRE_PCR0_FILE"):
+                required = open(os.environ["STANDIN_REQUIRE_PCR0_FILE"]).read().strip()
             if required and document["pcrs"][0].hex() != required:
                 start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
                 return [json.dumps({"__type": "AccessDeniedException", "message":

@@ -116,6 +116,17 @@ public struct RequestReader: Sendable {
 
     private enum Dechunked { case needMore, complete, rejected(RequestHead.Rejection) }
 
+    /// A whole chunked body from `bytes` (what follows a head): the body once the last chunk
+    /// and its trailers are there, nil while more is needed (also used for answers: KMS's).
+    public static func dechunked(_ bytes: [UInt8], limit: Int) -> Result<[UInt8]?, RequestHead.Rejection> {
+        var buffer = bytes, body: [UInt8] = []
+        switch dechunk(&buffer, into: &body, limit: limit) {
+        case .needMore: return .success(nil)
+        case .complete: return .success(body)
+        case .rejected(let rejection): return .failure(rejection)
+        }
+    }
+
     /// Moves whole chunks from `buffer` into `body`; complete after the last chunk and its
     /// trailer section (trailer fields are read past, not kept).
     private static func dechunk(_ buffer: inout [UInt8], into body: inout [UInt8], limit: Int) -> Dechunked {

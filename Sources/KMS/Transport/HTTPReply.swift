@@ -34,7 +34,12 @@ public struct HTTPReply: Sendable {
         var reply = HTTPReply(status: status, headers: headers, body: [])
         let rest = Array(bytes[end...])
         if reply.value(of: "Transfer-Encoding")?.lowercased().contains("chunked") == true {
-            guard let body = try dechunk(rest) else {
+            let dechunked: [UInt8]?
+            switch RequestReader.dechunked(rest, limit: maximumBytes) {
+            case .success(let body): dechunked = body
+            case .failure(let rejection): throw .protocolError(rejection.reason)
+            }
+            guard let body = dechunked else {
                 if ended { throw .protocolError("the chunked body ended early") }
                 return nil
             }
@@ -51,33 +56,6 @@ public struct HTTPReply: Sendable {
             reply.body = rest
         }
         return reply
-    }
-
-    /// The body of a complete chunked coding, or nil when more is needed.
-    private static func dechunk(_ bytes: [UInt8]) throws(KMSFailure) -> [UInt8]? {
-        var body: [UInt8] = []
-        var index = 0
-        while true {
-            guard let lineEnd = crlf(in: bytes, from: index) else { return nil }
-            let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first.map(String.init) ?? ""
-            guard let size = Int(sizeText.trimmingCharactersInSpaces(), radix: 16), size >= 0, body.count + size <= maximumBytes else {
-                throw .protocolError("chunk size \"\(sizeText.prefix(20))\"")
-            }
-            index = lineEnd + 2
-            if size == 0 { return body } // trailers, if any, are not needed
-            guard bytes.count >= index + size + 2 else { return nil }
-            body += bytes[index..<(index + size)]
-            index += size + 2
-        }
-    }
-
-    private static func crlf(in bytes: [UInt8], from start: Int) -> Int? {
-        var index = start
-        while index + 1 < bytes.count {
-            if bytes[index] == 13 && bytes[index + 1] == 10 { return index }
-            index += 1
-        }
-        return nil
     }
 }
 

@@ -332,15 +332,18 @@ struct BootSequence {
     }
 
     private func loadSecrets(_ config: BootConfiguration, kms: KMSAccess) throws -> SecretsLoader.Outcome {
-        var owner: (uid: UInt32, gid: UInt32)?
-        if let user = config.app.user {
-            switch UserDatabase().resolve(user) {
-            case .success(let resolved): owner = (resolved.uid, resolved.gid)
-            case .failure(let error): throw error
-            }
-        }
+        let owner = try appCredentials(config).map { (uid: $0.uid, gid: $0.gid) }
         return try SecretsLoader(secrets: config.secrets, client: try kms.client(), key: try kms.key(), owner: owner,
                                  logger: logger).load()
+    }
+
+    /// app.user from the image's /etc/passwd and /etc/group; nil: enclave-init's own (root).
+    private func appCredentials(_ config: BootConfiguration) throws -> Credentials? {
+        guard let user = config.app.user else { return nil }
+        switch UserDatabase().resolve(user) {
+        case .success(let resolved): return resolved
+        case .failure(let error): throw error
+        }
     }
 
     /// AWS_ENDPOINT_URL_KMS: every current AWS SDK and the CLI send KMS calls there.
@@ -375,13 +378,7 @@ struct BootSequence {
     }
 
     private func makeSupervisor(_ config: BootConfiguration, streams: EnclaveStreams?, secrets: [(key: String, value: String)]) throws -> AppSupervisor {
-        var credentials: Credentials?
-        if let user = config.app.user {
-            switch UserDatabase().resolve(user) {
-            case .success(let resolved): credentials = resolved
-            case .failure(let error): throw error
-            }
-        }
+        let credentials = try appCredentials(config)
         // The egress proxy's variables come before app.env, which may override them.
         let environment = LaunchSpec.environment(inherited: ProcessEnvironment.entries(),
                                                  overrides: EgressEnvironment.variables(for: config) + config.app.env + kmsEndpointVariable(config) + secrets,

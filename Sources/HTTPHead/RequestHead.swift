@@ -72,7 +72,7 @@ public struct RequestHead: Sendable {
     public var path: String { target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target }
 
     /// Lines split at CRLF; nil when a CR or LF stands alone.
-    private static func crlfLines(_ bytes: ArraySlice<UInt8>) -> [String]? {
+    static func crlfLines(_ bytes: ArraySlice<UInt8>) -> [String]? {
         var lines: [String] = []
         var start = bytes.startIndex, index = bytes.startIndex
         while index < bytes.endIndex {

@@ -32,16 +32,13 @@ public final class ParentCredentials: CredentialsProviding, Sendable {
         defer { close(fd) }
         var timeout = timeval(tv_sec: Int(timeoutMilliseconds / 1000), tv_usec: Int(timeoutMilliseconds % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while received.count <= Self.maximumBytes {
-            let count = read(fd, &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 { throw .noCredentials("reading from \(endpoint): \(errno == EAGAIN ? "no answer within \(timeoutMilliseconds) ms" : String(cString: strerror(errno)))") }
-            if count == 0 { break }
-            received += buffer[0..<count]
+        let received: [UInt8]
+        switch BlockingIO.readToEnd(fd, limit: Self.maximumBytes) {
+        case .success(let bytes): received = bytes
+        case .failure(.tooLarge): throw .noCredentials("the parent sent more than \(Self.maximumBytes) bytes")
+        case .failure(.failed(let code)):
+            throw .noCredentials("reading from \(endpoint): \(code == EAGAIN ? "no answer within \(timeoutMilliseconds) ms" : String(cString: strerror(code)))")
         }
-        guard received.count <= Self.maximumBytes else { throw .noCredentials("the parent sent more than \(Self.maximumBytes) bytes") }
         guard !received.isEmpty else { throw .noCredentials("the parent closed the connection without credentials") }
         do {
             let credentials = try AWSCredentials.parse(received)

@@ -27,21 +27,30 @@ public enum RecipientOperation: String, Sendable, CaseIterable {
     public static func addingRecipient(document: [UInt8], to body: [UInt8]) throws(KMSFailure) -> [UInt8]? {
         let members = try object(body, what: "the request")
         if members.contains(where: { $0.key == "Recipient" }) { return nil }
-        let recipient = JSONOutput.object([("KeyEncryptionAlgorithm", .string(keyEncryptionAlgorithm)),
-                                           ("AttestationDocument", .string(Base64.encodeToString(bytes: document)))])
-        return Array(JSONOutput.object(members.map { ($0.key, JSONOutput($0.value)) } + [("Recipient", recipient)]).rendered(pretty: false).utf8)
+        return Array(JSONOutput.object(members.map { ($0.key, JSONOutput($0.value)) } + [("Recipient", recipient(document: document))])
+            .rendered(pretty: false).utf8)
     }
 
-    /// KMS's answer with CiphertextForRecipient unwrapped into the plaintext field.
-    public func unwrapping(_ body: [UInt8], with key: RecipientKey) throws(KMSFailure) -> [UInt8] {
-        let members = try Self.object(body, what: "KMS's answer")
+    /// The Recipient member: the document of the enclave's key, and how KMS is to seal for it.
+    public static func recipient(document: [UInt8]) -> JSONOutput {
+        .object([("KeyEncryptionAlgorithm", .string(keyEncryptionAlgorithm)),
+                 ("AttestationDocument", .string(Base64.encodeToString(bytes: document)))])
+    }
+
+    /// The plaintext sealed in the answer's CiphertextForRecipient.
+    public func openEnvelope(in members: [JSONMember], with key: RecipientKey) throws(KMSFailure) -> SecretBytes {
         guard let envelopeMember = members.first(where: { $0.key == "CiphertextForRecipient" }),
               case .string(let envelopeText) = envelopeMember.value.value else {
             throw .malformedResponse("\(rawValue) answered without CiphertextForRecipient")
         }
         guard let envelope = try? Base64.decode(string: envelopeText) else { throw .malformedResponse("CiphertextForRecipient is not base64") }
-        let plaintext: SecretBytes
-        do { plaintext = try key.unwrap(envelope) } catch { throw .envelope(error) }
+        do { return try key.unwrap(envelope) } catch { throw .envelope(error) }
+    }
+
+    /// KMS's answer with CiphertextForRecipient unwrapped into the plaintext field.
+    public func unwrapping(_ body: [UInt8], with key: RecipientKey) throws(KMSFailure) -> [UInt8] {
+        let members = try Self.object(body, what: "KMS's answer")
+        let plaintext = try openEnvelope(in: members, with: key)
         var out: [(String, JSONOutput)] = []
         var placed = false
         for member in members where member.key != "CiphertextForRecipient" {

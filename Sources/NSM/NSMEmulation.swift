@@ -22,30 +22,13 @@ public enum NSMEmulation {
         defer { close(fd) }
         let count = UInt32(request.count)
         let framed = [UInt8(count >> 24), UInt8((count >> 16) & 0xFF), UInt8((count >> 8) & 0xFF), UInt8(count & 0xFF)] + request
-        var offset = 0
-        while offset < framed.count {
-            let written = framed[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return -1 }
-            offset += written
-        }
-        var header = [UInt8](repeating: 0, count: 4)
-        guard readExactly(fd, &header, 4) else { errno = EPROTO; return -1 }
+        guard BlockingIO.writeAll(fd, framed) else { return -1 }
+        guard let header = BlockingIO.readExactly(fd, 4) else { errno = EPROTO; return -1 }
         let size = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
         guard size <= response.count else { errno = EMSGSIZE; return -1 }
-        guard readExactly(fd, &response, size) else { errno = EPROTO; return -1 }
+        guard let answer = BlockingIO.readExactly(fd, size) else { errno = EPROTO; return -1 }
+        response.replaceSubrange(0..<size, with: answer)
         length = size
         return 0
-    }
-
-    private static func readExactly(_ fd: Int32, _ buffer: inout [UInt8], _ count: Int) -> Bool {
-        var offset = 0
-        while offset < count {
-            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, count - offset) }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { return false }
-            offset += got
-        }
-        return true
     }
 }

@@ -1,3 +1,5 @@
+import COpenSSL
+
 /// A plaintext from KMS while enclave-init holds it: zeroed when released, never printed.
 /// Swift may still copy an array's storage behind our back; this keeps the copies we make
 /// short-lived and wipes the one we own.
@@ -13,11 +15,9 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible {
 
     /// Overwrites the bytes with zeros (also done on release).
     public func wipe() {
+        // OpenSSL's cleanse: a memset the optimiser may not remove.
         bytes.withUnsafeMutableBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            // memset_explicit is not in this glibc; a volatile-free loop the optimiser keeps
-            // because the buffer escapes to the caller's array.
-            for index in 0..<buffer.count { base.storeBytes(of: 0, toByteOffset: index, as: UInt8.self) }
+            if let base = buffer.baseAddress { OPENSSL_cleanse(base, buffer.count) }
         }
     }
 

@@ -1,3 +1,4 @@
+import Addressing
 import CSupport
 import Glibc
 
@@ -29,13 +30,7 @@ enum SecretFile {
             throw Failure(description: "cannot give \(path) to \(owner.uid):\(owner.gid): \(String(cString: strerror(errno)))")
         }
         guard fchmod(fd, mode_t(mode)) == 0 else { throw Failure(description: "chmod \(path): \(String(cString: strerror(errno)))") }
-        var offset = 0
-        while offset < secret.bytes.count {
-            let written = secret.bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { throw Failure(description: "writing \(path): \(String(cString: strerror(errno)))") }
-            offset += written
-        }
+        guard BlockingIO.writeAll(fd, secret.bytes) else { throw Failure(description: "writing \(path): \(String(cString: strerror(errno)))") }
     }
 
     private static func makeDirectories(_ directory: String) throws(Failure) {

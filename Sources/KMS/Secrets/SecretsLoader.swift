@@ -86,14 +86,9 @@ public struct SecretsLoader {
         if !secret.encryptionContext.isEmpty {
             members.append(("EncryptionContext", .object(secret.encryptionContext.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
         }
-        members.append(("Recipient", .object([("KeyEncryptionAlgorithm", .string(RecipientOperation.keyEncryptionAlgorithm)),
-                                              ("AttestationDocument", .string(Base64.encodeToString(bytes: document)))])))
+        members.append(("Recipient", RecipientOperation.recipient(document: document)))
         let answer = try client.call(operation: RecipientOperation.decrypt.rawValue, body: Array(JSONOutput.object(members).rendered(pretty: false).utf8))
-        guard let field = answer.first(where: { $0.key == "CiphertextForRecipient" }), case .string(let text) = field.value.value else {
-            throw KMSFailure.malformedResponse("Decrypt answered without CiphertextForRecipient (was Recipient dropped on the way?)")
-        }
-        guard let envelope = try? Base64.decode(string: text) else { throw KMSFailure.malformedResponse("CiphertextForRecipient is not base64") }
-        do { return try key.key.unwrap(envelope) } catch { throw KMSFailure.envelope(error) }
+        return try RecipientOperation.decrypt.openEnvelope(in: answer, with: key.key)
     }
 
     /// The CiphertextBlob as base64: the boot JSON's, or a file's raw bytes or base64 text.

@@ -10,8 +10,7 @@ public struct HTTPReply: Sendable {
     public static let maximumBytes = 1 << 20
 
     public func value(of name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name.lowercased() == lower }?.value
+        ResponseHead(status: status, headers: headers).value(of: name)
     }
 
     /// Parses `bytes`; nil when they do not yet hold a complete answer (`ended`: no more will come,
@@ -21,17 +20,12 @@ public struct HTTPReply: Sendable {
             if ended { throw .protocolError(bytes.isEmpty ? "the connection closed without an answer" : "the answer ended inside its head") }
             return nil
         }
-        let lines = String(decoding: bytes[..<(end - 4)], as: UTF8.self).components(separatedByCRLF: ())
-        guard let statusLine = lines.first, statusLine.hasPrefix("HTTP/1."),
-              let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
-            throw .protocolError("status line \"\(lines.first?.prefix(80) ?? "")\"")
+        let head: ResponseHead
+        switch ResponseHead.parse(bytes[..<end]) {
+        case .success(let parsed): head = parsed
+        case .failure(let rejection): throw .protocolError(rejection.reason)
         }
-        var headers: [(name: String, value: String)] = []
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw .protocolError("header line \"\(line.prefix(80))\"") }
-            headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharactersInSpaces()))
-        }
-        var reply = HTTPReply(status: status, headers: headers, body: [])
+        var reply = HTTPReply(status: head.status, headers: head.headers, body: [])
         let rest = Array(bytes[end...])
         if reply.value(of: "Transfer-Encoding")?.lowercased().contains("chunked") == true {
             let dechunked: [UInt8]?
@@ -56,27 +50,5 @@ public struct HTTPReply: Sendable {
             reply.body = rest
         }
         return reply
-    }
-}
-
-extension String {
-    func components(separatedByCRLF: ()) -> [String] {
-        var lines: [String] = []
-        var current = ""
-        var scalars = unicodeScalars.makeIterator()
-        while let scalar = scalars.next() {
-            if scalar == "\r" { continue }
-            if scalar == "\n" { lines.append(current); current = ""; continue }
-            current.unicodeScalars.append(scalar)
-        }
-        lines.append(current)
-        return lines
-    }
-
-    public func trimmingCharactersInSpaces() -> String {
-        var scalars = Substring(self).unicodeScalars[...]
-        while let first = scalars.first, first == " " || first == "\t" { scalars = scalars.dropFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
-        return String(String.UnicodeScalarView(scalars))
     }
 }

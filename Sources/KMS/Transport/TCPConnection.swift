@@ -30,7 +30,7 @@ enum TCPConnection {
     /// Through the egress proxy: CONNECT, and its answer must be 200.
     static func tunnel(fd: Int32, to endpoint: HostPort) throws(KMSFailure) {
         let request = "CONNECT \(endpoint) HTTP/1.1\r\nHost: \(endpoint)\r\n\r\n"
-        guard sendAll(fd, Array(request.utf8)) else { throw .unreachable("the egress proxy: \(String(cString: strerror(errno)))") }
+        guard BlockingIO.writeAll(fd, Array(request.utf8)) else { throw .unreachable("the egress proxy: \(String(cString: strerror(errno)))") }
         var head: [UInt8] = []
         var byte: UInt8 = 0
         // Byte by byte: nothing past the proxy's head may be consumed (it is TLS's).
@@ -44,16 +44,5 @@ enum TCPConnection {
         guard statusLine.split(separator: " ").dropFirst().first == "200" else {
             throw .unreachable("the egress proxy refused CONNECT \(endpoint): \(statusLine.prefix(200))")
         }
-    }
-
-    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent < 0 && errno == EINTR { continue }
-            guard sent > 0 else { return false }
-            offset += sent
-        }
-        return true
     }
 }

@@ -204,7 +204,16 @@ private final class ControlConnectionHandler: ChannelInboundHandler {
         state = .closing
         server.refuse("refused a connection: \(error)")
         let answer = ControlProtocol.Answer.error(error.description)
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer.line))).whenComplete { _ in bound.value.close(promise: nil) }
+        // Close gracefully: the write side now, the connection when the peer ends its input or
+        // after `lingering`. Closing outright with the peer's bytes still unread (the rest of a
+        // garbage line) makes the kernel reset the connection, and the reset can destroy the
+        // error line before the peer reads it. What still arrives is read and dropped (.closing).
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer.line))).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: Self.lingering) { channel.close(promise: nil) }
+        }
     }
+
+    private static let lingering = TimeAmount.seconds(2)
 }

@@ -95,6 +95,21 @@ import TestSupport
         #expect(stops.value == 0)
     }
 
+    /// A peer that goes on sending after its bad line still reads the error line: the server
+    /// ends its side and drops the rest instead of closing on unread bytes (which resets the
+    /// connection and can destroy the answer before the peer reads it).
+    @Test func aPeerStillSendingAfterItsBadLineGetsTheErrorLine() throws {
+        let (server, _) = try server()
+        defer { server.finish(exitCode: 0, powerOff: false) }
+        for _ in 0..<20 {
+            let socket = try BlockingSocket.connect(unixPath: socketPath)
+            socket.setReceiveTimeout(seconds: 10)
+            try? socket.writeAll(Array("reboot\n".utf8) + Array(repeating: 0x41, count: 64 * 1024))
+            let answer = String(decoding: (try? socket.readToEnd()) ?? [], as: UTF8.self)
+            #expect(answer.hasPrefix("error: unknown command \"reboot\""), "\(answer)")
+        }
+    }
+
     @Test func aSilentPeerIsClosedAfterTheCommandTimeout() throws {
         let (server, stops) = try server()
         defer { server.finish(exitCode: 0, powerOff: false) }

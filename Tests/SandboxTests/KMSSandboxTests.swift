@@ -7,7 +7,7 @@ import TestSupport
 /// answers Recipient with `openssl cms` envelopes to the key in the attestation document; boto3
 /// as the app's SDK. The NSM is a stand-in over ENCLAVE_INIT_NSM_SOCKET (this machine has no
 /// /dev/nsm; its documents are unsigned and prove nothing, the qemu and nitro tiers are where
-/// a device answers). Both stand-ins are in standins/kms_standin.py.
+/// a device answers). boto3 and the AWS CLI (1.x) are the app's clients. Both stand-ins are in standins/kms_standin.py.
 @Suite(.serialized) struct KMSSandboxTests {
     let scratch: TemporaryDirectory
     let vsock: String
@@ -123,7 +123,7 @@ import TestSupport
     }
 
     static let boto3App = """
-        import base64, json, os, sys, boto3
+        import base64, json, os, subprocess, sys, boto3
         kms = boto3.client("kms")
         key = sys.argv[2]
         sealed = kms.encrypt(KeyId=key, Plaintext=b"from the app")["CiphertextBlob"]
@@ -136,13 +136,20 @@ import TestSupport
             error = "none"
         except kms.exceptions.ClientError as e:
             error = e.response["Error"]["Code"]
-        json.dump({"endpoint": os.environ["AWS_ENDPOINT_URL_KMS"], "decrypted": opened["Plaintext"].decode(),
+        # The AWS CLI (aws-cli 1.x, python -m awscli), unmodified, through the same endpoint.
+        def cli(*arguments):
+            return json.loads(subprocess.run([sys.executable, "-m", "awscli", "kms", *arguments, "--output", "json"],
+                                             check=True, capture_output=True, text=True).stdout)
+        open(sys.argv[1] + ".blob", "wb").write(sealed)
+        cli_decrypted = base64.b64decode(cli("decrypt", "--ciphertext-blob", "fileb://" + sys.argv[1] + ".blob")["Plaintext"]).decode()
+        cli_random = len(base64.b64decode(cli("generate-random", "--number-of-bytes", "16")["Plaintext"]))
+        json.dump({"endpoint": os.environ["AWS_ENDPOINT_URL_KMS"], "cli_decrypted": cli_decrypted, "cli_random": cli_random, "decrypted": opened["Plaintext"].decode(),
                    "recipient_field": "CiphertextForRecipient" in opened, "data_key": len(data_key["Plaintext"]),
                    "data_key_matches": again == data_key["Plaintext"], "random": len(random["Plaintext"]), "error": error},
                   open(sys.argv[1], "w"))
         """
 
-    @Test func boto3ThroughTheSDKEndpointEncryptsDecryptsAndGetsItsPlaintexts() throws {
+    @Test func boto3AndTheCLIThroughTheSDKEndpointEncryptDecryptAndGetTheirPlaintexts() throws {
         let (info, standins) = try standins(plaintexts: "{}")
         defer { _ = stopAll(standins) }
         // Credentials from IMDSv2 this time (a stand-in on loopback), not the environment.
@@ -165,6 +172,8 @@ import TestSupport
         #expect(answer["data_key_matches"] as? Bool == true)
         #expect(answer["random"] as? Int == 24)
         #expect(answer["error"] as? String == "InvalidCiphertextException", "KMS's own error, as KMS sent it")
+        #expect(answer["cli_decrypted"] as? String == "from the app")
+        #expect(answer["cli_random"] as? Int == 16)
         let parentLog = stopAll([parent]).first??.stderr ?? ""
         #expect(parentLog.contains("kms credentials: role enclave-role credentials, expiring"), "\(parentLog)")
         #expect(!parentLog.contains(info.secretAccessKey))

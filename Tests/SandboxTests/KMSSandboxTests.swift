@@ -7,7 +7,7 @@ import TestSupport
 /// answers Recipient with `openssl cms` envelopes to the key in the attestation document; boto3
 /// as the app's SDK. The NSM is a stand-in over ENCLAVE_INIT_NSM_SOCKET (this machine has no
 /// /dev/nsm; its documents are unsigned and prove nothing, the qemu and nitro tiers are where
-/// a device answers). boto3 and the AWS CLI (1.x) are the app's clients. Both stand-ins are in standins/kms_standin.py.
+/// a device answers). boto3, the AWS CLI (1.x) and the AWS SDK for Ruby are the app's clients. Both stand-ins are in standins/kms_standin.py.
 @Suite(.serialized) struct KMSSandboxTests {
     let scratch: TemporaryDirectory
     let vsock: String
@@ -22,6 +22,9 @@ import TestSupport
         let found = try? ProcessRunner.run("/usr/bin/env", ["python3", "-c", "import sys, boto3; print(sys.executable)"])
         return found?.status == 0 ? found!.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "/usr/bin/python3"
     }()
+
+    /// The AWS SDK for Ruby that scripts/install-deps unpacks: the file holds its RUBYLIB.
+    static let rubySDK = "/var/cache/enclave-init-peers/ruby-aws-sdk/rubylib"
 
     struct KMSInfo {
         var port: Int, ca: String, otherCA: String, accessKeyID: String, secretAccessKey: String, keyID: String
@@ -143,13 +146,24 @@ import TestSupport
         open(sys.argv[1] + ".blob", "wb").write(sealed)
         cli_decrypted = base64.b64decode(cli("decrypt", "--ciphertext-blob", "fileb://" + sys.argv[1] + ".blob")["Plaintext"]).decode()
         cli_random = len(base64.b64decode(cli("generate-random", "--number-of-bytes", "16")["Plaintext"]))
-        json.dump({"endpoint": os.environ["AWS_ENDPOINT_URL_KMS"], "cli_decrypted": cli_decrypted, "cli_random": cli_random, "decrypted": opened["Plaintext"].decode(),
+        # The AWS SDK for Ruby (aws-sdk-core 3.x), unmodified: a data key, and Decrypt of its blob.
+        ruby_script = '''
+        require "aws-sdk-kms"; require "json"
+        kms = Aws::KMS::Client.new
+        key = kms.generate_data_key(key_id: ARGV[0], key_spec: "AES_256")
+        again = kms.decrypt(ciphertext_blob: key.ciphertext_blob).plaintext
+        print JSON.generate({"length" => key.plaintext.bytesize, "matches" => again == key.plaintext})
+        '''
+        ruby = subprocess.run(["/usr/bin/ruby", "-e", ruby_script, key], env=dict(os.environ, RUBYLIB=open(sys.argv[3]).read().strip()),
+                              check=True, capture_output=True, text=True)
+        json.dump({"endpoint": os.environ["AWS_ENDPOINT_URL_KMS"], "cli_decrypted": cli_decrypted, "cli_random": cli_random,
+                   "ruby": json.loads(ruby.stdout), "decrypted": opened["Plaintext"].decode(),
                    "recipient_field": "CiphertextForRecipient" in opened, "data_key": len(data_key["Plaintext"]),
                    "data_key_matches": again == data_key["Plaintext"], "random": len(random["Plaintext"]), "error": error},
                   open(sys.argv[1], "w"))
         """
 
-    @Test func boto3AndTheCLIThroughTheSDKEndpointEncryptDecryptAndGetTheirPlaintexts() throws {
+    @Test func boto3TheCLIAndRubysSDKThroughTheSDKEndpointEncryptDecryptAndGetTheirPlaintexts() throws {
         let (info, standins) = try standins(plaintexts: "{}")
         defer { _ = stopAll(standins) }
         // Credentials from IMDSv2 this time (a stand-in on loopback), not the environment.
@@ -161,7 +175,7 @@ import TestSupport
         let config = try config(info, proxy: true, secrets: "")
         let parent = try parent(config, info, credentials: ["ENCLAVE_INIT_IMDS_ENDPOINT": "127.0.0.1:\(try String(contentsOfFile: imdsPort, encoding: .utf8))"])
         let out = scratch.path + "/boto3.json"
-        let result = try boot(config, app: [Self.python, "-c", Self.boto3App, out, info.keyID])
+        let result = try boot(config, app: [Self.python, "-c", Self.boto3App, out, info.keyID, Self.rubySDK])
         Sandbox.expectEnded(result, .pid1, withCode: 0)
         let log = result?.stderr ?? ""
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any], "\(log)")
@@ -174,6 +188,8 @@ import TestSupport
         #expect(answer["error"] as? String == "InvalidCiphertextException", "KMS's own error, as KMS sent it")
         #expect(answer["cli_decrypted"] as? String == "from the app")
         #expect(answer["cli_random"] as? Int == 16)
+        let ruby = answer["ruby"] as? [String: Any]
+        #expect(ruby?["length"] as? Int == 32 && ruby?["matches"] as? Bool == true, "\(answer)")
         let parentLog = stopAll([parent]).first??.stderr ?? ""
         #expect(parentLog.contains("kms credentials: role enclave-role credentials, expiring"), "\(parentLog)")
         #expect(!parentLog.contains(info.secretAccessKey))

@@ -240,14 +240,14 @@ let package = Package(
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
-        .testTarget(name: "KMSTests", dependencies: ["KMS", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
+        .testTarget(name: "KMSTests", dependencies: ["KMS", "Addressing", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
         .testTarget(name: "ServicesTests", dependencies: [
             "Services", "Addressing",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "ParentTests", dependencies: ["Parent", "Addressing", "BootConfig", "Commands", "Relay", "Processes", "TestSupport"]),
+        .testTarget(name: "ParentTests", dependencies: ["Parent", "KMS", "Addressing", "BootConfig", "Commands", "Relay", "Processes", "TestSupport"]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "NFSTests", dependencies: ["NFS", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [

@@ -26,7 +26,7 @@ let package = Package(
         // The enclave's commands (run, check, plan) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
             "Services",
-            "Addressing", "BootConfig", "ConsoleLog", "DNS", "DocumentReading", "KMS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "DocumentReading", "KMS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "UDPEgress", "CSupport",
             "Commands",
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Parent", dependencies: [
             "Services",
             "DocumentReading",
-            "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "KMS", "Relay", "Streams", "Processes", "TimeSync",
+            "Addressing", "BootConfig", "ConsoleLog", "Control", "DNS", "KMS", "Policy", "Relay", "Streams", "Processes", "TimeSync", "UDPEgress",
             "Commands",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -85,6 +85,17 @@ let package = Package(
         // The egress policy (allow/deny rules over names, addresses and ports) and the
         // destinations it judges: used by the relay's proxies and by the DNS stub.
         .target(name: "Policy", dependencies: ["Addressing", "BootConfig"]),
+
+        // egress.udp: the app's UDP read from a TUN device inside, its flows, the frames on the
+        // vsock stream, and the parent's sockets that send the datagrams on.
+        .target(name: "UDPEgress", dependencies: [
+            "Services",
+            "Addressing", "BootConfig", "LinuxNet", "Policy", "LogThrottle",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // A log line let through at most once a second, with a count of the rest (relay, DNS).
         .target(name: "LogThrottle", dependencies: [
@@ -248,6 +259,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ParentTests", dependencies: ["Parent", "KMS", "Addressing", "BootConfig", "Commands", "Relay", "Processes", "TestSupport"]),
+        .testTarget(name: "UDPEgressTests", dependencies: [
+            "UDPEgress", "Policy", "Addressing", "BootConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "LinuxNetTests", dependencies: ["LinuxNet", "BootConfig"]),
         .testTarget(name: "NFSTests", dependencies: ["NFS", "BootConfig"]),
         .testTarget(name: "RelayTests", dependencies: [

@@ -9,6 +9,7 @@ import Glibc
 import KMS
 import Logging
 import PID1
+import Policy
 import LinuxNet
 import NFS
 import NSM
@@ -18,6 +19,7 @@ import Streams
 import Processes
 import Supervisor
 import TimeSync
+import UDPEgress
 
 /// The steps of a boot, in the order they run. Their numbers come from this one list: `plan`
 /// prints it, every step's console line starts with its `label` ("step 5/9 network: …"), and a
@@ -143,11 +145,11 @@ struct BootSequence {
                 streams?.report(.configOK(boot: streams?.bootID ?? ""))
             }
             // Step 5: lo up, aliases, hostname, /etc/hosts, resolv.conf with `dns`.
-            try step(.network, summary: describe) { try network(config) }
+            let networkReport = try step(.network, summary: describe) { try network(config) }
             streams?.report(.networkUp)
             // Step 6: every listener (relays, the DNS stub, attestation, control) is up before the app starts.
             if ListenerTable(config: config).enclaveInitListens {
-                listeners = try step(.proxies, summary: \.summary) { try startListeners(config, kms: kms) }
+                listeners = try step(.proxies, summary: \.summary) { try startListeners(config, kms: kms, udpDevice: networkReport.capture?.udpDevice) }
                 control = listeners?.control
             }
             streams?.report(.proxiesListening(listeners: listeners?.count ?? 0))
@@ -299,11 +301,19 @@ struct BootSequence {
     /// Step 6's services, in the listener table's order: the relays, then the attestation
     /// endpoint, the DNS stub and the control port (last: it outlives the others, so nothing
     /// after it can fail). Stopped in reverse; what started is stopped again if a later one fails.
-    private func startListeners(_ config: BootConfiguration, kms: KMSAccess?) throws -> Listeners {
-        // The stub's answers name the connections the capture rule sends to the egress listener.
+    private func startListeners(_ config: BootConfiguration, kms: KMSAccess?, udpDevice: TunDevice?) throws -> Listeners {
+        // The stub's answers name the connections the capture rule sends to the egress listener,
+        // and the UDP flows the TUN device reads.
         let names = NameTable()
         let routes = RelayService.enclaveRoutes(for: config, names: { names.names(for: .v4($0)) })
         var services: [any Service] = routes.isEmpty ? [] : [RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))]
+        if let udpDevice, let egress = config.egress, let udp = egress.udp {
+            let parent = Endpoint.vsock(cid: config.parentCID, port: udp.vsockPort)
+            let emulated = vsockEmulation?.emulate(connectingTo: parent) ?? parent
+            services.append(UDPCapture(device: udpDevice, parent: emulated, parentDescription: emulated == parent ? "\(parent)" : "\(parent) (emulated: \(emulated))",
+                                       maxFlows: udp.maxFlows, idleSeconds: udp.idleSeconds, policy: EgressPolicy(egress),
+                                       names: { names.names(for: .v4($0)) }, logger: Logger(label: "udp")))
+        }
         var control: ControlServer?
         for listener in ListenerTable(config: config).on(.enclave, by: .enclaveInit) {
             switch listener.purpose {
@@ -324,7 +334,7 @@ struct BootSequence {
             case .kmsProxy:
                 guard let kms, let port = config.kms?.proxyPort else { continue }
                 services.append(KMSProxy(client: try kms.client(), key: try kms.key(), port: Int(port), logger: Logger(label: "kms")))
-            case .outbound, .ingress, .egress, .appPort, .heartbeat, .logs, .status, .dns, .clock, .kmsCredentials:
+            case .outbound, .ingress, .egress, .appPort, .heartbeat, .logs, .status, .dns, .clock, .kmsCredentials, .udpEgress:
                 continue // the relays' routes (above), or not enclave-init's in the enclave
             }
         }

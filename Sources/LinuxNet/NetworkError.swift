@@ -18,6 +18,9 @@ public enum NetworkError: Error, CustomStringConvertible {
     /// The nat table could not take the capture rule (ENOENT: the kernel has no legacy
     /// iptables nat; EPERM: no CAP_NET_ADMIN).
     case captureRule(port: UInt16, errno: Int32)
+    /// egress.udp's TUN device could not be made (ENOENT/ENODEV: no TUN in this kernel; EPERM:
+    /// no CAP_NET_ADMIN).
+    case tunDevice(name: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -34,6 +37,9 @@ public enum NetworkError: Error, CustomStringConvertible {
         case .captureRule(let port, let code):
             let hint = code == ENOENT ? " (this kernel has no legacy iptables nat table: egress.transparent needs IP_NF_NAT)" : ""
             return "cannot install the capture rule (nat OUTPUT REDIRECT to port \(port)): \(String(cString: strerror(code)))\(hint)"
+        case .tunDevice(let name, let code):
+            let hint = code == ENOENT || code == ENODEV ? " (this kernel has no TUN device: egress.udp needs CONFIG_TUN)" : ""
+            return "cannot create the TUN device \(name) for egress.udp: \(String(cString: strerror(code)))\(hint)"
         }
     }
 }

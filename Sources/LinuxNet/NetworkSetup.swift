@@ -45,7 +45,7 @@ public enum NetworkSetup {
         }
         var capture: EgressCapture.Report?
         if let egress = config.egress, egress.transparent {
-            capture = try EgressCapture.install(redirectingTo: egress.port)
+            capture = try EgressCapture.install(redirectingTo: egress.port, udp: egress.udp != nil)
         }
         return Report(addresses: wanted, added: added, hostname: config.hostname,
                       names: entries.reduce(0) { $0 + $1.names.count }, hostsFile: config.network.hostsFile, hostsOutcome: outcome,
@@ -58,7 +58,7 @@ public enum NetworkSetup {
     public static func configureLoopback(_ wanted: [InterfaceAddress]) throws(NetworkError) -> Int {
         let added: Int, up: Bool, present: [InterfaceAddress]
         do throws(NetlinkError) {
-            let lo = try Loopback()
+            let lo = try NetworkInterface.loopback()
             try lo.bringUp()
             var count = 0
             for address in wanted where try lo.add(address) { count += 1 }

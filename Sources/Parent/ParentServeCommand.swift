@@ -4,6 +4,8 @@ import Commands
 import ConsoleLog
 import Logging
 import Relay
+import UDPEgress
+import Policy
 import TimeSync
 import DNS
 import Services
@@ -104,6 +106,10 @@ struct ParentServeCommand: Command {
             case .kmsCredentials:
                 services.append(CredentialsServer(listen: listener.address, emulation: emulation,
                                                   environment: CredentialSource.variables.reduce(into: [:]) { $0[$1] = ProcessEnvironment.value($1) }, logger: Logger(label: "kms")))
+            case .udpEgress:
+                guard let egress = bootConfig.egress, let udp = egress.udp else { continue }
+                services.append(UDPEgressServer(listen: listener.address, emulation: emulation, policy: EgressPolicy(egress),
+                                                maxFlows: udp.maxFlows, idleSeconds: udp.idleSeconds, logger: Logger(label: "udp")))
             case .outbound, .ingress, .egress, .appPort, .attestation, .dnsStub, .control, .heartbeat, .kmsProxy:
                 continue // the relays' routes (above), or not the parent half's
             }

@@ -40,7 +40,7 @@ public final class RelayService: Service {
                 let role: EgressRole = egress.transparent ? .transparent(policy: policy, parent: parent, names: names ?? { _ in [] })
                                                           : .enclave(policy: policy, parent: parent)
                 return RelayRoute(name: "egress", listen: listener.address, target: .egress(role), connectTimeout: .seconds(5))
-            case .appPort, .attestation, .dnsStub, .control, .heartbeat, .logs, .status, .dns, .clock, .kmsProxy, .kmsCredentials:
+            case .appPort, .attestation, .dnsStub, .control, .heartbeat, .logs, .status, .dns, .clock, .kmsProxy, .kmsCredentials, .udpEgress:
                 return nil // not a relay
             }
         }
@@ -97,7 +97,7 @@ public final class RelayService: Service {
                 routes.append(RelayRoute(name: "ingress \(ingress.hostPort)",
                                          listen: .tcp(host: options.ingressBindAddress, port: ingress.hostPort),
                                          target: target, connectTimeout: .seconds(5)))
-            case .appPort, .attestation, .dnsStub, .control, .heartbeat, .logs, .status, .dns, .clock, .kmsProxy, .kmsCredentials:
+            case .appPort, .attestation, .dnsStub, .control, .heartbeat, .logs, .status, .dns, .clock, .kmsProxy, .kmsCredentials, .udpEgress:
                 continue // served by another service, or not by the parent half
             }
         }

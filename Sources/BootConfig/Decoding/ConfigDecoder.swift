@@ -217,17 +217,54 @@ struct ConfigDecoder {
     }
 
     private func egress(_ field: Field) -> Egress? {
-        guard let fields = field.object(known: ["port", "vsock_port", "allow", "deny", "transparent"]) else { return nil }
+        guard let fields = field.object(known: ["port", "vsock_port", "allow", "deny", "transparent", "udp"]) else { return nil }
         let before = issues.count
         let port = fields.required("port", hint: "the proxy listens on 127.0.0.1:port, e.g. 3128").flatMap { $0.port() }
         let vsockPort = fields.required("vsock_port").flatMap { $0.vsockPort() }
         let allow = fields["allow"].map(egressRules) ?? []
         let deny = fields["deny"].map(egressRules) ?? []
         let transparent = fields["transparent"].map { $0.bool() }
+        let udp = fields["udp"].map { udpEgress($0, egressVsockPort: vsockPort) }
         guard issues.count == before, let port, let vsockPort else { return nil }
         var egress = Egress(port: port, vsockPort: vsockPort, allow: allow, deny: deny)
         if let transparent = transparent ?? nil { egress.transparent = transparent }
+        egress.udp = udp ?? nil
+        if egress.udp != nil, !egress.transparent, let field = fields["udp"] {
+            issues.report(field, "UDP is captured only with transparent egress",
+                          hint: "add \"transparent\": true to egress (the TUN device that reads the app's UDP is the default route that transparent egress sets up)")
+        }
         return egress
+    }
+
+    /// `egress.udp`: true, false, or an object of settings (each optional).
+    private func udpEgress(_ field: Field, egressVsockPort: UInt32?) -> UDPEgress? {
+        let defaultPort: UInt32? = egressVsockPort.flatMap { $0 < UInt32(VsockLimits.ports.upperBound) ? $0 + 1 : nil }
+        if case .bool(let enabled) = field.value {
+            guard enabled else { return nil }
+            guard let defaultPort else {
+                if egressVsockPort != nil {
+                    issues.report(field, "the default vsock port (egress.vsock_port + 1) is out of range",
+                                  hint: "write {\"vsock_port\": N} with a free vsock port")
+                }
+                return nil
+            }
+            return UDPEgress(vsockPort: defaultPort)
+        }
+        guard case .object = field.value else {
+            field.typeMismatch("true, false or an object", hint: "write \"udp\": true, or {\"vsock_port\": 8002, \"idle_seconds\": 60, \"max_flows\": 1024}")
+            return nil
+        }
+        guard let fields = field.object(known: ["vsock_port", "idle_seconds", "max_flows"]) else { return nil }
+        let before = issues.count
+        let vsockPort = fields["vsock_port"].map { $0.vsockPort() }
+        let idle = fields["idle_seconds"].map { $0.integer(UDPEgress.idleRange, noun: "idle_seconds") }
+        let flows = fields["max_flows"].map { $0.integer(UDPEgress.maxFlowsRange, noun: "max_flows") }
+        guard issues.count == before else { return nil }
+        guard let port = (vsockPort ?? nil) ?? defaultPort else { return nil }
+        var udp = UDPEgress(vsockPort: port)
+        if let idle = idle ?? nil { udp.idleSeconds = Int(idle) }
+        if let flows = flows ?? nil { udp.maxFlows = Int(flows) }
+        return udp
     }
 
     private func egressRules(_ field: Field) -> [EgressRule] {

@@ -34,6 +34,8 @@ public struct ListenerTable: Sendable {
         case egress, attestation, dnsStub, control, heartbeat, logs, status, dns, clock
         /// Enclave: the KMS endpoint for the app's SDK; parent: the role's credentials.
         case kmsProxy, kmsCredentials
+        /// Parent: the stream that carries the app's UDP datagrams (egress.udp).
+        case udpEgress
     }
 
     public struct Entry: Sendable, Hashable, CustomStringConvertible {
@@ -83,6 +85,7 @@ public struct ListenerTable: Sendable {
             add(.parent, .vsock(port: host.vsockPort), .parentHalf, .outbound(host: index), path("hosts", index) / "vsock_port")
         }
         if let egress = config.egress { add(.parent, .vsock(port: egress.vsockPort), .parentHalf, .egress, root / "egress" / "vsock_port") }
+        if let udp = config.egress?.udp { add(.parent, .vsock(port: udp.vsockPort), .parentHalf, .udpEgress, root / "egress" / "udp") }
         for (index, ingress) in config.ingress.enumerated() {
             add(.parent, .tcp(host: "0.0.0.0", port: ingress.hostPort), .parentHalf, .ingress(index), path("ingress", index) / "host_port")
         }

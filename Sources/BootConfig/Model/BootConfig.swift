@@ -94,6 +94,28 @@ public struct Egress: Sendable, Equatable {
     /// Capture every TCP connection the app opens to an address outside 127.0.0.0/8 and ::1,
     /// on any port, with no proxy settings, and carry it through the policy.
     public var transparent: Bool = false
+    /// With `transparent`: the app's outbound UDP too (`egress.udp`), through a TUN device.
+    public var udp: UDPEgress?
+}
+
+/// `egress.udp`: every UDP datagram the app sends outside 127.0.0.0/8 is read from a TUN device
+/// (the default route), checked by the egress policy and carried over one vsock stream to the
+/// parent half, which sends it from a socket of its own. `true` takes every default here.
+public struct UDPEgress: Sendable, Equatable {
+    /// The parent half's vsock port for the datagram stream; `egress.vsock_port + 1` by default.
+    public var vsockPort: UInt32
+    /// A flow (app port, destination address and port) with no datagram either way for this
+    /// long is closed on both halves; the next datagram opens it again.
+    public var idleSeconds: Int = 60
+    /// Open flows at most; a new one past this evicts the one idle longest.
+    public var maxFlows: Int = 1024
+
+    public init(vsockPort: UInt32) {
+        self.vsockPort = vsockPort
+    }
+
+    public static let idleRange: ClosedRange<Int64> = 1...3600
+    public static let maxFlowsRange: ClosedRange<Int64> = 1...65536
 }
 
 public struct Mount: Sendable, Equatable {

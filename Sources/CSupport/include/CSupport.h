@@ -80,6 +80,11 @@ int ei_install_capture_rule(unsigned short port, int *already_present);
 /// (ENOENT: the connection was not redirected by NAT).
 int ei_original_destination(int fd, unsigned int *address, unsigned short *port);
 
+/// Creates the TUN device `name` (IFF_TUN | IFF_NO_PI) and stores its descriptor (non-blocking,
+/// close-on-exec) in *fd_out; the device lives as long as the descriptor. -1 and errno on
+/// failure (ENOENT/ENODEV: the kernel has no TUN; EPERM: no CAP_NET_ADMIN).
+int ei_tun_create(const char *name, int *fd_out);
+
 /// One NSM_IOCTL_RAW on the device at `path` (opened and closed around the call): the CBOR
 /// request in, the CBOR response out; *response_length is the buffer's size on entry and the
 /// answer's on return. 0, or -1 with errno (ENOTTY: not an NSM device).

@@ -59,14 +59,26 @@ struct BootPlan {
             lines += entries.map { "  " + $0.description }
             if config.dns != nil { lines.append("\(config.network.resolvConf): managed block with nameserver 127.0.0.1 (the DNS stub)") }
             if let egress = config.egress, egress.transparent {
-                lines.append("capture: route default dev lo src 127.0.0.1; nat OUTPUT -p tcp ! -d 127.0.0.0/8 -j REDIRECT --to-ports \(egress.port)")
+                let route = egress.udp == nil ? "route default dev lo src 127.0.0.1"
+                    : "TUN device \(TunDevice.defaultName) (\(TunDevice.address)/32, mtu \(TunDevice.mtu)); route default dev \(TunDevice.defaultName) src \(TunDevice.address)"
+                lines.append("capture: \(route); nat OUTPUT -p tcp ! -d 127.0.0.0/8 -j REDIRECT --to-ports \(egress.port)")
                 lines.append("  every TCP connection the app opens outside 127.0.0.0/8 goes to the egress listener; IPv6 is not captured (no route: fails at once)")
+                if egress.udp != nil {
+                    lines.append("  UDP is captured too: every datagram the app sends outside 127.0.0.0/8 is read from \(TunDevice.defaultName) (the DNS stub on 127.0.0.1:53 is not)")
+                } else {
+                    lines.append("  UDP is not captured: datagrams outside 127.0.0.0/8 go nowhere (add \"udp\": true to egress to carry them)")
+                }
             }
             return lines
         case .proxies:
             var lines: [String] = []
             for listener in ListenerTable(config: config).on(.enclave, by: .enclaveInit) {
                 lines += describe(listener.purpose)
+            }
+            if let udp = config.egress?.udp {
+                lines.append("udp capture dev \(TunDevice.defaultName) -> \(vsock(config.parentCID, udp.vsockPort)): each new flow (app port, destination address and port) "
+                             + "checked by the egress policy, refused with ICMP port unreachable; at most \(udp.maxFlows) flows (the one idle longest gives way), "
+                             + "idle \(udp.idleSeconds) s")
             }
             return lines.isEmpty ? ["none"] : lines
         case .mounts:
@@ -154,8 +166,8 @@ struct BootPlan {
             guard let kms = config.kms, let url = kms.proxyURL else { return [] }
             return ["kms endpoint \(url) (AWS_ENDPOINT_URL_KMS) -> https://\(kms.endpoint) via \(KMSPlan.route(config)): re-signed with the role's credentials;",
                     "  Recipient added to " + RecipientOperation.allCases.map(\.rawValue).joined(separator: ", ") + " and the answer unwrapped"]
-        case .appPort, .heartbeat, .logs, .status, .dns, .clock, .kmsCredentials:
-            return [] // not enclave-init's listeners in the enclave
+        case .appPort, .heartbeat, .logs, .status, .dns, .clock, .kmsCredentials, .udpEgress:
+            return [] // not enclave-init's listeners in the enclave (the UDP capture is described below)
         }
     }
 

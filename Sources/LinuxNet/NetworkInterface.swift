@@ -38,17 +38,21 @@ public enum InterfaceAddress: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The loopback interface, driven over rtnetlink with libnl: no `ip`, no ioctl.
-public struct Loopback {
-    public static let name = "lo"
-
+/// A network interface (`lo`, or egress.udp's TUN device), driven over rtnetlink with libnl:
+/// no `ip`, no ioctl.
+public struct NetworkInterface {
+    public let name: String
     private let socket: RouteSocket
 
-    public init() throws(NetlinkError) {
+    public init(named name: String) throws(NetlinkError) {
+        self.name = name
         socket = try RouteSocket()
     }
 
-    /// The kernel's interface index of `lo`.
+    /// `lo`.
+    public static func loopback() throws(NetlinkError) -> NetworkInterface { try NetworkInterface(named: "lo") }
+
+    /// The kernel's interface index.
     public func index() throws(NetlinkError) -> Int32 {
         try withLink { rtnl_link_get_ifindex($0) }
     }
@@ -57,41 +61,50 @@ public struct Loopback {
         try withLink { rtnl_link_get_flags($0) & UInt32(IFF_UP) != 0 }
     }
 
-    /// Sets IFF_UP (a no-op when it is up already).
-    public func bringUp() throws(NetlinkError) {
-        guard let change = rtnl_link_alloc() else { throw NetlinkError(operation: "bringing lo up", code: NLE_NOMEM) }
-        defer { rtnl_link_put(change) }
-        rtnl_link_set_flags(change, UInt32(IFF_UP))
-        let result: Int32 = try withLink { rtnl_link_change(socket.handle, $0, change, 0) }
-        try socket.check(result, "bringing lo up")
+    public func mtu() throws(NetlinkError) -> Int {
+        try withLink { Int(rtnl_link_get_mtu($0)) }
     }
 
-    /// Adds `address` to lo; returns false when the kernel already had it (not an error).
+    /// Sets IFF_UP (a no-op when it is up already), and the MTU when one is given.
+    public func bringUp(mtu: Int? = nil) throws(NetlinkError) {
+        let operation = "bringing \(name) up" + (mtu.map { " with mtu \($0)" } ?? "")
+        guard let change = rtnl_link_alloc() else { throw NetlinkError(operation: operation, code: NLE_NOMEM) }
+        defer { rtnl_link_put(change) }
+        rtnl_link_set_flags(change, UInt32(IFF_UP))
+        if let mtu { rtnl_link_set_mtu(change, UInt32(mtu)) }
+        let result: Int32 = try withLink { rtnl_link_change(socket.handle, $0, change, 0) }
+        try socket.check(result, operation)
+    }
+
+    /// Adds `address`; returns false when the kernel already had it (not an error).
     @discardableResult
     public func add(_ address: InterfaceAddress) throws(NetlinkError) -> Bool {
         let index = try index()
-        guard let request = rtnl_addr_alloc() else { throw NetlinkError(operation: "adding \(address) to lo", code: NLE_NOMEM) }
+        let operation = "adding \(address) to \(name)"
+        guard let request = rtnl_addr_alloc() else { throw NetlinkError(operation: operation, code: NLE_NOMEM) }
         defer { rtnl_addr_put(request) }
         let local = address.bytes.withUnsafeBytes { nl_addr_build(address.family, $0.baseAddress, $0.count) }
-        guard let local else { throw NetlinkError(operation: "adding \(address) to lo", code: NLE_NOMEM) }
+        guard let local else { throw NetlinkError(operation: operation, code: NLE_NOMEM) }
         defer { nl_addr_put(local) }
         nl_addr_set_prefixlen(local, Int32(address.prefixLength))
         rtnl_addr_set_ifindex(request, index)
-        try socket.check(rtnl_addr_set_local(request, local), "adding \(address) to lo")
+        try socket.check(rtnl_addr_set_local(request, local), operation)
         rtnl_addr_set_prefixlen(request, Int32(address.prefixLength))
         let result = rtnl_addr_add(socket.handle, request, 0)
         if result == -NLE_EXIST { return false }
-        try socket.check(result, "adding \(address) to lo")
+        try socket.check(result, operation)
         return true
     }
 
-    /// `default dev lo src SOURCE` in the main table: a destination outside 127.0.0.0/8 then
-    /// has a route (an enclave has no other interface), so the capture rule sees its packets.
-    /// Returns false when a default route exists already.
+    /// `default dev NAME src SOURCE` in the main table: a destination outside 127.0.0.0/8 then
+    /// has a route (an enclave has no other interface), so the capture sees its packets.
+    /// Without `replacing`, returns false when a default route exists already; with it, the
+    /// default route becomes this one whatever was there (egress.udp's TUN device takes over
+    /// from a `default dev lo` an earlier boot without it left).
     @discardableResult
-    public func addDefaultRoute(source: IPv4Address) throws(NetlinkError) -> Bool {
+    public func addDefaultRoute(source: IPv4Address, replacing: Bool = false) throws(NetlinkError) -> Bool {
         let index = try index()
-        let operation = "adding the route default dev lo src \(source)"
+        let operation = "adding the route default dev \(name) src \(source)"
         guard let route = rtnl_route_alloc(), let nexthop = rtnl_route_nh_alloc() else { throw NetlinkError(operation: operation, code: NLE_NOMEM) }
         defer { rtnl_route_put(route) }
         let any: [UInt8] = [0, 0, 0, 0]
@@ -109,17 +122,17 @@ public struct Loopback {
         try socket.check(rtnl_route_set_pref_src(route, preferred), operation)
         rtnl_route_nh_set_ifindex(nexthop, index)
         rtnl_route_add_nexthop(route, nexthop) // the route owns it from here
-        let result = rtnl_route_add(socket.handle, route, NLM_F_EXCL)
+        let result = rtnl_route_add(socket.handle, route, replacing ? NLM_F_REPLACE | NLM_F_CREATE : NLM_F_EXCL)
         if result == -NLE_EXIST { return false }
         try socket.check(result, operation)
         return true
     }
 
-    /// Every address the kernel has on lo, read back over netlink.
+    /// Every address the kernel has on this interface, read back over netlink.
     public func addresses() throws(NetlinkError) -> [InterfaceAddress] {
         let index = try index()
         var cache: OpaquePointer?
-        try socket.check(rtnl_addr_alloc_cache(socket.handle, &cache), "reading the addresses of lo")
+        try socket.check(rtnl_addr_alloc_cache(socket.handle, &cache), "reading the addresses of \(name)")
         defer { nl_cache_free(cache) }
         var result: [InterfaceAddress] = []
         var object = nl_cache_get_first(cache)
@@ -144,11 +157,11 @@ public struct Loopback {
         return result
     }
 
-    /// Fetches lo from the kernel for the length of `body`.
+    /// Fetches the interface from the kernel for the length of `body`.
     private func withLink<T>(_ body: (OpaquePointer) -> T) throws(NetlinkError) -> T {
         var link: OpaquePointer?
-        try socket.check(rtnl_link_get_kernel(socket.handle, 0, Self.name, &link), "looking up lo")
-        guard let link else { throw NetlinkError(operation: "looking up lo", code: NLE_OBJ_NOTFOUND) }
+        try socket.check(rtnl_link_get_kernel(socket.handle, 0, name, &link), "looking up \(name)")
+        guard let link else { throw NetlinkError(operation: "looking up \(name)", code: NLE_OBJ_NOTFOUND) }
         defer { rtnl_link_put(link) }
         return body(link)
     }

@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// egress.udp end to end, both halves ours and every peer not: an app with no proxy settings
+/// sends UDP to addresses of 198.18.0.0/15, which exist only in the parent's own network
+/// namespace (the test's "internet"). The TUN device enclave-init makes is the enclave's
+/// default route; the policy judges each flow; the parent half sends it from a socket of its
+/// own. Peers: chronyd serving NTP and `chronyd -Q` asking it, dnsmasq answering `dig` by
+/// address, aioquic's HTTP/3 over QUIC, and plain sockets (standins/udp_peers.py) for counts,
+/// sizes and an answer from the wrong port.
+@Suite(.serialized) struct UDPSandboxTests {
+    let scratch: TemporaryDirectory
+    let vsock: String
+    static let standins = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("standins").path
+    /// chronyd unpacked by scripts/install-deps (not installed: no service may start and set this machine's clock).
+    static let chronyd = "/var/cache/enclave-init-peers/chrony/usr/sbin/chronyd"
+
+    /// The python3 that has aioquic (install-deps puts it there; the sandbox's PATH may find another).
+    static let python: String = {
+        let found = try? ProcessRunner.run("/usr/bin/env", ["python3", "-c", "import sys, aioquic; print(sys.executable)"])
+        return found?.status == 0 ? found!.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "/usr/bin/python3"
+    }()
+
+    init() throws {
+        (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
+    }
+
+    @Test func anAppsUDPReachesAllowedDestinationsThroughTheParentAndNothingElse() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.chronyd), "chronyd is missing: run scripts/install-deps")
+        let out = scratch.path + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let quicPort = 4433 + Int.random(in: 0..<50)
+        let config = try scratch.write("boot.json", """
+            {"version": 1,
+             "egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": {"vsock_port": 8002, "idle_seconds": 30},
+                        "allow": ["**.example.test", "198.18.0.53:53"], "deny": ["**.example.test:7009"]},
+             "dns": {"vsock_port": 8053}}
+            """)
+        // The NTP server: chronyd serving its own clock (never touching the machine's: -x).
+        _ = try scratch.write("chrony-server.conf", """
+            bindaddress 198.18.0.123
+            port 123
+            allow all
+            local stratum 8
+            pidfile \(scratch.path)/chrony-server.pid
+            cmdport 0
+            """)
+        _ = try scratch.write("chrony-client.conf", "server ntp.example.test iburst maxsamples 4\npidfile \(scratch.path)/chrony-client.pid\ncmdport 0\n")
+        let keyFile = scratch.path + "/quic.key", certFile = scratch.path + "/quic.pem"
+        let made = try ProcessRunner.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                                              "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=quic.example.test",
+                                                              "-addext", "subjectAltName=DNS:quic.example.test"])
+        try #require(made.status == 0, "\(made.stderr)")
+        let peers = Self.standins + "/udp_peers.py", quic = Self.standins + "/quic_peer.py"
+        let client = try scratch.write("client.py", TestHosts.client)
+        let hosts = TestHosts(records: [("ntp.example.test", "198.18.0.123"), ("echo.example.test", "198.18.0.10"),
+                                        ("quic.example.test", "198.18.0.20")],
+                              echoes: [("198.18.0.10", 7007)],
+                              prelude: """
+                                ip addr add 198.18.0.53/32 dev lo; ip addr add 198.18.0.54/32 dev lo
+                                dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=198.18.0.53 --listen-address=198.18.0.54 --bind-interfaces --user=root --pid-file=\(scratch.path)/dnsmasq2.pid --address=/udp-check.test/203.0.113.7 &
+                                \(Self.chronyd) -x -d -u root -f \(scratch.path)/chrony-server.conf > \(scratch.path)/chrony-server.log 2>&1 &
+                                \(Self.python) \(peers) serve 198.18.0.10 &
+                                \(Self.python) \(quic) serve 198.18.0.20 \(quicPort) \(certFile) \(keyFile) &
+
+                                """)
+        let parent = try hosts.startParent(config: config, vsock: vsock, scratch: scratch)
+        #expect(eventually { parent.stderrSoFar.contains("listening: udp") }, "\(parent.stderrSoFar)")
+        usleep(1_000_000) // chronyd's and aioquic's start
+
+        let py = Self.python
+        let app = """
+            unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
+            python3 \(client) echo.example.test 7007 > \(out)/tcp
+            \(Self.chronyd) -Q -u root -f \(scratch.path)/chrony-client.conf > \(out)/ntp 2>&1; echo "exit $?" >> \(out)/ntp
+            dig +time=3 +tries=1 @198.18.0.53 udp-check.test A > \(out)/dig-allowed 2>&1; echo "exit $?" >> \(out)/dig-allowed
+            dig +time=3 +tries=1 @198.18.0.54 udp-check.test A > \(out)/dig-refused 2>&1; echo "exit $?" >> \(out)/dig-refused
+            \(py) \(quic) get quic.example.test \(quicPort) \(certFile) /through-the-tun > \(out)/quic 2>&1
+            \(py) \(peers) flood echo.example.test 9999 10000 > \(out)/flood
+            \(py) \(peers) echo echo.example.test 7000 8192 > \(out)/echo-8k
+            \(py) \(peers) echo echo.example.test 7000 65507 > \(out)/echo-max
+            \(py) \(peers) wrongport echo.example.test 7001 > \(out)/wrongport
+            \(py) \(peers) refused echo.example.test 7009 > \(out)/refused-name
+            """
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", app], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        let result = enclave.wait(timeout: .seconds(120))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        let log = result?.stderr ?? ""
+        kill(parent.pid, SIGTERM)
+        let parentLog = parent.wait(timeout: .seconds(10))?.stderr ?? ""
+
+        #expect(log.contains("capture: route default dev ei-udp src 192.0.0.8 (TUN, mtu 65535) (added)"), "\(log)")
+        // TCP is still redirected to the egress listener before it would reach the device.
+        #expect(TestHosts.echoed(scratch.text("out/tcp")), "\(scratch.text("out/tcp"))")
+        // chronyd -Q prints the offset it measured and sets nothing.
+        let ntp = scratch.text("out/ntp")
+        #expect(ntp.contains("System clock wrong by") && ntp.hasSuffix("exit 0\n"), "\(ntp)\n\(scratch.text("chrony-server.log"))")
+        #expect(scratch.text("out/dig-allowed").contains("udp-check.test.\t\t0\tIN\tA\t203.0.113.7")
+                || scratch.text("out/dig-allowed").contains("203.0.113.7"), "\(scratch.text("out/dig-allowed"))")
+        // Not allowed by address: ICMP port unreachable from inside, so dig fails at once.
+        let refused = scratch.text("out/dig-refused")
+        #expect(refused.contains("connection refused") && !refused.contains("203.0.113.7"), "\(refused)")
+        #expect(scratch.text("out/quic") == "status 200\nbody quic says hello to /through-the-tun\n", "\(scratch.text("out/quic"))")
+        // Fire and forget: every datagram that was not counted as dropped arrived.
+        let received = Int(scratch.text("out/flood").replacingOccurrences(of: "received ", with: "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        let dropped = Self.counter("dropped", in: log) + Self.counter("dropped", in: parentLog)
+        #expect(received == 10_000 - dropped && received >= 9_000, "received \(received), dropped \(dropped): \(scratch.text("out/flood"))")
+        print("udp sandbox: 10000 datagrams sent, \(received) received, \(dropped) dropped (counted)")
+        for line in (log + parentLog).split(separator: "\n") where line.contains("udp: out ") { print("udp sandbox: \(line)") }
+        #expect(scratch.text("out/echo-8k") == "intact\n", "\(scratch.text("out/echo-8k"))")
+        #expect(scratch.text("out/echo-max") == "intact\n", "\(scratch.text("out/echo-max"))")
+        #expect(scratch.text("out/wrongport") == "198.18.0.10:7001 from the right port\n", "\(scratch.text("out/wrongport"))")
+        let deniedName = scratch.text("out/refused-name")
+        #expect(deniedName.hasPrefix("error: ConnectionRefusedError 111\nseconds: 0."), "\(deniedName)")
+        #expect(log.contains("udp: refused") && log.contains("198.18.0.54:53"), "\(log)")
+        // Both halves count at shutdown.
+        #expect(log.contains("udp: out ") && parentLog.contains("udp: out "), "\(log)\n\(parentLog)")
+    }
+
+    /// "N dropped" from a half's shutdown line.
+    static func counter(_ name: String, in log: String) -> Int {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains("udp: out ") }),
+              let range = line.range(of: " \(name)") else { return 0 }
+        return Int(line[..<range.lowerBound].split(separator: " ").last ?? "") ?? 0
+    }
+}
+
+/// A parent that floods answers for flows that do not exist and then sends garbage: nothing of
+/// it reaches the app, the stream is closed, and the next datagram opens a new one. The far
+/// end is a stand-in written to misbehave (standins/hostile_udp_parent.py).
+@Suite(.serialized) struct HostileUDPParentSandboxTests {
+    @Test func floodedAndGarbledFramesChangeNothingForTheApp() throws {
+        let (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
+        let config = try scratch.write("boot.json", """
+            {"version": 1, "egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": true, "allow": ["198.18.0.10"]}}
+            """)
+        let hostile = try SpawnedProcess("/usr/bin/env", ["python3", UDPSandboxTests.standins + "/hostile_udp_parent.py", vsock + "/3-8002"])
+        defer { kill(hostile.pid, SIGKILL); _ = hostile.wait(timeout: .seconds(5)) }
+        #expect(eventually { FileManager.default.fileExists(atPath: vsock + "/3-8002") })
+        let app = """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+            for message in (b"one", b"two"):
+                s.sendto(message, ("198.18.0.10", 5000))
+                try:
+                    print(s.recvfrom(100))
+                except OSError as error:
+                    print("error:", error)
+            s.settimeout(0.5)
+            try:
+                print("more:", s.recvfrom(100))
+            except OSError:
+                print("nothing more")
+            """
+        let script = try scratch.write("app.py", app)
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "python3", script], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        let result = enclave.wait(timeout: .seconds(60))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        let log = result?.stderr ?? "", output = result?.stdout ?? ""
+        #expect(output == "(b'the real answer', ('198.18.0.10', 5000))\n(b'after reconnecting', ('198.18.0.10', 5000))\nnothing more\n",
+                "\(output)\n\(log)")
+        #expect(log.contains("closed the stream to the parent, which sent unknown frame type 9"), "\(log)")
+        #expect(log.contains("10000 for no open flow") && log.contains("1 streams closed on a protocol error"), "\(log)")
+    }
+}

@@ -62,6 +62,20 @@ import TestSupport
         #expect(!refused.appMayUseVsock)
     }
 
+    /// egress.udp: off unless asked for; `true` takes the vsock port after egress.vsock_port,
+    /// 60 s idle and 1024 flows; an object replaces only what it names.
+    @Test func udpDefaults() throws {
+        let off = try BootConfigLoader.decode(Array(withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": true}"#).utf8))
+        #expect(off.egress?.udp == nil)
+        let on = try BootConfigLoader.decode(Array(withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": true}"#).utf8))
+        let udp = try #require(on.egress?.udp)
+        #expect(udp.vsockPort == 8002 && udp.idleSeconds == 60 && udp.maxFlows == 1024)
+        let tuned = try BootConfigLoader.decode(Array(withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": {"vsock_port": 9200, "max_flows": 16}}"#).utf8))
+        #expect(tuned.egress?.udp?.vsockPort == 9200 && tuned.egress?.udp?.maxFlows == 16 && tuned.egress?.udp?.idleSeconds == 60)
+        let explicitlyOff = try BootConfigLoader.decode(Array(withBase(#""egress": {"port": 3128, "vsock_port": 8001, "udp": false}"#).utf8))
+        #expect(explicitlyOff.egress?.udp == nil)
+    }
+
     /// control and clock: off unless asked for; the clock's interval defaults to 300 s.
     @Test func controlAndClockDefaults() throws {
         let none = try BootConfigLoader.decode(Array(withBase("").utf8))

@@ -47,6 +47,8 @@ public final class UDPCapture: Service, @unchecked Sendable {
     private var waiting: [UDPFrame] = []
     private var waitingBytes = 0
     private var sweep: RepeatedTask?
+    /// Set by `stop`: the stream's end is ours then, not news.
+    private var stopping = false
 
     public init(device: TunDevice, parent: Endpoint, parentDescription: String, maxFlows: Int, idleSeconds: Int,
                 policy: EgressPolicy, names: @escaping @Sendable (IPv4Address) -> [String], logger: Logger) {
@@ -90,6 +92,7 @@ public final class UDPCapture: Service, @unchecked Sendable {
     public func stop() {
         let closing = try? loop.submit { [self] () -> [Channel] in
             sweep?.cancel()
+            stopping = true
             return [deviceChannel, link].compactMap { $0 }
         }.wait()
         for channel in closing ?? [] { try? channel.close().wait() }
@@ -261,7 +264,7 @@ public final class UDPCapture: Service, @unchecked Sendable {
         guard link === channel else { return }
         link = nil
         let lost = table.removeAll()
-        if lost > 0 { logger.info("the stream to the parent ended; \(lost) open flows closed (the app's next datagram opens them again)") }
+        if lost > 0, !stopping { logger.info("the stream to the parent ended; \(lost) open flows closed (the app's next datagram opens them again)") }
     }
 
     // MARK: - Upkeep

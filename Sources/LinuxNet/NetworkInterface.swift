@@ -65,6 +65,12 @@ public struct NetworkInterface {
         try withLink { Int(rtnl_link_get_mtu($0)) }
     }
 
+    /// Packets the kernel dropped on their way out through this interface (a TUN device's
+    /// queue full because its reader fell behind).
+    public func transmitDrops() throws(NetlinkError) -> UInt64 {
+        try withLink { rtnl_link_get_stat($0, RTNL_LINK_TX_DROPPED) }
+    }
+
     /// Sets IFF_UP (a no-op when it is up already), and the MTU when one is given.
     public func bringUp(mtu: Int? = nil) throws(NetlinkError) {
         let operation = "bringing \(name) up" + (mtu.map { " with mtu \($0)" } ?? "")

@@ -95,8 +95,11 @@ public final class UDPCapture: Service, @unchecked Sendable {
             stopping = true
             return [deviceChannel, link].compactMap { $0 }
         }.wait()
+        // Datagrams the kernel dropped before they reached us (the device's queue was full):
+        // read before the device goes.
+        let kernelDrops = try? NetworkInterface(named: device.name).transmitDrops()
         for channel in closing ?? [] { try? channel.close().wait() }
-        logger.info("\(counters.snapshot)")
+        logger.info("\(counters.snapshot)\(kernelDrops.map { "; \($0) dropped by the kernel at \(device.name)'s queue" } ?? "")")
     }
 
     // MARK: - From the app
@@ -108,7 +111,10 @@ public final class UDPCapture: Service, @unchecked Sendable {
             counters.count(\.notCarried)
             return
         }
-        let payload = packet.getSlice(at: packet.readerIndex + range.lowerBound, length: range.count)!
+        // A copy of its own size: a slice would keep the whole 64 KiB read buffer alive while
+        // the frame waits in the stream's write buffer, whose water marks count only the slice.
+        var payload = deviceChannel?.allocator.buffer(capacity: range.count) ?? ByteBuffer()
+        packet.withUnsafeReadableBytes { payload.writeBytes(UnsafeRawBufferPointer(rebasing: $0[range])) }
         let key = FlowTable.Key(app: app, destination: destination)
         let now = NIODeadline.now()
         if let flow = table.active(key, now: now) {

@@ -43,6 +43,9 @@ final class ParentUDPSession: ChannelInboundHandler, @unchecked Sendable {
     private var flows: [UInt32: Flow] = [:]
     private var stream: Channel?
     private var sweep: RepeatedTask?
+    /// Sockets written to since the last flush: one flush each per batch of frames read, so
+    /// that NIO hands a socket's datagrams to the kernel together (sendmmsg).
+    private var unflushed: [ObjectIdentifier: Channel] = [:]
 
     init(settings: Settings) { self.settings = settings }
 
@@ -102,6 +105,8 @@ final class ParentUDPSession: ChannelInboundHandler, @unchecked Sendable {
         }
         DatagramBootstrap(group: context.eventLoop)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: IPv4Packet.maximumPayload + 1))
+            // Room for a batch of frames' datagrams between flushes; past it they are dropped.
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AnswerHandler(session: self, id: id)) }
             }
@@ -116,6 +121,7 @@ final class ParentUDPSession: ChannelInboundHandler, @unchecked Sendable {
                     flow.socket = socket
                     for payload in flow.waiting { sendOn(socket, payload) }
                     flow.waiting = []
+                    socket.flush()
                 case .failure(let error):
                     guard flows[id] === flow else { return }
                     flows[id] = nil
@@ -130,7 +136,14 @@ final class ParentUDPSession: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         counters.datagram(\.datagramsOut, \.bytesOut, size: payload.readableBytes)
-        socket.writeAndFlush(payload, promise: nil)
+        socket.write(payload, promise: nil)
+        unflushed[ObjectIdentifier(socket)] = socket
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        for socket in unflushed.values { socket.flush() }
+        unflushed.removeAll(keepingCapacity: true)
+        context.fireChannelReadComplete()
     }
 
     private func refuse(_ id: UInt32, _ destination: UDPEndpoint, _ reason: String) {

@@ -33,7 +33,7 @@ import Testing
             "vsock:any:8000 enclave-init parent hosts[0].vsock_port",
             "vsock:any:8002 enclave-init parent hosts[1].vsock_port",
             "vsock:any:20000 enclave-init parent hosts[2].vsock_port",
-            "vsock:any:8001 enclave-init parent egress.vsock_port",
+            "vsock:any:8001 enclave-init parent egress.vsock_port", "vsock:any:8011 enclave-init parent egress.udp",
             "tcp:0.0.0.0:80 enclave-init parent ingress[0].host_port",
             "vsock:any:9100 enclave-init parent logs.vsock_port",
             "vsock:any:9101 enclave-init parent status.vsock_port",

@@ -7,7 +7,7 @@ import TestSupport
 /// answers Recipient with `openssl cms` envelopes to the key in the attestation document; boto3
 /// as the app's SDK. The NSM is a stand-in over ENCLAVE_INIT_NSM_SOCKET (this machine has no
 /// /dev/nsm; its documents are unsigned and prove nothing, the qemu and nitro tiers are where
-/// a device answers). boto3, the AWS CLI (1.x) and the AWS SDK for Ruby are the app's clients. Both stand-ins are in standins/kms_standin.py.
+/// a device answers). boto3, the AWS CLI (1.x), the AWS SDK for Ruby and the AWS SDK for Java (1.x and 2.x) are the app's clients. Both stand-ins are in standins/kms_standin.py.
 @Suite(.serialized) struct KMSSandboxTests {
     let scratch: TemporaryDirectory
     let vsock: String
@@ -25,6 +25,12 @@ import TestSupport
 
     /// The AWS SDK for Ruby that scripts/install-deps unpacks: the file holds its RUBYLIB.
     static let rubySDK = "/var/cache/enclave-init-peers/ruby-aws-sdk/rubylib"
+    /// The AWS SDKs for Java (1.x's bundle jar, and 2.x inside SageMaker Feature Store's jar) that
+    /// scripts/install-deps fetches, and the apps that use them.
+    static let javaSDK = "/var/cache/enclave-init-peers/aws-java-sdk/aws-java-sdk-bundle-1.11.901.jar"
+    static let javaSDK2 = "/var/cache/enclave-init-peers/aws-java-sdk2/sagemaker-feature-store-spark-sdk.jar"
+    static let javaApp = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("standins/KmsThroughEndpoint.java").path
+    static let javaApp2 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("standins/KmsThroughEndpointV2.java").path
 
     struct KMSInfo {
         var port: Int, ca: String, otherCA: String, accessKeyID: String, secretAccessKey: String, keyID: String
@@ -156,14 +162,17 @@ import TestSupport
         '''
         ruby = subprocess.run(["/usr/bin/ruby", "-e", ruby_script, key], env=dict(os.environ, RUBYLIB=open(sys.argv[3]).read().strip()),
                               check=True, capture_output=True, text=True)
+        # The AWS SDK for Java, 1.x and 2.x, unmodified: a data key, Decrypt of its blob, KMS's error.
+        java = subprocess.run(["java", "-cp", sys.argv[4], sys.argv[5], key], check=True, capture_output=True, text=True)
+        java2 = subprocess.run(["java", "-cp", sys.argv[6], sys.argv[7], key], check=True, capture_output=True, text=True)
         json.dump({"endpoint": os.environ["AWS_ENDPOINT_URL_KMS"], "cli_decrypted": cli_decrypted, "cli_random": cli_random,
-                   "ruby": json.loads(ruby.stdout), "decrypted": opened["Plaintext"].decode(),
+                   "ruby": json.loads(ruby.stdout), "java": json.loads(java.stdout.strip().splitlines()[-1]), "java2": json.loads(java2.stdout.strip().splitlines()[-1]), "decrypted": opened["Plaintext"].decode(),
                    "recipient_field": "CiphertextForRecipient" in opened, "data_key": len(data_key["Plaintext"]),
                    "data_key_matches": again == data_key["Plaintext"], "random": len(random["Plaintext"]), "error": error},
                   open(sys.argv[1], "w"))
         """
 
-    @Test func boto3TheCLIAndRubysSDKThroughTheSDKEndpointEncryptDecryptAndGetTheirPlaintexts() throws {
+    @Test func boto3TheCLIRubysAndJavasSDKsThroughTheSDKEndpointEncryptDecryptAndGetTheirPlaintexts() throws {
         let (info, standins) = try standins(plaintexts: "{}")
         defer { _ = stopAll(standins) }
         // Credentials from IMDSv2 this time (a stand-in on loopback), not the environment.
@@ -175,7 +184,11 @@ import TestSupport
         let config = try config(info, proxy: true, secrets: "")
         let parent = try parent(config, info, credentials: ["ENCLAVE_INIT_IMDS_ENDPOINT": "127.0.0.1:\(try String(contentsOfFile: imdsPort, encoding: .utf8))"])
         let out = scratch.path + "/boto3.json"
-        let result = try boot(config, app: [Self.python, "-c", Self.boto3App, out, info.keyID, Self.rubySDK])
+        for jar in [Self.javaSDK, Self.javaSDK2] {
+            try #require(FileManager.default.fileExists(atPath: jar), "\(jar) (the AWS SDK for Java) is missing: run scripts/install-deps")
+        }
+        let result = try boot(config, app: [Self.python, "-c", Self.boto3App, out, info.keyID, Self.rubySDK, Self.javaSDK, Self.javaApp,
+                                             Self.javaSDK2, Self.javaApp2])
         Sandbox.expectEnded(result, .pid1, withCode: 0)
         let log = result?.stderr ?? ""
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any], "\(log)")
@@ -190,6 +203,12 @@ import TestSupport
         #expect(answer["cli_random"] as? Int == 16)
         let ruby = answer["ruby"] as? [String: Any]
         #expect(ruby?["length"] as? Int == 32 && ruby?["matches"] as? Bool == true, "\(answer)")
+        let java = answer["java"] as? [String: Any]
+        #expect(java?["length"] as? Int == 32 && java?["matches"] as? Bool == true, "\(answer)")
+        #expect(java?["error"] as? String == "InvalidCiphertextException", "\(answer)")
+        let java2 = answer["java2"] as? [String: Any]
+        #expect(java2?["length"] as? Int == 32 && java2?["matches"] as? Bool == true, "\(answer)")
+        #expect(java2?["error"] as? String == "InvalidCiphertextException", "\(answer)")
         let parentLog = stopAll([parent]).first??.stderr ?? ""
         #expect(parentLog.contains("kms credentials: role enclave-role credentials, expiring"), "\(parentLog)")
         #expect(!parentLog.contains(info.secretAccessKey))

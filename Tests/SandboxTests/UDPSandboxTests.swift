@@ -118,6 +118,74 @@ import TestSupport
         #expect(log.contains("udp: out ") && parentLog.contains("udp: out "), "\(log)\n\(parentLog)")
     }
 
+    /// The flow table's bounds, end to end: past max_flows the flow idle longest is closed,
+    /// idle flows are closed on their own, and a socket whose flow was closed just opens a new
+    /// one with its next datagram (its answers keep coming).
+    @Test func flowsPastTheBoundAndIdleOnesAreClosedAndComeBackOnDemand() throws {
+        let config = try scratch.write("boot.json", """
+            {"version": 1,
+             "egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": {"idle_seconds": 1, "max_flows": 2},
+                        "allow": ["198.18.0.10"]}}
+            """)
+        let parent = try Sandbox.startParent(["--config", config], hostsFile: try Sandbox.privateHostsFile(),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
+                                             prelude: "ip addr add 198.18.0.10/32 dev lo\n\(Self.python) \(Self.standins)/udp_peers.py serve 198.18.0.10 &\n")
+        #expect(eventually { parent.stderrSoFar.contains("listening: udp") }, "\(parent.stderrSoFar)")
+        usleep(500_000)
+        let app = try scratch.write("app.py", """
+            import socket, time
+            def echo(sock, text):
+                sock.sendto(text.encode(), ("198.18.0.10", 7000))
+                try:
+                    return sock.recv(100).decode()
+                except OSError as error:
+                    return "error: %s" % error
+            sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+            for sock in sockets: sock.settimeout(3)
+            print([echo(sock, "first %d" % index) for index, sock in enumerate(sockets)])  # the third evicts the first
+            time.sleep(3.5)  # the other two go idle
+            print([echo(sockets[0], "again 0")])
+            """)
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "python3", app], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        let result = enclave.wait(timeout: .seconds(60))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        kill(parent.pid, SIGTERM)
+        _ = parent.wait(timeout: .seconds(10))
+        let log = result?.stderr ?? "", output = result?.stdout ?? ""
+        #expect(output == "['first 0', 'first 1', 'first 2']\n['again 0']\n", "\(output)\n\(log)")
+        let counters = log.split(separator: "\n").last { $0.contains("udp: out ") }.map(String.init) ?? ""
+        #expect(counters.contains("4 flows opened (") && counters.contains(", 1 evicted)"), "\(counters)")
+        #expect(Self.counter("expired", in: log.replacingOccurrences(of: "(", with: " ")) >= 2, "\(counters)")
+    }
+
+    /// The parent half checks each flow with its own copy of the policy: when its file denies
+    /// what the enclave's allows, the flow is refused there, and the app still fails at once.
+    @Test func theParentsOwnCheckRefusesAFlowTheEnclaveAllowed() throws {
+        let enclaveConfig = try scratch.write("enclave.json", """
+            {"version": 1, "egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": true, "allow": ["198.18.0.0/24"]}}
+            """)
+        let parentConfig = try scratch.write("parent.json", """
+            {"version": 1, "egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": true, "allow": ["198.18.0.0/24"],
+                                      "deny": ["198.18.0.10:7000"]}}
+            """)
+        let parent = try Sandbox.startParent(["--config", parentConfig], hostsFile: try Sandbox.privateHostsFile(),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
+                                             prelude: "ip addr add 198.18.0.10/32 dev lo\n\(Self.python) \(Self.standins)/udp_peers.py serve 198.18.0.10 &\n")
+        #expect(eventually { parent.stderrSoFar.contains("listening: udp") }, "\(parent.stderrSoFar)")
+        usleep(500_000)
+        let enclave = try Sandbox.start(.pid1, ["--config", enclaveConfig, "--", Self.python, Self.standins + "/udp_peers.py", "refused", "198.18.0.10", "7000"],
+                                        environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        let result = enclave.wait(timeout: .seconds(60))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        kill(parent.pid, SIGTERM)
+        let parentLog = parent.wait(timeout: .seconds(10))?.stderr ?? ""
+        let log = result?.stderr ?? "", output = result?.stdout ?? ""
+        #expect(output.hasPrefix("error: ConnectionRefusedError 111\nseconds: 0."), "\(output)\n\(log)")
+        #expect(log.contains("udp: the parent refused") && log.contains("-> 198.18.0.10:7000: egress policy (parent): 198.18.0.10:7000 is denied by \"198.18.0.10:7000\""), "\(log)")
+        #expect(log.contains("1 refused by the parent"), "\(log)")
+        #expect(parentLog.contains("udp: refused 198.18.0.10:7000: egress policy (parent)"), "\(parentLog)")
+    }
+
     /// "N dropped" from a half's shutdown line.
     static func counter(_ name: String, in log: String) -> Int {
         guard let line = log.split(separator: "\n").last(where: { $0.contains("udp: out ") }),

@@ -56,7 +56,7 @@ struct ParentRunner {
     /// again and the command fails (70).
     func serve(_ services: [any Service], streams: StreamOptions? = nil, source: String) throws {
         guard !services.isEmpty else {
-            logger.error("\(source): nothing to serve (no hosts[], ingress[], egress, dns, clock, logs or status)")
+            logger.error("\(source): nothing to serve (no hosts[], ingress[], egress, dns, clock, kms, logs or status)")
             throw CommandExit(InitExitCode.bootStepFailed)
         }
         let running: RunningServices

@@ -25,6 +25,11 @@ struct ParentServeCommand: Command {
         vsock_port; the enclave is --enclave-cid N, or --enclave-name NAME looked up with \
         `nitro-cli describe-enclaves` when connections arrive (under ENCLAVE_INIT_VSOCK_DIR: CID 16 \
         unless given).
+        egress: serve CONNECT on vsock_port under the policy (checked again here, every address a \
+        name resolves to included); with egress.udp, also send the enclave's UDP flows from \
+        sockets of this machine after the same checks, and carry their answers back.
+        kms: serve the role's credentials (this process's AWS_* variables, else IMDSv2) on \
+        credentials.vsock_port.
         logs: listen on vsock_port and print the enclave's log records to stdout, one line each, \
         prefixed "init  | ", "stdout| " or "stderr| ". status: listen on vsock_port and log every \
         status event (JSON); with --exit-with-enclave, exit with the enclave's exit code once it \

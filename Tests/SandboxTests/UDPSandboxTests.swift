@@ -102,10 +102,12 @@ import TestSupport
         let refused = scratch.text("out/dig-refused")
         #expect(refused.contains("connection refused") && !refused.contains("203.0.113.7"), "\(refused)")
         #expect(scratch.text("out/quic") == "status 200\nbody quic says hello to /through-the-tun\n", "\(scratch.text("out/quic"))")
-        // Fire and forget: every datagram that was not counted as dropped arrived.
+        // Fire and forget, at a pace this path keeps up with: nearly all arrive, and never more
+        // than were sent less those the halves counted as dropped (the receiving socket's own
+        // buffer, which neither half sees, is the only other place one could be lost).
         let received = Int(scratch.text("out/flood").replacingOccurrences(of: "received ", with: "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         let dropped = Self.counter("dropped", in: log) + Self.counter("dropped", in: parentLog)
-        #expect(received == 10_000 - dropped && received >= 9_000, "received \(received), dropped \(dropped): \(scratch.text("out/flood"))")
+        #expect(received <= 10_000 - dropped && received >= 9_500, "received \(received), dropped \(dropped): \(scratch.text("out/flood"))")
         print("udp sandbox: 10000 datagrams sent, \(received) received, \(dropped) dropped (counted)")
         for line in (log + parentLog).split(separator: "\n") where line.contains("udp: out ") { print("udp sandbox: \(line)") }
         #expect(scratch.text("out/echo-8k") == "intact\n", "\(scratch.text("out/echo-8k"))")

@@ -273,6 +273,13 @@ public final class UDPCapture: Service, @unchecked Sendable {
         if lost > 0, !stopping { logger.info("the stream to the parent ended; \(lost) open flows closed (the app's next datagram opens them again)") }
     }
 
+    /// Reading the device failed: no more UDP leaves the app (its datagrams go nowhere), which
+    /// the log must say, since nothing else will.
+    fileprivate func deviceFailed(_ error: Error) {
+        guard !stopping else { return }
+        logger.error("reading \(device.name) failed, UDP is no longer carried: \(error)")
+    }
+
     // MARK: - Upkeep
 
     private func expireIdleFlows() {
@@ -309,6 +316,11 @@ private final class DevicePacketHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         capture.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        capture.deviceFailed(error)
+        context.close(promise: nil)
     }
 }
 

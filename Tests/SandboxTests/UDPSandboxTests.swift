@@ -61,13 +61,17 @@ import TestSupport
                                 ip addr add 198.18.0.53/32 dev lo; ip addr add 198.18.0.54/32 dev lo
                                 dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=198.18.0.53 --listen-address=198.18.0.54 --bind-interfaces --user=root --pid-file=\(scratch.path)/dnsmasq2.pid --address=/udp-check.test/203.0.113.7 &
                                 \(Self.chronyd) -x -d -u root -f \(scratch.path)/chrony-server.conf > \(scratch.path)/chrony-server.log 2>&1 &
-                                \(Self.python) \(peers) serve 198.18.0.10 &
-                                \(Self.python) \(quic) serve 198.18.0.20 \(quicPort) \(certFile) \(keyFile) &
+                                \(Self.python) \(peers) serve 198.18.0.10 \(scratch.path)/peers.ready &
+                                \(Self.python) \(quic) serve 198.18.0.20 \(quicPort) \(certFile) \(keyFile) \(scratch.path)/quic.ready &
 
                                 """)
         let parent = try hosts.startParent(config: config, vsock: vsock, scratch: scratch)
         #expect(eventually { parent.stderrSoFar.contains("listening: udp") }, "\(parent.stderrSoFar)")
-        usleep(1_000_000) // chronyd's and aioquic's start
+        // Every server is up before the app asks (chronyd writes its pid file once it serves).
+        for ready in ["quic.ready", "chrony-server.pid", "dnsmasq2.pid", "peers.ready"] {
+            #expect(eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: scratch.path + "/" + ready) }, "\(ready)")
+        }
+        usleep(200_000)
 
         let py = Self.python
         let app = """
@@ -131,9 +135,9 @@ import TestSupport
             """)
         let parent = try Sandbox.startParent(["--config", config], hostsFile: try Sandbox.privateHostsFile(),
                                              environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
-                                             prelude: "ip addr add 198.18.0.10/32 dev lo\n\(Self.python) \(Self.standins)/udp_peers.py serve 198.18.0.10 &\n")
+                                             prelude: "ip addr add 198.18.0.10/32 dev lo\n\(Self.python) \(Self.standins)/udp_peers.py serve 198.18.0.10 \(scratch.path)/peers.ready &\n")
         #expect(eventually { parent.stderrSoFar.contains("listening: udp") }, "\(parent.stderrSoFar)")
-        usleep(500_000)
+        #expect(eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: scratch.path + "/peers.ready") })
         let app = try scratch.write("app.py", """
             import socket, time
             def echo(sock, text):
@@ -172,9 +176,9 @@ import TestSupport
             """)
         let parent = try Sandbox.startParent(["--config", parentConfig], hostsFile: try Sandbox.privateHostsFile(),
                                              environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
-                                             prelude: "ip addr add 198.18.0.10/32 dev lo\n\(Self.python) \(Self.standins)/udp_peers.py serve 198.18.0.10 &\n")
+                                             prelude: "ip addr add 198.18.0.10/32 dev lo\n\(Self.python) \(Self.standins)/udp_peers.py serve 198.18.0.10 \(scratch.path)/peers.ready &\n")
         #expect(eventually { parent.stderrSoFar.contains("listening: udp") }, "\(parent.stderrSoFar)")
-        usleep(500_000)
+        #expect(eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: scratch.path + "/peers.ready") })
         let enclave = try Sandbox.start(.pid1, ["--config", enclaveConfig, "--", Self.python, Self.standins + "/udp_peers.py", "refused", "198.18.0.10", "7000"],
                                         environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
         let result = enclave.wait(timeout: .seconds(60))

@@ -1,6 +1,7 @@
 """An HTTP/3 GET over QUIC with aioquic (PyPI), a QUIC stack nobody here wrote.
 
-  serve ADDRESS PORT CERT KEY   answers every GET with "quic says hello to PATH"
+  serve ADDRESS PORT CERT KEY [READY]   answers every GET with "quic says hello to PATH"; creates
+                                        the file READY once it listens
   get HOST PORT CAFILE PATH     prints the status and the body, or the error
 """
 import asyncio
@@ -59,10 +60,12 @@ class Client(QuicConnectionProtocol):
                 self.done.set_result(True)
 
 
-async def run_server(address, port, cert, key):
+async def run_server(address, port, cert, key, ready=None):
     configuration = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN)
     configuration.load_cert_chain(cert, key)
     await serve(address, int(port), configuration=configuration, create_protocol=Server)
+    if ready:
+        open(ready, "w").close()
     await asyncio.Future()
 
 
@@ -77,7 +80,7 @@ async def run_client(host, port, cafile, path):
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        asyncio.run(run_server(*sys.argv[2:6]))
+        asyncio.run(run_server(*sys.argv[2:7]))
     else:
         try:
             asyncio.run(asyncio.wait_for(run_client(*sys.argv[2:6]), 20))

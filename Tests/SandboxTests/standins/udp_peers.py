@@ -1,7 +1,7 @@
 """UDP peers for the egress.udp sandbox tests, both sides.
 
 Servers (in the parent's network namespace, the test's "internet"):
-  serve ADDRESS   echo on :7000, a counter on :9999 (a datagram "report" gets the count back),
+  serve ADDRESS [READY]   (READY: a file made once every socket is bound) echo on :7000, a counter on :9999 (a datagram "report" gets the count back),
                   and on :7001 a server that answers each datagram twice: first from another
                   port (:7002), which the app must never see, then from :7001 itself.
 Clients (the app in the enclave, with no proxy settings: the TUN device captures them):
@@ -17,7 +17,7 @@ import threading
 import time
 
 
-def serve(address):
+def serve(address, ready=None):
     echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     echo.bind((address, 7000))
     counter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -51,6 +51,8 @@ def serve(address):
 
     for target in (run_echo, run_counter, run_wrong_port):
         threading.Thread(target=target, daemon=True).start()
+    if ready:
+        open(ready, "w").close()
     threading.Event().wait()
 
 
@@ -105,6 +107,6 @@ def client(command, host, port, extra):
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(sys.argv[2])
+        serve(*sys.argv[2:4])
     else:
         client(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)

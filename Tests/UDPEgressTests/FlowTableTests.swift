@@ -55,4 +55,43 @@ import Testing
         #expect(table.removeAll() == 2)
         #expect(table.count == 0 && table.active(key(1), now: start) == nil)
     }
+
+    /// The recency list against the plain rule it keeps cheap (evict the least recently
+    /// active, expire everything idle), over a long random run of opens, touches and removals.
+    @Test func theRecencyListAgreesWithAPlainScan() {
+        var table = FlowTable(capacity: 8, idle: .seconds(10))
+        var model: [FlowTable.Key: (id: UInt32, last: Int64, order: Int)] = [:]
+        var generator = SystemRandomNumberGenerator()
+        var clock: Int64 = 0, order = 0
+        for _ in 0..<5_000 {
+            clock += Int64.random(in: 0...2, using: &generator)
+            order += 1
+            let now = start + .seconds(clock)
+            let key = self.key(UInt16.random(in: 1...20, using: &generator))
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0:
+                let expired = Set(table.expire(now: now).map(\.key))
+                let idle = Set(model.filter { clock - $0.value.last >= 10 }.keys)
+                #expect(expired == idle)
+                for key in idle { model[key] = nil }
+            case 1:
+                if let id = model[key]?.id {
+                    #expect(table.remove(id)?.key == key)
+                    model[key] = nil
+                }
+            default:
+                if table.active(key, now: now) != nil {
+                    model[key]!.last = clock
+                    model[key]!.order = order
+                } else {
+                    let oldest = model.count >= 8 ? model.min { $0.value.order < $1.value.order }?.key : nil
+                    let (flow, evicted) = table.open(key, name: "", now: now)
+                    #expect(evicted?.key == oldest)
+                    if let oldest { model[oldest] = nil }
+                    model[key] = (flow.id, clock, order)
+                }
+            }
+            #expect(table.count == model.count)
+        }
+    }
 }

@@ -136,7 +136,7 @@ let package = Package(
         ]),
 
         // Enclave images (EIF): the format, its CRC and PCRs, writing and describing them.
-        .target(name: "EnclaveImage", dependencies: ["CZlib", "DocumentReading", "Commands", "ConsoleLog"]),
+        .target(name: "EnclaveImage", dependencies: ["CZlib", "COpenSSL", "DocumentReading", "Commands", "ConsoleLog"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // KMS with attestation: the enclave's RSA key and its CMS envelopes, SigV4, TLS to KMS

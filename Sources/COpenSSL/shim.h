@@ -1,5 +1,6 @@
 // OpenSSL (libssl, libcrypto): TLS to KMS, the enclave's RSA key, the CMS envelope KMS
-// answers with, and SigV4's HMAC-SHA256. Linked statically into the image binary.
+// answers with, SigV4's HMAC-SHA256, and the SHA-384 and SHA-256 digests of enclave images.
+// Linked statically into the image binary.
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The hand-written SHA-384 against FIPS 180-4's examples and against coreutils' sha384sum.
+/// The streaming SHA-384 (OpenSSL's EVP, fed in pieces) against FIPS 180-4's examples and coreutils' sha384sum.
 @Suite struct SHA384Tests {
     private func hex(_ bytes: [UInt8]) -> String { Measurements.hex(bytes) }
 

@@ -111,19 +111,16 @@ public final class UDPCapture: Service, @unchecked Sendable {
             counters.count(\.notCarried)
             return
         }
-        // A copy of its own size: a slice would keep the whole 64 KiB read buffer alive while
-        // the frame waits in the stream's write buffer, whose water marks count only the slice.
-        var payload = deviceChannel?.allocator.buffer(capacity: range.count) ?? ByteBuffer()
-        packet.withUnsafeReadableBytes { payload.writeBytes(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        let size = range.count, frame = UDPFrame.headerLength + size
         let key = FlowTable.Key(app: app, destination: destination)
         let now = NIODeadline.now()
         if let flow = table.active(key, now: now) {
-            guard canSend(Self.frameBytes(payload)) else {
+            guard canSend(frame) else {
                 counters.count(\.dropped)
                 return
             }
-            send(.datagram(flow: flow.id, payload: payload))
-            counters.datagram(\.datagramsOut, \.bytesOut, size: payload.readableBytes)
+            send(.datagram(flow: flow.id, payload: Self.payload(of: packet, at: range, allocator: deviceChannel?.allocator)))
+            counters.datagram(\.datagramsOut, \.bytesOut, size: size)
             return
         }
         let captured = CapturedConnection(address: destination.address, port: destination.port, names: names(destination.address))
@@ -133,11 +130,11 @@ public final class UDPCapture: Service, @unchecked Sendable {
             if let held = refusals.admit() {
                 logger.info("refused \(app.port) -> \(destination): \(reason)\(held > 0 ? " (and \(held) more refusals)" : "")")
             }
-            writeToDevice(IPv4Packet.portUnreachable(app: app, flowDestination: destination, payloadLength: payload.readableBytes))
+            writeToDevice(IPv4Packet.portUnreachable(app: app, flowDestination: destination, payloadLength: size))
         case .ask(let allowed):
             let name: String
             if case .name = allowed.host { name = allowed.hostText } else { name = "" }
-            guard canSend(Self.frameBytes(payload) + UDPFrame.headerLength + 7 + name.utf8.count) else {
+            guard canSend(frame + UDPFrame.headerLength + 7 + name.utf8.count) else {
                 counters.count(\.dropped)
                 return
             }
@@ -148,12 +145,19 @@ public final class UDPCapture: Service, @unchecked Sendable {
                 send(.close(flow: evicted.id))
             }
             send(.open(flow: flow.id, destination: destination, name: name))
-            send(.datagram(flow: flow.id, payload: payload))
-            counters.datagram(\.datagramsOut, \.bytesOut, size: payload.readableBytes)
+            send(.datagram(flow: flow.id, payload: Self.payload(of: packet, at: range, allocator: deviceChannel?.allocator)))
+            counters.datagram(\.datagramsOut, \.bytesOut, size: size)
         }
     }
 
-    private static func frameBytes(_ payload: ByteBuffer) -> Int { UDPFrame.headerLength + payload.readableBytes }
+    /// The datagram's payload in a buffer of its own size, made only once it is sure to be sent:
+    /// a slice would keep the whole 64 KiB read buffer alive while the frame waits in the
+    /// stream's write buffer, whose water marks count only the slice.
+    private static func payload(of packet: ByteBuffer, at range: Range<Int>, allocator: ByteBufferAllocator?) -> ByteBuffer {
+        var payload = allocator?.buffer(capacity: range.count) ?? ByteBuffer()
+        packet.withUnsafeReadableBytes { payload.writeBytes(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        return payload
+    }
 
     /// Whether a frame of `bytes` may go now: the stream is not backed up, or (while it
     /// connects) the frames held for it stay within their bound.
@@ -165,20 +169,14 @@ public final class UDPCapture: Service, @unchecked Sendable {
     private func send(_ frame: UDPFrame) {
         guard let link else {
             waiting.append(frame)
-            waitingBytes += Self.size(frame)
+            waitingBytes += frame.maximumSize
             connect()
             return
         }
-        var buffer = link.allocator.buffer(capacity: Self.size(frame))
+        var buffer = link.allocator.buffer(capacity: frame.maximumSize)
         frame.write(to: &buffer)
         link.write(buffer, promise: nil)
     }
-
-    private static func size(_ frame: UDPFrame) -> Int {
-        if case .datagram(_, let payload) = frame { return headerLength + payload.readableBytes }
-        return UDPFrame.headerLength + 7 + 255
-    }
-    private static let headerLength = UDPFrame.headerLength
 
     /// After a batch of packets from the device: one flush for all their frames.
     fileprivate func flush() { link?.flush() }

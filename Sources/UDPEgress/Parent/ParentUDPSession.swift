@@ -156,7 +156,7 @@ final class ParentUDPSession: ChannelInboundHandler, @unchecked Sendable {
 
     private func send(_ frame: UDPFrame) {
         guard let stream else { return }
-        var buffer = stream.allocator.buffer(capacity: UDPFrame.headerLength + 64)
+        var buffer = stream.allocator.buffer(capacity: frame.maximumSize)
         frame.write(to: &buffer)
         stream.writeAndFlush(buffer, promise: nil)
     }
@@ -171,8 +171,9 @@ final class ParentUDPSession: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         counters.datagram(\.datagramsIn, \.bytesIn, size: payload.readableBytes)
-        var buffer = stream.allocator.buffer(capacity: UDPFrame.headerLength + payload.readableBytes)
-        UDPFrame.datagram(flow: id, payload: payload).write(to: &buffer)
+        let frame = UDPFrame.datagram(flow: id, payload: payload)
+        var buffer = stream.allocator.buffer(capacity: frame.maximumSize)
+        frame.write(to: &buffer)
         stream.write(buffer, promise: nil)
     }
 

@@ -52,6 +52,17 @@ public enum UDPFrame: Equatable, Sendable {
         }
     }
 
+    /// At least the frame's size on the wire (exact for a datagram; the largest an open or a
+    /// refusal can be otherwise): what a buffer for it reserves, and what a bound counts.
+    var maximumSize: Int {
+        switch self {
+        case .datagram(_, let payload): return Self.headerLength + payload.readableBytes
+        case .open: return Self.headerLength + 7 + 255
+        case .refused: return Self.headerLength + Self.maximumReason
+        case .close, .unreachable: return Self.headerLength
+        }
+    }
+
     /// The frame's bytes, appended to `buffer`.
     public func write(to buffer: inout ByteBuffer) {
         switch self {

@@ -251,7 +251,7 @@ let package = Package(
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
-        .testTarget(name: "KMSTests", dependencies: ["KMS", "Addressing", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
+        .testTarget(name: "KMSTests", dependencies: ["KMS", "Addressing", "BootConfig", "DocumentReading", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
         .testTarget(name: "ServicesTests", dependencies: [
             "Services", "Addressing",

@@ -8,12 +8,21 @@ public enum HTTPResponse {
         return phrases[status] ?? "Error"
     }
 
-    /// A response with `body`, then `Connection: close`.
+    /// A response with `body`, then `Connection: close`. A field that HeadWriter refuses (a
+    /// value passed on from elsewhere with a CR or LF in it) turns the whole answer into a 502
+    /// that names the field: nothing unsafe is written, and nothing is silently dropped.
     public static func bytes(status: Int, body: [UInt8], contentType: String, extra: [(String, String)] = []) -> [UInt8] {
-        var head = "HTTP/1.1 \(status) \(phrase(status))\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
-        for (name, value) in extra { head += "\(name): \(value)\r\n" }
-        head += "Connection: close\r\n\r\n"
-        return Array(head.utf8) + body
+        func head(_ status: Int, _ bodyCount: Int, _ contentType: String, _ extra: [(String, String)]) throws(HeadWriter.UnsafeField) -> [UInt8] {
+            let fields = [("Content-Type", contentType), ("Content-Length", String(bodyCount))] + extra + [("Connection", "close")]
+            return try HeadWriter.response(status: status, phrase: phrase(status), headers: fields.map { (name: $0.0, value: $0.1) })
+        }
+        do {
+            return try head(status, body.count, contentType, extra) + body
+        } catch {
+            let reason = Array("a field of the answer could not be written: \(error)\n".utf8)
+            // Only our own constant fields are left, which HeadWriter accepts.
+            return ((try? head(502, reason.count, "text/plain; charset=utf-8", [])) ?? []) + reason
+        }
     }
 
     /// A short response with a one-line reason (CR and LF in it become spaces).
@@ -25,7 +34,7 @@ public enum HTTPResponse {
     }
 
     /// The answer to a CONNECT that went through.
-    public static let established = Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)
+    public static let established = (try? HeadWriter.response(status: 200, phrase: "Connection established", headers: [])) ?? []
 
     /// The status code of a response head ("HTTP/1.1 200 ..."), if it has one.
     public static func status(of head: [UInt8]) -> Int? {

@@ -62,21 +62,51 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
         }
         if let error = text("Error") { throw Malformed(reason: error) }
         if let code = text("Code"), code != "Success" { throw Malformed(reason: "IMDS answered Code \(code)") }
-        guard let key = text("AccessKeyId"), !key.isEmpty, key.utf8.count <= 128,
-              key.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) }) else {
-            throw Malformed(reason: "no usable AccessKeyId")
-        }
-        guard let secret = text("SecretAccessKey"), !secret.isEmpty, secret.utf8.count <= 256 else {
-            throw Malformed(reason: "no usable SecretAccessKey")
-        }
+        guard let key = text("AccessKeyId") else { throw Malformed(reason: "no AccessKeyId") }
+        guard let secret = text("SecretAccessKey") else { throw Malformed(reason: "no SecretAccessKey") }
         var expiration: Int?
         if let stamp = text("Expiration") {
-            guard let seconds = parseISO8601(stamp) else { throw Malformed(reason: "Expiration \"\(stamp.prefix(40))\" is not an ISO 8601 UTC time") }
+            guard let seconds = parseISO8601(stamp) else {
+                throw Malformed(reason: "Expiration \"\(Self.printable(stamp, limit: 40))\" is not an ISO 8601 UTC time")
+            }
             expiration = seconds
         }
         let token = text("Token").flatMap { $0.isEmpty ? nil : $0 }
-        return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: token, expiration: expiration,
-                              source: source ?? text("Source") ?? "parent")
+        let label = source ?? text("Source").map { Self.printable($0, limit: 100) } ?? "parent"
+        let credentials = AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: token, expiration: expiration, source: label)
+        try credentials.validate()
+        return credentials
+    }
+
+    /// The longest session token taken (STS's are 400-2,000 characters today; AWS fixes no
+    /// size, so room to grow, within what the enclave reads from the parent).
+    public static let maximumTokenLength = 8192
+
+    /// Each part in its own alphabet and length, before any of it goes near a request: a key id
+    /// of upper-case letters and digits (16-128), a secret key (1-256) and a session token
+    /// (1-8,192) of visible ASCII only, so no CR, LF or other control character a parent could
+    /// use to write its own header or request into the enclave's. The reason names the field,
+    /// never its value.
+    public func validate() throws(Malformed) {
+        guard (16...128).contains(accessKeyID.utf8.count),
+              accessKeyID.utf8.allSatisfy({ (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) }) else {
+            throw Malformed(reason: "AccessKeyId is not 16-128 upper-case letters and digits")
+        }
+        try Self.check(secretAccessKey, field: "SecretAccessKey", maximum: 256)
+        if let sessionToken { try Self.check(sessionToken, field: "Token", maximum: Self.maximumTokenLength) }
+    }
+
+    private static func check(_ value: String, field: String, maximum: Int) throws(Malformed) {
+        guard (1...maximum).contains(value.utf8.count) else { throw Malformed(reason: "\(field) is empty or longer than \(maximum) characters") }
+        guard value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw Malformed(reason: "\(field) has a character outside visible ASCII (a CR, LF, space or control character): refused, it would go into a request header")
+        }
+    }
+
+    /// `text` with anything but visible ASCII and spaces dropped, at most `limit` long: for
+    /// parts that are only ever logged.
+    static func printable(_ text: String, limit: Int) -> String {
+        String(decoding: text.utf8.filter { (0x20...0x7E).contains($0) }.prefix(limit), as: UTF8.self)
     }
 
     /// "2026-12-07T19:13:00Z" (fractions of a second allowed and dropped).

@@ -2,6 +2,7 @@ import Addressing
 import BootConfig
 import DocumentReading
 import Glibc
+import HTTPHead
 
 /// Where a KMS call gets its credentials (the parent half, or a test's).
 public protocol CredentialsProviding: Sendable {
@@ -39,7 +40,8 @@ public struct KMSClient: Sendable {
                                                                         credentials: credentials, at: now())
         headers += signed.headers
         headers += [("Content-Length", String(body.count)), ("Connection", "close"), ("User-Agent", "enclave-init")]
-        let head = "POST / HTTP/1.1\r\n" + headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+        let head: [UInt8]
+        do { head = try HeadWriter.request(method: "POST", target: "/", headers: headers) } catch { throw .unsafeRequest("\(error)") }
 
         let fd: Int32
         switch route {
@@ -50,7 +52,7 @@ public struct KMSClient: Sendable {
             do { try TCPConnection.tunnel(fd: fd, to: settings.endpoint) } catch { close(fd); throw error }
         }
         let tls = try TLSStream(fd: fd, serverName: settings.endpoint.host, caFile: settings.caFile)
-        try tls.write(Array(head.utf8) + body)
+        try tls.write(head + body)
         var received: [UInt8] = []
         while true {
             let chunk = try tls.read()

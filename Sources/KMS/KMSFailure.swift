@@ -16,6 +16,9 @@ public enum KMSFailure: Error, Equatable, CustomStringConvertible {
     /// KMS's answer was not what the operation returns.
     case malformedResponse(String)
     case envelope(RecipientKey.Failure)
+    /// A request head could not be written: a field (named, never its value) has a CR, LF or
+    /// other byte an HTTP head cannot carry.
+    case unsafeRequest(String)
 
     public var description: String {
         switch self {
@@ -27,6 +30,7 @@ public enum KMSFailure: Error, Equatable, CustomStringConvertible {
         case .kms(let status, let type, let message): return "KMS refused (\(status) \(type)): \(message)"
         case .malformedResponse(let reason): return "KMS's answer is malformed: \(reason)"
         case .envelope(let failure): return failure.description
+        case .unsafeRequest(let reason): return "the request was not sent: \(reason)"
         }
     }
 }

@@ -27,10 +27,10 @@ import TestSupport
     }
 
     @Test func theTokenTheRoleAndItsCredentials() throws {
-        let document = #"{"Code": "Success", "AccessKeyId": "ASIAROLE", "SecretAccessKey": "s3cr3t", "Token": "t", "Expiration": "2030-01-01T00:00:00Z"}"#
+        let document = #"{"Code": "Success", "AccessKeyId": "ASIAROLE00000000", "SecretAccessKey": "s3cr3t", "Token": "t", "Expiration": "2030-01-01T00:00:00Z"}"#
         let (client, requests) = try imds([(200, "token-1"), (200, "app-role\n"), (200, document)])
         let credentials = try client.credentials()
-        #expect(credentials.accessKeyID == "ASIAROLE" && credentials.source == "role app-role")
+        #expect(credentials.accessKeyID == "ASIAROLE00000000" && credentials.source == "role app-role")
         #expect(credentials.description == "role app-role credentials, expiring 2030-01-01T00:00:00Z")
         let heads = requests()
         #expect(heads.count == 3)

@@ -109,7 +109,7 @@ import Testing
         let connection = CapturedConnection(address: IPv4Address("198.18.0.7")!, port: 443, names: ["api.example.com"])
         #expect(machine.captured(connection) == .dialParent)
         #expect(machine.state == .dialling(.captured(try! Destination.parse(authority: "api.example.com:443").get())))
-        #expect(machine.dialled() == .sendConnect(ProxyRequest.connectHead(to: try! Destination.parse(authority: "api.example.com:443").get())))
+        #expect(machine.dialled() == .sendConnect(try! ProxyRequest.connectHead(to: try! Destination.parse(authority: "api.example.com:443").get())))
         guard case .relay(let hand) = machine.parentAnswered(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)) else {
             Issue.record("not relayed"); return
         }

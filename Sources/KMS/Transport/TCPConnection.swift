@@ -1,5 +1,6 @@
 import Addressing
 import Glibc
+import HTTPHead
 
 /// A blocking TCP connection to an IPv4 address inside the enclave (an alias or the egress
 /// proxy), with send and receive timeouts on the socket: the boot step and the proxy's worker
@@ -29,8 +30,11 @@ enum TCPConnection {
 
     /// Through the egress proxy: CONNECT, and its answer must be 200.
     static func tunnel(fd: Int32, to endpoint: HostPort) throws(KMSFailure) {
-        let request = "CONNECT \(endpoint) HTTP/1.1\r\nHost: \(endpoint)\r\n\r\n"
-        guard BlockingIO.writeAll(fd, Array(request.utf8)) else { throw .unreachable("the egress proxy: \(String(cString: strerror(errno)))") }
+        let request: [UInt8]
+        do { request = try HeadWriter.request(method: "CONNECT", target: "\(endpoint)", headers: [("Host", "\(endpoint)")]) } catch {
+            throw .unsafeRequest("\(error)")
+        }
+        guard BlockingIO.writeAll(fd, request) else { throw .unreachable("the egress proxy: \(String(cString: strerror(errno)))") }
         var head: [UInt8] = []
         var byte: UInt8 = 0
         // Byte by byte: nothing past the proxy's head may be consumed (it is TLS's).

@@ -18,7 +18,7 @@ final class CredentialSource: Sendable {
     static let variables = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
 
     private enum Origin: Sendable {
-        case environment(AWSCredentials)
+        case environment(Result<AWSCredentials, KMSFailure>)
         case imds(Result<IMDSClient, KMSFailure>)
     }
 
@@ -30,7 +30,15 @@ final class CredentialSource: Sendable {
         self.logger = logger
         if let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty, let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty {
             let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-            origin = .environment(AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: token, expiration: nil, source: "environment"))
+            let credentials = AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: token, expiration: nil, source: "environment")
+            // The same alphabet the enclave checks: refused here with the variable's field named,
+            // rather than served and refused there.
+            do {
+                try credentials.validate()
+                origin = .environment(.success(credentials))
+            } catch {
+                origin = .environment(.failure(.noCredentials("this process's environment: \(error) (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")))
+            }
         } else {
             origin = .imds(IMDSClient.configured())
         }
@@ -38,7 +46,8 @@ final class CredentialSource: Sendable {
 
     var describe: String {
         switch origin {
-        case .environment: return "this process's environment (AWS_ACCESS_KEY_ID)"
+        case .environment(.success): return "this process's environment (AWS_ACCESS_KEY_ID)"
+        case .environment(.failure(let failure)): return "nowhere: \(failure)"
         case .imds(.success(let client)): return "the instance role (IMDSv2 at \(client.address):\(client.port))"
         case .imds(.failure(let failure)): return "nowhere: \(failure)"
         }
@@ -46,7 +55,7 @@ final class CredentialSource: Sendable {
 
     func current() -> Result<AWSCredentials, KMSFailure> {
         switch origin {
-        case .environment(let credentials): return .success(credentials)
+        case .environment(let credentials): return credentials
         case .imds(.failure(let failure)): return .failure(failure)
         case .imds(.success(let client)):
             if let copy = cached.withLockedValue({ $0 }), !copy.expires(within: Self.refreshMargin) { return .success(copy) }

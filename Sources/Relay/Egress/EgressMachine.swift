@@ -136,8 +136,13 @@ struct EgressMachine {
             let reached = remote.map { ", connected to \($0)" } ?? ""
             return .relay(Hand(toApp: HTTPResponse.established, decision: .allowed, note: "CONNECT \(origin.destination) allowed\(reached)"))
         }
-        state = .awaitingParent(origin)
-        return .sendConnect(ProxyRequest.connectHead(to: origin.destination))
+        do {
+            let head = try ProxyRequest.connectHead(to: origin.destination)
+            state = .awaitingParent(origin)
+            return .sendConnect(head)
+        } catch {
+            return refuse(.failed, 400, "CONNECT \(origin.destination) cannot be written: \(error)", reset: origin.isCaptured, closeUpstream: true)
+        }
     }
 
     /// `parent`: the enclave half's parent endpoint, named in the reason.
@@ -175,7 +180,12 @@ struct EgressMachine {
                 return .relay(Hand(toApp: answer, decision: .failed, note: "\(request.method) \(request.destination): the parent answered \(said)"))
             }
             let note = "\(request.method) \(request.destination) allowed"
-            if request.originForm != nil { return .relay(Hand(toUpstream: request.originHead(), decision: .allowed, note: note)) }
+            if request.originForm != nil {
+                do { return .relay(Hand(toUpstream: try request.originHead(), decision: .allowed, note: note)) } catch {
+                    return refuse(.failed, 400, "\(request.method) \(request.destination): the request cannot be forwarded: \(error)",
+                                  reset: false, closeUpstream: true)
+                }
+            }
             return .relay(Hand(toApp: HTTPResponse.established, decision: .allowed, note: note))
         }
     }

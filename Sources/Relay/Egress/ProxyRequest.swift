@@ -65,18 +65,16 @@ struct ProxyRequest {
     /// The head sent to the origin server for a plain HTTP request: origin form, the Host the
     /// policy approved, hop-by-hop and proxy headers dropped, and one request per connection
     /// (`Connection: close`), so a second request cannot reuse an approved connection.
-    func originHead() -> [UInt8] {
+    func originHead() throws(HeadWriter.UnsafeField) -> [UInt8] {
         let hopByHop: Set<String> = ["host", "connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "upgrade"]
-        var text = "\(method) \(originForm ?? "/") HTTP/1.1\r\n"
         let hostValue = destination.port == 80 ? (destination.description.hasSuffix(":80") ? String(destination.description.dropLast(3)) : destination.description) : destination.description
-        text += "Host: \(hostValue)\r\n"
-        for (name, value) in headers where !hopByHop.contains(name.lowercased()) { text += "\(name): \(value)\r\n" }
-        text += "Connection: close\r\n\r\n"
-        return Array(text.utf8)
+        let kept = headers.filter { !hopByHop.contains($0.name.lowercased()) }
+        return try HeadWriter.request(method: method, target: originForm ?? "/",
+                                      headers: [("Host", hostValue)] + kept + [("Connection", "close")])
     }
 
     /// What the enclave half sends to the parent half: the normalised destination.
-    static func connectHead(to destination: Destination) -> [UInt8] {
-        Array("CONNECT \(destination) HTTP/1.1\r\nHost: \(destination)\r\n\r\n".utf8)
+    static func connectHead(to destination: Destination) throws(HeadWriter.UnsafeField) -> [UInt8] {
+        try HeadWriter.request(method: "CONNECT", target: "\(destination)", headers: [("Host", "\(destination)")])
     }
 }

@@ -6,7 +6,8 @@ public final class DNSCounters: Sendable {
         public var queries = 0
         /// Answered by the stub itself (hosts[] names).
         public var local = 0
-        /// Refused by the egress policy inside the enclave.
+        /// Refused by the egress policy (inside the enclave; on the parent, the names the stub
+        /// should have refused).
         public var refused = 0
         /// Sent on: to the parent (stub), or to the system's resolvers (parent).
         public var forwarded = 0

@@ -1,7 +1,9 @@
 import Addressing
 import CSupport
+import LogThrottle
 import Logging
 import NIOConcurrencyHelpers
+import Policy
 import NIOCore
 import NIOPosix
 import Services
@@ -10,7 +12,10 @@ import Services
 /// the enclave with its system's resolvers (glibc's res_nsend: /etc/resolv.conf, UDP, TCP on
 /// truncation), or SERVFAIL when none answers. The enclave is not trusted either: messages
 /// that are not queries are dropped, and a connection has at most `inFlight` queries being
-/// resolved; beyond that they are answered SERVFAIL at once.
+/// resolved; beyond that they are answered SERVFAIL at once. The name is judged again here by
+/// the same rule the stub applies (EgressPolicy.decide(resolving:)), on the same plain
+/// question (DNSMessage.parseQuery), and the query is written anew before it goes to the
+/// resolvers: an enclave whose stub was bypassed or fooled still reaches no refused name.
 public final class DNSForwarder: Service, Sendable {
     static let inFlight = 64
 
@@ -22,10 +27,14 @@ public final class DNSForwarder: Service, Sendable {
     private let emulation: VsockEmulation?
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
     private let accepted = AcceptedChannels()
+    /// The boot JSON's egress policy; nil: none configured, every name is resolved.
+    private let policy: EgressPolicy?
+    private let refusalLog = LogThrottle()
 
-    public init(listen: ListenAddress, emulation: VsockEmulation?, logger: Logger, threads: Int = 8) {
+    public init(listen: ListenAddress, emulation: VsockEmulation?, policy: EgressPolicy?, logger: Logger, threads: Int = 8) {
         self.listen = listen
         self.emulation = emulation
+        self.policy = policy
         self.logger = logger
         lookups = NIOThreadPool(numberOfThreads: threads)
         lookups.start()
@@ -76,15 +85,24 @@ public final class DNSForwarder: Service, Sendable {
     /// The answer to one query from the enclave (nil: not a query, nothing is sent).
     func answer(_ bytes: [UInt8], on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]?> {
         counters.count(\.queries)
-        guard case .success(let query) = DNSMessage.parse(bytes), !query.isResponse else {
+        guard case .success(let query) = DNSMessage.parseQuery(bytes), !query.isResponse else {
             counters.count(\.malformed)
             guard let id = DNSMessage.id(of: bytes), bytes[2] & 0x80 == 0 else { return eventLoop.makeSucceededFuture(nil) }
             return eventLoop.makeSucceededFuture(DNSMessage.formatError(id: id))
         }
+        if let policy, case .deny(let reason) = policy.decide(resolving: query.question.name.split(separator: ".").map(String.init)) {
+            counters.count(\.refused)
+            if let unlogged = refusalLog.admit() {
+                let more = unlogged > 0 ? " (and \(unlogged) more since the last message)" : ""
+                logger.warning("refused \(query.question.name) from the enclave, which its stub should have refused: \(reason)\(more)")
+            }
+            return eventLoop.makeSucceededFuture(query.reply(.refused))
+        }
         counters.count(\.forwarded)
+        let outgoing = query.forwardable(id: query.id)
         return lookups.runIfActive(eventLoop: eventLoop) { [counters] () -> [UInt8]? in
             var answer = [UInt8](repeating: 0, count: DNSMessage.maximumLength)
-            let length = ei_resolver_send(bytes, Int32(bytes.count), &answer, Int32(answer.count))
+            let length = ei_resolver_send(outgoing, Int32(outgoing.count), &answer, Int32(answer.count))
             guard length >= DNSMessage.headerLength else {
                 counters.count(\.serverFailures)
                 return query.reply(.serverFailure)

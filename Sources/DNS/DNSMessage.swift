@@ -61,6 +61,10 @@ public struct DNSMessage: Sendable {
         case questionCount(Int)
         case badName(offset: Int)
         case truncated(offset: Int)
+        /// A query's question that is compressed, or has a "." inside a label: nothing to point
+        /// back to in a query but the header, and a name the policy reads one way and a
+        /// resolver another (parseQuery).
+        case unplainQuestion(offset: Int)
 
         public var description: String {
             switch self {
@@ -69,6 +73,7 @@ public struct DNSMessage: Sendable {
             case .questionCount(let count): return "\(count) questions (one expected)"
             case .badName(let offset): return "a malformed name at byte \(offset)"
             case .truncated(let offset): return "the message ends inside a field at byte \(offset)"
+            case .unplainQuestion(let offset): return "the question's name is compressed or has a dot inside a label at byte \(offset)"
             }
         }
     }
@@ -89,6 +94,55 @@ public struct DNSMessage: Sendable {
                                        answerCount: Int(bytes.uint16(at: 6)), authorityCount: Int(bytes.uint16(at: 8)),
                                        additionalCount: Int(bytes.uint16(at: 10)), bytes: bytes))
         }
+    }
+
+    /// A query as both halves take it before judging its name: parsed as `parse` does, and its
+    /// question written plainly — labels only, no compression pointer, no "." inside a label —
+    /// so that the name the policy judges is the only one a resolver can read from it. (A
+    /// pointer into the header would name whatever the id is rewritten to on the way out.)
+    public static func parseQuery(_ bytes: [UInt8]) -> Result<DNSMessage, ParseError> {
+        let message: DNSMessage
+        switch parse(bytes) {
+        case .failure(let error): return .failure(error)
+        case .success(let parsed): message = parsed
+        }
+        var offset = headerLength
+        while bytes[offset] != 0 {
+            let length = Int(bytes[offset])
+            // parse() accepted the name, so every label is within the message; a pointer is not.
+            guard length & 0xC0 == 0, !bytes[(offset + 1)...(offset + length)].contains(UInt8(ascii: ".")) else {
+                return .failure(.unplainQuestion(offset: offset))
+            }
+            offset += 1 + length
+        }
+        return .success(message)
+    }
+
+    /// The query as it leaves this half, written anew: a header with `id`, the query's opcode
+    /// and its RD, AD and CD bits, one question (its own bytes, plain since parseQuery), and
+    /// an EDNS0 OPT record with the sender's UDP size and DO bit when it had one. Nothing else
+    /// the app put in the message (other records, EDNS options) goes on: none is needed to
+    /// resolve, and each could carry data out.
+    public func forwardable(id: UInt16) -> [UInt8] {
+        let edns = ednsRecord()
+        var out: [UInt8] = []
+        out.reserveCapacity(Self.headerLength + questionBytes.count + 11)
+        out.appendUInt16(id)
+        out.appendUInt16(flags & 0x7930)
+        out.appendUInt16(1)
+        out.appendUInt16(0)
+        out.appendUInt16(0)
+        out.appendUInt16(edns == nil ? 0 : 1)
+        out.append(contentsOf: questionBytes)
+        if let edns {
+            out.append(0) // the root name
+            out.appendUInt16(DNSType.opt)
+            out.appendUInt16(UInt16(edns.udpSize))
+            out.appendUInt16(0) // extended RCODE and version 0
+            out.appendUInt16(edns.dnssecOK ? 0x8000 : 0)
+            out.appendUInt16(0) // no options
+        }
+        return out
     }
 
     /// The id of any message of at least a header's length (to answer FORMERR to the sender).
@@ -215,12 +269,15 @@ public struct DNSMessage: Sendable {
     /// The UDP payload size the sender accepts: 512, or its EDNS0 OPT record's size (capped at 4096).
     public func acceptedUDPSize() -> Int { acceptedUDPSizeOrNil() ?? 512 }
 
-    private func acceptedUDPSizeOrNil() -> Int? {
+    private func acceptedUDPSizeOrNil() -> Int? { ednsRecord()?.udpSize }
+
+    /// The additional section's OPT record: the UDP size (512-4096) and the DO bit.
+    private func ednsRecord() -> (udpSize: Int, dnssecOK: Bool)? {
         var offset = Self.headerLength + questionBytes.count
         for index in 0..<(answerCount + authorityCount + additionalCount) {
             guard case .success(let (_, next)) = Self.readName(bytes, at: offset), next + 10 <= bytes.count else { return nil }
             if index >= answerCount + authorityCount, bytes.uint16(at: next) == DNSType.opt {
-                return min(4096, max(512, Int(bytes.uint16(at: next + 2))))
+                return (min(4096, max(512, Int(bytes.uint16(at: next + 2)))), bytes[next + 6] & 0x80 != 0)
             }
             offset = next + 10 + Int(bytes.uint16(at: next + 8))
         }

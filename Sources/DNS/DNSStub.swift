@@ -121,7 +121,7 @@ public final class DNSStub: Service, Sendable {
     func answer(_ bytes: [UInt8], overUDP: Bool, on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]?> {
         counters.count(\.queries)
         let query: DNSMessage
-        switch DNSMessage.parse(bytes) {
+        switch DNSMessage.parseQuery(bytes) {
         case .success(let parsed) where !parsed.isResponse:
             query = parsed
         case .success:

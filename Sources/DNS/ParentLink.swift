@@ -57,10 +57,8 @@ final class ParentLink: @unchecked Sendable {
                 fail(id, because: "no answer from the parent within \(timeout.nanoseconds / 1_000_000) ms")
             }
             pending[id] = Pending(clientID: query.id, question: query.question, promise: promise, timeout: timer, query: query)
-            var rewritten = query.bytes
-            rewritten[0] = UInt8(id >> 8)
-            rewritten[1] = UInt8(id & 0xFF)
-            let bytes = rewritten
+            // Written anew from what the stub parsed and judged, never the app's bytes.
+            let bytes = query.forwardable(id: id)
             connected().whenComplete { [self] result in
                 switch result {
                 case .success(let channel):

@@ -106,7 +106,9 @@ struct ParentServeCommand: Command {
             switch listener.purpose {
             case .logs: services.append(sink.receiver(.logs, listen: listener.address, emulation: emulation))
             case .status: services.append(sink.receiver(.status, listen: listener.address, emulation: emulation))
-            case .dns: services.append(DNSForwarder(listen: listener.address, emulation: emulation, logger: Logger(label: "dns")))
+            case .dns:
+                services.append(DNSForwarder(listen: listener.address, emulation: emulation, policy: bootConfig.egress.map(EgressPolicy.init),
+                                             logger: Logger(label: "dns")))
             case .clock: services.append(ClockServer(listen: listener.address, emulation: emulation, logger: Logger(label: "clock")))
             case .kmsCredentials:
                 services.append(CredentialsServer(listen: listener.address, emulation: emulation,

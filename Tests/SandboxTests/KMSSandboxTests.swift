@@ -214,6 +214,91 @@ import TestSupport
         #expect(!parentLog.contains(info.secretAccessKey))
     }
 
+    /// The attack on the SDK endpoint's memory: one request, then a local client keeps sending
+    /// on the same connection while KMS takes its time. Before, PID 1 kept every byte (13 MB to
+    /// 1.9 GB); now the connection is not read while the call is in flight, so the sender soon
+    /// blocks, and PID 1's RSS stays where it was.
+    static let floodApp = """
+        import json, socket, sys, threading, time
+        def rss():
+            for line in open("/proc/1/status"):
+                if line.startswith("VmRSS:"): return int(line.split()[1]) * 1024
+        before = rss()
+        body = b'{"NumberOfBytes": 16}'
+        request = (b"POST / HTTP/1.1\\r\\nHost: 127.0.0.1:9999\\r\\nX-Amz-Target: TrentService.GenerateRandom\\r\\n"
+                   b"Content-Type: application/x-amz-json-1.1\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body)) + body
+        s = socket.create_connection(("127.0.0.1", 9999))
+        s.sendall(request)
+        s.settimeout(0.2)
+        sent, peak, chunk, deadline = 0, before, b"\\0" * (1 << 20), time.time() + 6
+        while sent < (1 << 30) and time.time() < deadline:
+            try:
+                sent += s.send(chunk)
+            except socket.timeout:
+                pass
+            except OSError:
+                break
+            peak = max(peak, rss())
+        time.sleep(0.5)
+        peak = max(peak, rss())
+        json.dump({"before": before, "peak": peak, "sent": sent}, open(sys.argv[1], "w"))
+        """
+
+    @Test func aClientThatKeepsSendingDuringASlowKMSCallCannotGrowPID1() throws {
+        let (info, standins) = try standins(plaintexts: "{}", knobs: ["STANDIN_SLOW_SECONDS": "8"])
+        defer { _ = stopAll(standins) }
+        let config = try config(info, proxy: true, secrets: "")
+        let parent = try parent(config, info)
+        defer { kill(parent.pid, SIGKILL) }
+        let out = scratch.path + "/flood.json"
+        let result = try boot(config, app: [Self.python, "-c", Self.floodApp, out])
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Int],
+                                  "\(result?.stderr ?? "")")
+        let grown = answer["peak"]! - answer["before"]!
+        // One request's limits (16 KiB head + 256 KiB body) and a read in flight, far from the MBs sent.
+        #expect(grown < 8 << 20, "PID 1 grew by \(grown) bytes while the client sent \(answer["sent"]!)")
+        #expect(answer["sent"]! < 64 << 20, "the client was not pushed back: \(answer["sent"]!) bytes taken")
+    }
+
+    /// A parent that serves a session token with CR LF in it (a stand-in on the credentials
+    /// port; the real parent half relays KMS on another config that moves its own credentials
+    /// port away): the boot fails at the secrets step naming the field, never its value, and
+    /// nothing is sent to KMS. And the real parent half refuses such a token in its own
+    /// environment before serving it.
+    @Test func aSessionTokenWithCRLFNeverReachesARequest() throws {
+        let (info, standins) = try standins(plaintexts: #"{"db": {"plaintext": "hunter2"}}"#)
+        defer { _ = stopAll(standins) }
+        let secret = #"{"env": "DB_PASSWORD", "ciphertext": "\#(info.ciphertexts["db"]!)"}"#
+        let config = try config(info, secrets: secret)
+        let parentConfig = try scratch.write("parent.json", try String(contentsOfFile: config, encoding: .utf8)
+            .replacingOccurrences(of: #""vsock_port": 8010"#, with: #""vsock_port": 8011"#))
+        let hostile = """
+            import json, os, socket, sys
+            s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+            while True:
+                c, _ = s.accept()
+                c.sendall(json.dumps({"AccessKeyId": sys.argv[2], "SecretAccessKey": sys.argv[3],
+                                      "Token": "IQoJ\\r\\nX-Amz-Target: TrentService.Verify\\r\\n\\r\\nPOST / HTTP/1.1"}).encode()); c.close()
+            """
+        let credentials = try SpawnedProcess("/usr/bin/env", ["python3", "-c", hostile, vsock + "/3-8010", info.accessKeyID, info.secretAccessKey])
+        defer { kill(credentials.pid, SIGKILL) }
+        #expect(eventually { FileManager.default.fileExists(atPath: vsock + "/3-8010") })
+        let parent = try Sandbox.startParent(["--config", parentConfig], hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "AWS_ACCESS_KEY_ID": info.accessKeyID,
+                                                           "AWS_SECRET_ACCESS_KEY": info.secretAccessKey, "AWS_SESSION_TOKEN": "t0k\r\nX-Injected: 1"])
+        defer { kill(parent.pid, SIGKILL) }
+        #expect(eventually(timeout: .seconds(10)) { parent.stderrSoFar.contains("kms credentials vsock:any:8011") }, "\(parent.stderrSoFar)")
+        // The parent half's own check, on its environment.
+        #expect(parent.stderrSoFar.contains("Token has a character outside visible ASCII"), "\(parent.stderrSoFar)")
+        let result = try boot(config, app: ["/bin/true"])
+        Sandbox.expectEnded(result, .pid1, withCode: 70)
+        let log = result?.stderr ?? ""
+        #expect(log.contains("boot failed at step 8/10 secrets: secrets[0]"), "\(log)")
+        #expect(log.contains("no credentials from the parent: Token has a character outside visible ASCII"), "\(log)")
+        #expect(!log.contains("X-Amz-Target") && !log.contains("IQoJ"), "\(log)")
+    }
+
     /// Each failure of a required secret ends the boot at its step with the reason.
     @Test(arguments: [
         ("wrong CA", [:], "TLS to KMS failed: the certificate for kms.us-east-1.amazonaws.com is not trusted"),

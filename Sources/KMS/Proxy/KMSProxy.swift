@@ -118,7 +118,10 @@ struct ProxyExchange: Sendable {
 }
 
 /// One connection: requests in turn (SDKs keep connections open), each answered once its
-/// KMS call returns.
+/// KMS call returns. While a call is in flight the connection is not read (autoRead off: the
+/// kernel's buffers push back on a client that keeps sending), and what had already arrived is
+/// kept only up to one whole request's limits; a client past them is cut off. Without this, a
+/// local client that kept sending during a slow KMS call grew PID 1 by everything it sent.
 private final class KMSProxyHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -129,6 +132,8 @@ private final class KMSProxyHandler: ChannelInboundHandler {
     /// A request is with KMS: input waits (no pipelining).
     private var busy = false
     private var pending: [UInt8] = []
+    /// The most kept while a call is in flight: the next request whole, no more.
+    private var maximumPending: Int { reader.maximumHeadBytes + KMSProxy.maximumBodyBytes }
 
     init(exchange: ProxyExchange, workers: NIOThreadPool) {
         self.exchange = exchange
@@ -138,7 +143,16 @@ private final class KMSProxyHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        if busy { pending += bytes; return }
+        if busy {
+            // A read already under way when reading was turned off.
+            guard pending.count + bytes.count <= maximumPending else {
+                pending = []
+                context.close(promise: nil)
+                return
+            }
+            pending += bytes
+            return
+        }
         act(on: reader.receive(bytes), context)
     }
 
@@ -154,6 +168,7 @@ private final class KMSProxyHandler: ChannelInboundHandler {
             }
         case .complete(let head, let body):
             busy = true
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
             let loop = context.eventLoop
             let contextBox = NIOLoopBound(context, eventLoop: loop)
             let closeAfter = head.values(of: "Connection").contains { $0.lowercased() == "close" } || head.version == "HTTP/1.0"
@@ -174,6 +189,7 @@ private final class KMSProxyHandler: ChannelInboundHandler {
                     let next = pending
                     pending = []
                     if !next.isEmpty { act(on: reader.receive(next), context) }
+                    if !busy { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true) }
                 }
         }
     }

@@ -13,7 +13,8 @@
   kms_standin.py imds PORTFILE  IMDSv2 on 127.0.0.1: token, role "enclave-role", credentials
                             from the environment (KEY, SECRET).
 Knobs (environment): STANDIN_REQUIRE_PCR0=hex, or STANDIN_REQUIRE_PCR0_FILE=path read at each
-request (a key policy's PCR condition: AccessDeniedException when the document's PCR0 differs), STANDIN_GARBLE=1 (a garbled envelope).
+request (a key policy's PCR condition: AccessDeniedException when the document's PCR0 differs), STANDIN_GARBLE=1 (a garbled envelope),
+STANDIN_SLOW_SECONDS=N (every answer waits N seconds: a KMS call in flight for that long).
 """
 import base64, json, os, socket, ssl, struct, subprocess, sys, tempfile, threading, time
 
@@ -89,6 +90,7 @@ def kms(directory):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = __import__("io").BytesIO(body)
         operation = environ.get("HTTP_X_AMZ_TARGET", "").split(".")[-1]
+        time.sleep(float(os.environ.get("STANDIN_SLOW_SECONDS", "0")))
         request = json.loads(body or b"{}") if body else {}
         recipient = request.get("Recipient") if isinstance(request, dict) else None
         if recipient and operation in RECIPIENT_PLAINTEXT:

@@ -2,7 +2,9 @@ import COpenSSL
 import Glibc
 
 /// A TLS 1.2+ client on a connected socket, OpenSSL underneath. The peer's certificate must
-/// chain to `caFile` and name `serverName`: a parent that answers in KMS's place fails here.
+/// chain to `caFile` and name `serverName` in a subjectAltName DNS entry (never the subject's
+/// CN, which RFC 6125 left behind and a CA may fill with anything): a parent that answers in
+/// KMS's place fails here.
 final class TLSStream {
     private let context: OpaquePointer
     private let ssl: OpaquePointer
@@ -34,7 +36,14 @@ final class TLSStream {
         self.ssl = ssl
         SSL_set_fd(ssl, fd)
         _ = ei_ssl_set_tlsext_host_name(ssl, serverName)
-        SSL_set1_host(ssl, serverName)
+        // Without the name set, OpenSSL would check the chain and no name at all: a failure
+        // here is an error, never a silent pass.
+        SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NEVER_CHECK_SUBJECT))
+        guard SSL_set1_host(ssl, serverName) == 1 else {
+            // self is whole: deinit frees both and closes the socket.
+            let detail = OpenSSL.drainErrors()
+            throw .tls("cannot set \(serverName) as the name the certificate must carry: \(detail)")
+        }
         guard SSL_connect(ssl) == 1 else {
             let verify = SSL_get_verify_result(ssl)
             if verify != X509_V_OK {

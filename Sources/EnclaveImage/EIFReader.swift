@@ -132,11 +132,28 @@ public struct EIFDescription: Sendable {
         lines.append("PCR0 \(Measurements.hex(measurements.pcr0))")
         lines.append("PCR1 \(Measurements.hex(measurements.pcr1))")
         lines.append("PCR2 \(Measurements.hex(measurements.pcr2))")
-        lines.append("cmdline \(cmdline)")
+        lines.append("cmdline \(Self.escapingControls(cmdline))")
         for (index, section) in sections.enumerated() {
             lines.append("section \(index): \(section.type) at \(section.offset), \(section.size) bytes")
         }
-        if let metadata { lines.append("metadata \(metadata)") }
+        if let metadata { lines.append("metadata \(Self.escapingControls(metadata))") }
         return lines
+    }
+
+    /// `text` safe to put on a terminal: every control character (C0, DEL, C1; an escape
+    /// sequence starts with one) written as \xNN or \u{NNNN}, and a backslash doubled so no
+    /// escape can be faked, so a hostile image cannot move the cursor and write over the PCR
+    /// lines above. --json escapes them as JSON does.
+    static func escapingControls(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x5C: out += "\\\\"
+            case 0x00..<0x20, 0x7F: out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            case 0x80..<0xA0, 0x2028, 0x2029: out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }

@@ -48,8 +48,7 @@ public enum EIFWriter {
             offset += UInt64(EIFSectionHeader.size) + size
         }
 
-        let partial = path + ".partial"
-        var output = try ChunkedFile.open(partial, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        var (output, partial) = try createPartial(beside: path)
         var finished = false
         defer {
             output.close()
@@ -81,6 +80,21 @@ public enum EIFWriter {
         guard rename(partial, path) == 0 else { throw .io(path: path, operation: "renaming \(partial) to", errno: errno) }
         finished = true
         return Result(measurements: measurer.finish(), crc: header.crc, size: offset)
+    }
+
+    /// The file the image is written to before it is renamed over `path`: a fresh name beside it
+    /// (so the rename stays on one filesystem), created exclusively and without following a
+    /// link, so a symlink or file planted where the output goes is never written through.
+    private static func createPartial(beside path: String) throws(EIFError) -> (ChunkedFile, String) {
+        var attempt = 0
+        while true {
+            let partial = "\(path).partial-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+            do {
+                return (try ChunkedFile.open(partial, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o644), partial)
+            } catch .cannotOpen(_, let code) where code == EEXIST && attempt < 8 {
+                attempt += 1
+            }
+        }
     }
 
     /// Streams `size` bytes of `input` (a file that must not change while it is read).

@@ -91,6 +91,38 @@ import TestSupport
         #expect(FileManager.default.contents(atPath: directory.path + "/a.eif") == FileManager.default.contents(atPath: directory.path + "/b.eif"))
     }
 
+    /// A symlink planted where the old fixed partial name was (OUTPUT.partial), pointing at a
+    /// file of the builder's: the image is written under a fresh name created exclusively, the
+    /// planted file is never written through, and nothing partial is left.
+    @Test func aPlantedSymlinkBesideTheOutputIsNeverWrittenThrough() throws {
+        let victim = file("victim", Array("keep me\n".utf8))
+        let out = directory.path + "/planted.eif"
+        try FileManager.default.createSymbolicLink(atPath: out + ".partial", withDestinationPath: victim)
+        let kernel = file("k2", random(5000))
+        _ = try EIFWriter.write([EIFWriter.Section(.kernel, .file(path: kernel)), EIFWriter.Section(.cmdline, .bytes(Array("x".utf8)))], to: out)
+        #expect(FileManager.default.contents(atPath: victim) == Data("keep me\n".utf8))
+        #expect(try EIFDescription.read(path: out).sections.count == 2)
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".partial-") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
+    /// A hostile image whose cmdline and metadata carry terminal escapes (cursor up, erase the
+    /// line, a forged PCR0): the human output shows them escaped, with no control character.
+    @Test func escapesInTheCmdlineAndMetadataAreShownNotObeyed() throws {
+        let forged = "\u{1B}[3A\u{1B}[2KPCR0 " + String(repeating: "0", count: 96) + "\r"
+        let kernel = file("k3", random(5000))
+        let path = directory.path + "/hostile.eif"
+        _ = try EIFWriter.write([EIFWriter.Section(.kernel, .file(path: kernel)), EIFWriter.Section(.cmdline, .bytes(Array(("console=ttyS0 " + forged).utf8))),
+                                 EIFWriter.Section(.metadata, .bytes(Array(#"{"ImageName":"a\u001b]0;title\u0007\u009b"}"#.utf8)))], to: path)
+        let lines = try EIFDescription.read(path: path).lines
+        for line in lines {
+            #expect(!line.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) }, "\(line.debugDescription)")
+        }
+        #expect(lines.contains("cmdline console=ttyS0 \\x1b[3A\\x1b[2KPCR0 " + String(repeating: "0", count: 96) + "\\x0d"), "\(lines)")
+        #expect(lines.filter { $0.hasPrefix("PCR0 ") }.count == 1)
+        #expect(EIFDescription.escapingControls("a\\x1b") == "a\\\\x1b", "a backslash is doubled: an escape cannot be faked")
+    }
+
     // MARK: - Broken files
 
     private func corrupt(_ mutate: (inout [UInt8]) -> Void) throws -> Result<EIFDescription, EIFError> {

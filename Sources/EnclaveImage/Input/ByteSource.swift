@@ -97,6 +97,27 @@ final class FileRange: ByteSource {
     }
 }
 
+/// Another source, its bytes hashed with SHA-256 as they pass: a layer's diff_id is the digest
+/// of its tar uncompressed.
+final class DigestingSource<Inner: ByteSource>: ByteSource {
+    private var inner: Inner
+    private var digest = SHA256()
+
+    init(_ inner: Inner) { self.inner = inner }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageInputError) -> Int {
+        let count = try inner.read(into: buffer)
+        digest.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        return count
+    }
+
+    /// The hex SHA-256 of everything read (call after reading to the end).
+    func finishDigest() -> String {
+        var copy = digest
+        return Measurements.hex(copy.finish())
+    }
+}
+
 /// A gzip stream over another source, inflated with zlib a buffer at a time. The input buffer is
 /// allocated once, so zlib's pointer into it stays valid between reads.
 final class GzipSource<Inner: ByteSource>: ByteSource {

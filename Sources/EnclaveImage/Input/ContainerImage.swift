@@ -8,6 +8,8 @@ import Glibc
 struct ContainerImage {
     /// Where the image's files are.
     enum Store {
+        /// The directory's real path (symlinks resolved), so that every member can be checked to
+        /// resolve inside it.
         case directory(String)
         case archive(path: String, members: [String: (offset: UInt64, size: UInt64)])
     }
@@ -16,6 +18,9 @@ struct ContainerImage {
     let description: String
     /// The layer files, bottom first (paths in the store), with their sha256 when one names them.
     let layers: [(name: String, digest: String?)]
+    /// docker save: the config's rootfs.diff_ids, one per layer (the sha256 of its tar,
+    /// uncompressed), checked as each is read; a layer named "<id>/layer.tar" has no other.
+    var diffIDs: [String]? = nil
     let command: [String]
     let environment: [String]
 
@@ -25,7 +30,9 @@ struct ContainerImage {
         guard stat(path, &info) == 0 else { throw .cannotOpen(path: path, errno: errno) }
         let store: Store
         if info.st_mode & S_IFMT == S_IFDIR {
-            store = .directory(path)
+            guard let resolved = realpath(path, nil) else { throw .cannotOpen(path: path, errno: errno) }
+            store = .directory(String(cString: resolved))
+            free(resolved)
         } else {
             store = .archive(path: path, members: try index(archive: path))
         }
@@ -36,18 +43,25 @@ struct ContainerImage {
 
     /// Applies the layers in order into `tree`.
     func apply(to tree: inout LayerTree) throws(ImageInputError) {
-        for (name, digest) in layers {
+        for (index, (name, digest)) in layers.enumerated() {
             let raw = try store.open(name)
             var peek = try store.open(name)
             let magic = try peek.readExactly(Int(min(UInt64(2), try store.size(of: name))), what: name)
+            // The digest of the tar itself, uncompressed: what a diff_id names.
+            let tarDigest: () -> String
             if magic == [0x1f, 0x8b] {
-                var reader = TarReader(try GzipSource(raw, what: "layer \(name)"), what: "layer \(name)")
+                let inflated = DigestingSource(try GzipSource(raw, what: "layer \(name)"))
+                var reader = TarReader(inflated, what: "layer \(name)")
                 try tree.apply(&reader, layer: name)
+                var rest = inflated
+                try rest.drain()
+                tarDigest = inflated.finishDigest
             } else if magic.first == 0x28 || magic == [0x42, 0x5a] {
                 throw .unsupported(what: "layer \(name)", reason: "only tar and gzip-compressed tar layers are read (zstd and bzip2 are not)")
             } else {
                 var reader = TarReader(raw, what: "layer \(name)")
                 try tree.apply(&reader, layer: name)
+                tarDigest = raw.finishDigest
             }
             // The digest covers every byte of the blob, past the tar's end marker too.
             var rest = raw
@@ -55,6 +69,12 @@ struct ContainerImage {
             if let digest {
                 let actual = raw.finishDigest()
                 guard actual == digest else { throw .digestMismatch(blob: name, actual: actual) }
+            }
+            if let diffIDs {
+                let actual = tarDigest()
+                guard "sha256:" + actual == diffIDs[index] else {
+                    throw .digestMismatch(blob: "\(name) (rootfs.diff_ids[\(index)] of the config is \(diffIDs[index]))", actual: actual)
+                }
             }
         }
     }
@@ -74,8 +94,24 @@ struct ContainerImage {
             guard case .string(let name) = node.value else { throw .notAnImage("manifest.json: a layer is not a file name") }
             return (name, digest(fromBlobPath: name))
         }
-        let (command, environment) = try Self.runConfig(try store.json(configName, digest: digest(fromBlobPath: configName)), name: configName)
-        return ContainerImage(store: store, description: "docker save archive \(path)", layers: layers, command: command, environment: environment)
+        let config = try store.json(configName, digest: digest(fromBlobPath: configName))
+        let (command, environment) = try Self.runConfig(config, name: configName)
+        // Each layer is checked against the config's diff_ids, which the config's own name (its
+        // digest) covers: a layer swapped for another file is refused, not built in.
+        guard case .object(let top) = config.value, case .object(let rootfs)? = top.value("rootfs"),
+              case .array(let idNodes)? = rootfs.value("diff_ids") else {
+            throw .notAnImage("the config \(configName) has no rootfs.diff_ids to check the layers against")
+        }
+        let diffIDs = idNodes.compactMap { node -> String? in
+            guard case .string(let id) = node.value, id.hasPrefix("sha256:"), id.count == 71, id.dropFirst(7).allSatisfy(\.isHexDigit) else { return nil }
+            return id.lowercased()
+        }
+        guard diffIDs.count == idNodes.count, diffIDs.count == layers.count else {
+            throw .notAnImage("the config \(configName) has \(idNodes.count) rootfs.diff_ids (sha256 each) for \(layers.count) layers in manifest.json")
+        }
+        var image = ContainerImage(store: store, description: "docker save archive \(path)", layers: layers, command: command, environment: environment)
+        image.diffIDs = diffIDs
+        return image
     }
 
     /// OCI: index.json -> (an index ->) a manifest -> the config and the layers, every blob by digest.
@@ -159,16 +195,39 @@ struct ContainerImage {
 extension ContainerImage.Store {
     func contains(_ name: String) -> Bool {
         switch self {
-        case .directory(let root): return access(root + "/" + name, R_OK) == 0
+        case .directory(let root): return (try? Self.confined(name, in: root)).map { access($0, R_OK) == 0 } ?? false
         case .archive(_, let members): return members[name] != nil
         }
+    }
+
+    /// `name`'s real path inside the directory `root` (a real path itself): a relative path
+    /// without "..", whose symlinks (docker save links layers to each other) resolve inside
+    /// `root`. Anything else the image's index names would pull a file from the builder's disk
+    /// into the image. The name was checked before it was resolved, so only a directory
+    /// changed while the build reads it could race this; the builder's own inputs are not
+    /// guarded against that.
+    static func confined(_ name: String, in root: String) throws(ImageInputError) -> String {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard !name.hasPrefix("/"), !parts.contains(".."), !parts.contains(""), !name.utf8.contains(0) else {
+            throw .outsideImage(member: name, reason: "is not a plain path inside the image directory")
+        }
+        guard let resolved = realpath(root + "/" + name, nil) else {
+            if errno == ENOENT || errno == ENOTDIR { throw .missingBlob(name) }
+            throw .cannotOpen(path: root + "/" + name, errno: errno)
+        }
+        defer { free(resolved) }
+        let path = String(cString: resolved)
+        guard path.hasPrefix(root == "/" ? "/" : root + "/") else {
+            throw .outsideImage(member: name, reason: "resolves through a symlink to \(path), outside the image directory")
+        }
+        return path
     }
 
     func size(of name: String) throws(ImageInputError) -> UInt64 {
         switch self {
         case .directory(let root):
             var info = stat()
-            guard stat(root + "/" + name, &info) == 0 else { throw .missingBlob(name) }
+            guard stat(try Self.confined(name, in: root), &info) == 0 else { throw .missingBlob(name) }
             return UInt64(info.st_size)
         case .archive(_, let members):
             guard let member = members[name] else { throw .missingBlob(name) }
@@ -179,8 +238,7 @@ extension ContainerImage.Store {
     func open(_ name: String) throws(ImageInputError) -> FileRange {
         switch self {
         case .directory(let root):
-            guard contains(name) else { throw .missingBlob(name) }
-            return try FileRange(path: root + "/" + name)
+            return try FileRange(path: try Self.confined(name, in: root))
         case .archive(let path, let members):
             guard let member = members[name] else { throw .missingBlob(name) }
             return try FileRange(path: path, offset: member.offset, length: member.size)

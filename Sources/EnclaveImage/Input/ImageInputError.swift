@@ -10,6 +10,9 @@ public enum ImageInputError: Error, Equatable, CustomStringConvertible {
     case corrupt(what: String, reason: String)
     case unsafeEntry(layer: String, entry: String, reason: String)
     case unsupported(what: String, reason: String)
+    /// A file the image's own index names that is not inside the image directory: an absolute
+    /// path, a ".." or a symlink leading out (manifest.json naming "../../backup.tar").
+    case outsideImage(member: String, reason: String)
 
     public var description: String {
         switch self {
@@ -21,6 +24,7 @@ public enum ImageInputError: Error, Equatable, CustomStringConvertible {
         case .corrupt(let what, let reason): return "\(what) is corrupt: \(reason)"
         case .unsafeEntry(let layer, let entry, let reason): return "layer \(layer): entry \"\(entry)\" \(reason); refused"
         case .unsupported(let what, let reason): return "\(what): \(reason)"
+        case .outsideImage(let member, let reason): return "the image names \"\(member)\", which \(reason); refused"
         }
     }
 }

@@ -25,6 +25,10 @@ struct TarReader<Source: ByteSource> {
     private var padding: UInt64 = 0
     private var globalPax: [String: String] = [:]
 
+    /// The largest entry taken: what the ramdisk's cpio (newc) format can hold, 8 hex digits.
+    /// Checked here, before any of it is extracted, and it keeps every size sum far from overflow.
+    static var maximumEntrySize: UInt64 { UInt64(UInt32.max) }
+
     init(_ source: Source, what: String) {
         self.source = source
         self.what = what
@@ -44,6 +48,9 @@ struct TarReader<Source: ByteSource> {
             guard checksumMatches(header) else { throw .corrupt(what: what, reason: "a tar header's checksum does not match (offset unknown: the stream is not a tar, or damaged)") }
             let size = try number(header, 124, 12, "size")
             let type = header[156]
+            guard size <= Self.maximumEntrySize else {
+                throw .unsupported(what: "\(what): entry \"\(field(header, 0, 100))\"", reason: "\(size) bytes is more than the ramdisk's cpio format holds (\(Self.maximumEntrySize))")
+            }
             let dataPadding = (512 - size % 512) % 512
             switch type {
             case UInt8(ascii: "x"), UInt8(ascii: "g"):
@@ -80,8 +87,11 @@ struct TarReader<Source: ByteSource> {
             }
             var entrySize = size
             if let text = all["size"] {
-                guard let value = UInt64(text) else { throw .corrupt(what: what, reason: "PAX size \"\(text)\"") }
+                guard let value = UInt64(text) else { throw .corrupt(what: what, reason: "PAX size \"\(text.prefix(40))\" is not a number") }
                 entrySize = value
+            }
+            guard entrySize <= Self.maximumEntrySize else {
+                throw .unsupported(what: "\(what): entry \"\(name)\"", reason: "\(entrySize) bytes is more than the ramdisk's cpio format holds (\(Self.maximumEntrySize))")
             }
             var uid = try number(header, 108, 8, "uid"), gid = try number(header, 116, 8, "gid"), mtime = try number(header, 136, 12, "mtime")
             if let text = all["uid"], let value = UInt64(text) { uid = value }
@@ -142,13 +152,16 @@ struct TarReader<Source: ByteSource> {
         return sum == stored
     }
 
-    /// "LEN key=value\n" records.
+    /// "LEN key=value\n" records: LEN counts the whole record, its own digits and the newline
+    /// included, so it must reach past the space and end on a newline ("2 x\n" does not).
     private func parsePax(_ bytes: [UInt8]) throws(ImageInputError) -> [String: String] {
         var records: [String: String] = [:]
         var rest = bytes[...]
         while !rest.isEmpty {
-            guard let space = rest.firstIndex(of: 32), let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)),
-                  length > 0, length <= rest.count else {
+            guard let space = rest.prefix(20).firstIndex(of: 32), space > rest.startIndex,
+                  rest[rest.startIndex..<space].allSatisfy({ (48...57).contains($0) }),
+                  let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)),
+                  length <= rest.count, rest.startIndex + length - 1 > space, rest[rest.startIndex + length - 1] == 10 else {
                 throw .corrupt(what: what, reason: "a malformed PAX record")
             }
             let record = rest[(space + 1)..<(rest.startIndex + length - 1)]

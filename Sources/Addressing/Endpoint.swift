@@ -62,10 +62,14 @@ extension String {
 extension Endpoint {
     /// A blocking connect for the few callers that run before or outside an event loop (the
     /// heartbeat): a socket descriptor, or -1 with errno set. TCP is not offered here.
-    public func connectBlocking(timeoutMilliseconds: Int32) -> Int32 {
+    /// `emulatedSourceCID`: a Unix socket standing in for vsock connects from an address that
+    /// names this CID, so that a peer that serves only one CID can tell (real vsock carries it).
+    public func connectBlocking(timeoutMilliseconds: Int32, emulatedSourceCID: UInt32? = nil) -> Int32 {
         switch self {
         case .vsock(let cid, let port): return ei_connect_vsock(cid, port, timeoutMilliseconds)
-        case .unix(let path): return ei_connect_unix(path, timeoutMilliseconds)
+        case .unix(let path):
+            if let emulatedSourceCID { return ei_connect_unix_as_cid(path, emulatedSourceCID, timeoutMilliseconds) }
+            return ei_connect_unix(path, timeoutMilliseconds)
         case .tcp:
             errno = EAFNOSUPPORT
             return -1

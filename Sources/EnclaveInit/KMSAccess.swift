@@ -31,7 +31,8 @@ final class KMSAccess: Sendable {
         guard case .success(let route)? = KMSRoute.resolve(config) else { throw .unreachable("no route to \(settings.endpoint)") }
         let parent = Endpoint.vsock(cid: config.parentCID, port: settings.credentialsVsockPort)
         return KMSClient(settings: settings, route: route,
-                         credentials: ParentCredentials(endpoint: emulation?.emulate(connectingTo: parent) ?? parent))
+                         credentials: ParentCredentials(endpoint: emulation?.emulate(connectingTo: parent) ?? parent,
+                                                        emulatedSourceCID: emulation?.localCID))
     }
 
     func shutdown() {

@@ -13,9 +13,12 @@ public final class ParentCredentials: CredentialsProviding, Sendable {
     private let endpoint: Endpoint
     private let cached = NIOLockedValueBox<AWSCredentials?>(nil)
     private let timeoutMilliseconds: Int32
+    /// Under the vsock emulation: the enclave's CID, which the parent checks (see CredentialsServer).
+    private let emulatedSourceCID: UInt32?
 
-    public init(endpoint: Endpoint, timeoutMilliseconds: Int32 = 5000) {
+    public init(endpoint: Endpoint, emulatedSourceCID: UInt32? = nil, timeoutMilliseconds: Int32 = 5000) {
         self.endpoint = endpoint
+        self.emulatedSourceCID = emulatedSourceCID
         self.timeoutMilliseconds = timeoutMilliseconds
     }
 
@@ -27,7 +30,7 @@ public final class ParentCredentials: CredentialsProviding, Sendable {
     }
 
     private func fetch() throws(KMSFailure) -> AWSCredentials {
-        let fd = endpoint.connectBlocking(timeoutMilliseconds: timeoutMilliseconds)
+        let fd = endpoint.connectBlocking(timeoutMilliseconds: timeoutMilliseconds, emulatedSourceCID: emulatedSourceCID)
         guard fd >= 0 else { throw .noCredentials("cannot connect to \(endpoint): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var timeout = timeval(tv_sec: Int(timeoutMilliseconds / 1000), tv_usec: Int(timeoutMilliseconds % 1000) * 1000)

@@ -1,3 +1,4 @@
+import Glibc
 import Processes
 
 /// What the parent half reports as an error: the allowlist file and the nitro-cli enclave
@@ -14,6 +15,10 @@ enum ParentError: Error, CustomStringConvertible {
     case enclaveNotRunning(name: String, state: String)
     case enclaveWithoutCID(name: String)
     case noSuchEnclave(name: String, running: [String])
+    /// A listener of the parent's own (not SwiftNIO's) could not bind.
+    case cannotListen(what: String, errno: Int32)
+    /// kms.credentials is configured but the parent half was not told which enclave may have them.
+    case credentialsNeedEnclave
 
     var description: String {
         switch self {
@@ -27,6 +32,10 @@ enum ParentError: Error, CustomStringConvertible {
         case .enclaveWithoutCID(let name): return "enclave \(name) has no valid EnclaveCID in nitro-cli's answer"
         case .noSuchEnclave(let name, let running):
             return "no enclave named \(name) (\(running.isEmpty ? "no enclaves are running" : "running: \(running.joined(separator: ", "))"))"
+        case .cannotListen(let what, let code): return "\(what): cannot listen: \(String(cString: strerror(code)))"
+        case .credentialsNeedEnclave:
+            return "kms.credentials: the role's credentials are served to the enclave only, and this parent half does not know its CID: "
+                + "give --enclave-cid N or --enclave-name NAME"
         }
     }
 }

@@ -29,7 +29,8 @@ struct ParentServeCommand: Command {
         name resolves to included); with egress.udp, also send the enclave's UDP flows from \
         sockets of this machine after the same checks, and carry their answers back.
         kms: serve the role's credentials (this process's AWS_* variables, else IMDSv2) on \
-        credentials.vsock_port.
+        credentials.vsock_port, to the enclave's CID only (--enclave-cid or --enclave-name; other \
+        CIDs are refused and logged).
         logs: listen on vsock_port and print the enclave's log records to stdout, one line each, \
         prefixed "init  | ", "stdout| " or "stderr| ". status: listen on vsock_port and log every \
         status event (JSON); with --exit-with-enclave, exit with the enclave's exit code once it \
@@ -111,7 +112,11 @@ struct ParentServeCommand: Command {
                                              logger: Logger(label: "dns")))
             case .clock: services.append(ClockServer(listen: listener.address, emulation: emulation, logger: Logger(label: "clock")))
             case .kmsCredentials:
-                services.append(CredentialsServer(listen: listener.address, emulation: emulation,
+                guard let target else {
+                    runner.logger.error("\(path): \(ParentError.credentialsNeedEnclave)")
+                    throw CommandExit(InitExitCode.bootStepFailed)
+                }
+                services.append(CredentialsServer(listen: listener.address, emulation: emulation, enclave: target,
                                                   environment: CredentialSource.variables.reduce(into: [:]) { $0[$1] = ProcessEnvironment.value($1) }, logger: Logger(label: "kms")))
             case .udpEgress:
                 guard let egress = bootConfig.egress, let udp = egress.udp else { continue }

@@ -118,6 +118,20 @@ int ei_set_child_subreaper(void);
 /// with errno set. `timeout_ms` bounds the connect.
 int ei_connect_vsock(unsigned int cid, unsigned int port, int timeout_ms);
 int ei_connect_unix(const char *path, int timeout_ms);
+/// The same to a Unix socket standing in for vsock, from an abstract address that names
+/// `source_cid` as vsock's own source address would (see ei_peer_cid).
+int ei_connect_unix_as_cid(const char *path, unsigned int source_cid, int timeout_ms);
+
+/// A listening, blocking stream socket on vsock (any CID) `port`, or on a Unix socket path (a
+/// stale socket file there is replaced), or -1 with errno set.
+int ei_listen_vsock(unsigned int port, int backlog);
+int ei_listen_unix(const char *path, int backlog);
+/// accept4 with SOCK_CLOEXEC (Swift's Glibc does not import accept4).
+int ei_accept(int fd);
+
+/// The vsock CID of a connected socket's peer: its svm_cid, or under the Unix-socket emulation
+/// the CID its abstract source address names. 0 with *cid set, or -1 when the peer has none.
+int ei_peer_cid(int fd, unsigned int *cid);
 
 /// Host lookups (getaddrinfo) use only glibc's built-in "files dns" services from now on,
 /// whatever /etc/nsswitch.conf says: a static binary cannot load other NSS modules safely.

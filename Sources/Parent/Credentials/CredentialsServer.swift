@@ -1,10 +1,12 @@
 import Addressing
+import CSupport
 import Glibc
 import KMS
+import LogThrottle
 import Logging
 import NIOConcurrencyHelpers
-import NIOCore
 import NIOPosix
+import Relay
 import Services
 
 /// Where the parent's credentials come from: its environment (AWS_ACCESS_KEY_ID,
@@ -73,52 +75,121 @@ final class CredentialSource: Sendable {
 }
 
 /// Serves the role's credentials on kms.credentials.vsock_port: one JSON object per
-/// connection, then close ({"Error": reason} when there are none). Fetching can block on
-/// IMDS, so it runs on a worker thread, never on an event loop.
+/// connection, then close ({"Error": reason} when there are none) — to the enclave only. Any
+/// vsock peer can connect to the parent (another enclave on the instance, or the instance's own
+/// processes over the local CID), so each connection's CID is read from the socket and must be
+/// the enclave's (`--enclave-cid`, `--enclave-name` looked up with nitro-cli, or the
+/// emulation's); others get an error and a log line naming their CID. Blocking, on two threads
+/// of its own: SwiftNIO gives no vsock peer address, and fetching can block on IMDS.
 final class CredentialsServer: Service, Sendable {
+    /// Connections waiting to be served beyond this are closed at once.
+    static let maximumWaiting = 64
+
     let listen: ListenAddress
     private let emulation: VsockEmulation?
     private let source: CredentialSource
+    private let enclave: RelayService.EnclaveCID
     private let logger: Logger
-    private let channel = NIOLockedValueBox<Channel?>(nil)
-    private let accepted = AcceptedChannels()
-    private let workers = NIOThreadPool(numberOfThreads: 1)
+    private let listener = NIOLockedValueBox<Int32>(-1)
+    private let waiting = NIOLockedValueBox(0)
+    private let refusals = LogThrottle()
+    /// One thread accepts (and checks the CID), one serves.
+    private let threads = NIOThreadPool(numberOfThreads: 2)
 
-    init(listen: ListenAddress, emulation: VsockEmulation?, environment: [String: String], logger: Logger) {
+    init(listen: ListenAddress, emulation: VsockEmulation?, enclave: RelayService.EnclaveCID, environment: [String: String], logger: Logger) {
         self.listen = listen
         self.emulation = emulation
+        self.enclave = enclave
         self.logger = logger
         source = CredentialSource(environment: environment, logger: logger)
     }
 
     var listening: [Listening] {
-        [Listening("kms credentials \(listen) <- \(source.describe)", address: listen, emulation: emulation)]
+        [Listening("kms credentials \(listen) <- \(source.describe), for \(enclave.description) only", address: listen, emulation: emulation)]
     }
 
     func start() throws {
-        workers.start()
-        let bound = try ServerBootstrap(group: EventLoops.one())
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [accepted, workers, source] channel in
-                accepted.track(channel)
-                workers.runIfActive(eventLoop: channel.eventLoop) { () -> String in
-                    switch source.current() {
-                    case .success(let credentials): return credentials.wireJSON
-                    case .failure(let failure): return AWSCredentials.errorJSON("\(failure)")
-                    }
-                }.whenComplete { result in
-                    let line = (try? result.get()) ?? AWSCredentials.errorJSON("the parent half is stopping")
-                    channel.writeAndFlush(channel.allocator.buffer(string: line)).whenComplete { _ in channel.close(promise: nil) }
-                }
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(listen.emulated(by: emulation)).wait()
-        channel.withLockedValue { $0 = bound }
+        let fd: Int32
+        switch listen.emulated(by: emulation) {
+        case .vsock(let port): fd = ei_listen_vsock(port, 16)
+        case .unix(let path): fd = ei_listen_unix(path, 16)
+        case .tcp: fd = -1; errno = EAFNOSUPPORT
+        }
+        guard fd >= 0 else { throw ParentError.cannotListen(what: "kms credentials \(listen)", errno: errno) }
+        listener.withLockedValue { $0 = fd }
+        threads.start()
+        threads.submit { [self] _ in acceptLoop(fd) }
     }
 
     func stop() {
-        if let channel = channel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        accepted.closeAll()
-        try? workers.syncShutdownGracefully()
+        let fd = listener.withLockedValue { fd in defer { fd = -1 }; return fd }
+        // Wakes the blocked accept (it fails), which ends the loop; then the fd can go.
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+        try? threads.syncShutdownGracefully()
+        if fd >= 0 { close(fd) }
+    }
+
+    private func acceptLoop(_ fd: Int32) {
+        while true {
+            let connection = ei_accept(fd)
+            if connection < 0 {
+                if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
+                    if errno == EMFILE || errno == ENFILE { usleep(100_000) }
+                    continue
+                }
+                return // the listener was shut down
+            }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            if let refusal = refusal(of: connection) {
+                if let unlogged = refusals.admit() {
+                    let more = unlogged > 0 ? " (and \(unlogged) more since the last message)" : ""
+                    logger.warning("kms credentials: refused \(refusal)\(more)")
+                }
+                _ = BlockingIO.writeAll(connection, Array(AWSCredentials.errorJSON("refused: this parent serves credentials to its enclave only").utf8))
+                close(connection)
+                continue
+            }
+            guard waiting.withLockedValue({ count in count < Self.maximumWaiting ? { count += 1; return true }() : false }) else {
+                close(connection)
+                continue
+            }
+            threads.submit { [self] _ in
+                defer { waiting.withLockedValue { $0 -= 1 } }
+                let line: String
+                switch source.current() {
+                case .success(let credentials): line = credentials.wireJSON
+                case .failure(let failure): line = AWSCredentials.errorJSON("\(failure)")
+                }
+                _ = BlockingIO.writeAll(connection, Array(line.utf8))
+                close(connection)
+            }
+        }
+    }
+
+    /// Why a connection may not have the credentials (nil: it is the enclave's).
+    private func refusal(of connection: Int32) -> String? {
+        var peer: UInt32 = 0
+        guard ei_peer_cid(connection, &peer) == 0 else { return "a connection whose CID cannot be read (not vsock)" }
+        switch enclave {
+        case .fixed(let cid):
+            return peer == cid ? nil : "a connection from CID \(peer): only the enclave, CID \(cid), is served"
+        case .lookup(let description, let find):
+            do {
+                let cid = try find()
+                return peer == cid ? nil : "a connection from CID \(peer): only \(description), CID \(cid), is served"
+            } catch {
+                return "a connection from CID \(peer): \(description)'s CID is unknown (\(error))"
+            }
+        }
+    }
+}
+
+extension RelayService.EnclaveCID {
+    var description: String {
+        switch self {
+        case .fixed(let cid): return "the enclave at CID \(cid)"
+        case .lookup(let description, _): return description
+        }
     }
 }

@@ -26,7 +26,7 @@ let package = Package(
         // The enclave's commands (run, check, plan) and the boot sequence, top to bottom.
         .target(name: "EnclaveInit", dependencies: [
             "Services",
-            "Addressing", "BootConfig", "ConsoleLog", "DNS", "DocumentReading", "KMS", "LinuxNet", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "UDPEgress", "CSupport",
+            "Addressing", "BootConfig", "ConsoleLog", "DNS", "DocumentReading", "KMS", "LinuxNet", "Policy", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "UDPEgress", "CSupport",
             "Commands",
             .product(name: "Logging", package: "swift-log"),
         ]),

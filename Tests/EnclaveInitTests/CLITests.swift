@@ -58,6 +58,28 @@ import TestSupport
         #expect(result.stderr.contains("cannot open \(directory.path)/nothing: No such file or directory"), "\(result.stderr)")
     }
 
+    /// Rules wider than they read are said by check and plan: an address allow rule lets the
+    /// DNS stub forward every name not denied, and a port rule opens UDP (QUIC) with egress.udp.
+    @Test func checkAndPlanWarnWhereAPolicyIsWiderThanItReads() throws {
+        let wide = try directory.write("wide.json", """
+            {"version": 1, "egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": true,
+                                      "allow": ["api.example.com:443", "198.18.0.0/15"]},
+             "dns": {"vsock_port": 8053}, "app": {"command": ["/app"]}}
+            """)
+        let check = try ProcessRunner.enclaveInit(["check", "--config", wide])
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.stdout.contains("warning    egress.allow \"198.18.0.0/15\" names addresses, so the DNS stub forwards every name no deny rule covers"), "\(check.stdout)")
+        #expect(check.stdout.contains("egress.allow \"api.example.com:443\" opens its ports to TCP and UDP alike (egress.udp is on): \":443\" also lets QUIC out"), "\(check.stdout)")
+        let plan = try ProcessRunner.enclaveInit(["plan", "--config", wide])
+        #expect(plan.status == 0 && plan.stdout.contains("warning: egress.allow \"198.18.0.0/15\" names addresses"), "\(plan.output)")
+        let narrow = try directory.write("narrow.json", """
+            {"version": 1, "egress": {"port": 3128, "vsock_port": 8001, "allow": ["api.example.com:443"]},
+             "dns": {"vsock_port": 8053}, "app": {"command": ["/app"]}}
+            """)
+        let quiet = try ProcessRunner.enclaveInit(["check", "--config", narrow])
+        #expect(quiet.status == 0 && !quiet.stdout.contains("warning"), "\(quiet.output)")
+    }
+
     @Test func unknownOptionIsAUsageError() throws {
         let result = try ProcessRunner.enclaveInit(["check", "--confg", "x"])
         #expect(result.status == 64)

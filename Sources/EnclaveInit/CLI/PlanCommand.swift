@@ -22,5 +22,6 @@ public struct PlanCommand: Command {
         let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)
         print("plan for \(options.resolvedPath):")
         for line in BootPlan(config: config, emulation: emulation).lines() { print(line) }
+        for warning in ConfigSummary.warnings(for: config) { print("warning: " + warning) }
     }
 }

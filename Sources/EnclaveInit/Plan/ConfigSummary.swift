@@ -1,8 +1,15 @@
 import BootConfig
 import LinuxNet
+import Policy
 
 /// The one-screen summary `check` prints for a valid config.
 enum ConfigSummary {
+    /// What `check` and `plan` both say where the config is wider than it reads.
+    static func warnings(for config: BootConfiguration) -> [String] {
+        guard let egress = config.egress else { return [] }
+        return EgressPolicy(egress).warnings(dnsStub: config.dns != nil, udp: egress.udp != nil)
+    }
+
     static func lines(for config: BootConfiguration) -> [String] {
         var lines: [(String, String)] = []
         lines.append(("hostname", config.hostname ?? "(unchanged)"))
@@ -39,6 +46,7 @@ enum ConfigSummary {
         }
         lines.append(("listens", "enclave: \(sockets(.enclave))"))
         lines.append(("", "parent: \(sockets(.parent))"))
+        for warning in warnings(for: config) { lines.append(("warning", warning)) }
         return lines.map { $0.0.padding(to: 10) + " " + $0.1 }
     }
 }

@@ -63,14 +63,19 @@ static int connected_or_closed(int fd, const struct sockaddr *address, socklen_t
     return -1;
 }
 
-int ei_connect_vsock(unsigned int cid, unsigned int port, int timeout_ms) {
-    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
+static struct sockaddr_vm vsock_address(unsigned int cid, unsigned int port) {
     struct sockaddr_vm address;
     memset(&address, 0, sizeof address);
     address.svm_family = AF_VSOCK;
     address.svm_cid = cid;
     address.svm_port = port;
+    return address;
+}
+
+int ei_connect_vsock(unsigned int cid, unsigned int port, int timeout_ms) {
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_vm address = vsock_address(cid, port);
     return connected_or_closed(fd, (struct sockaddr *)&address, sizeof address, timeout_ms);
 }
 
@@ -126,11 +131,7 @@ static int listening_or_closed(int fd, const struct sockaddr *address, socklen_t
 int ei_listen_vsock(unsigned int port, int backlog) {
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
-    struct sockaddr_vm address;
-    memset(&address, 0, sizeof address);
-    address.svm_family = AF_VSOCK;
-    address.svm_cid = VMADDR_CID_ANY;
-    address.svm_port = port;
+    struct sockaddr_vm address = vsock_address(VMADDR_CID_ANY, port);
     return listening_or_closed(fd, (struct sockaddr *)&address, sizeof address, backlog);
 }
 

@@ -12,11 +12,7 @@ import TestSupport
 
     init() throws {
         directory = try TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true)
-        for (name, size) in [("bzImage", 20_000), ("init", 5000), ("nsm.ko", 3000)] {
-            FileManager.default.createFile(atPath: blobs + "/" + name, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 * 13) }))
-        }
-        try "console=ttyS0\n".write(toFile: blobs + "/cmdline", atomically: false, encoding: .utf8)
+        try FakeBlobs.make(at: blobs)
     }
 
     private func python(_ script: String, _ arguments: [String] = []) throws {

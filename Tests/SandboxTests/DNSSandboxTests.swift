@@ -14,6 +14,27 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
+    /// `enclave-init parent` in a network namespace of its own whose only resolver is a dnsmasq
+    /// (logging every query it gets) that knows `records` ("name,address"); both listening.
+    private func parentWithDnsmasq(_ config: String, records: [String]) throws -> (SpawnedProcess, String) {
+        let log = scratch.path + "/dnsmasq.log"
+        let parent = try Sandbox.startParent(["--config", config], hostsFile: try Sandbox.privateHostsFile(),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
+                                             prelude: "dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces "
+                                                + "--user=root --pid-file=\(scratch.path)/dnsmasq.pid --log-queries --log-facility=\(log) "
+                                                + records.map { "--host-record=\($0) " }.joined() + "&")
+        #expect(eventually { parent.stderrSoFar.contains("listening: dns") }, "\(parent.stderrSoFar)")
+        #expect(eventually { FileManager.default.fileExists(atPath: scratch.path + "/dnsmasq.pid") })
+        return (parent, log)
+    }
+
+    /// Ends the parent (if a test has not) and its dnsmasq.
+    private func stop(_ parent: SpawnedProcess) {
+        kill(parent.pid, SIGKILL)
+        if let text = try? String(contentsOfFile: scratch.path + "/dnsmasq.pid", encoding: .utf8),
+           let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) { kill(pid, SIGKILL) }
+    }
+
     /// A raw query from the app to the stub, printing the response code and the A records.
     static let rawQuery = """
         import socket, struct, sys
@@ -48,19 +69,8 @@ import TestSupport
              "app": {"user": "nobody"}}
             """)
         let query = try scratch.write("query.py", Self.rawQuery)
-        let dnsmasqLog = scratch.path + "/dnsmasq.log"
-        let parent = try Sandbox.startParent(["--config", config], hostsFile: try Sandbox.privateHostsFile(),
-                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
-                                             prelude: "dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces "
-                                                + "--user=root --pid-file=\(scratch.path)/dnsmasq.pid --log-queries --log-facility=\(dnsmasqLog) "
-                                                + "--host-record=api.example.test,198.18.0.10 --host-record=blocked.example.test,198.18.0.11 &")
-        defer {
-            kill(parent.pid, SIGKILL)
-            if let text = try? String(contentsOfFile: scratch.path + "/dnsmasq.pid", encoding: .utf8),
-               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) { kill(pid, SIGKILL) }
-        }
-        #expect(eventually { parent.stderrSoFar.contains("listening: dns") }, "\(parent.stderrSoFar)")
-        #expect(eventually { FileManager.default.fileExists(atPath: scratch.path + "/dnsmasq.pid") })
+        let (parent, dnsmasqLog) = try parentWithDnsmasq(config, records: ["api.example.test,198.18.0.10", "blocked.example.test,198.18.0.11"])
+        defer { stop(parent) }
 
         let resolvConf = try Sandbox.privateResolvConf()
         let app = """
@@ -152,19 +162,8 @@ import TestSupport
             """)
         let attack = try scratch.write("attack.py", Self.pointerAttack)
         let query = try scratch.write("query.py", Self.rawQuery)
-        let dnsmasqLog = scratch.path + "/dnsmasq.log"
-        let parent = try Sandbox.startParent(["--config", config], hostsFile: try Sandbox.privateHostsFile(),
-                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock], ownNetwork: true,
-                                             prelude: "dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces "
-                                                + "--user=root --pid-file=\(scratch.path)/dnsmasq.pid --log-queries --log-facility=\(dnsmasqLog) "
-                                                + "--host-record=api.example.test,198.18.0.10 &")
-        defer {
-            kill(parent.pid, SIGKILL)
-            if let text = try? String(contentsOfFile: scratch.path + "/dnsmasq.pid", encoding: .utf8),
-               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) { kill(pid, SIGKILL) }
-        }
-        #expect(eventually { parent.stderrSoFar.contains("listening: dns") }, "\(parent.stderrSoFar)")
-        #expect(eventually { FileManager.default.fileExists(atPath: scratch.path + "/dnsmasq.pid") })
+        let (parent, dnsmasqLog) = try parentWithDnsmasq(config, records: ["api.example.test,198.18.0.10"])
+        defer { stop(parent) }
 
         let app = "python3 \(attack) > \(out)/attack 2>&1; python3 \(query) api.example.test 1 > \(out)/api"
         let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", app], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock],

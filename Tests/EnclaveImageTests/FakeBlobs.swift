@@ -1,0 +1,13 @@
+import Foundation
+
+/// A nitro-cli blobs folder for tests: a bzImage, init and nsm.ko of patterned bytes (never
+/// booted, only measured and packed) and a cmdline.
+enum FakeBlobs {
+    static func make(at path: String) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for (name, size) in [("bzImage", 20_000), ("init", 5000), ("nsm.ko", 3000)] {
+            FileManager.default.createFile(atPath: path + "/" + name, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 * 13) }))
+        }
+        try "console=ttyS0\n".write(toFile: path + "/cmdline", atomically: false, encoding: .utf8)
+    }
+}

@@ -1,4 +1,5 @@
 import Addressing
+import BootConfig
 
 /// A connection the capture rule redirected: where the app meant to go, and every name the DNS
 /// stub recently gave the app for that address (the most recent first). The listener that
@@ -31,30 +32,30 @@ public struct CapturedConnection: Sendable, Equatable {
     /// 4. else it is refused, and the reason names every name considered.
     /// A denied name therefore never makes an address usable: only an allowed name or an
     /// address rule can.
-    public func decide(_ policy: EgressPolicy) -> Decision {
+    public func decide(_ policy: EgressPolicy, over transport: EgressPolicy.Transport = .tcp) -> Decision {
         let literal = Destination(host: .ipv4(address), port: port)
         let names = self.names.compactMap { name -> Destination? in
             guard case .success(let host) = Destination.parse(host: name), case .name = host else { return nil }
             return Destination(host: host, port: port)
         }
         let label = "egress policy (captured \(literal)\(names.isEmpty ? ", no name from the DNS stub" : ", named \(names.map(\.hostText).joined(separator: ", "))"))"
-        if let rule = policy.denyingRule(literal) {
+        if let rule = policy.denyingRule(literal, over: transport) {
             return .refuse(reason: "\(label): \(literal) is denied by \"\(rule.text)\"")
         }
         var reasons: [String] = []
         var aNameIsDenied = false
         for named in names {
-            switch (policy.decide(named), policy.decide(resolved: literal, for: named)) {
+            switch (policy.decide(named, over: transport), policy.decide(resolved: literal, for: named, over: transport)) {
             case (.allow, .allow):
                 return .ask(named)
             case (.deny(let reason), _):
-                aNameIsDenied = aNameIsDenied || policy.denyingRule(named) != nil
+                aNameIsDenied = aNameIsDenied || policy.denyingRule(named, over: transport) != nil
                 reasons.append(reason)
             case (.allow, .deny(let reason)):
                 reasons.append(reason)
             }
         }
-        switch policy.decide(literal) {
+        switch policy.decide(literal, over: transport) {
         case .allow where !aNameIsDenied:
             return .ask(literal)
         case .allow:

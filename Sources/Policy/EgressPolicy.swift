@@ -2,8 +2,11 @@ import BootConfig
 
 /// `egress.allow` and `egress.deny`: deny wins, no match is a denial. Checked by the enclave
 /// half before anything leaves, and again by the parent half, which also checks every address
-/// a name resolves to.
+/// a name resolves to. A connection is judged as TCP (the proxy, captured connections) or UDP
+/// (egress.udp's flows): a rule written "tcp:…" or "udp:…" covers only that transport.
 public struct EgressPolicy: Sendable {
+    public typealias Transport = EgressRule.Transport
+
     public enum Decision: Sendable, Equatable {
         case allow(rule: String)
         case deny(reason: String)
@@ -23,30 +26,36 @@ public struct EgressPolicy: Sendable {
         self.init(allow: egress.allow, deny: egress.deny)
     }
 
-    public func decide(_ destination: Destination) -> Decision {
-        if let rule = denyingRule(destination) {
-            return .deny(reason: "\(destination) is denied by \"\(rule.text)\"")
+    public func decide(_ destination: Destination, over transport: Transport = .tcp) -> Decision {
+        if let rule = denyingRule(destination, over: transport) {
+            return .deny(reason: "\(Self.spelled(destination, transport)) is denied by \"\(rule.text)\"")
         }
-        if let rule = allow.first(where: { Self.matches($0, destination) }) {
+        if let rule = allow.first(where: { Self.matches($0, destination, transport) }) {
             return .allow(rule: rule.text)
         }
-        return .deny(reason: "no allow rule matches \(destination)")
+        return .deny(reason: "no allow rule matches \(Self.spelled(destination, transport))")
     }
 
     /// The first deny rule that covers `destination`, if any: what "deny wins" checks before
     /// any allow rule is looked at.
-    public func denyingRule(_ destination: Destination) -> EgressRule? {
-        deny.first { Self.matches($0, destination) }
+    public func denyingRule(_ destination: Destination, over transport: Transport = .tcp) -> EgressRule? {
+        deny.first { Self.matches($0, destination, transport) }
+    }
+
+    /// A destination as reasons name it: UDP ones say so, TCP is the default everyone assumes.
+    static func spelled(_ destination: Destination, _ transport: Transport) -> String {
+        transport == .udp ? "udp:\(destination)" : "\(destination)"
     }
 
     /// Whether the DNS stub may ask the parent for `name` (lower-case labels). A name is refused
     /// inside the enclave, so that it never leaves it, when no connection to it could be
-    /// allowed: a deny rule without ports covers it, or no allow rule could match it — unless
-    /// an allow rule names addresses, which a name may resolve to.
+    /// allowed: a deny rule without ports or a transport covers it, or no allow rule (of either
+    /// transport) could match it — unless an allow rule names addresses, which a name may
+    /// resolve to.
     public func decide(resolving name: [String]) -> Decision {
         let text = name.joined(separator: ".")
         if let rule = deny.first(where: { rule in
-            guard rule.ports == nil, case .domain(let pattern) = rule.host else { return false }
+            guard rule.ports == nil, rule.transport == nil, case .domain(let pattern) = rule.host else { return false }
             return Self.labelsMatch(pattern[...], name[...])
         }) {
             return .deny(reason: "\(text) is denied by \"\(rule.text)\"")
@@ -67,17 +76,18 @@ public struct EgressPolicy: Sendable {
     /// address the parent itself or its cloud serve — loopback, link-local (the instance
     /// metadata service 169.254.169.254), unspecified, multicast — unless an allow rule names
     /// that address explicitly.
-    public func decide(resolved address: Destination, for name: Destination) -> Decision {
-        if let rule = deny.first(where: { Self.matches($0, address) }) {
+    public func decide(resolved address: Destination, for name: Destination, over transport: Transport = .tcp) -> Decision {
+        if let rule = deny.first(where: { Self.matches($0, address, transport) }) {
             return .deny(reason: "\(name) resolves to \(address.hostText), which \"\(rule.text)\" denies")
         }
-        if let kind = Self.specialKind(address.host), !allow.contains(where: { Self.matches($0, address) }) {
+        if let kind = Self.specialKind(address.host), !allow.contains(where: { Self.matches($0, address, transport) }) {
             return .deny(reason: "\(name) resolves to \(address.hostText), a \(kind) address; allow it with an IP rule if that is meant")
         }
         return .allow(rule: "resolved")
     }
 
-    static func matches(_ rule: EgressRule, _ destination: Destination) -> Bool {
+    static func matches(_ rule: EgressRule, _ destination: Destination, _ transport: Transport) -> Bool {
+        guard rule.covers(transport) else { return false }
         if let ports = rule.ports, !ports.contains(destination.port) { return false }
         switch (rule.host, destination.host) {
         case (.domain(let pattern), .name(let labels)):

@@ -13,8 +13,9 @@ extension EgressPolicy {
                          + "(any name may resolve into it): the parent's resolvers see those names; deny the ones you do not want, "
                          + "or name hosts instead of addresses")
         }
-        if udp, let rule = allow.first(where: { $0.ports != nil }) {
-            lines.append("egress.allow \"\(rule.text)\" opens its ports to TCP and UDP alike (egress.udp is on): \":443\" also lets QUIC out")
+        if udp, let rule = allow.first(where: { $0.ports != nil && $0.transport == nil }) {
+            lines.append("egress.allow \"\(rule.text)\" opens its ports to TCP and UDP alike (egress.udp is on): \":443\" also lets QUIC out; "
+                         + "write \"tcp:\(rule.text)\" for TCP only")
         }
         return lines
     }

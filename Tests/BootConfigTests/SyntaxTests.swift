@@ -62,6 +62,15 @@ import Testing
         #expect(cidr.host == .ipv4(IPv4Interface("10.0.0.0/8")!) && cidr.ports == 1024...65535)
         #expect(try EgressRule.parse("169.254.169.254").get().host == .ipv4(IPv4Interface("169.254.169.254/32")!))
         if case .ipv6(_, let prefix) = try EgressRule.parse("[2001:db8::/32]:443").get().host { #expect(prefix == 32) } else { Issue.record("not IPv6") }
+        // A transport first: that one only; none, both.
+        let udp = try EgressRule.parse("udp:time.example.com:123").get()
+        #expect(udp.transport == .udp && udp.host == .domain(["time", "example", "com"]) && udp.ports == 123...123 && udp.text == "udp:time.example.com:123")
+        #expect(udp.covers(.udp) && !udp.covers(.tcp))
+        #expect(try EgressRule.parse("TCP:10.0.0.0/8").get().transport == .tcp)
+        #expect(try EgressRule.parse("udp:[2001:db8::1]:443").get().transport == .udp)
+        #expect(try EgressRule.parse("api.example.com:443").get().transport == nil)
+        #expect(EgressRule.parse("udp:") == .failure(.empty))
+        #expect(EgressRule.parse("udp:tcp:x.com") == .failure(.badPort("x.com")), "one transport at most")
         if case .ipv6(_, let prefix) = try EgressRule.parse("::1").get().host { #expect(prefix == 128) } else { Issue.record("not IPv6") }
         let failures: [(String, EgressRule.ParseError)] = [
             ("kms*.x.com", .wildcardInsideLabel("kms*")), ("a.**b", .wildcardInsideLabel("**b")), ("", .empty),

@@ -94,4 +94,20 @@ import Testing
         #expect(refusal(decide("198.18.0.66", 443, names: ["good.example", "other.example"], policy: policy))
                 == "egress policy (captured 198.18.0.66:443, named good.example, other.example): 198.18.0.66:443 is denied by \"198.18.0.66\"")
     }
+
+    /// A captured UDP flow is judged as UDP: "tcp:" rules open nothing for it, "udp:" rules
+    /// nothing for a TCP connection, and the literal's address rule follows the same transport.
+    @Test func aFlowIsJudgedByItsOwnTransport() {
+        let policy = Self.policy(allow: ["tcp:api.example.test:443", "udp:ntp.example.test:123", "udp:198.18.5.0/24:53"])
+        let tcp = CapturedConnection(address: IPv4Address("198.18.0.10")!, port: 443, names: ["api.example.test"])
+        #expect(tcp.decide(policy, over: .tcp) == .ask(named("api.example.test", 443)))
+        guard case .refuse(let reason) = tcp.decide(policy, over: .udp) else { Issue.record("a TCP-only rule opened a UDP flow"); return }
+        #expect(reason.contains("no allow rule matches udp:api.example.test:443"), "\(reason)")
+        let ntp = CapturedConnection(address: IPv4Address("198.18.0.123")!, port: 123, names: ["ntp.example.test"])
+        #expect(ntp.decide(policy, over: .udp) == .ask(named("ntp.example.test", 123)))
+        #expect(ntp.decide(policy, over: .tcp) != .ask(named("ntp.example.test", 123)))
+        let literal = CapturedConnection(address: IPv4Address("198.18.5.53")!, port: 53, names: [])
+        #expect(literal.decide(policy, over: .udp) == .ask(Destination(host: .ipv4(IPv4Address("198.18.5.53")!), port: 53)))
+        #expect(literal.decide(policy, over: .tcp) != .ask(Destination(host: .ipv4(IPv4Address("198.18.5.53")!), port: 53)))
+    }
 }

@@ -138,4 +138,24 @@ import Testing
         let denyWins = try policy(allow: ["allowed.example", "169.254.169.254"], deny: ["169.254.0.0/16"])
         #expect(try !resolved("169.254.169.254", denyWins).isAllowed)
     }
+
+    /// "tcp:" and "udp:" rules cover one transport; a rule without one covers both. Names are
+    /// resolvable when a rule of either allows them, and refused only by a deny rule of both.
+    @Test func aTransportQualifiedRuleCoversOnlyThatTransport() throws {
+        let policy = try policy(allow: ["tcp:api.example.com:443", "udp:time.example.com:123", "both.example.com:443"],
+                                deny: ["udp:**.example.com:443"])
+        func decide(_ authority: String, _ transport: EgressPolicy.Transport) -> Bool {
+            policy.decide(try! Destination.parse(authority: authority).get(), over: transport).isAllowed
+        }
+        #expect(decide("api.example.com:443", .tcp) && !decide("api.example.com:443", .udp))
+        #expect(decide("time.example.com:123", .udp) && !decide("time.example.com:123", .tcp))
+        #expect(decide("both.example.com:443", .tcp) && !decide("both.example.com:443", .udp), "the UDP deny wins for UDP only")
+        #expect(policy.decide(try Destination.parse(authority: "both.example.com:443").get(), over: .udp)
+                == .deny(reason: "udp:both.example.com:443 is denied by \"udp:**.example.com:443\""))
+        for name in ["api.example.com", "time.example.com", "both.example.com"] {
+            #expect(policy.decide(resolving: name.split(separator: ".").map(String.init)).isAllowed, "\(name)")
+        }
+        let udpDeniesAll = try self.policy(allow: ["**.example.com"], deny: ["udp:**.example.com"])
+        #expect(udpDeniesAll.decide(resolving: ["a", "example", "com"]).isAllowed, "a UDP-only deny leaves the name to TCP")
+    }
 }

@@ -41,4 +41,12 @@ import Testing
     @Test func aNameThatIsNotOneIsRefused() {
         #expect(decide("198.18.0.53", 53, "bad name!") == .deny(reason: "\"bad name!\" is not a host name"))
     }
+
+    /// The parent judges a flow as UDP: a TCP-only rule opens nothing here.
+    @Test func aTCPOnlyRuleOpensNoFlow() {
+        let tcpOnly = EgressPolicy(allow: ["tcp:**.example.test:443"].map { try! EgressRule.parse($0).get() }, deny: [])
+        #expect(!UDPDestinationCheck.decide(tcpOnly, destination: UDPEndpoint(IPv4Address("198.18.0.10")!, 443), name: "api.example.test").isAllowed)
+        let udpOnly = EgressPolicy(allow: ["udp:**.example.test:443"].map { try! EgressRule.parse($0).get() }, deny: [])
+        #expect(UDPDestinationCheck.decide(udpOnly, destination: UDPEndpoint(IPv4Address("198.18.0.10")!, 443), name: "api.example.test").isAllowed)
+    }
 }

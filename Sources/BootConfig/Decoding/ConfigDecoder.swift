@@ -221,8 +221,9 @@ struct ConfigDecoder {
         let before = issues.count
         let port = fields.required("port", hint: "the proxy listens on 127.0.0.1:port, e.g. 3128").flatMap { $0.port() }
         let vsockPort = fields.required("vsock_port").flatMap { $0.vsockPort() }
-        let allow = fields["allow"].map(egressRules) ?? []
-        let deny = fields["deny"].map(egressRules) ?? []
+        let allowed = fields["allow"].map(egressRules) ?? []
+        let denied = fields["deny"].map(egressRules) ?? []
+        let allow = allowed.map(\.rule), deny = denied.map(\.rule)
         let transparent = fields["transparent"].map { $0.bool() }
         let udp = fields["udp"].map { udpEgress($0, egressVsockPort: vsockPort) }
         guard issues.count == before, let port, let vsockPort else { return nil }
@@ -232,6 +233,12 @@ struct ConfigDecoder {
         if egress.udp != nil, !egress.transparent, let field = fields["udp"] {
             issues.report(field, "UDP is captured only with transparent egress",
                           hint: "add \"transparent\": true to egress (the TUN device that reads the app's UDP is the default route that transparent egress sets up)")
+        }
+        if egress.udp == nil {
+            for (element, rule) in allowed + denied where rule.transport == .udp {
+                issues.report(element, "pattern \"\(rule.text)\" is for UDP, which is carried only with egress.udp",
+                              hint: "add \"udp\": true and \"transparent\": true to egress, or drop the rule")
+            }
         }
         return egress
     }
@@ -267,9 +274,10 @@ struct ConfigDecoder {
         return udp
     }
 
-    private func egressRules(_ field: Field) -> [EgressRule] {
+    /// Each rule with the element it came from (for checks across fields to point at).
+    private func egressRules(_ field: Field) -> [(element: Field, rule: EgressRule)] {
         guard let elements = field.array() else { return [] }
-        return elements.compactMap { element in
+        return elements.compactMap { element -> (element: Field, rule: EgressRule)? in
             guard let text = element.string() else { return nil }
             if let hostPort = URLSpelling.hostPort(of: text) {
                 issues.report(element, "pattern \"\(text)\" is a URL; a pattern is a host (or address) with an optional port",
@@ -277,10 +285,10 @@ struct ConfigDecoder {
                 return nil
             }
             switch EgressRule.parse(text) {
-            case .success(let rule): return rule
+            case .success(let rule): return (element, rule)
             case .failure(let error):
                 issues.report(element, "pattern \"\(text)\": \(error)",
-                              hint: "examples: \"kms.*.amazonaws.com\", \"**.mycorp.com:443\", \"10.0.0.0/8\", \"[2001:db8::/32]:443\"")
+                              hint: "examples: \"kms.*.amazonaws.com\", \"**.mycorp.com:443\", \"10.0.0.0/8\", \"[2001:db8::/32]:443\", \"udp:time.example.com:123\"")
                 return nil
             }
         }

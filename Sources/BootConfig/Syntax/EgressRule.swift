@@ -7,7 +7,14 @@ import Addressing
 ///     **.mycorp.com:443            `**` is one or more labels; ":443" limits the port
 ///     10.0.0.0/8:1024-65535        an IPv4 address or CIDR, with a port range
 ///     [2001:db8::/32]:443          IPv6 in brackets when a port follows
+///     udp:time.example.com:123     "tcp:" or "udp:" first: that protocol only (else both;
+///                                  unambiguous, as no host or IPv6 literal starts so)
 public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
+    /// The transport a rule covers, when it names one.
+    public enum Transport: String, Sendable, Hashable {
+        case tcp, udp
+    }
+
     public enum Host: Sendable, Hashable {
         /// Lower-cased labels, each a literal label, "*" or "**"; the trailing dot is dropped.
         case domain([String])
@@ -17,7 +24,12 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
 
     public var host: Host
     public var ports: ClosedRange<UInt16>?
+    /// nil: TCP and UDP alike.
+    public var transport: Transport?
     public var text: String
+
+    /// Whether the rule covers connections or flows of `transport`.
+    public func covers(_ transport: Transport) -> Bool { self.transport.map { $0 == transport } ?? true }
 
     public var description: String { text }
 
@@ -41,11 +53,18 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
 
     public static func parse(_ text: String) -> Result<EgressRule, ParseError> {
         guard !text.isEmpty else { return .failure(.empty) }
+        var pattern = text[...]
+        var transport: Transport?
+        for candidate in [Transport.tcp, .udp] where pattern.lowercased().hasPrefix(candidate.rawValue + ":") {
+            transport = candidate
+            pattern = pattern.dropFirst(candidate.rawValue.count + 1)
+            guard !pattern.isEmpty else { return .failure(.empty) }
+        }
         let split: HostGrammar.Split
-        switch HostGrammar.split(text[...], port: .optional) {
+        switch HostGrammar.split(pattern, port: .optional) {
         case .success(let found): split = found
         case .failure(.unexpectedAfterBracket(let rest)): return .failure(.badPort(rest))
-        case .failure: return .failure(.badAddress(text))
+        case .failure: return .failure(.badAddress(String(pattern)))
         }
         let hostText = split.host, portText = split.port
 
@@ -55,7 +74,7 @@ public struct EgressRule: Sendable, Hashable, CustomStringConvertible {
             ports = range
         }
         switch parseHost(hostText) {
-        case .success(let host): return .success(EgressRule(host: host, ports: ports, text: text))
+        case .success(let host): return .success(EgressRule(host: host, ports: ports, transport: transport, text: text))
         case .failure(let error): return .failure(error)
         }
     }

@@ -124,7 +124,7 @@ public final class UDPCapture: Service, @unchecked Sendable {
             return
         }
         let captured = CapturedConnection(address: destination.address, port: destination.port, names: names(destination.address))
-        switch captured.decide(policy) {
+        switch captured.decide(policy, over: .udp) {
         case .refuse(let reason):
             counters.count(\.refused)
             if let held = refusals.admit() {

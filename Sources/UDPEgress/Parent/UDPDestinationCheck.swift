@@ -18,9 +18,9 @@ public enum UDPDestinationCheck {
             }
             asked = Destination(host: host, port: destination.port)
         }
-        let decision = policy.decide(asked)
+        let decision = policy.decide(asked, over: .udp)
         guard decision.isAllowed else { return decision }
-        let underneath = policy.decide(resolved: literal, for: asked)
+        let underneath = policy.decide(resolved: literal, for: asked, over: .udp)
         return underneath.isAllowed ? decision : underneath
     }
 }

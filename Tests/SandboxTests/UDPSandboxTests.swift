@@ -34,7 +34,7 @@ import TestSupport
         let config = try scratch.write("boot.json", """
             {"version": 1,
              "egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "udp": {"vsock_port": 8002, "idle_seconds": 30},
-                        "allow": ["**.example.test", "198.18.0.53:53"], "deny": ["**.example.test:7009"]},
+                        "allow": ["**.example.test", "udp:198.18.0.53:53"], "deny": ["udp:**.example.test:7009"]},
              "dns": {"vsock_port": 8053}}
             """)
         // The NTP server: chronyd serving its own clock (never touching the machine's: -x).
@@ -187,7 +187,7 @@ import TestSupport
         let parentLog = parent.wait(timeout: .seconds(10))?.stderr ?? ""
         let log = result?.stderr ?? "", output = result?.stdout ?? ""
         #expect(output.hasPrefix("error: ConnectionRefusedError 111\nseconds: 0."), "\(output)\n\(log)")
-        #expect(log.contains("udp: the parent refused") && log.contains("-> 198.18.0.10:7000: egress policy (parent): 198.18.0.10:7000 is denied by \"198.18.0.10:7000\""), "\(log)")
+        #expect(log.contains("udp: the parent refused") && log.contains("-> 198.18.0.10:7000: egress policy (parent): udp:198.18.0.10:7000 is denied by \"198.18.0.10:7000\""), "\(log)")
         #expect(log.contains("1 refused by the parent"), "\(log)")
         #expect(parentLog.contains("udp: refused 198.18.0.10:7000: egress policy (parent)"), "\(parentLog)")
     }

@@ -39,7 +39,16 @@ public enum CommandMain {
         }
     }
 
+    /// The console's queue (console_queue.c) written out before the process ends, then the
+    /// exit; at most 2 s for a console that does not read.
+    private static func exit(_ code: Int32) -> Never {
+        _ = ei_console_flush(2000)
+        Glibc.exit(code)
+    }
+
+    /// Direct, after what is queued: help, usage and errors come last.
     private static func write(_ text: String, to descriptor: Int32) {
+        _ = ei_console_flush(2000)
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }

@@ -108,6 +108,7 @@ struct BootSequence {
     /// The last line, with the code; then `shutdown` to the parent (a `parent stop` waiting on
     /// the control port hears it too) and a short wait for its acknowledgement of everything.
     private func end(_ code: Int32, streams: EnclaveStreams? = nil, control: ControlServer? = nil) -> Int32 {
+        if let report = Console.dropReport { logger.warning("\(report)") }
         logger.notice(kind.powersOff ? "powering off" : "exiting", metadata: ["exit_code": "\(code)"])
         control?.finish(exitCode: code, powerOff: kind.powersOff)
         if let streams {

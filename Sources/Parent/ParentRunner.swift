@@ -70,6 +70,7 @@ struct ParentRunner {
 
         let result = waitForTheEnd(streams)
         running.stop()
+        if let report = Console.dropReport { logger.warning("\(report)") }
         if let last = streams?.sink.lastStatus { logger.info("the enclave's last status: \(last)") }
         if let code = result {
             logger.notice("the enclave reported exit code \(code): exiting with it (--exit-with-enclave)")

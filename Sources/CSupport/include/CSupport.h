@@ -133,6 +133,16 @@ int ei_accept(int fd);
 /// the CID its abstract source address names. 0 with *cid set, or -1 when the peer has none.
 int ei_peer_cid(int fd, unsigned int *cid);
 
+/// Console output nobody waits for (console_queue.c): a line for stdout or stderr is queued
+/// (1 MiB each) and written by a thread of its own; 1 when it was dropped because the queue
+/// was full (counted, and said in a notice once the output moves). Other descriptors are
+/// written at once.
+int ei_console_write(int fd, const char *bytes, size_t length);
+/// Waits until both queues are written out, at most `timeout_ms`: 1 caught up, 0 timed out.
+int ei_console_flush(int timeout_ms);
+/// The lines dropped on stdout or stderr since the start.
+unsigned long ei_console_dropped(int fd);
+
 /// Host lookups (getaddrinfo) use only glibc's built-in "files dns" services from now on,
 /// whatever /etc/nsswitch.conf says: a static binary cannot load other NSS modules safely.
 void ei_use_builtin_host_lookup(void);

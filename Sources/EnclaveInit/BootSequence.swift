@@ -401,6 +401,7 @@ struct BootSequence {
                                 credentials: credentials, output: capture.map { ($0.stdoutWriter, $0.stderrWriter) },
                                 denyVsock: !config.appMayUseVsock)
         return AppSupervisor(settings: .init(launch: launch, restart: config.app.restart, restartLimit: config.app.restartLimit,
+                                             restartReset: .seconds(config.app.restartResetSeconds),
                                              grace: .seconds(config.shutdown.graceSeconds), ready: config.app.ready.map(ReadinessProbe.init),
                                              stop: stopRequest),
                              logger: Logger(label: "supervisor"),

@@ -11,16 +11,19 @@ public final class AppSupervisor {
         public var launch: LaunchSpec
         public var restart: App.RestartPolicy
         public var restartLimit: Int
+        /// A run at least this long starts the restart count and the backoff over.
+        public var restartReset: Duration
         public var grace: Duration
         public var ready: ReadinessProbe?
         /// `stop` from the control port: the same shutdown as SIGTERM.
         public var stop: StopRequest?
 
-        public init(launch: LaunchSpec, restart: App.RestartPolicy, restartLimit: Int, grace: Duration, ready: ReadinessProbe? = nil,
-                    stop: StopRequest? = nil) {
+        public init(launch: LaunchSpec, restart: App.RestartPolicy, restartLimit: Int, restartReset: Duration = .seconds(300), grace: Duration,
+                    ready: ReadinessProbe? = nil, stop: StopRequest? = nil) {
             self.launch = launch
             self.restart = restart
             self.restartLimit = restartLimit
+            self.restartReset = restartReset
             self.grace = grace
             self.ready = ready
             self.stop = stop
@@ -75,11 +78,19 @@ public final class AppSupervisor {
             }
             logger.info("app: started pid \(pid): \(settings.launch.command.joined(separator: " "))")
             observe(.started(pid: pid))
+            let startedAt = clock.now
             if settings.ready != nil { readiness = (clock.now, clock.now) }
 
             let status = superviseUntilExit(pid)
             logger.notice("app: pid \(pid) \(status)")
             readiness = nil
+            // A long healthy run forgives the crashes before it.
+            if restarts > 0, clock.now - startedAt >= settings.restartReset {
+                let ran = seconds(clock.now - startedAt), reset = seconds(settings.restartReset)
+                logger.info("app: it ran \(ran) s, at least app.restart_reset_seconds (\(reset)): the restart count (\(restarts)) and the backoff start over")
+                restarts = 0
+                backoff = Backoff()
+            }
             let restarting = shutdown == nil && shouldRestart(after: status) && restarts < settings.restartLimit
             observe(.exited(pid: pid, status: status, restarting: restarting))
 

@@ -238,6 +238,26 @@ import TestSupport
         #expect(result?.stderr.contains("not restarting: restart_limit 3 reached") == true)
     }
 
+    /// Old crashes are forgiven: with a limit of 1, a quick crash uses the one restart; the next
+    /// run lasts longer than restart_reset_seconds and then crashes, which starts the count
+    /// over, so it is restarted once more; the third run's quick crash is the end. Without the
+    /// reset the second crash would have been the last (2 runs, not 3).
+    @Test func aCrashAfterALongHealthyRunIsRestartedAgain() throws {
+        let config = try scratch.write("restart.json", #"{"version": 1, "app": {"restart": "on-failure", "restart_limit": 1, "restart_reset_seconds": 1}}"#)
+        let runs = scratch.path + "/runs"
+        let app = sh("""
+            echo run >> \(runs); n=$(wc -l < \(runs))
+            if [ "$n" -eq 2 ]; then sleep 1.3; fi
+            exit 4
+            """)
+        let result = try run(.subreaper, app, config: config)
+        Sandbox.expectEnded(result, .subreaper, withCode: 4)
+        #expect(report("runs") == "run\nrun\nrun\n", "\(result?.stderr ?? "")")
+        #expect(result?.stderr.contains("at least app.restart_reset_seconds (1): the restart count (1) and the backoff start over") == true,
+                "\(result?.stderr ?? "")")
+        #expect(result?.stderr.contains("not restarting: restart_limit 1 reached") == true)
+    }
+
     @Test func onFailureDoesNotRestartACleanExit() throws {
         let config = try scratch.write("restart.json", #"{"version": 1, "app": {"restart": "on-failure", "restart_limit": 3}}"#)
         let result = try run(.subreaper, sh("echo run >> \(scratch.path)/runs; exit 0"), config: config)

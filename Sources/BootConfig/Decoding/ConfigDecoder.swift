@@ -362,7 +362,7 @@ struct ConfigDecoder {
     }
 
     private func app(_ field: Field) -> App? {
-        let known = ["command", "env", "workdir", "user", "restart", "restart_limit", "ready", "allow_vsock"]
+        let known = ["command", "env", "workdir", "user", "restart", "restart_limit", "restart_reset_seconds", "ready", "allow_vsock"]
         guard let fields = field.object(known: known) else { return nil }
         var app = App()
         if let commandField = fields["command"], case .string(let line) = commandField.value {
@@ -406,6 +406,9 @@ struct ConfigDecoder {
             }
         }
         if let limit = fields["restart_limit"]?.integer(0...1_000_000, noun: "restart limit") { app.restartLimit = Int(limit) }
+        if let reset = fields["restart_reset_seconds"]?.integer(App.restartResetRange, noun: "restart_reset_seconds") {
+            app.restartResetSeconds = Int(reset)
+        }
         if let readyField = fields["ready"] { app.ready = readiness(readyField) }
         if let allow = fields["allow_vsock"]?.bool() { app.allowVsock = allow }
         return app

@@ -146,13 +146,18 @@ public struct App: Sendable, Equatable {
     public var user: UserSpec?
     public var restart: RestartPolicy = .no
     public var restartLimit: Int = 5
+    /// A run at least this long forgives the crashes before it: the restart count and the
+    /// backoff start over (an app that crashes once a day must not end the enclave on day six).
+    public var restartResetSeconds: Int = 300
+    public static let restartResetRange: ClosedRange<Int64> = 1...86_400
     public var ready: Readiness?
     /// nil: the default, `BootConfiguration.appMayUseVsock` (false when egress is configured).
     public var allowVsock: Bool?
 
     public static func == (a: App, b: App) -> Bool {
         a.command == b.command && a.env.elementsEqual(b.env, by: { $0 == $1 }) && a.workdir == b.workdir
-            && a.user == b.user && a.restart == b.restart && a.restartLimit == b.restartLimit && a.ready == b.ready
+            && a.user == b.user && a.restart == b.restart && a.restartLimit == b.restartLimit
+            && a.restartResetSeconds == b.restartResetSeconds && a.ready == b.ready
             && a.allowVsock == b.allowVsock
     }
 }

@@ -58,4 +58,29 @@ import TestSupport
         guard case .failure(.tls(let reason)) = result else { Issue.record("\(result)"); return }
         #expect(reason.contains("is not trusted: hostname mismatch"), "\(reason)")
     }
+
+    /// What a failed handshake says when TLS itself has nothing to say: the peer (the parent's
+    /// end of the path) closed at once, or never answered. Before, the first was "OpenSSL gave
+    /// no detail" and the second "Resource temporarily unavailable".
+    @Test(arguments: [("closes at once", "the connection closed during the TLS handshake with kms.us-east-1.amazonaws.com"),
+                      ("never answers", "no answer to the TLS handshake with kms.us-east-1.amazonaws.com within the timeout")])
+    func aSilentOrClosingPeerIsNamedForWhatItDid(_ behaviour: String, _ expected: String) throws {
+        let (listener, port) = try BlockingSocket.listen()
+        let holder = Holder()
+        Thread.detachNewThread {
+            guard let connection = try? listener.accept() else { return }
+            if behaviour == "never answers" { holder.keep(connection) } // held open, silent
+        }
+        let fd = try TCPConnection.open(to: IPv4Address("127.0.0.1")!, port: port, timeoutSeconds: 1)
+        #expect { _ = try TLSStream(fd: fd, serverName: Self.name, caFile: "/etc/ssl/certs/ca-certificates.crt") } throws: { error in
+            "\(error)".contains(expected) || { Issue.record("\(error)"); return false }()
+        }
+        _ = holder
+    }
+}
+
+private final class Holder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [BlockingSocket] = []
+    func keep(_ socket: BlockingSocket) { lock.withLock { kept.append(socket) } }
 }

@@ -52,7 +52,18 @@ final class TLSStream {
             }
             let code = errno
             let detail = OpenSSL.drainErrors()
-            throw .tls("handshake with \(serverName): \(detail == "OpenSSL gave no detail" && code != 0 ? String(cString: strerror(code)) : detail)")
+            guard detail == "OpenSSL gave no detail" else { throw .tls("handshake with \(serverName): \(detail)") }
+            // No TLS error: the socket's, named for what it means here, not "Resource
+            // temporarily unavailable" for a timeout or nothing at all for a closed connection.
+            switch code {
+            case EAGAIN, EWOULDBLOCK:
+                throw .unreachable("no answer to the TLS handshake with \(serverName) within the timeout (the path to KMS is up to the parent half: see its log)")
+            case 0:
+                throw .unreachable("the connection closed during the TLS handshake with \(serverName): the parent half's end of the path "
+                                   + "closed it (it could not reach KMS, or refused it: see its log)")
+            default:
+                throw .unreachable("the TLS handshake with \(serverName): \(String(cString: strerror(code)))")
+            }
         }
     }
 

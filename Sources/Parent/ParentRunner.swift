@@ -45,7 +45,14 @@ struct ParentRunner {
         var sink: ParentStreams
         /// Exit with the enclave's exit code once it has reported it.
         var exitWithEnclave: Bool
+        /// With exitWithEnclave: the enclave is gone when its status stream has been closed
+        /// this long without a shutdown.
+        var goneAfter: Duration = ParentRunner.defaultGoneAfter
     }
+
+    static let defaultGoneAfter: Duration = .seconds(15)
+    /// The code when the enclave went away without saying how (EX_UNAVAILABLE).
+    static let enclaveGone: Int32 = 69
 
     /// After `shutdown` arrives, how long the log records still in flight get.
     static let logsGrace: Duration = .seconds(3)
@@ -72,30 +79,47 @@ struct ParentRunner {
         running.stop()
         if let report = Console.dropReport { logger.warning("\(report)") }
         if let last = streams?.sink.lastStatus { logger.info("the enclave's last status: \(last)") }
-        if let code = result {
+        switch result {
+        case .signal: break
+        case .reported(let code):
             logger.notice("the enclave reported exit code \(code): exiting with it (--exit-with-enclave)")
             throw CommandExit(code)
+        case .gone:
+            throw CommandExit(Self.enclaveGone)
         }
     }
 
-    /// SIGTERM or SIGINT (nil), or the enclave's exit code with --exit-with-enclave.
-    private func waitForTheEnd(_ streams: StreamOptions?) -> Int32? {
+    private enum End {
+        /// SIGTERM or SIGINT.
+        case signal
+        /// --exit-with-enclave: the code the enclave reported.
+        case reported(Int32)
+        /// --exit-with-enclave: its status stream went silent without a shutdown.
+        case gone
+    }
+
+    private func waitForTheEnd(_ streams: StreamOptions?) -> End {
         let clock = ContinuousClock()
         var announced: ContinuousClock.Instant?
         while true {
             // SIGTERM and SIGINT stay blocked from the early constructor on: taken here, not fatal.
             if let signal = Signals.wait(for: [SIGTERM, SIGINT], timeout: streams?.exitWithEnclave == true ? .milliseconds(50) : nil) {
                 logger.notice("received \(signal.name): closing listeners, draining open connections")
-                return nil
+                return .signal
             }
             guard let streams, streams.exitWithEnclave else { continue }
-            if let code = streams.sink.enclaveResult { return code }
+            if let code = streams.sink.enclaveResult { return .reported(code) }
+            if let silent = streams.sink.silentFor, silent >= streams.goneAfter {
+                let seconds = silent.components.seconds
+                logger.error("the enclave's status stream closed \(seconds) s ago without a shutdown and has not come back: the enclave is gone (a kernel panic, terminate-enclave from elsewhere, a power loss); exiting with \(Self.enclaveGone)")
+                return .gone
+            }
             if let code = streams.sink.announcedExitCode {
                 let since = announced ?? clock.now
                 announced = since
                 if clock.now - since >= Self.logsGrace {
                     logger.warning("the enclave said shutdown but its log stream stayed open for \(Self.logsGrace); exiting without waiting longer")
-                    return code
+                    return .reported(code)
                 }
             }
         }

@@ -41,6 +41,7 @@ struct ParentServeCommand: Command {
             OptionSpec("--ingress-bind", value: "address", help: "Where ingress listens (default: 0.0.0.0)."),
             OptionSpec("--allowlist", value: "file", help: "A vsock-proxy allowlist YAML: every hosts[].remote must be in it."),
             OptionSpec("--exit-with-enclave", help: "Exit with the enclave's exit code once its status stream reports it (needs a status section)."),
+            OptionSpec("--gone-after", value: "seconds", help: "With --exit-with-enclave: exit 69 once the enclave's status stream has been closed this long without a shutdown (it died without saying so; default 15)."),
             OptionSpec("--status-file", value: "path", help: "Keep the enclave's last status event (one JSON line) in this file."),
         ] + AddressFamilyOptions.options + LoggingOptions.options
     )
@@ -49,6 +50,7 @@ struct ParentServeCommand: Command {
     let ingressBind: String
     let allowlist: String?
     let exitWithEnclave: Bool
+    let goneAfter: Duration
     let statusFile: String?
     let family: AddressFamilyOptions
     let logging: LoggingOptions
@@ -58,6 +60,10 @@ struct ParentServeCommand: Command {
         ingressBind = arguments.string("--ingress-bind") ?? "0.0.0.0"
         allowlist = arguments.string("--allowlist")
         exitWithEnclave = arguments.flag("--exit-with-enclave")
+        let goneAfter: UInt32? = try arguments.value("--gone-after")
+        if let goneAfter, goneAfter == 0 || goneAfter > 86_400 { throw UsageError("--gone-after \(goneAfter): give 1-86400 seconds") }
+        if goneAfter != nil && !exitWithEnclave { throw UsageError("--gone-after needs --exit-with-enclave") }
+        self.goneAfter = goneAfter.map { .seconds(Int64($0)) } ?? ParentRunner.defaultGoneAfter
         statusFile = arguments.string("--status-file")
         family = try AddressFamilyOptions(arguments)
         logging = try LoggingOptions(arguments)
@@ -126,6 +132,6 @@ struct ParentServeCommand: Command {
                 continue // the relays' routes (above), or not the parent half's
             }
         }
-        try runner.serve(services, streams: .init(sink: sink, exitWithEnclave: exitWithEnclave), source: path)
+        try runner.serve(services, streams: .init(sink: sink, exitWithEnclave: exitWithEnclave, goneAfter: goneAfter), source: path)
     }
 }

@@ -21,6 +21,10 @@ final class ParentStreams: StreamSink {
         var finalAppExit: Int32?
         /// The logs connection closed after the enclave said `shutdown`: every record is in.
         var logsEnded = false
+        /// Status connections open now; whether one ever was; since when none is.
+        var statusOpen = 0
+        var statusSeen = false
+        var statusClosedAt: ContinuousClock.Instant?
     }
     private let state = NIOLockedValueBox(State())
     private let hasLogs: Bool
@@ -41,6 +45,17 @@ final class ParentStreams: StreamSink {
         state.withLockedValue { state in
             guard let code = state.exitCode, state.logsEnded || !hasLogs else { return nil }
             return code
+        }
+    }
+
+    /// How long the enclave's status stream has been closed without it saying how it ended:
+    /// nil while a connection is open, before the first one, or once an exit code is known.
+    /// An enclave that panicked, was terminated from elsewhere or lost power says nothing;
+    /// a live one reconnects within its backoff (2 s at most).
+    var silentFor: Duration? {
+        state.withLockedValue { state in
+            guard state.statusSeen, state.statusOpen == 0, state.exitCode == nil, let since = state.statusClosedAt else { return nil }
+            return ContinuousClock.now - since
         }
     }
 
@@ -75,11 +90,24 @@ final class ParentStreams: StreamSink {
         }
     }
 
+    func connected(kind: StreamKind, boot: String) {
+        guard kind == .status else { return }
+        state.withLockedValue { state in
+            state.statusOpen += 1
+            state.statusSeen = true
+            state.statusClosedAt = nil
+        }
+    }
+
     func disconnected(kind: StreamKind, boot: String?) {
         state.withLockedValue { state in
             switch kind {
             case .logs: if state.exitCode != nil { state.logsEnded = true }
             case .status:
+                if boot != nil {
+                    state.statusOpen = max(0, state.statusOpen - 1)
+                    if state.statusOpen == 0 { state.statusClosedAt = ContinuousClock.now }
+                }
                 // The enclave went away after its app's final exit without saying `shutdown`.
                 if state.exitCode == nil, let code = state.finalAppExit { state.exitCode = code }
             }

@@ -9,8 +9,15 @@ import Addressing
 /// What the parent half does with records that are new (never seen before for that boot).
 public protocol StreamSink: Sendable {
     func received(_ record: ReceivedRecord)
-    /// The enclave's connection for `kind` ended (it may come back and resend).
+    /// An enclave's connection for `kind` said hello (it is there, whether or not it sends).
+    func connected(kind: StreamKind, boot: String)
+    /// The enclave's connection for `kind` ended (it may come back and resend). `boot` is nil
+    /// for a connection that ended before its hello (it never counted as connected).
     func disconnected(kind: StreamKind, boot: String?)
+}
+
+extension StreamSink {
+    public func connected(kind: StreamKind, boot: String) {}
 }
 
 /// One record as the parent got it: the decoded fields and the line as sent.
@@ -121,6 +128,10 @@ public final class StreamReceiver: Service, Sendable {
         return fields
     }
 
+    fileprivate func began(boot: String) {
+        sink.connected(kind: kind, boot: boot)
+    }
+
     fileprivate func ended(boot: String?) {
         sink.disconnected(kind: kind, boot: boot)
     }
@@ -163,6 +174,7 @@ private final class RecordHandler: ChannelInboundHandler {
             guard kind == receiver.kind.rawValue else {
                 throw StreamProtocol.MalformedLine(description: "a \(kind) stream arrived on the \(receiver.kind.rawValue) port")
             }
+            if self.boot == nil { receiver.began(boot: boot) }
             self.boot = boot
         case .record(let seq, let fields, let raw):
             guard let boot else { throw StreamProtocol.MalformedLine(description: "a record before the hello") }

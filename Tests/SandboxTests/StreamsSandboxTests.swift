@@ -73,6 +73,47 @@ import TestSupport
         #expect(last.contains("\"event\":\"shutdown\",\"exit_code\":3,\"power_off\":false"), "\(last)")
     }
 
+    /// The enclave dies without saying so (here SIGKILL to its PID 1, as a kernel panic or
+    /// terminate-enclave would end it): `--exit-with-enclave` used to wait forever. Its status
+    /// stream closed and did not come back within --gone-after, so the parent exits 69 and says
+    /// why.
+    @Test func theParentExitsWhenTheEnclaveDiesWithoutSayingSo() throws {
+        let config = try config("boot-gone.json", app: "sleep 60")
+        for port in [9100, 9101] { try? FileManager.default.removeItem(atPath: vsock + "/3-\(port)") }
+        let parent = try Sandbox.startParent(["--config", config, "--exit-with-enclave", "--gone-after", "2"],
+                                             hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        defer { kill(parent.pid, SIGKILL) }
+        #expect(eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: vsock + "/3-9101") }, "\(parent.stderrSoFar)")
+        let enclave = try Sandbox.start(.pid1, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        #expect(eventually(timeout: .seconds(20)) { parent.stderrSoFar.contains("\"event\":\"app_started\"") }, "\(parent.stderrSoFar)")
+        let pid1 = try #require(Sandbox.initPID(of: enclave, .pid1))
+        let killedAt = ContinuousClock.now
+        kill(pid1, SIGKILL)
+        _ = enclave.wait(timeout: .seconds(10))
+        let result = try #require(parent.wait(timeout: .seconds(20)), "the parent still waits for an enclave that is gone")
+        let took = ContinuousClock.now - killedAt
+        #expect(result.status == 69, "\(result.stderr)")
+        #expect(result.stderr.contains("s ago without a shutdown and has not come back: the enclave is gone"), "\(result.stderr)")
+        #expect(took >= .seconds(2) && took < .seconds(10), "\(took)")
+    }
+
+    /// With --gone-after, an enclave that ends the usual way still hands the parent its own
+    /// exit code (its shutdown arrives before its streams close).
+    @Test func anEnclaveThatSaysShutdownIsNotTakenForGone() throws {
+        let config = try config("boot-alive.json", app: "sleep 3; exit 5")
+        for port in [9100, 9101] { try? FileManager.default.removeItem(atPath: vsock + "/3-\(port)") }
+        let parent = try Sandbox.startParent(["--config", config, "--exit-with-enclave", "--gone-after", "2"],
+                                             hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        defer { kill(parent.pid, SIGKILL) }
+        #expect(eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: vsock + "/3-9101") }, "\(parent.stderrSoFar)")
+        let enclave = try Sandbox.start(.pid1, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        Sandbox.expectEnded(enclave.wait(timeout: .seconds(30)), .pid1, withCode: 5)
+        let result = try #require(parent.wait(timeout: .seconds(15)))
+        #expect(result.status == 5, "\(result.stderr)")
+    }
+
     @Test func aParentThatConnectsLateReceivesTheBufferedHistory() throws {
         let config = try config("boot-late.json", app: """
             i=1; while [ $i -le 200 ]; do echo "early $i"; i=$((i+1)); done

@@ -345,7 +345,7 @@ struct BootSequence {
     private func loadSecrets(_ config: BootConfiguration, kms: KMSAccess) throws -> SecretsLoader.Outcome {
         let owner = try appCredentials(config).map { (uid: $0.uid, gid: $0.gid) }
         return try SecretsLoader(secrets: config.secrets, client: try kms.client(), key: try kms.key(), owner: owner,
-                                 logger: logger).load()
+                                 wait: .seconds(config.kms?.waitSeconds ?? 0), logger: logger).load()
     }
 
     /// app.user from the image's /etc/passwd and /etc/group; nil: enclave-init's own (root).

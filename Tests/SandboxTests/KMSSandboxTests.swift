@@ -300,6 +300,29 @@ import TestSupport
         #expect(!log.contains("X-Amz-Target") && !log.contains("IQoJ"), "\(log)")
     }
 
+    /// The halves may start in either order: the enclave boots first, its secrets step finds
+    /// no parent (its credentials port does not answer), says so and keeps trying within
+    /// kms.wait_seconds; the parent half starts 3 s later and the secret arrives.
+    @Test func aSecretWaitsForAParentThatStartsLater() throws {
+        let (info, standins) = try standins(plaintexts: #"{"db": {"plaintext": "late-parent"}}"#)
+        defer { _ = stopAll(standins) }
+        let config = try config(info, secrets: #"{"env": "DB_PASSWORD", "ciphertext": "\#(info.ciphertexts["db"]!)"}"#)
+        let out = scratch.path + "/late.txt"
+        let run = scratch.path + "/run"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", "echo \"$DB_PASSWORD\" > \(out)"],
+                                        environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "ENCLAVE_INIT_NSM_SOCKET": scratch.path + "/nsm.sock"],
+                                        prelude: "mount -t tmpfs -o mode=0755 tmpfs \(run)")
+        #expect(eventually(timeout: .seconds(20)) { enclave.stderrSoFar.contains("the parent half may not be up yet") }, "\(enclave.stderrSoFar)")
+        usleep(2_000_000)
+        let parent = try parent(config, info)
+        defer { kill(parent.pid, SIGKILL) }
+        let result = enclave.wait(timeout: .seconds(60))
+        Sandbox.expectEnded(result, .pid1, withCode: 0)
+        #expect(scratch.text("late.txt") == "late-parent\n", "\(result?.stderr ?? "")")
+        #expect(result?.stderr.contains("trying again for up to 30 s (kms.wait_seconds)") == true, "\(result?.stderr ?? "")")
+    }
+
     /// Each failure of a required secret ends the boot at its step with the reason.
     @Test(arguments: [
         ("wrong CA", [:], "TLS to KMS failed: the certificate for kms.us-east-1.amazonaws.com is not trusted"),

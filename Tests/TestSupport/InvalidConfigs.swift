@@ -135,6 +135,7 @@ public let invalidConfigs: [InvalidConfigCase] = [
     invalid("attestation on the egress port", withBase(#""egress": {"port": 7777, "vsock_port": 8001}, "attestation": {"port": 7777}"#), path: "attestation.port", "already used by egress.port"),
     invalid("attestation on the app's ingress port", withBase(#""attestation": {"port": 8080}, "ingress": [{"vsock_port": 5000, "port": 8080}]"#), path: "ingress[0].port", "already used by attestation.port"),
     invalid("transparent not a boolean", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": "yes"}"#), path: "egress.transparent", "expected true or false"),
+    invalid("kms wait_seconds too long", withBase(#""hosts": [\#(kmsHost)], "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}, "wait_seconds": 601}"#), path: "kms.wait_seconds", "wait_seconds 601 is out of range 0-600"),
     invalid("restart_reset_seconds 0", #"{"version": 1, "app": {"command": ["/app"], "restart_reset_seconds": 0}}"#, path: "app.restart_reset_seconds", "restart_reset_seconds 0 is out of range 1-86400"),
     invalid("udp rule without egress.udp", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "allow": ["udp:time.example.com:123"]}"#), path: "egress.allow[0]", "is for UDP, which is carried only with egress.udp"),
     invalid("udp without transparent", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "udp": true}"#), path: "egress.udp", "UDP is captured only with transparent egress"),

@@ -6,7 +6,7 @@ import ExtrasBase64
 /// (secrets without kms, names used twice, how KMS is reached) are ConfigValidator's.
 extension ConfigDecoder {
     func kms(_ field: Field) -> KMSSettings? {
-        guard let fields = field.object(known: ["region", "endpoint", "credentials", "ca_file", "proxy"]) else { return nil }
+        guard let fields = field.object(known: ["region", "endpoint", "credentials", "ca_file", "proxy", "wait_seconds"]) else { return nil }
         let before = issues.count
         var region: String?
         if let regionField = fields.required("region", hint: "the key's region, e.g. \"us-east-1\""), let text = regionField.nonEmptyString() {
@@ -31,8 +31,10 @@ extension ConfigDecoder {
         if let proxy = fields["proxy"], let proxyFields = proxy.object(known: ["port"]) {
             proxyPort = proxyFields.required("port", hint: "the SDK endpoint listens on 127.0.0.1:port, e.g. 9999")?.port()
         }
+        let wait = fields["wait_seconds"]?.integer(KMSSettings.waitRange, noun: "wait_seconds")
         guard issues.count == before, let region, let credentialsPort else { return nil }
         var settings = KMSSettings(region: region, endpoint: endpoint, credentialsVsockPort: credentialsPort)
+        if let wait { settings.waitSeconds = Int(wait) }
         if let caFile { settings.caFile = caFile }
         settings.proxyPort = proxyPort
         return settings

@@ -12,6 +12,10 @@ public struct KMSSettings: Sendable, Equatable {
     public var caFile: String = KMSSettings.defaultCAFile
     /// The endpoint for unmodified SDKs on 127.0.0.1:port (AWS_ENDPOINT_URL_KMS); nil: none.
     public var proxyPort: UInt16?
+    /// How long the secrets step keeps trying while the parent half (its credentials, or the
+    /// path to KMS) is not up yet, so the halves may start in either order.
+    public var waitSeconds: Int = 30
+    public static let waitRange: ClosedRange<Int64> = 0...600
 
     public static let defaultCAFile = "/etc/ssl/certs/ca-certificates.crt"
 

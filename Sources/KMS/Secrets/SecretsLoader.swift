@@ -39,25 +39,58 @@ public struct SecretsLoader {
     let key: AttestedKey
     /// The app's user and group: secret files belong to them.
     let owner: (uid: UInt32, gid: UInt32)?
+    /// How long a KMS call is tried again while the parent half is not up (kms.wait_seconds).
+    let wait: Duration
     let logger: Logger
 
-    public init(secrets: [Secret], client: KMSClient, key: AttestedKey, owner: (uid: UInt32, gid: UInt32)?, logger: Logger) {
+    public init(secrets: [Secret], client: KMSClient, key: AttestedKey, owner: (uid: UInt32, gid: UInt32)?, wait: Duration = .zero,
+                logger: Logger) {
         self.secrets = secrets
         self.client = client
         self.key = key
         self.owner = owner
+        self.wait = wait
         self.logger = logger
+    }
+
+    /// Failures that mean the parent half (or the path to KMS it relays) is not up yet, and
+    /// may be by the next try: no credentials because its port did not answer, or KMS's path
+    /// closed or timed out before TLS could start. KMS's own refusals, a certificate that does
+    /// not chain, a malformed answer or envelope are final.
+    static func parentMayNotBeUp(_ error: Error) -> Bool {
+        switch error as? KMSFailure {
+        case .noCredentials(let reason)?: return reason.hasPrefix("cannot connect to ")
+        case .unreachable?: return true
+        default: return false
+        }
     }
 
     public func load() throws(Failure) -> Outcome {
         var outcome = Outcome()
+        let clock = ContinuousClock()
+        let deadline = clock.now + wait
         // One document for the step: every Decrypt of this boot goes out within seconds of it.
         var document: [UInt8]?
         for (index, secret) in secrets.enumerated() {
             let name = "secrets[\(index)] (\(secret.destination))"
             do {
                 if document == nil { document = try key.document() }
-                let plaintext = try decrypt(secret, document: document!)
+                var delay = Duration.milliseconds(200)
+                var said = false
+                var plaintext: SecretBytes
+                while true {
+                    do {
+                        plaintext = try decrypt(secret, document: document!)
+                        break
+                    } catch where Self.parentMayNotBeUp(error) && clock.now + delay < deadline {
+                        if !said {
+                            logger.info("secrets: \(name): \(error); the parent half may not be up yet: trying again for up to \(wait.components.seconds) s (kms.wait_seconds)")
+                            said = true
+                        }
+                        usleep(UInt32(delay.components.attoseconds / 1_000_000_000_000) + UInt32(delay.components.seconds) * 1_000_000)
+                        delay = min(delay * 2, .seconds(2))
+                    }
+                }
                 defer { plaintext.wipe() }
                 switch secret.destination {
                 case .env(let variable):

@@ -25,9 +25,10 @@ import TestSupport
             .replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 
-    private func startParent(_ config: String) throws -> SpawnedProcess {
+    private func startParent(_ config: String, goneAfter: Int? = nil) throws -> SpawnedProcess {
         for port in [9100, 9101] { try? FileManager.default.removeItem(atPath: vsock + "/3-\(port)") } // a previous parent's
-        let parent = try Sandbox.startParent(["--config", config, "--exit-with-enclave", "--status-file", scratch.path + "/last-status.json"],
+        let parent = try Sandbox.startParent(["--config", config, "--exit-with-enclave", "--status-file", scratch.path + "/last-status.json"]
+                                                + (goneAfter.map { ["--gone-after", "\($0)"] } ?? []),
                                              hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
                                              environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
         #expect(eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: vsock + "/3-9101") }, "\(parent.stderrSoFar)")
@@ -79,12 +80,8 @@ import TestSupport
     /// why.
     @Test func theParentExitsWhenTheEnclaveDiesWithoutSayingSo() throws {
         let config = try config("boot-gone.json", app: "sleep 60")
-        for port in [9100, 9101] { try? FileManager.default.removeItem(atPath: vsock + "/3-\(port)") }
-        let parent = try Sandbox.startParent(["--config", config, "--exit-with-enclave", "--gone-after", "2"],
-                                             hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
-                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        let parent = try startParent(config, goneAfter: 2)
         defer { kill(parent.pid, SIGKILL) }
-        #expect(eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: vsock + "/3-9101") }, "\(parent.stderrSoFar)")
         let enclave = try Sandbox.start(.pid1, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
         #expect(eventually(timeout: .seconds(20)) { parent.stderrSoFar.contains("\"event\":\"app_started\"") }, "\(parent.stderrSoFar)")
         let pid1 = try #require(Sandbox.initPID(of: enclave, .pid1))
@@ -102,12 +99,8 @@ import TestSupport
     /// exit code (its shutdown arrives before its streams close).
     @Test func anEnclaveThatSaysShutdownIsNotTakenForGone() throws {
         let config = try config("boot-alive.json", app: "sleep 3; exit 5")
-        for port in [9100, 9101] { try? FileManager.default.removeItem(atPath: vsock + "/3-\(port)") }
-        let parent = try Sandbox.startParent(["--config", config, "--exit-with-enclave", "--gone-after", "2"],
-                                             hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
-                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        let parent = try startParent(config, goneAfter: 2)
         defer { kill(parent.pid, SIGKILL) }
-        #expect(eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: vsock + "/3-9101") }, "\(parent.stderrSoFar)")
         let enclave = try Sandbox.start(.pid1, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
         Sandbox.expectEnded(enclave.wait(timeout: .seconds(30)), .pid1, withCode: 5)
         let result = try #require(parent.wait(timeout: .seconds(15)))

@@ -1,8 +1,10 @@
 /// Why a KMS call (or getting ready for one) failed: each names the cause a user can act on.
 /// None of them carries a plaintext, a private key or a secret access key.
 public enum KMSFailure: Error, Equatable, CustomStringConvertible {
-    /// The parent half gave no credentials (its reason), or could not be reached.
+    /// The parent half gave no credentials (its reason).
     case noCredentials(String)
+    /// Nothing answered on the parent's credentials port (it may not be up yet).
+    case parentNotListening(String)
     /// The NSM could not make the attestation document.
     case attestation(String)
     /// KMS (or the path to it) could not be connected to.
@@ -22,7 +24,7 @@ public enum KMSFailure: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .noCredentials(let reason): return "no credentials from the parent: \(reason)"
+        case .noCredentials(let reason), .parentNotListening(let reason): return "no credentials from the parent: \(reason)"
         case .attestation(let reason): return "no attestation document: \(reason)"
         case .unreachable(let reason): return "cannot reach KMS: \(reason)"
         case .tls(let reason): return "TLS to KMS failed: \(reason)"

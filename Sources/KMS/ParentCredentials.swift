@@ -31,7 +31,7 @@ public final class ParentCredentials: CredentialsProviding, Sendable {
 
     private func fetch() throws(KMSFailure) -> AWSCredentials {
         let fd = endpoint.connectBlocking(timeoutMilliseconds: timeoutMilliseconds, emulatedSourceCID: emulatedSourceCID)
-        guard fd >= 0 else { throw .noCredentials("cannot connect to \(endpoint): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw .parentNotListening("cannot connect to \(endpoint): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var timeout = timeval(tv_sec: Int(timeoutMilliseconds / 1000), tv_usec: Int(timeoutMilliseconds % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

@@ -59,38 +59,42 @@ public struct SecretsLoader {
     /// not chain, a malformed answer or envelope are final.
     static func parentMayNotBeUp(_ error: Error) -> Bool {
         switch error as? KMSFailure {
-        case .noCredentials(let reason)?: return reason.hasPrefix("cannot connect to ")
-        case .unreachable?: return true
+        case .parentNotListening?, .unreachable?: return true
         default: return false
+        }
+    }
+
+    /// `decrypt`, tried again (200 ms, doubling to 2 s) while the parent half may not be up
+    /// and `deadline` is not reached; said once.
+    private func decryptWaitingForTheParent(_ secret: Secret, document: [UInt8], name: String, until deadline: ContinuousClock.Instant) throws -> SecretBytes {
+        var delay = Duration.milliseconds(200)
+        var said = false
+        while true {
+            do {
+                return try decrypt(secret, document: document)
+            } catch where Self.parentMayNotBeUp(error) && ContinuousClock.now + delay < deadline {
+                if !said {
+                    logger.info("secrets: \(name): \(error); the parent half may not be up yet: trying again for up to \(wait.components.seconds) s (kms.wait_seconds)")
+                    said = true
+                }
+                var request = timespec(tv_sec: Int(delay.components.seconds), tv_nsec: Int(delay.components.attoseconds / 1_000_000_000))
+                var left = timespec()
+                while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
+                delay = min(delay * 2, .seconds(2))
+            }
         }
     }
 
     public func load() throws(Failure) -> Outcome {
         var outcome = Outcome()
-        let clock = ContinuousClock()
-        let deadline = clock.now + wait
+        let deadline = ContinuousClock.now + wait
         // One document for the step: every Decrypt of this boot goes out within seconds of it.
         var document: [UInt8]?
         for (index, secret) in secrets.enumerated() {
             let name = "secrets[\(index)] (\(secret.destination))"
             do {
                 if document == nil { document = try key.document() }
-                var delay = Duration.milliseconds(200)
-                var said = false
-                var plaintext: SecretBytes
-                while true {
-                    do {
-                        plaintext = try decrypt(secret, document: document!)
-                        break
-                    } catch where Self.parentMayNotBeUp(error) && clock.now + delay < deadline {
-                        if !said {
-                            logger.info("secrets: \(name): \(error); the parent half may not be up yet: trying again for up to \(wait.components.seconds) s (kms.wait_seconds)")
-                            said = true
-                        }
-                        usleep(UInt32(delay.components.attoseconds / 1_000_000_000_000) + UInt32(delay.components.seconds) * 1_000_000)
-                        delay = min(delay * 2, .seconds(2))
-                    }
-                }
+                let plaintext = try decryptWaitingForTheParent(secret, document: document!, name: name, until: deadline)
                 defer { plaintext.wipe() }
                 switch secret.destination {
                 case .env(let variable):

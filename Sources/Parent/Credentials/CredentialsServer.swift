@@ -150,7 +150,12 @@ final class CredentialsServer: Service, Sendable {
                 close(connection)
                 continue
             }
-            guard waiting.withLockedValue({ count in count < Self.maximumWaiting ? { count += 1; return true }() : false }) else {
+            let admitted = waiting.withLockedValue { count -> Bool in
+                guard count < Self.maximumWaiting else { return false }
+                count += 1
+                return true
+            }
+            guard admitted else {
                 close(connection)
                 continue
             }

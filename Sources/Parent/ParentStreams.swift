@@ -21,9 +21,8 @@ final class ParentStreams: StreamSink {
         var finalAppExit: Int32?
         /// The logs connection closed after the enclave said `shutdown`: every record is in.
         var logsEnded = false
-        /// Status connections open now; whether one ever was; since when none is.
+        /// Status connections open now, and since when none is (nil: one is, or none ever was).
         var statusOpen = 0
-        var statusSeen = false
         var statusClosedAt: ContinuousClock.Instant?
     }
     private let state = NIOLockedValueBox(State())
@@ -54,7 +53,7 @@ final class ParentStreams: StreamSink {
     /// a live one reconnects within its backoff (2 s at most).
     var silentFor: Duration? {
         state.withLockedValue { state in
-            guard state.statusSeen, state.statusOpen == 0, state.exitCode == nil, let since = state.statusClosedAt else { return nil }
+            guard state.statusOpen == 0, state.exitCode == nil, let since = state.statusClosedAt else { return nil }
             return ContinuousClock.now - since
         }
     }
@@ -94,7 +93,6 @@ final class ParentStreams: StreamSink {
         guard kind == .status else { return }
         state.withLockedValue { state in
             state.statusOpen += 1
-            state.statusSeen = true
             state.statusClosedAt = nil
         }
     }

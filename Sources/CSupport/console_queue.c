@@ -58,7 +58,12 @@ static void *writer(void *argument) {
     for (;;) {
         while (queue->used == 0 && queue->dropped_pending == 0) pthread_cond_wait(&queue->wake, &queue->lock);
         size_t take = queue->used < WRITE_CHUNK ? queue->used : WRITE_CHUNK;
-        for (size_t i = 0; i < take; i++) chunk[i] = queue->ring[(queue->head + i) % QUEUE_BYTES];
+        // At most two runs: to the ring's end, then from its start.
+        size_t first = take < QUEUE_BYTES - queue->head ? take : QUEUE_BYTES - queue->head;
+        if (chunk) {
+            memcpy(chunk, queue->ring + queue->head, first);
+            memcpy(chunk + first, queue->ring, take - first);
+        }
         queue->head = (queue->head + take) % QUEUE_BYTES;
         queue->used -= take;
         // The notice goes out once what was queued before the drops is written.

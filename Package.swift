@@ -144,7 +144,7 @@ let package = Package(
         // credentials' wire form both halves speak.
         .target(name: "KMS", dependencies: [
             "Services",
-            "COpenSSL", "CSupport", "Addressing", "BootConfig", "DocumentReading", "HTTPHead", "NSM", "Policy",
+            "COpenSSL", "CSupport", "Addressing", "BootConfig", "DocumentReading", "HTTPHead", "NSM", "Policy", "Processes",
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -200,7 +200,7 @@ let package = Package(
 
         // Step 7: NFSv4 mounts with mount(2) (no mount.nfs), unmounted at shutdown.
         .target(name: "NFS", dependencies: [
-            "BootConfig", "CSupport",
+            "BootConfig", "CSupport", "Processes",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -44,8 +44,10 @@ enum BootStep: String, CaseIterable {
 }
 
 /// The boot, top to bottom. Each step logs one line with its elapsed time; a failing step ends
-/// the boot with exit code 70 and says which step failed and why. SIGTERM or SIGINT before the
-/// app exists aborts the boot between steps (exit 128+N); once the app runs they go to it.
+/// the boot with exit code 70 and says which step failed and why. SIGTERM, SIGINT or the
+/// control port's `stop` before the app exists aborts the boot at once (exit 128+N; 143 for a
+/// `stop`), whatever step is running: every wait of a step goes through `interruption`. Once
+/// the app runs they go to the supervisor.
 struct BootSequence {
     let options: ConfigOptions
     let logger: Logger
@@ -55,7 +57,17 @@ struct BootSequence {
     /// ENCLAVE_INIT_VSOCK_DIR: vsock emulated with Unix sockets (tests, demo, laptops).
     private let vsockEmulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)
     /// Set by `stop` on the control port: the same shutdown as SIGTERM, wherever the boot is.
-    private let stopRequest = StopRequest()
+    private let stopRequest: StopRequest
+    /// Takes SIGTERM, SIGINT and the stop flag while a step waits (BootInterruption).
+    private let interruption: BootInterruption
+
+    init(options: ConfigOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+        let stopRequest = StopRequest()
+        self.stopRequest = stopRequest
+        interruption = BootInterruption(isStopRequested: { stopRequest.isRequested })
+    }
 
     /// A step's error, tagged once with the step (by `step(_:summary:_:)`); the error keeps
     /// its own type (RelayError, NetworkSetup's, NFS's ...) and its text is the console's.
@@ -65,11 +77,33 @@ struct BootSequence {
         var reason: String { "\(underlying)" }
     }
 
-    /// SIGTERM, SIGINT or `stop` before the app started: the boot ends between steps.
+    /// SIGTERM, SIGINT or `stop` before the app started: the boot ends in the step that waits.
     struct Aborted: Error {
-        var source: StatusEvent.StopSource
+        var interrupted: BootInterruption.Interrupted
+        /// " (during step 7/10 mounts)" when a step was cut short, "" between steps.
+        var during = ""
+        var source: StatusEvent.StopSource {
+            switch interrupted.source {
+            case .signal(_, let name): return .signal(name)
+            case .stopRequest: return .parent
+            }
+        }
         /// 128+N for a signal; a `stop` counts as SIGTERM.
-        var exitCode: Int32
+        var exitCode: Int32 { interrupted.exitCode }
+
+        init(interrupted: BootInterruption.Interrupted) { self.interrupted = interrupted }
+
+        /// The interruption inside a step's error (a mount retry, a KMS call), when there is one.
+        init?(within error: Error) {
+            switch error {
+            case let interrupted as BootInterruption.Interrupted: self.interrupted = interrupted
+            case NFSError.interrupted(_, let interrupted): self.interrupted = interrupted
+            case let failure as SecretsLoader.Failure:
+                guard let interrupted = failure.interruption else { return nil }
+                self.interrupted = interrupted
+            default: return nil
+            }
+        }
     }
 
     /// How long the end of a boot waits for the parent to acknowledge the streams' last records
@@ -182,8 +216,8 @@ struct BootSequence {
             return InitExitCode.bootStepFailed
         } catch let aborted as Aborted {
             switch aborted.source {
-            case .signal(let name): logger.notice("received \(name) before the app started: boot aborted")
-            case .parent: logger.notice("the parent asked to stop (control port) before the app started: boot aborted")
+            case .signal(let name): logger.notice("received \(name) before the app started: boot aborted\(aborted.during)")
+            case .parent: logger.notice("the parent asked to stop (control port) before the app started: boot aborted\(aborted.during)")
             }
             streams?.report(.stopping(by: aborted.source))
             return aborted.exitCode
@@ -234,21 +268,20 @@ struct BootSequence {
         }
         if heartbeatWanted {
             let target = heartbeatTarget(config)
-            do throws(PID1Error) {
-                try HeartbeatSender.send(to: target)
-                logger.info("pid-1: heartbeat to \(target) answered")
-            } catch {
-                // nitro-cli decides what a missing heartbeat means; the app can still run.
-                logger.error("\(error.description)")
+            // Up to its 5 s timeout when nobody answers: a stop need not wait for it.
+            switch try interruption.run({ Result { () throws(PID1Error) in try HeartbeatSender.send(to: target) } }) {
+            case .success: logger.info("pid-1: heartbeat to \(target) answered")
+            // nitro-cli decides what a missing heartbeat means; the app can still run.
+            case .failure(let error): logger.error("\(error.description)")
             }
         }
         seedEntropy()
-        return syncClock(config)
+        return try syncClock(config)
     }
 
     /// With `clock`: the parent's time before the app starts (a large offset is stepped), then a
     /// correction every interval. The parent being away is a warning: the app runs on our clock.
-    private func syncClock(_ config: BootConfiguration) -> ClockKeeper? {
+    private func syncClock(_ config: BootConfiguration) throws -> ClockKeeper? {
         guard let settings = config.clock else { return nil }
         // A container's clock is its host's (CLOCK_REALTIME has no namespace): setting it would
         // set the host's, and on a local run the host is the parent anyway.
@@ -259,7 +292,7 @@ struct BootSequence {
         let parent = Endpoint.vsock(cid: config.parentCID, port: settings.vsockPort)
         let keeper = ClockKeeper(sampler: ClockSampler(parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent),
                                  interval: .seconds(settings.intervalSeconds), logger: Logger(label: "clock"))
-        switch keeper.syncBeforeTheApp() {
+        switch try interruption.run({ keeper.syncBeforeTheApp() }) {
         case .corrected(.none, let measurement): logger.info("clock: \(ClockKeeper.Outcome.corrected(.none, measurement))")
         case .failed(let reason): logger.warning("clock: \(ClockKeeper.Outcome.failed(reason))")
         case let outcome: logger.notice("clock: \(outcome)")
@@ -345,7 +378,7 @@ struct BootSequence {
     private func loadSecrets(_ config: BootConfiguration, kms: KMSAccess) throws -> SecretsLoader.Outcome {
         let owner = try appCredentials(config).map { (uid: $0.uid, gid: $0.gid) }
         return try SecretsLoader(secrets: config.secrets, client: try kms.client(), key: try kms.key(), owner: owner,
-                                 wait: .seconds(config.kms?.waitSeconds ?? 0), logger: logger).load()
+                                 wait: .seconds(config.kms?.waitSeconds ?? 0), interruption: interruption, logger: logger).load()
     }
 
     /// app.user from the image's /etc/passwd and /etc/group; nil: enclave-init's own (root).
@@ -363,7 +396,7 @@ struct BootSequence {
     }
 
     private func mountAll(_ config: BootConfiguration) throws -> MountedFilesystems {
-        try NFSMounter(logger: Logger(label: "mounts")).mountAll(config.mounts)
+        try NFSMounter(logger: Logger(label: "mounts"), interruption: interruption).mountAll(config.mounts)
     }
 
     private func network(_ config: BootConfiguration) throws -> NetworkSetup.Report {
@@ -411,8 +444,7 @@ struct BootSequence {
     // MARK: - Helpers
 
     private func abortIfSignalled() throws {
-        if let signal = Signals.takePending([SIGTERM, SIGINT]) { throw Aborted(source: .signal(signal.name), exitCode: 128 + signal.number) }
-        if stopRequest.isRequested { throw Aborted(source: .parent, exitCode: 128 + SIGTERM) }
+        if let interrupted = interruption.check() { throw Aborted(interrupted: interrupted) }
     }
 
     /// Runs one step and logs one line: what it did and how long it took. An error from the
@@ -426,6 +458,10 @@ struct BootSequence {
         } catch let error as Aborted {
             throw error
         } catch {
+            if var aborted = Aborted(within: error) {
+                aborted.during = " (during \(step.label))"
+                throw aborted
+            }
             throw StepFailure(step: step, underlying: error)
         }
         let elapsed = Double(Console.monotonicNanoseconds() - start) / 1_000_000

@@ -1,4 +1,5 @@
 import Glibc
+import Processes
 
 /// Why an NFS mount failed: which mount, and the errno (or the path) behind it.
 public enum NFSError: Error, CustomStringConvertible {
@@ -7,6 +8,8 @@ public enum NFSError: Error, CustomStringConvertible {
     /// mount(2) kept failing: the last errno, attempts, time spent, and whether the deadline ran out.
     case mountFailed(index: Int, source: String, target: String, server: String, errno: Int32, attempts: Int,
                      elapsedMilliseconds: Int64, timedOutAfterSeconds: Int?, options: String)
+    /// A stop (SIGTERM, SIGINT, the control port) arrived while mounts[index] was being tried.
+    case interrupted(index: Int, BootInterruption.Interrupted)
 
     public var description: String {
         switch self {
@@ -16,6 +19,8 @@ public enum NFSError: Error, CustomStringConvertible {
         case .mountFailed(let index, let source, let target, let server, let code, let attempts, let elapsed, let timeout, let options):
             let tail = timeout.map { "mount(2) did not return within the \($0) s timeout_seconds" } ?? NFSErrors.describe(code, server: server)
             return "mounts[\(index)]: nfs4 \(source) on \(target) failed after \(attempts) attempt\(attempts == 1 ? "" : "s") in \(elapsed) ms: \(tail); options \(options)"
+        case .interrupted(let index, let interrupted):
+            return "mounts[\(index)]: \(interrupted) while mounting"
         }
     }
 }

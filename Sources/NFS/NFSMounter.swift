@@ -2,14 +2,18 @@ import BootConfig
 import CSupport
 import Glibc
 import Logging
+import Processes
 
 /// Step 7: each `mounts[]` entry, through the hosts[] mapping that carries its traffic, retried
-/// with backoff until its timeout (the parent's server or proxy may come up late).
+/// with backoff until its timeout (the parent's server or proxy may come up late). A stop
+/// during an attempt or the wait between two ends the step at once (`interruption`).
 public struct NFSMounter {
     let logger: Logger
+    let interruption: BootInterruption?
 
-    public init(logger: Logger) {
+    public init(logger: Logger, interruption: BootInterruption? = nil) {
         self.logger = logger
+        self.interruption = interruption
     }
 
     /// Mounts in config order. A `required` mount that fails throws (after the ones already
@@ -21,6 +25,10 @@ public struct NFSMounter {
                 try self.mount(mount, index: index)
                 mounted.record(mount.target)
             } catch {
+                if case .interrupted = error {
+                    mounted.unmountAll()
+                    throw error
+                }
                 guard mount.required else {
                     logger.warning("\(error.description); optional (\"required\": false), going on without it")
                     continue
@@ -48,7 +56,7 @@ public struct NFSMounter {
             // The last attempt may use all the time left; an attempt that outlives it is
             // abandoned, and no further attempt is made (it could still complete).
             let left = max(deadline - clock.now, .milliseconds(1))
-            let errorNumber = ei_mount_with_timeout(source, mount.target, "nfs4", 0, options, Int32(left.milliseconds))
+            let errorNumber = try attempt(source: source, target: mount.target, options: options, within: left, index: index)
             if errorNumber == 0 {
                 let elapsed = clock.now - start
                 logger.info("\(what): mounted (\(options)) after \(attempts) attempt\(attempts == 1 ? "" : "s"), \(elapsed.milliseconds) ms")
@@ -63,8 +71,27 @@ public struct NFSMounter {
                                    timedOutAfterSeconds: timedOut ? mount.timeoutSeconds : nil, options: options)
             }
             logger.debug("\(what): attempt \(attempts): \(reason); again in \(delay.milliseconds) ms")
-            sleepFor(delay)
+            do { try interruption?.sleep(delay) } catch { throw .interrupted(index: index, error) }
             delay = min(delay * 2, .seconds(5))
+        }
+    }
+
+    /// One mount(2) with its deadline: its errno (0: mounted). With an interruption it runs on
+    /// a thread of its own, so that a stop need not wait for it; a mount that completes after
+    /// the stop was taken is undone there (nobody would unmount it otherwise).
+    private func attempt(source: String, target: String, options: String, within left: Duration, index: Int) throws(NFSError) -> Int32 {
+        let milliseconds = Int32(left.milliseconds)
+        guard let interruption else { return ei_mount_with_timeout(source, target, "nfs4", 0, options, milliseconds) }
+        do {
+            return try interruption.run {
+                let errorNumber = ei_mount_with_timeout(source, target, "nfs4", 0, options, milliseconds)
+                if errorNumber == 0, interruption.interrupted != nil {
+                    _ = ei_umount_with_timeout(target, Int32(MNT_DETACH), MountedFilesystems.unmountTimeoutMilliseconds)
+                }
+                return errorNumber
+            }
+        } catch {
+            throw .interrupted(index: index, error)
         }
     }
 
@@ -79,12 +106,6 @@ public struct NFSMounter {
         var status = stat()
         guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return (path, nil) }
         return nil
-    }
-
-    private func sleepFor(_ duration: Duration) {
-        var request = timespec(tv_sec: Int(duration.components.seconds), tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
-        var left = timespec()
-        while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
     }
 }
 

@@ -323,6 +323,43 @@ import TestSupport
         #expect(result?.stderr.contains("trying again for up to 30 s (kms.wait_seconds)") == true, "\(result?.stderr ?? "")")
     }
 
+    /// A stop while the secrets step waits on KMS (the stand-in answers after 60 s, longer than
+    /// the client's 15 s timeout): SIGTERM to PID 1, or `parent stop` over the control port,
+    /// ends the boot at once with 143, without waiting for KMS, its timeout or kms.wait_seconds.
+    @Test(arguments: ["SIGTERM", "parent stop"])
+    func aStopDuringASlowKMSCallEndsTheBootAtOnce(_ how: String) throws {
+        let (info, standins) = try standins(plaintexts: #"{"db": {"plaintext": "hunter2"}}"#, knobs: ["STANDIN_SLOW_SECONDS": "60"])
+        defer { _ = stopAll(standins) }
+        let config = try scratch.write("boot-stop.json", try String(contentsOfFile: try config(info, secrets: #"{"env": "DB_PASSWORD", "ciphertext": "\#(info.ciphertexts["db"]!)"}"#), encoding: .utf8)
+            .replacingOccurrences(of: #"{"version": 1,"#, with: #"{"version": 1, "control": {"vsock_port": 9102},"#))
+        let parent = try parent(config, info)
+        defer { kill(parent.pid, SIGKILL) }
+        let run = scratch.path + "/run"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/true"],
+                                        environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "ENCLAVE_INIT_NSM_SOCKET": scratch.path + "/nsm.sock"],
+                                        prelude: "mount -t tmpfs -o mode=0755 tmpfs \(run)")
+        #expect(eventually(timeout: .seconds(30)) { standins[0].stderrSoFar.contains("kms standin: Decrypt received") }, "\(enclave.stderrSoFar)")
+        let asked = ContinuousClock.now
+        if how == "SIGTERM" {
+            kill(try #require(Sandbox.initPID(of: enclave, .pid1)), SIGTERM)
+        } else {
+            var environment = Sandbox.baseEnvironment
+            environment["ENCLAVE_INIT_VSOCK_DIR"] = vsock
+            let stop = try ProcessRunner.run(try Sandbox.staticBinary(), ["parent", "stop", "--config", config, "--timeout", "20"], environment: environment)
+            #expect(stop.status == 0, "\(stop.stderr)")
+            #expect(stop.stderr.contains("the enclave stopped: exit code 143"), "\(stop.stderr)")
+        }
+        // Well before KMS's answer (60 s) and before the client's own timeout (15 s).
+        let result = enclave.wait(timeout: .seconds(12))
+        let waited = ContinuousClock.now - asked
+        Sandbox.expectEnded(result, .pid1, withCode: 143)
+        let log = result?.stderr ?? ""
+        #expect(log.contains("before the app started: boot aborted (during step 8/10 secrets)"), "\(log)")
+        #expect(!log.contains("boot failed"), "\(log)")
+        print("a stop during a KMS call (\(how)): the enclave ended \(waited) after it was asked (the relays give the abandoned call's connection their 2 s drain)")
+    }
+
     /// Each failure of a required secret ends the boot at its step with the reason.
     @Test(arguments: [
         ("wrong CA", [:], "TLS to KMS failed: the certificate for kms.us-east-1.amazonaws.com is not trusted"),

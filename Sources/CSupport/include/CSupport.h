@@ -19,6 +19,8 @@ const ei_early_state *ei_early(void);
 
 /// Restores the signal mask the process started with (for commands that supervise nothing).
 void ei_restore_signal_mask(void);
+/// A non-blocking, close-on-exec signalfd for `set` (the signals stay blocked): readable while one is pending.
+int ei_signalfd(const sigset_t *set);
 
 /// The wait(2) status macros, which Swift cannot import.
 int ei_wifexited(int status);

@@ -3,17 +3,20 @@ import DocumentReading
 import ExtrasBase64
 import Glibc
 import Logging
+import Processes
 
 /// The boot's secrets step: each `secrets[]` ciphertext decrypted by KMS for this enclave only
 /// (Decrypt with Recipient, the answer unwrapped with the enclave's key), then handed to the
 /// app: into its environment, or into a file on a tmpfs owned by its user. Plaintexts are
 /// wiped from enclave-init's buffers once placed (an environment value necessarily lives on in
 /// the app's launch environment, which a restart reuses).
-public struct SecretsLoader {
+public struct SecretsLoader: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         /// "secrets[1] (env DB_PASSWORD)"
         public var secret: String
         public var reason: String
+        /// Set when a stop ended the step (it ends the boot whether the secret is required or not).
+        public var interruption: BootInterruption.Interrupted?
         public var description: String { "\(secret): \(reason)" }
     }
 
@@ -41,15 +44,18 @@ public struct SecretsLoader {
     let owner: (uid: UInt32, gid: UInt32)?
     /// How long a KMS call is tried again while the parent half is not up (kms.wait_seconds).
     let wait: Duration
+    /// A stop during a KMS call or the wait for the parent ends the step at once.
+    let interruption: BootInterruption?
     let logger: Logger
 
     public init(secrets: [Secret], client: KMSClient, key: AttestedKey, owner: (uid: UInt32, gid: UInt32)?, wait: Duration = .zero,
-                logger: Logger) {
+                interruption: BootInterruption? = nil, logger: Logger) {
         self.secrets = secrets
         self.client = client
         self.key = key
         self.owner = owner
         self.wait = wait
+        self.interruption = interruption
         self.logger = logger
     }
 
@@ -71,18 +77,24 @@ public struct SecretsLoader {
         var said = false
         while true {
             do {
-                return try decrypt(secret, document: document)
+                return try interruptibly { try decrypt(secret, document: document) }
             } catch where Self.parentMayNotBeUp(error) && ContinuousClock.now + delay < deadline {
                 if !said {
                     logger.info("secrets: \(name): \(error); the parent half may not be up yet: trying again for up to \(wait.components.seconds) s (kms.wait_seconds)")
                     said = true
                 }
-                var request = timespec(tv_sec: Int(delay.components.seconds), tv_nsec: Int(delay.components.attoseconds / 1_000_000_000))
-                var left = timespec()
-                while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
+                try interruption?.sleep(delay)
                 delay = min(delay * 2, .seconds(2))
             }
         }
+    }
+
+    /// `body` (a KMS call: TLS through the parent, up to its timeouts) on its own thread when
+    /// the boot can be interrupted, so that a stop need not wait for it; an abandoned call's
+    /// plaintext is wiped when the call's thread lets go of it.
+    private func interruptibly(_ body: @escaping @Sendable () throws -> SecretBytes) throws -> SecretBytes {
+        guard let interruption else { return try body() }
+        return try interruption.run { Result { try body() } }.get()
     }
 
     public func load() throws(Failure) -> Outcome {
@@ -108,6 +120,9 @@ public struct SecretsLoader {
                 }
                 logger.info("secrets: \(name): \(plaintext.count) bytes decrypted for this enclave")
             } catch {
+                if let interrupted = error as? BootInterruption.Interrupted {
+                    throw Failure(secret: name, reason: "\(interrupted) during the KMS call", interruption: interrupted)
+                }
                 let failure = (error as? Failure) ?? Failure(secret: name, reason: "\(error)")
                 if secret.required { throw failure }
                 outcome.skipped += 1

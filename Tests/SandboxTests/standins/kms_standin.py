@@ -90,7 +90,10 @@ def kms(directory):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = __import__("io").BytesIO(body)
         operation = environ.get("HTTP_X_AMZ_TARGET", "").split(".")[-1]
-        time.sleep(float(os.environ.get("STANDIN_SLOW_SECONDS", "0")))
+        slow = float(os.environ.get("STANDIN_SLOW_SECONDS", "0"))
+        if slow:
+            print(f"kms standin: {operation} received, answering in {slow:g} s", file=sys.stderr, flush=True)
+        time.sleep(slow)
         request = json.loads(body or b"{}") if body else {}
         recipient = request.get("Recipient") if isinstance(request, dict) else None
         if recipient and operation in RECIPIENT_PLAINTEXT:

@@ -32,7 +32,8 @@ final class EnclaveLocator: Sendable {
         }
     }
 
-    private func lookUp() throws -> UInt32 {
+    /// Runs nitro-cli now, whatever is cached (the state watch wants today's answer).
+    func lookUp() throws -> UInt32 {
         let output: CommandOutput.Result
         do {
             output = try CommandOutput.run(command, timeout: timeout)

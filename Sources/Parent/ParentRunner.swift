@@ -48,6 +48,8 @@ struct ParentRunner {
         /// With exitWithEnclave: the enclave is gone when its status stream has been closed
         /// this long without a shutdown.
         var goneAfter: Duration = ParentRunner.defaultGoneAfter
+        /// With exitWithEnclave and --enclave-name: nitro-cli's word on the enclave's state.
+        var stateWatch: EnclaveStateWatch?
     }
 
     static let defaultGoneAfter: Duration = .seconds(15)
@@ -75,7 +77,9 @@ struct ParentRunner {
         }
         for listening in running.listening { logger.info("listening: \(listening.withEmulation)") }
 
+        if streams?.exitWithEnclave == true { streams?.stateWatch?.start() }
         let result = waitForTheEnd(streams)
+        streams?.stateWatch?.stop()
         running.stop()
         if let report = Console.dropReport { logger.warning("\(report)") }
         if let last = streams?.sink.lastStatus { logger.info("the enclave's last status: \(last)") }
@@ -109,6 +113,10 @@ struct ParentRunner {
             }
             guard let streams, streams.exitWithEnclave else { continue }
             if let code = streams.sink.enclaveResult { return .reported(code) }
+            if let said = streams.stateWatch?.gone {
+                logger.error("\(said): the enclave is gone (a kernel panic, terminate-enclave from elsewhere); exiting with \(Self.enclaveGone)")
+                return .gone
+            }
             if let silent = streams.sink.silentFor, silent >= streams.goneAfter {
                 let seconds = silent.components.seconds
                 logger.error("the enclave's status stream closed \(seconds) s ago without a shutdown and has not come back: the enclave is gone (a kernel panic, terminate-enclave from elsewhere, a power loss); exiting with \(Self.enclaveGone)")

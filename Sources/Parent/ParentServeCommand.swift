@@ -41,7 +41,7 @@ struct ParentServeCommand: Command {
             OptionSpec("--ingress-bind", value: "address", help: "Where ingress listens (default: 0.0.0.0)."),
             OptionSpec("--allowlist", value: "file", help: "A vsock-proxy allowlist YAML: every hosts[].remote must be in it."),
             OptionSpec("--exit-with-enclave", help: "Exit with the enclave's exit code once its status stream reports it (needs a status section)."),
-            OptionSpec("--gone-after", value: "seconds", help: "With --exit-with-enclave: exit 69 once the enclave's status stream has been closed this long without a shutdown (it died without saying so; default 15)."),
+            OptionSpec("--gone-after", value: "seconds", help: "With --exit-with-enclave: exit 69 once the enclave's status stream has been closed this long without a shutdown (it died without saying so; default 15). With --enclave-name, nitro-cli is also asked every 5 s: an enclave it stops listing as RUNNING is gone at once."),
             OptionSpec("--status-file", value: "path", help: "Keep the enclave's last status event (one JSON line) in this file."),
         ] + AddressFamilyOptions.options + LoggingOptions.options
     )
@@ -89,11 +89,13 @@ struct ParentServeCommand: Command {
             }, againstAllowlistAt: allowlist)
         }
         let target: RelayService.EnclaveCID?
+        var stateWatch: EnclaveStateWatch?
         switch enclave.enclave(emulated: runner.emulation != nil) {
         case .cid(let cid): target = .fixed(cid)
         case .named(let name):
             let locator = EnclaveLocator(name: name)
             target = .lookup(description: "enclave \(name)", find: { try locator.cid() })
+            if exitWithEnclave { stateWatch = EnclaveStateWatch(locator: locator, logger: runner.logger) }
         case nil: target = nil
         }
         let routes: [RelayRoute]
@@ -132,6 +134,7 @@ struct ParentServeCommand: Command {
                 continue // the relays' routes (above), or not the parent half's
             }
         }
-        try runner.serve(services, streams: .init(sink: sink, exitWithEnclave: exitWithEnclave, goneAfter: goneAfter), source: path)
+        try runner.serve(services, streams: .init(sink: sink, exitWithEnclave: exitWithEnclave, goneAfter: goneAfter,
+                                                       stateWatch: stateWatch), source: path)
     }
 }

@@ -2,6 +2,7 @@ import Addressing
 import BootConfig
 import Commands
 import Foundation
+import Logging
 @testable import Parent
 import Processes
 import Relay
@@ -108,6 +109,38 @@ import TestSupport
                 #expect("\(error)".hasPrefix(expected), "\(error)")
             }
         }
+    }
+
+    /// --exit-with-enclave's nitro-cli watch, one look at a time against a describe-enclaves
+    /// that reads a file: the enclave is gone only once it was seen RUNNING and then is not
+    /// listed, or listed in another state; a nitro-cli that fails proves nothing.
+    @Test func theStateWatchCallsAnEnclaveGoneOnlyAfterSeeingItRun() throws {
+        let scratch = try TemporaryDirectory()
+        let listing = scratch.path + "/listing"
+        func list(_ text: String) throws { try text.write(toFile: listing, atomically: true, encoding: .utf8) }
+        let running = #"[{"EnclaveName": "demo", "EnclaveCID": 19, "State": "RUNNING"}]"#
+        let watch = EnclaveStateWatch(locator: EnclaveLocator(name: "demo", command: ["/bin/sh", "-c", "cat \(listing) || exit 3"]),
+                                      logger: Logger(label: "test"))
+        try list("[]")
+        watch.look()
+        #expect(watch.gone == nil, "not started yet is not gone")
+        try list(running)
+        watch.look()
+        #expect(watch.gone == nil)
+        try FileManager.default.removeItem(atPath: listing)
+        watch.look()
+        #expect(watch.gone == nil, "a failing nitro-cli is not an answer")
+        try list(#"[{"EnclaveName": "other", "EnclaveCID": 20, "State": "RUNNING"}]"#)
+        watch.look()
+        #expect(watch.gone == "nitro-cli describe-enclaves: no enclave named demo (running: other)")
+
+        let terminating = EnclaveStateWatch(locator: EnclaveLocator(name: "demo", command: ["/bin/sh", "-c", "cat \(listing)"]),
+                                            logger: Logger(label: "test"))
+        try list(running)
+        terminating.look()
+        try list(#"[{"EnclaveName": "demo", "EnclaveCID": 19, "State": "TERMINATING"}]"#)
+        terminating.look()
+        #expect(terminating.gone == "nitro-cli describe-enclaves: enclave demo is TERMINATING, not RUNNING")
     }
 
     @Test func theLocatorRunsNitroCLIOnceForABurstAndReportsItsFailure() throws {

@@ -95,6 +95,33 @@ import TestSupport
         #expect(took >= .seconds(2) && took < .seconds(10), "\(took)")
     }
 
+    /// The same death seen by nitro-cli (a fake on PATH that lists what a file says): with
+    /// --enclave-name the parent asks it every 5 s, and an enclave it no longer lists is gone
+    /// without waiting out --gone-after (600 s here).
+    @Test func theParentExitsWhenNitroCLINoLongerListsTheEnclave() throws {
+        let bin = scratch.path + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let listing = scratch.path + "/listing.json"
+        try #"[{"EnclaveName": "demo", "EnclaveCID": 17, "State": "RUNNING"}]"#.write(toFile: listing, atomically: true, encoding: .utf8)
+        let fake = try scratch.write("bin/nitro-cli", "#!/bin/sh\ncat \(listing)\n")
+        chmod(fake, 0o755)
+        let config = try config("boot-nitro-gone.json", app: "sleep 60")
+        for port in [9100, 9101] { try? FileManager.default.removeItem(atPath: vsock + "/3-\(port)") }
+        let parent = try Sandbox.startParent(["--config", config, "--exit-with-enclave", "--enclave-name", "demo", "--gone-after", "600"],
+                                             hostsFile: try scratch.write("parent-hosts", "127.0.0.1 localhost\n"),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "PATH": bin + ":" + Sandbox.baseEnvironment["PATH"]!])
+        defer { kill(parent.pid, SIGKILL) }
+        let enclave = try Sandbox.start(.pid1, ["--config", config], environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "ENCLAVE_INIT_VSOCK_CID": "17"])
+        #expect(eventually(timeout: .seconds(20)) { parent.stderrSoFar.contains("\"event\":\"app_started\"") }, "\(parent.stderrSoFar)")
+        #expect(parent.stderrSoFar.contains("nitro-cli: enclave demo is RUNNING (CID 17); watching it every 5 s"), "\(parent.stderrSoFar)")
+        kill(try #require(Sandbox.initPID(of: enclave, .pid1)), SIGKILL)
+        try "[]".write(toFile: listing, atomically: true, encoding: .utf8)
+        _ = enclave.wait(timeout: .seconds(10))
+        let result = try #require(parent.wait(timeout: .seconds(20)), "the parent still waits for an enclave nitro-cli no longer lists")
+        #expect(result.status == 69, "\(result.stderr)")
+        #expect(result.stderr.contains("nitro-cli describe-enclaves: no enclave named demo (no enclaves are running): the enclave is gone"), "\(result.stderr)")
+    }
+
     /// With --gone-after, an enclave that ends the usual way still hands the parent its own
     /// exit code (its shutdown arrives before its streams close).
     @Test func anEnclaveThatSaysShutdownIsNotTakenForGone() throws {

@@ -49,7 +49,7 @@ public struct KMSClient: Sendable {
             fd = try TCPConnection.open(to: address, port: port, timeoutSeconds: timeoutSeconds)
         case .connectProxy(let port):
             fd = try TCPConnection.open(to: .loopback, port: port, timeoutSeconds: timeoutSeconds)
-            do { try TCPConnection.tunnel(fd: fd, to: settings.endpoint) } catch { close(fd); throw error }
+            do { try TCPConnection.tunnel(fd: fd, to: settings.endpoint, timeoutSeconds: timeoutSeconds) } catch { close(fd); throw error }
         }
         let tls = try TLSStream(fd: fd, serverName: settings.endpoint.host, caFile: settings.caFile)
         try tls.write(head + body)

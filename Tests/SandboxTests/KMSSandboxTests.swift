@@ -360,6 +360,36 @@ import TestSupport
         print("a stop during a KMS call (\(how)): the enclave ended \(waited) after it was asked (the relays give the abandoned call's connection their 2 s drain)")
     }
 
+    /// KMS's path through the egress proxies (no hosts[] mapping of its name): when the parent
+    /// half cannot reach KMS, the enclave's error says what the parent saw, carried back in
+    /// its refusal, not "closed" or "OpenSSL gave no detail".
+    @Test(arguments: [
+        ("refused", "127.0.0.1 localhost kms.us-east-1.amazonaws.com\n", "502 Bad Gateway: cannot reach kms.us-east-1.amazonaws.com:443: tcp:127.0.0.1:443: Connection refused"),
+        ("unresolvable", "127.0.0.1 localhost\n", "502 Bad Gateway: cannot reach kms.us-east-1.amazonaws.com:443: cannot resolve kms.us-east-1.amazonaws.com"),
+    ])
+    func whatTheParentSawWhenItCannotReachKMSIsInTheEnclavesError(_ name: String, _ parentHosts: String, _ said: String) throws {
+        let (info, standins) = try standins(plaintexts: #"{"db": {"plaintext": "hunter2"}}"#)
+        defer { _ = stopAll(standins) }
+        let config = try scratch.write("boot-egress.json", """
+            {"version": 1,
+             "egress": {"port": 3128, "vsock_port": 8001, "allow": ["kms.us-east-1.amazonaws.com", "127.0.0.1"]},
+             "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}, "ca_file": "\(info.ca)", "wait_seconds": 1},
+             "secrets": [{"env": "DB_PASSWORD", "ciphertext": "\(info.ciphertexts["db"]!)"}]}
+            """)
+        let parent = try Sandbox.startParent(["--config", config], hostsFile: try scratch.write("parent-hosts-\(name)", parentHosts),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "AWS_ACCESS_KEY_ID": info.accessKeyID,
+                                                           "AWS_SECRET_ACCESS_KEY": info.secretAccessKey])
+        defer { kill(parent.pid, SIGKILL) }
+        #expect(eventually(timeout: .seconds(10)) { parent.stderrSoFar.contains("kms credentials vsock:any:8010") }, "\(parent.stderrSoFar)")
+        let result = try boot(config, app: ["/bin/true"])
+        Sandbox.expectEnded(result, .pid1, withCode: 70)
+        let log = result?.stderr ?? ""
+        #expect(log.contains("boot failed at step 8/10 secrets: secrets[0]"), "\(log)")
+        #expect(log.contains("the egress proxy refused CONNECT kms.us-east-1.amazonaws.com:443: HTTP/1.1 "), "\(log)")
+        #expect(log.contains(said), "\(name): \(log)")
+        print("KMS out of the parent's reach (\(name)): \(log.split(separator: "\n").first { $0.contains("boot failed") } ?? "")")
+    }
+
     /// Each failure of a required secret ends the boot at its step with the reason.
     @Test(arguments: [
         ("wrong CA", [:], "TLS to KMS failed: the certificate for kms.us-east-1.amazonaws.com is not trusted"),

@@ -70,7 +70,7 @@ let package = Package(
 
         // Boot JSON v1: model, strict decoding, validation with JSON paths. No I/O but reading the file.
         .target(name: "BootConfig", dependencies: [
-            "Addressing", "DocumentReading",
+            "Addressing", "DocumentReading", "Policy",
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
         ]),
@@ -84,7 +84,7 @@ let package = Package(
 
         // The egress policy (allow/deny rules over names, addresses and ports) and the
         // destinations it judges: used by the relay's proxies and by the DNS stub.
-        .target(name: "Policy", dependencies: ["Addressing", "BootConfig"]),
+        .target(name: "Policy", dependencies: ["Addressing"]),
 
         // egress.udp: the app's UDP read from a TUN device inside, its flows, the frames on the
         // vsock stream, and the parent's sockets that send the datagrams on.
@@ -247,7 +247,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "DocumentReading", "TestSupport"]),
+        .testTarget(name: "BootConfigTests", dependencies: ["Addressing", "BootConfig", "DocumentReading", "Policy", "TestSupport"]),
         .testTarget(name: "EnclaveInitTests", dependencies: ["EnclaveInit", "Addressing", "BootConfig", "LinuxNet", "Relay", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),

@@ -28,7 +28,7 @@ final class KMSAccess: Sendable {
 
     func client() throws(KMSFailure) -> KMSClient {
         // The config was checked with the same resolution (ConfigOptions.load).
-        guard case .success(let route)? = KMSRoute.resolve(config) else { throw .unreachable("no route to \(settings.endpoint)") }
+        guard case .success(let route)? = KMSRoute.toKMS(config) else { throw .unreachable("no route to \(settings.endpoint)") }
         let parent = Endpoint.vsock(cid: config.parentCID, port: settings.credentialsVsockPort)
         return KMSClient(settings: settings, route: route,
                          credentials: ParentCredentials(endpoint: emulation?.emulate(connectingTo: parent) ?? parent,

@@ -1,5 +1,4 @@
 import Addressing
-import BootConfig
 
 /// A connection the capture rule redirected: where the app meant to go, and every name the DNS
 /// stub recently gave the app for that address (the most recent first). The listener that

@@ -1,5 +1,4 @@
 import Addressing
-import BootConfig
 import Glibc
 
 /// Where an egress request wants to go, normalised: the form the policy checks is the form that

@@ -1,4 +1,3 @@
-import BootConfig
 
 /// `egress.allow` and `egress.deny`: deny wins, no match is a denial. Checked by the enclave
 /// half before anything leaves, and again by the parent half, which also checks every address
@@ -20,10 +19,6 @@ public struct EgressPolicy: Sendable {
     public init(allow: [EgressRule], deny: [EgressRule]) {
         self.allow = allow
         self.deny = deny
-    }
-
-    public init(_ egress: Egress) {
-        self.init(allow: egress.allow, deny: egress.deny)
     }
 
     public func decide(_ destination: Destination, over transport: Transport = .tcp) -> Decision {

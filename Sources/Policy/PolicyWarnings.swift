@@ -1,4 +1,3 @@
-import BootConfig
 
 /// Where a policy is wider than it reads: said by `check` and `plan`, never an error (each is
 /// a choice someone may mean).

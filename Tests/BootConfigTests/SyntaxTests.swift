@@ -1,5 +1,6 @@
 import Addressing
 import BootConfig
+import Policy
 import Testing
 
 @Suite struct SyntaxTests {

@@ -96,11 +96,13 @@ import TestSupport
         #expect(result.stdout.isEmpty)
     }
 
+    /// check, plan and the parent half's serve (under a timeout: a config it took would be served).
     @Test(arguments: unreachableKMSConfigs)
-    func checkAndPlanRefuseAKMSNothingCarries(_ testCase: InvalidConfigCase) throws {
+    func checkPlanAndParentServeRefuseAKMSNothingCarries(_ testCase: InvalidConfigCase) throws {
         let path = try directory.write("boot.json", testCase.json)
-        for command in ["check", "plan"] {
-            let result = try ProcessRunner.enclaveInit([command, "--config", path])
+        for command in [["check"], ["plan"], ["parent", "--enclave-cid", "16"]] {
+            let result = try ProcessRunner.run("/usr/bin/timeout", ["10", ProcessRunner.binary] + command + ["--config", path],
+                                               environment: ["PATH": "/usr/bin:/bin", "ENCLAVE_INIT_VSOCK_DIR": directory.path])
             #expect(result.status == 78, "\(command): \(result.output)")
             #expect(result.stderr.contains("  \(testCase.path)"), "\(result.stderr)")
             #expect(result.stderr.contains(testCase.message), "\(result.stderr)")

@@ -1,5 +1,6 @@
-import DocumentReading
 import Addressing
+import DocumentReading
+import Policy
 
 /// Reads a parsed boot JSON into a BootConfiguration, field by field, reporting every type,
 /// range and syntax problem with its path. Checks that relate several fields live in

@@ -25,6 +25,14 @@ struct ConfigValidator {
         checkMounts()
         checkApp()
         checkSecrets()
+        checkKMSRoute()
+    }
+
+    /// With `kms`, something must carry kms.endpoint out the way the app's traffic would: a
+    /// hosts[] mapping of its name and port, or an egress proxy whose policy allows it.
+    private func checkKMSRoute() {
+        guard let kms = config.kms, allHostsDecoded, case .failure(let unreachable) = config.outboundRoute(to: kms.endpoint) else { return }
+        issues.report(JSONPath.root / "kms" / "endpoint", unreachable.description, hint: unreachable.hint)
     }
 
     /// enclave-init listens on every hosts[] address:port and on 127.0.0.1:egress.port; the app

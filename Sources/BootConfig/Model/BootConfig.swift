@@ -1,4 +1,5 @@
 import Addressing
+import Policy
 
 /// The boot JSON, version 1, after decoding and validation. Every default lives here, and the
 /// README's reference table lists the same values.

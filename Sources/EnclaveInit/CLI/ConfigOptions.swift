@@ -32,15 +32,9 @@ struct ConfigOptions: Sendable {
     /// --config, else $ENCLAVE_INIT_CONFIG, else the default path.
     var resolvedPath: String { BootConfigLoader.resolvedPath(explicit: config) }
 
-    /// The boot JSON, validated; and, with `kms`, a route to KMS the way the app's traffic goes
-    /// (checked here because the egress policy is the Policy module's, which BootConfig precedes).
+    /// The boot JSON, validated (a route to KMS included: the validator asks Policy).
     func load() throws(ConfigError) -> BootConfiguration {
-        let config = try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
-        if case .failure(let unreachable)? = KMSRoute.resolve(config) {
-            throw ConfigError(source: resolvedPath, issues: [ConfigIssue(path: JSONPath.root / "kms" / "endpoint",
-                                                                        message: unreachable.description, hint: unreachable.hint)])
-        }
-        return config
+        try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
     }
 
     /// The usage line of run, check and plan: the optional command after `--` comes last, and

@@ -198,7 +198,7 @@ extension String {
 
 enum KMSPlan {
     static func route(_ config: BootConfiguration) -> String {
-        switch KMSRoute.resolve(config) {
+        switch KMSRoute.toKMS(config) {
         case .success(let route)?: return route.description
         case .failure(let unreachable)?: return "nothing (\(unreachable))"
         case nil: return "nothing"

@@ -159,7 +159,7 @@ final class EgressExchange: @unchecked Sendable {
     }
 
     /// The addresses to dial for `destination`: a name is resolved, and every address it
-    /// resolves to is checked before one is dialled.
+    /// resolves to is checked (Policy's `dialable`) before one is dialled.
     static func checkedAddresses(of destination: Destination, policy: EgressPolicy, family: AddressFamily) -> TargetLookup {
         TargetLookup(description: destination.description) {
             let addresses: [Destination]
@@ -172,14 +172,10 @@ final class EgressExchange: @unchecked Sendable {
             case .ipv4, .ipv6:
                 addresses = [destination]
             }
-            var refusals: [String] = []
-            let allowed = addresses.filter { address in
-                guard case .deny(let reason) = policy.decide(resolved: address, for: destination) else { return true }
-                refusals.append(reason)
-                return false
+            switch policy.dialable(addresses, for: destination) {
+            case .success(let allowed): return allowed.map { .tcp(host: $0.hostText, port: $0.port) }
+            case .failure(let refusal): throw RelayError.refusedByPolicy(reason: refusal.reason)
             }
-            guard !allowed.isEmpty else { throw RelayError.refusedByPolicy(reason: refusals.first ?? "\(destination) resolves to no address") }
-            return allowed.map { .tcp(host: $0.hostText, port: $0.port) }
         }
     }
 

@@ -88,7 +88,7 @@ final class ParentUDPSession: ChannelInboundHandler, @unchecked Sendable {
             refuse(id, destination, "the parent has \(settings.maxFlows) flows open on this stream already (egress.udp.max_flows)")
             return
         }
-        if case .deny(let reason) = UDPDestinationCheck.decide(settings.policy, destination: destination, name: name) {
+        if case .deny(let reason) = settings.policy.decide(udpFlowTo: destination.address, port: destination.port, name: name) {
             refuse(id, destination, "egress policy (parent): \(reason)")
             return
         }

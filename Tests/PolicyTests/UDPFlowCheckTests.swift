@@ -1,17 +1,15 @@
 import Addressing
-import BootConfig
 import Policy
 import Testing
-@testable import UDPEgress
 
 /// The parent's own check of a flow the enclave opens: the enclave's word (the name) names the
 /// rule, but the address underneath is the parent's to judge.
-@Suite struct UDPDestinationCheckTests {
+@Suite struct UDPFlowCheckTests {
     let policy = EgressPolicy(allow: ["**.example.test:53", "**.example.test:123", "198.18.1.0/24", "169.254.169.123:123"].map { try! EgressRule.parse($0).get() },
                               deny: ["198.18.0.66"].map { try! EgressRule.parse($0).get() })
 
     private func decide(_ address: String, _ port: UInt16, _ name: String = "") -> EgressPolicy.Decision {
-        UDPDestinationCheck.decide(policy, destination: UDPEndpoint(IPv4Address(address)!, port), name: name)
+        policy.decide(udpFlowTo: IPv4Address(address)!, port: port, name: name)
     }
 
     @Test func aNameAllowedOnThePortOpensTheFlow() {
@@ -45,8 +43,8 @@ import Testing
     /// The parent judges a flow as UDP: a TCP-only rule opens nothing here.
     @Test func aTCPOnlyRuleOpensNoFlow() {
         let tcpOnly = EgressPolicy(allow: ["tcp:**.example.test:443"].map { try! EgressRule.parse($0).get() }, deny: [])
-        #expect(!UDPDestinationCheck.decide(tcpOnly, destination: UDPEndpoint(IPv4Address("198.18.0.10")!, 443), name: "api.example.test").isAllowed)
+        #expect(!tcpOnly.decide(udpFlowTo: IPv4Address("198.18.0.10")!, port: 443, name: "api.example.test").isAllowed)
         let udpOnly = EgressPolicy(allow: ["udp:**.example.test:443"].map { try! EgressRule.parse($0).get() }, deny: [])
-        #expect(UDPDestinationCheck.decide(udpOnly, destination: UDPEndpoint(IPv4Address("198.18.0.10")!, 443), name: "api.example.test").isAllowed)
+        #expect(udpOnly.decide(udpFlowTo: IPv4Address("198.18.0.10")!, port: 443, name: "api.example.test").isAllowed)
     }
 }

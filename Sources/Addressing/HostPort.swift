@@ -13,9 +13,21 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         case missingPort, badPort(String), badHost(String)
     }
 
-    public static func parse(_ text: String) -> Result<HostPort, ParseError> {
+    public init(_ host: Host, port: UInt16) {
+        self.init(host: host.description, port: port)
+    }
+
+    /// The host as a name or an address (nil only for a value made from an invalid string).
+    public var parsedHost: Host? { Host(host) }
+
+    /// The address, when the host is a literal.
+    public var address: IPAddress? { IPAddress(host) }
+
+    /// "host:port"; with `defaultPort`, the port may be left out ("kms.example.com" is
+    /// kms.example.com:443 with 443), in the same grammar: IPv6 in brackets either way.
+    public static func parse(_ text: String, defaultPort: UInt16? = nil) -> Result<HostPort, ParseError> {
         let split: HostGrammar.Split
-        switch HostGrammar.split(text[...], port: .required) {
+        switch HostGrammar.split(text[...], port: defaultPort == nil ? .required : .optional) {
         case .success(let found): split = found
         case .failure(.unclosedBracket): return .failure(.badHost(text))
         case .failure(.missingPort), .failure(.unexpectedAfterBracket): return .failure(.missingPort)
@@ -27,6 +39,7 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         } else {
             guard Hostname.isValid(host) else { return .failure(.badHost(host)) }
         }
+        if split.port == nil, let defaultPort { return .success(HostPort(host: host, port: defaultPort)) }
         let portText = split.port ?? ""
         guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText), (1...65535).contains(port) else {
             return .failure(.badPort(String(portText)))

@@ -2,19 +2,6 @@ import Addressing
 import Glibc
 import NIOConcurrencyHelpers
 
-/// An IP address the app may connect to.
-public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
-    case v4(IPv4Address)
-    case v6([UInt8])
-
-    public var description: String {
-        switch self {
-        case .v4(let address): return address.description
-        case .v6(let bytes): return IPv6Address.text(bytes)
-        }
-    }
-}
-
 /// The names the stub's recent answers gave to addresses: a captured connection to one of
 /// them is named (and judged by the egress policy by name) as the app asked for it. Many names
 /// share an address (CDNs, load balancers, S3, API gateways), so an address keeps every name

@@ -10,12 +10,8 @@ import Glibc
 /// percent-encoding is decoded; userinfo, zone identifiers and anything outside a host name's
 /// characters are refused.
 public struct Destination: Sendable, Hashable, CustomStringConvertible {
-    public enum Host: Sendable, Hashable {
-        /// Lower-case labels, no trailing dot.
-        case name([String])
-        case ipv4(IPv4Address)
-        case ipv6([UInt8])
-    }
+    /// A name (lower-case labels, no trailing dot) or an address: Addressing's one Host.
+    public typealias Host = Addressing.Host
 
     public var host: Host
     public var port: UInt16
@@ -30,19 +26,10 @@ public struct Destination: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The host alone, as it is sent on: "a.example.com", "10.0.0.1", "2001:db8::1".
-    public var hostText: String {
-        switch host {
-        case .name(let labels): return labels.joined(separator: ".")
-        case .ipv4(let address): return address.description
-        case .ipv6(let bytes): return IPv6Address.text(bytes)
-        }
-    }
+    public var hostText: String { host.description }
 
     /// "host:port", IPv6 in brackets: the CONNECT authority sent to the parent.
-    public var description: String {
-        if case .ipv6 = host { return "[\(hostText)]:\(port)" }
-        return "\(hostText):\(port)"
-    }
+    public var description: String { host.authority(port: port) }
 
     /// A CONNECT authority, `host:port` (the port is required).
     public static func parse(authority: String) -> Result<Destination, Problem> {
@@ -70,8 +57,7 @@ public struct Destination: Sendable, Hashable, CustomStringConvertible {
             let inner = String(text.dropFirst().dropLast())
             guard !inner.contains("%") else { return .failure(Problem(description: "zone identifiers are not allowed (\"\(raw)\")")) }
             guard let bytes = IPv6Address.parse(inner) else { return .failure(Problem(description: "bad IPv6 literal \"\(raw)\"")) }
-            if let mapped = IPv6Address.mappedIPv4(bytes) { return .success(.ipv4(mapped)) }
-            return .success(.ipv6(bytes))
+            return .success(.address(IPAddress(bytes: bytes))) // an IPv4-mapped one is its IPv4 address
         }
         // Lower case, no trailing dot; the lenient IPv4 forms below are read from that.
         let text = HostGrammar.canonical(decoded)

@@ -87,9 +87,9 @@ public struct EgressPolicy: Sendable {
         switch (rule.host, destination.host) {
         case (.domain(let pattern), .name(let labels)):
             return labelsMatch(pattern[...], labels[...])
-        case (.ipv4(let network), .ipv4(let address)):
+        case (.ipv4(let network), .address(.v4(let address))):
             return network.contains(address)
-        case (.ipv6(let prefix, let length), .ipv6(let bytes)):
+        case (.ipv6(let prefix, let length), .address(.v6(let bytes))):
             return prefixMatches(prefix, bytes, length)
         default:
             return false
@@ -124,14 +124,14 @@ public struct EgressPolicy: Sendable {
 
     static func specialKind(_ host: Destination.Host) -> String? {
         switch host {
-        case .ipv4(let address):
+        case .address(.v4(let address)):
             let value = address.value
             if value >> 24 == 127 { return "loopback" }
             if value >> 16 == 0xA9FE { return "link-local" }
             if value >> 24 == 0 { return "unspecified" }
             if value >> 28 == 0xE { return "multicast" }
             return nil
-        case .ipv6(let bytes):
+        case .address(.v6(let bytes)):
             if bytes == [UInt8](repeating: 0, count: 15) + [1] { return "loopback" }
             if bytes.allSatisfy({ $0 == 0 }) { return "unspecified" }
             if bytes[0] == 0xFE && bytes[1] & 0xC0 == 0x80 { return "link-local" }

@@ -132,8 +132,7 @@ extension ConfigDecoder {
                           hint: "write \"endpoint\": \"\(hostPort)\"")
             return nil
         }
-        let spelled = text.contains(":") && !text.hasSuffix("]") ? text : text + ":443"
-        switch HostPort.parse(spelled) {
+        switch HostPort.parse(text, defaultPort: 443) {
         case .success(let value): return value
         case .failure:
             issues.report(field, "endpoint \"\(text.prefix(60))\" is not host[:port]",

@@ -16,7 +16,7 @@ struct IMDSClient: Sendable {
         guard let text = getenv(environmentVariable).map({ String(cString: $0) }), !text.isEmpty else {
             return .success(IMDSClient(address: IPv4Address("169.254.169.254")!, port: 80))
         }
-        guard case .success(let hostPort) = HostPort.parse(text), let address = IPv4Address(hostPort.host) else {
+        guard case .success(let hostPort) = HostPort.parse(text), case .v4(let address)? = hostPort.address else {
             return .failure(.unreachable("\(environmentVariable)=\(text) is not IPV4ADDRESS:PORT"))
         }
         return .success(IMDSClient(address: address, port: hostPort.port))

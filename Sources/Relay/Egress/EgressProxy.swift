@@ -166,10 +166,10 @@ final class EgressExchange: @unchecked Sendable {
             switch destination.host {
             case .name:
                 addresses = try SystemResolver.resolve(host: destination.hostText, port: destination.port, family: family).compactMap { endpoint in
-                    guard case .tcp(let host, let port) = endpoint, case .success(let parsed) = Destination.parse(host: host.contains(":") ? "[\(host)]" : host) else { return nil }
-                    return Destination(host: parsed, port: port)
+                    guard case .tcp(let host, let port) = endpoint, let address = IPAddress(host) else { return nil }
+                    return Destination(host: .address(address), port: port)
                 }
-            case .ipv4, .ipv6:
+            case .address:
                 addresses = [destination]
             }
             switch policy.dialable(addresses, for: destination) {

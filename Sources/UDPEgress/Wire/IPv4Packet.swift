@@ -10,7 +10,7 @@ public struct UDPEndpoint: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String { "\(address):\(port)" }
+    public var description: String { Host.ipv4(address).authority(port: port) }
 }
 
 /// The IPv4 and UDP headers of what the TUN device carries, read and written by hand: the

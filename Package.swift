@@ -130,6 +130,7 @@ let package = Package(
         // list that starts them in order and stops them in reverse, and the one event-loop group.
         .target(name: "Services", dependencies: [
             "Addressing",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -254,7 +255,7 @@ let package = Package(
         .testTarget(name: "KMSTests", dependencies: ["KMS", "Addressing", "BootConfig", "DocumentReading", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
         .testTarget(name: "ServicesTests", dependencies: [
-            "Services", "Addressing",
+            "Services", "Addressing", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -25,9 +25,13 @@ extension ByteBuffer {
     /// `message` behind its two-byte length (at most 65,535 bytes: the caller checks).
     static func dnsFrame(_ message: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: message.count + 2)
-        buffer.writeInteger(UInt16(message.count))
-        buffer.writeBytes(message)
+        buffer.writeDNSFrame(message)
         return buffer
+    }
+
+    mutating func writeDNSFrame(_ message: [UInt8]) {
+        writeInteger(UInt16(message.count))
+        writeBytes(message)
     }
 }
 

@@ -2,12 +2,16 @@ import Addressing
 import Logging
 import NIOCore
 import NIOPosix
+import Services
 
 /// The stub's channel to the parent half: one connection over vsock carrying DNS-over-TCP
 /// frames, many queries in flight at once, matched by an id of its own (the app's ids collide
 /// across clients) and by the question, so that an answer the parent makes up for another
 /// question is dropped. Every query gets an answer within `timeout`: the parent's, or
-/// SERVFAIL when the parent is away, silent or speaks garbage. All state lives on `eventLoop`.
+/// SERVFAIL when the parent is away, silent or speaks garbage. The connection is an on-demand
+/// `ReconnectingLink` (Services): made at the first query, made again at the next one after it
+/// ends; the queries waiting for it are answered SERVFAIL at once when it cannot be made. All
+/// state lives on `eventLoop`.
 final class ParentLink: @unchecked Sendable {
     /// Queries waiting for the parent; beyond this the stub answers SERVFAIL at once, so a
     /// flood costs bounded memory.
@@ -22,14 +26,19 @@ final class ParentLink: @unchecked Sendable {
         var query: DNSMessage
     }
 
+    /// A query on its way: the link's id and the bytes written anew from what the stub judged.
+    struct Outgoing {
+        var id: UInt16
+        var bytes: [UInt8]
+    }
+
     let target: Endpoint
     let eventLoop: EventLoop
     let timeout: TimeAmount
     let counters: DNSCounters
     private let logger: Logger
+    private var link: ReconnectingLink<Outgoing>!
     // On eventLoop only:
-    private var channel: Channel?
-    private var connecting: EventLoopFuture<Channel>?
     private var pending: [UInt16: Pending] = [:]
     private var nextID = UInt16.random(in: 0...UInt16.max)
 
@@ -39,6 +48,23 @@ final class ParentLink: @unchecked Sendable {
         self.timeout = timeout
         self.counters = counters
         self.logger = logger
+        link = ReconnectingLink(
+            settings: .init(name: "dns", target: target, mode: .onDemand,
+                            bounds: .init(items: Self.maximumInFlight, bytes: Self.maximumInFlight * 65_537),
+                            connectTimeout: Self.connectTimeout, whileAway: "queries are answered SERVFAIL until it answers"),
+            eventLoop: eventLoop, logger: logger,
+            client: .init(pipeline: { [unowned self] channel in
+                              try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
+                              try channel.pipeline.syncOperations.addHandler(ParentAnswerHandler(link: self))
+                          },
+                          encode: { outgoing, buffer in buffer.writeDNSFrame(outgoing.bytes) },
+                          dropped: { [unowned self] outgoing, reason in
+                              for query in outgoing { fail(query.id, because: "the parent is not reachable at \(target): \(reason)") }
+                          },
+                          lost: { [unowned self] loss in
+                              guard case .closed = loss else { return }
+                              for id in Array(pending.keys) { fail(id, because: "the parent closed the DNS connection") }
+                          }))
     }
 
     /// The parent's answer to `query` with the client's id, or SERVFAIL.
@@ -59,41 +85,9 @@ final class ParentLink: @unchecked Sendable {
             pending[id] = Pending(clientID: query.id, question: query.question, promise: promise, timeout: timer, query: query)
             // Written anew from what the stub parsed and judged, never the app's bytes.
             let bytes = query.forwardable(id: id)
-            connected().whenComplete { [self] result in
-                switch result {
-                case .success(let channel):
-                    channel.writeAndFlush(ByteBuffer.dnsFrame(bytes, allocator: channel.allocator), promise: nil)
-                case .failure(let error):
-                    fail(id, because: "the parent is not reachable at \(target): \(DialErrorText.describe(error))")
-                }
-            }
+            if link.send(Outgoing(id: id, bytes: bytes), bytes: bytes.count + 2) { link.flush() }
             return promise.futureResult
         }
-    }
-
-    private func connected() -> EventLoopFuture<Channel> {
-        if let channel, channel.isActive { return eventLoop.makeSucceededFuture(channel) }
-        if let connecting { return connecting }
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(Self.connectTimeout)
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(ParentAnswerHandler(link: self))
-                }
-            }
-        let future: EventLoopFuture<Channel>
-        do {
-            future = try bootstrap.connect(target)
-        } catch {
-            future = eventLoop.makeFailedFuture(error)
-        }
-        connecting = future
-        future.whenComplete { [self] result in
-            connecting = nil
-            if case .success(let channel) = result { self.channel = channel }
-        }
-        return future
     }
 
     /// A frame from the parent.
@@ -111,13 +105,6 @@ final class ParentLink: @unchecked Sendable {
         waiting.promise.succeed(restored)
     }
 
-    /// The connection ended: every query still waiting on it gets SERVFAIL now.
-    fileprivate func disconnected(_ closed: Channel) {
-        guard channel === closed else { return }
-        channel = nil
-        for id in Array(pending.keys) { fail(id, because: "the parent closed the DNS connection") }
-    }
-
     private func fail(_ id: UInt16, because reason: String) {
         guard let waiting = pending.removeValue(forKey: id) else { return }
         waiting.timeout.cancel()
@@ -126,15 +113,11 @@ final class ParentLink: @unchecked Sendable {
         waiting.promise.succeed(waiting.query.reply(.serverFailure))
     }
 
-    func close() -> EventLoopFuture<Void> {
-        eventLoop.flatSubmit { [self] in
-            guard let channel else { return eventLoop.makeSucceededVoidFuture() }
-            return channel.close().recover { _ in }
-        }
-    }
+    func close() -> EventLoopFuture<Void> { link.stop() }
 }
 
-/// Hands the parent's frames to the link; a reset or garbage the decoder refuses closes it.
+/// Hands the parent's frames to the link (a reset or garbage the decoder refuses reaches the
+/// link's own handler, which closes the connection and hears its end).
 private final class ParentAnswerHandler: ChannelInboundHandler {
     typealias InboundIn = [UInt8]
     private let link: ParentLink
@@ -143,14 +126,5 @@ private final class ParentAnswerHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         link.received(unwrapInboundIn(data))
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        link.disconnected(context.channel)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
     }
 }

@@ -2,30 +2,25 @@ import Logging
 import NIOCore
 import NIOPosix
 import Addressing
+import Services
 
 /// The enclave end of one stream: connects to the parent's listener, says hello, writes every
-/// record the parent has not acknowledged, and frees them as acknowledgements arrive. When the
-/// parent is not there, or goes, it retries with a backoff (100 ms doubling to 2 s) and resends
-/// from the last acknowledged record. Writing stops while the connection is not writable, so a
-/// slow parent costs memory only up to the buffer's budget. All state lives on `eventLoop`.
+/// record the parent has not acknowledged, and frees them as acknowledgements arrive. Staying
+/// connected is the persistent `ReconnectingLink`'s (Services): when the parent is not there,
+/// or goes, it retries with a backoff (100 ms doubling to 2 s) and this resends from the last
+/// acknowledged record. Writing stops while the connection is not writable, so a slow parent
+/// costs memory only up to the buffer's budget. All state lives on the link's loop.
 final class StreamSender: @unchecked Sendable {
     let kind: StreamKind
     let target: Endpoint
     let buffer: RecordBuffer
     private let bootID: String
-    private let emulation: VsockEmulation?
-    private let eventLoop: EventLoop
-    private let logger: Logger
-    // On eventLoop only:
-    private var channel: Channel?
+    private var link: ReconnectingLink<Never>!
+    // On the link's loop only:
     private var sentUpTo: UInt64 = 0
-    private var delay = StreamSender.firstRetry
-    private var retry: Scheduled<Void>?
-    private var stopped = false
-    private var failuresLogged = 0
 
-    static let firstRetry: TimeAmount = .milliseconds(100)
-    static let maximumRetry: TimeAmount = .seconds(2)
+    static let firstRetry: Duration = .milliseconds(100)
+    static let maximumRetry: Duration = .seconds(2)
     /// Bytes of records encoded per write.
     static let batchBytes = 64 * 1024
 
@@ -35,63 +30,30 @@ final class StreamSender: @unchecked Sendable {
         self.target = target
         self.buffer = buffer
         self.bootID = bootID
-        self.emulation = emulation
-        self.eventLoop = eventLoop
-        self.logger = logger
+        // The records wait in `buffer`, never in the link's queue (it holds nothing).
+        link = ReconnectingLink(
+            settings: .init(name: "\(kind.rawValue) stream", target: emulation?.emulate(connectingTo: target) ?? target,
+                            targetDescription: "\(target)", mode: .persistent(firstRetry: Self.firstRetry, maximumRetry: Self.maximumRetry),
+                            bounds: .init(items: 0, bytes: 0), whileAway: "buffering and retrying"),
+            eventLoop: eventLoop, logger: logger,
+            client: .init(pipeline: { [unowned self] channel in
+                              try channel.pipeline.syncOperations.addHandler(AcknowledgementHandler(sender: self))
+                          },
+                          encode: { _, _ in },
+                          connected: { [unowned self] channel in connected(channel) }))
     }
 
     func start() {
-        buffer.onAppend { [self] in eventLoop.execute { self.pump() } }
-        eventLoop.execute { self.connect() }
+        buffer.onAppend { [self] in link.eventLoop.execute { self.pump() } }
+        link.start()
     }
 
     /// Closes the connection and stops retrying; what is unacknowledged stays unsent.
-    func stop() -> EventLoopFuture<Void> {
-        eventLoop.submit {
-            self.stopped = true
-            self.retry?.cancel()
-            return self.channel
-        }.flatMap { channel in
-            guard let channel else { return self.eventLoop.makeSucceededVoidFuture() }
-            return channel.close().recover { @Sendable _ in }
-        }
-    }
+    func stop() -> EventLoopFuture<Void> { link.stop() }
 
     // MARK: - On the event loop
 
-    private func connect() {
-        guard !stopped else { return }
-        let endpoint = emulation?.emulate(connectingTo: target) ?? target
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(2))
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcknowledgementHandler(sender: self))
-                }
-            }
-        let connecting: EventLoopFuture<Channel>
-        do {
-            connecting = try bootstrap.connect(endpoint)
-        } catch {
-            connecting = eventLoop.makeFailedFuture(error)
-        }
-        connecting.whenComplete { [self] result in
-            switch result {
-            case .success(let channel): connected(channel)
-            case .failure(let error): scheduleRetry(after: error)
-            }
-        }
-    }
-
     private func connected(_ channel: Channel) {
-        guard !stopped else {
-            channel.close(promise: nil)
-            return
-        }
-        self.channel = channel
-        delay = Self.firstRetry
-        if failuresLogged > 0 { logger.info("\(kind.rawValue) stream: connected to \(target)") }
-        failuresLogged = 0
         sentUpTo = buffer.lastAcknowledged
         channel.write(ByteBuffer(string: StreamProtocol.hello(kind: kind, boot: bootID)), promise: nil)
         pump()
@@ -99,7 +61,7 @@ final class StreamSender: @unchecked Sendable {
 
     /// Writes batches while the connection takes them.
     fileprivate func pump() {
-        guard let channel, channel.isActive else { return }
+        guard let channel = link.channel, channel.isActive else { return }
         var wrote = false
         while channel.isWritable {
             let records = buffer.take(after: sentUpTo, maxBytes: Self.batchBytes)
@@ -116,29 +78,10 @@ final class StreamSender: @unchecked Sendable {
     fileprivate func acknowledged(_ seq: UInt64) {
         buffer.acknowledge(upTo: seq)
     }
-
-    fileprivate func disconnected(_ channel: Channel) {
-        guard self.channel === channel else { return }
-        self.channel = nil
-        scheduleRetry(after: nil)
-    }
-
-    private func scheduleRetry(after error: Error?) {
-        guard !stopped else { return }
-        // Said once per outage (then at debug): the logs stream carries these lines too.
-        let reason = error.map { ": \(DialErrorText.describe($0))" } ?? ": the parent closed the connection"
-        if failuresLogged == 0 {
-            logger.notice("\(kind.rawValue) stream: parent not reachable at \(target)\(reason); buffering and retrying")
-        } else {
-            logger.debug("\(kind.rawValue) stream: retry failed\(reason)")
-        }
-        failuresLogged += 1
-        retry = eventLoop.scheduleTask(in: delay) { [self] in connect() }
-        delay = min(delay * 2, Self.maximumRetry)
-    }
 }
 
-/// Reads the parent's `{"ack":N}` lines and tells the sender about writability and the end.
+/// Reads the parent's `{"ack":N}` lines and tells the sender about writability (the link's own
+/// handler, after this one, hears the end).
 private final class AcknowledgementHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private let sender: StreamSender
@@ -164,12 +107,4 @@ private final class AcknowledgementHandler: ChannelInboundHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        sender.disconnected(context.channel)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
-    }
 }

@@ -211,7 +211,7 @@ import TestSupport
         #expect(result?.stderr.contains("logs: ") == true && result?.stderr.contains("records not acknowledged by the parent within 2 s") == true,
                 "\(result?.stderr ?? "")")
         // Said once, in plain words (the emulated port is a missing socket file).
-        #expect(result?.stderr.components(separatedBy: "logs stream: parent not reachable at vsock:3:9100: No such file or directory; buffering and retrying").count == 2,
+        #expect(result?.stderr.components(separatedBy: "logs stream: the parent is not reachable at vsock:3:9100: No such file or directory; buffering and retrying").count == 2,
                 "\(result?.stderr ?? "")")
         try? FileManager.default.removeItem(atPath: output)
     }

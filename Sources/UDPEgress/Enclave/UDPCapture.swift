@@ -37,15 +37,12 @@ public final class UDPCapture: Service, @unchecked Sendable {
     private let loop: EventLoop
     public let counters = UDPCounters()
     private let refusals = LogThrottle()
-    private let parentTrouble = LogThrottle()
+    /// The stream to the parent: made at the first frame, again after it ends (Services).
+    private var link: ReconnectingLink<UDPFrame>!
 
     // On `loop` only:
     private var table: FlowTable
     private var deviceChannel: Channel?
-    private var link: Channel?
-    private var connecting = false
-    private var waiting: [UDPFrame] = []
-    private var waitingBytes = 0
     private var sweep: RepeatedTask?
     /// Set by `stop`: the stream's end is ours then, not news.
     private var stopping = false
@@ -60,6 +57,19 @@ public final class UDPCapture: Service, @unchecked Sendable {
         self.logger = logger
         loop = EventLoops.one()
         table = FlowTable(capacity: maxFlows, idle: .seconds(Int64(idleSeconds)))
+        link = ReconnectingLink(
+            settings: .init(name: "udp", target: parent, targetDescription: parentDescription, mode: .onDemand,
+                            bounds: .init(items: Self.maximumWaitingBytes / UDPFrame.headerLength, bytes: Self.maximumWaitingBytes),
+                            connectTimeout: Self.connectTimeout, waterMark: Self.waterMark,
+                            whileAway: "datagrams are dropped and flows forgotten until it answers"),
+            eventLoop: loop, logger: logger,
+            client: .init(pipeline: { [unowned self] channel in
+                              try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UDPFrameDecoder(receiver: .enclave)))
+                              try channel.pipeline.syncOperations.addHandler(ParentFrameHandler(capture: self))
+                          },
+                          encode: { frame, buffer in frame.write(to: &buffer) },
+                          dropped: { [unowned self] frames, _ in droppedOnTheWay(frames) },
+                          lost: { [unowned self] loss in linkLost(loss) }))
     }
 
     public var listening: [Listening] {
@@ -93,12 +103,13 @@ public final class UDPCapture: Service, @unchecked Sendable {
         let closing = try? loop.submit { [self] () -> [Channel] in
             sweep?.cancel()
             stopping = true
-            return [deviceChannel, link].compactMap { $0 }
+            return [deviceChannel].compactMap { $0 }
         }.wait()
         // Datagrams the kernel dropped before they reached us (the device's queue was full):
         // read before the device goes.
         let kernelDrops = try? NetworkInterface(named: device.name).transmitDrops()
         for channel in closing ?? [] { try? channel.close().wait() }
+        try? link.stop().wait()
         logger.info("\(counters.snapshot)\(kernelDrops.map { "; \($0) dropped by the kernel at \(device.name)'s queue" } ?? "")")
     }
 
@@ -161,66 +172,28 @@ public final class UDPCapture: Service, @unchecked Sendable {
 
     /// Whether a frame of `bytes` may go now: the stream is not backed up, or (while it
     /// connects) the frames held for it stay within their bound.
-    private func canSend(_ bytes: Int) -> Bool {
-        if let link { return link.isWritable }
-        return waitingBytes + bytes <= Self.maximumWaitingBytes
-    }
+    private func canSend(_ bytes: Int) -> Bool { link.canSend(bytes: bytes) }
 
     private func send(_ frame: UDPFrame) {
-        guard let link else {
-            waiting.append(frame)
-            waitingBytes += frame.maximumSize
-            connect()
-            return
-        }
-        var buffer = link.allocator.buffer(capacity: frame.maximumSize)
-        frame.write(to: &buffer)
-        link.write(buffer, promise: nil)
+        link.send(frame, bytes: frame.maximumSize)
     }
 
     /// After a batch of packets from the device: one flush for all their frames.
-    fileprivate func flush() { link?.flush() }
+    fileprivate func flush() { link.flush() }
 
-    private func connect() {
-        guard !connecting, link == nil else { return }
-        connecting = true
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(Self.connectTimeout)
-            .channelOption(ChannelOptions.writeBufferWaterMark, value: Self.waterMark)
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UDPFrameDecoder(receiver: .enclave)))
-                    try channel.pipeline.syncOperations.addHandler(ParentFrameHandler(capture: self))
-                }
-            }
-        let future: EventLoopFuture<Channel>
-        do {
-            future = try bootstrap.connect(parent)
-        } catch {
-            future = loop.makeFailedFuture(error)
-        }
-        future.whenComplete { [self] result in
-            connecting = false
-            switch result {
-            case .success(let channel):
-                link = channel
-                let frames = waiting
-                waiting = []
-                waitingBytes = 0
-                for frame in frames { send(frame) }
-                channel.flush()
-            case .failure(let error):
-                // The flows opened meanwhile never reached the parent: forget them, so that the
-                // app's next datagram opens them again.
-                let lost = waiting.filter { if case .datagram = $0 { true } else { false } }.count
-                counters.count(\.dropped, by: lost)
-                waiting = []
-                waitingBytes = 0
-                _ = table.removeAll()
-                if let held = parentTrouble.admit() {
-                    logger.warning("the parent is not reachable at \(parentDescription): \(DialErrorText.describe(error)); \(lost) datagrams dropped\(held > 0 ? " (\(held) more times)" : "")")
-                }
-            }
+    /// Frames that never reached the parent (it could not be reached, or the wait was full):
+    /// their datagrams are counted as dropped, and the flows they opened are forgotten so that
+    /// the app's next datagram opens them again.
+    private func droppedOnTheWay(_ frames: [UDPFrame]) {
+        counters.count(\.dropped, by: frames.filter { if case .datagram = $0 { true } else { false } }.count)
+        for case .open(let id, _, _) in frames { table.remove(id) }
+    }
+
+    /// The stream ended, or could not be made: the parent forgot every flow, so do we.
+    private func linkLost(_ loss: LinkMachine<UDPFrame>.Loss) {
+        let lost = table.removeAll()
+        if case .closed = loss, lost > 0, !stopping {
+            logger.info("the stream to the parent ended; \(lost) open flows closed (the app's next datagram opens them again)")
         }
     }
 
@@ -260,15 +233,10 @@ public final class UDPCapture: Service, @unchecked Sendable {
         }
     }
 
-    fileprivate func linkEnded(_ channel: Channel, error: Error?) {
-        if let error = error as? UDPFrame.ProtocolError {
-            counters.count(\.protocolErrors)
-            logger.warning("closed the stream to the parent, which sent \(error)")
-        }
-        guard link === channel else { return }
-        link = nil
-        let lost = table.removeAll()
-        if lost > 0, !stopping { logger.info("the stream to the parent ended; \(lost) open flows closed (the app's next datagram opens them again)") }
+    /// The parent broke the protocol: said and counted here; the link closes the stream.
+    fileprivate func protocolError(_ error: UDPFrame.ProtocolError) {
+        counters.count(\.protocolErrors)
+        logger.warning("closed the stream to the parent, which sent \(error)")
     }
 
     /// Reading the device failed: no more UDP leaves the app (its datagrams go nowhere), which
@@ -284,9 +252,9 @@ public final class UDPCapture: Service, @unchecked Sendable {
         let expired = table.expire(now: .now())
         guard !expired.isEmpty else { return }
         counters.count(\.flowsExpired, by: expired.count)
-        guard link != nil else { return }
+        guard link.channel != nil else { return }
         for flow in expired { send(.close(flow: flow.id)) }
-        link?.flush()
+        link.flush()
     }
 
     /// One packet into the device: the kernel takes it as arriving from the network.
@@ -322,11 +290,11 @@ private final class DevicePacketHandler: ChannelInboundHandler {
     }
 }
 
-/// The parent's frames to the capture; a protocol error closes the stream, nothing else.
+/// The parent's frames to the capture; a protocol error is said here and goes on to the link's
+/// own handler, which closes the stream (nothing else).
 private final class ParentFrameHandler: ChannelInboundHandler {
     typealias InboundIn = UDPFrame
     private let capture: UDPCapture
-    private var failure: Error?
 
     init(capture: UDPCapture) { self.capture = capture }
 
@@ -335,12 +303,7 @@ private final class ParentFrameHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if failure == nil { failure = error }
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        capture.linkEnded(context.channel, error: failure)
-        context.fireChannelInactive()
+        if let error = error as? UDPFrame.ProtocolError { capture.protocolError(error) }
+        context.fireErrorCaught(error)
     }
 }

@@ -41,6 +41,7 @@ let package = Package(
             "Commands",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
         // What every command prints: console lines (ms since start, level, component), the

@@ -14,8 +14,8 @@ import Services
 /// one evicts the oldest, so a flood of idle connections cannot lock a real `stop` out), and
 /// every refusal costs at most one log line a second.
 public final class ControlServer: Service, Sendable {
-    public let listen: ListenAddress
-    private let emulation: VsockEmulation?
+    public var listen: ListenAddress { listener.address }
+    private let listener: SocketListener
     private let onStop: @Sendable () -> Void
     private let logger: Logger
     private let loop = EventLoops.one()
@@ -23,7 +23,6 @@ public final class ControlServer: Service, Sendable {
     private let refusalLog = LogThrottle()
 
     private struct State {
-        var serverChannel: Channel?
         /// Every open connection, with the order it arrived in and whether it asked to stop.
         var open: [ObjectIdentifier: (channel: Channel, arrival: Int, asked: Bool)] = [:]
         var arrivals = 0
@@ -40,38 +39,28 @@ public final class ControlServer: Service, Sendable {
     }
 
     public init(vsockPort: UInt32, emulation: VsockEmulation?, logger: Logger, onStop: @escaping @Sendable () -> Void) {
-        listen = .vsock(port: vsockPort)
-        self.emulation = emulation
+        listener = SocketListener(.vsock(port: vsockPort), emulation: emulation, group: loop)
         self.onStop = onStop
         self.logger = logger
     }
 
-    /// Listens; throws when it cannot.
+    /// Listens; throws when it cannot. Connections are tracked here as well (the listener
+    /// closes them at `stop`): `finish` writes each one that asked its last line.
     public func start() throws {
-        let channel = try ServerBootstrap(group: loop)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [self] channel in
-                admit(channel)
-                channel.closeFuture.whenComplete { [self] _ in
-                    state.withLockedValue { $0.open[ObjectIdentifier(channel)] = nil }
-                }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ControlConnectionHandler(server: self))
-                }
+        try listener.start { [self] channel in
+            admit(channel)
+            channel.closeFuture.whenComplete { [self] _ in
+                state.withLockedValue { $0.open[ObjectIdentifier(channel)] = nil }
             }
-            .bind(listen.emulated(by: emulation)).wait()
-        state.withLockedValue { $0.serverChannel = channel }
+            try channel.pipeline.syncOperations.addHandler(ControlConnectionHandler(server: self))
+        }
     }
 
-    public var listening: [Listening] { [Listening("control \(listen)", address: listen, emulation: emulation)] }
+    public var listening: [Listening] { [listener.listening("control \(listen)")] }
 
     /// Closes the listener and every connection without a last line (the boot failed before
     /// the app, or a test is done); `finish` is the end that tells peers the exit code.
-    public func stop() {
-        let (open, server) = state.withLockedValue { state in (Array(state.open.values), state.serverChannel) }
-        for connection in open { try? connection.channel.close().wait() }
-        try? server?.close().wait()
-    }
+    public func stop() { listener.stop() }
 
     /// Where it listens, as the console says it (with the emulation's socket when emulated).
     public var description: String { listening[0].withEmulation }
@@ -116,9 +105,9 @@ public final class ControlServer: Service, Sendable {
     /// connections and the listener close. Waits at most a second for those lines to leave.
     public func finish(exitCode: Int32, powerOff: Bool) {
         let last = ControlProtocol.Answer.shutdown(exitCode: exitCode, powerOff: powerOff)
-        let (open, server) = state.withLockedValue { state in
+        let open = state.withLockedValue { state in
             state.ended = last
-            return (Array(state.open.values), state.serverChannel)
+            return Array(state.open.values)
         }
         let sent = open.map { connection in
             let channel = connection.channel
@@ -129,7 +118,7 @@ public final class ControlServer: Service, Sendable {
         EventLoopFuture.andAllComplete(sent, on: loop).cascade(to: done)
         loop.scheduleTask(in: .seconds(1)) { done.succeed(()) } // a second completion is ignored
         try? done.futureResult.wait()
-        try? server?.close().wait()
+        listener.stop()
     }
 }
 

@@ -19,67 +19,39 @@ import Services
 public final class DNSForwarder: Service, Sendable {
     static let inFlight = 64
 
-    public let listen: ListenAddress
+    public var listen: ListenAddress { listener.address }
     public let counters = DNSCounters()
     private let logger: Logger
-    /// res_nsend blocks: queries are resolved here, several at once, never on the event loop.
-    private let lookups: NIOThreadPool
-    private let emulation: VsockEmulation?
-    private let serverChannel = NIOLockedValueBox<Channel?>(nil)
-    private let accepted = AcceptedChannels()
+    private let listener: SocketListener
+    /// res_nsend blocks (up to the resolvers' timeouts): at most eight at once, on the shared
+    /// blocking pool, never on the event loop.
+    private let lookups = BlockingPool.Lane(width: 8)
     /// The boot JSON's egress policy; nil: none configured, every name is resolved.
     private let policy: EgressPolicy?
     private let refusalLog = LogThrottle()
 
-    public init(listen: ListenAddress, emulation: VsockEmulation?, policy: EgressPolicy?, logger: Logger, threads: Int = 8) {
-        self.listen = listen
-        self.emulation = emulation
+    public init(listen: ListenAddress, emulation: VsockEmulation?, policy: EgressPolicy?, logger: Logger) {
+        listener = SocketListener(listen, emulation: emulation)
         self.policy = policy
         self.logger = logger
-        lookups = NIOThreadPool(numberOfThreads: threads)
-        lookups.start()
     }
 
-    public var listening: [Listening] {
-        [Listening("dns \(listen) -> this machine's resolvers (/etc/resolv.conf)", address: listen, emulation: emulation)]
-    }
+    public var listening: [Listening] { [listener.listening("dns \(listen) -> this machine's resolvers (/etc/resolv.conf)")] }
 
-    /// Listens (with the vsock emulation applied); throws, having cleaned up, if it cannot.
+    /// Listens (with the vsock emulation applied); throws if it cannot.
     public func start() throws {
-        do {
-            try bind().wait()
-        } catch {
-            shutDown()
-            throw error
+        try listener.start { [self] channel in
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
+            try channel.pipeline.syncOperations.addHandler(FramedQueryHandler(limit: Self.inFlight, counters: counters) { [self] query, loop in
+                answer(query, on: loop)
+            })
         }
     }
 
-    private func bind() -> EventLoopFuture<Void> {
-        ServerBootstrap(group: EventLoops.one())
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [self] channel in
-                accepted.track(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(FramedQueryHandler(limit: Self.inFlight, counters: counters) { [self] query, loop in
-                        answer(query, on: loop)
-                    })
-                }
-            }
-            .bind(listen.emulated(by: emulation))
-            .map { [serverChannel] channel in serverChannel.withLockedValue { $0 = channel } }
-    }
-
-    /// Closes the listener, ends the resolver threads and logs the counters.
+    /// Closes the listener and logs the counters.
     public func stop() {
-        shutDown()
+        listener.stop()
         logger.info("dns \(listen): \(counters.snapshot)")
-    }
-
-    private func shutDown() {
-        if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        accepted.closeAll()
-        try? lookups.syncShutdownGracefully()
     }
 
     /// The answer to one query from the enclave (nil: not a query, nothing is sent).
@@ -100,7 +72,7 @@ public final class DNSForwarder: Service, Sendable {
         }
         counters.count(\.forwarded)
         let outgoing = query.forwardable(id: query.id)
-        return lookups.runIfActive(eventLoop: eventLoop) { [counters] () -> [UInt8]? in
+        return lookups.run(on: eventLoop) { [counters] () -> [UInt8]? in
             var answer = [UInt8](repeating: 0, count: DNSMessage.maximumLength)
             let length = ei_resolver_send(outgoing, Int32(outgoing.count), &answer, Int32(answer.count))
             guard length >= DNSMessage.headerLength else {

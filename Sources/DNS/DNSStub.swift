@@ -32,8 +32,9 @@ public final class DNSStub: Service, Sendable {
     private let loop: EventLoop
     private let host: String
     private let port: Int
-    private let channels = NIOLockedValueBox<[Channel]>([])
-    private let accepted = AcceptedChannels()
+    /// UDP: the datagram socket; TCP: the one listener component.
+    private let udpChannel = NIOLockedValueBox<Channel?>(nil)
+    private let tcp: SocketListener
     /// Policy refusals are logged at most once a second.
     private let refusalLog = LogThrottle()
 
@@ -50,15 +51,14 @@ public final class DNSStub: Service, Sendable {
         self.cache = cache
         self.logger = logger
         loop = EventLoops.one()
+        tcp = SocketListener(.tcp(host: host, port: UInt16(port)), group: loop)
         link = ParentLink(target: parent, eventLoop: loop, timeout: timeout, counters: counters, logger: logger)
     }
 
     /// The ports the stub listens on, once started (53 unless a test asked for others).
     public var boundPorts: (udp: Int, tcp: Int)? {
-        channels.withLockedValue { channels in
-            guard channels.count == 2, let udp = channels[0].localAddress?.port, let tcp = channels[1].localAddress?.port else { return nil }
-            return (udp, tcp)
-        }
+        guard let udp = udpChannel.withLockedValue({ $0?.localAddress?.port }), let tcp = tcp.boundPort else { return nil }
+        return (udp, tcp)
     }
 
     public var listening: [Listening] { [Listening("dns stub \(host):\(port) (udp, tcp)")] }
@@ -81,24 +81,17 @@ public final class DNSStub: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(stub: self)) }
             }
             .bind(host: host, port: port)
-        let tcp = ServerBootstrap(group: loop)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [self] channel in
-                accepted.track(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.tcpIdleTimeout))
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(FramedQueryHandler(limit: Self.tcpInFlight, counters: counters) { [self] query, loop in
-                        answer(query, overUDP: false, on: loop)
-                    })
-                }
-            }
-            .bind(host: host, port: port)
+        let tcp = self.tcp.bind { [self] channel in
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.tcpIdleTimeout))
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
+            try channel.pipeline.syncOperations.addHandler(FramedQueryHandler(limit: Self.tcpInFlight, counters: counters) { [self] query, loop in
+                answer(query, overUDP: false, on: loop)
+            })
+        }
         return udp.and(tcp)
-            .map { [channels] udp, tcp in channels.withLockedValue { $0 = [udp, tcp] } }
+            .map { [udpChannel] udp, _ in udpChannel.withLockedValue { $0 = udp } }
             .flatMapError { error in
                 udp.whenSuccess { $0.close(promise: nil) }
-                tcp.whenSuccess { $0.close(promise: nil) }
                 return udp.eventLoop.makeFailedFuture(error)
             }
     }
@@ -110,8 +103,8 @@ public final class DNSStub: Service, Sendable {
     }
 
     private func shutDown() {
-        for channel in channels.withLockedValue({ $0 }) { try? channel.close().wait() }
-        accepted.closeAll()
+        if let udp = udpChannel.withLockedValue({ $0 }) { try? udp.close().wait() }
+        tcp.stop()
         try? link.close().wait()
     }
 

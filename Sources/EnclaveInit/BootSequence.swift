@@ -168,7 +168,6 @@ struct BootSequence {
             mounted?.unmountAll()
             listeners?.stop()
             clockKeeper?.stop()
-            kms?.shutdown()
         }
         do {
             // Step 3: what AWS's init would have done, when there is no AWS init; the clock.
@@ -306,7 +305,6 @@ struct BootSequence {
     private func seedEntropy() {
         guard NSMDevice.exists() else { return logger.debug("entropy: no NSM device at \(NSMDevice.configuredPath)") }
         let device = NSMDevice()
-        defer { device.shutdown() }
         do throws(Entropy.Failure) {
             let credited = try Entropy.seed(from: device)
             let estimate = ei_entropy_count()

@@ -34,8 +34,4 @@ final class KMSAccess: Sendable {
                          credentials: ParentCredentials(endpoint: emulation?.emulate(connectingTo: parent) ?? parent,
                                                         emulatedSourceCID: emulation?.localCID))
     }
-
-    func shutdown() {
-        attested.withLockedValue { $0 }?.shutdown()
-    }
 }

@@ -24,5 +24,4 @@ public final class AttestedKey: Sendable {
         }
     }
 
-    public func shutdown() { nsm.shutdown() }
 }

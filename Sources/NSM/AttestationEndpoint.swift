@@ -23,8 +23,7 @@ public final class AttestationEndpoint: Service, Sendable {
     private let logger: Logger
     private let host: String
     private let port: Int
-    private let channel = NIOLockedValueBox<Channel?>(nil)
-    private let accepted = AcceptedChannels()
+    private let listener: SocketListener
 
     /// `port` 0 takes any free port (tests; `boundPort` says which).
     public init(nsm: NSMCalling, host: String = "127.0.0.1", port: Int, logger: Logger) {
@@ -32,36 +31,26 @@ public final class AttestationEndpoint: Service, Sendable {
         self.host = host
         self.port = port
         self.logger = logger
+        // A client may shut its write side once the request is sent (busybox nc, many
+        // scripts): HTTP allows it, and the answer must still reach it. Without this,
+        // the end of input closes the connection while the NSM is still being asked.
+        listener = SocketListener(.tcp(host: host, port: UInt16(port)), options: .init(allowRemoteHalfClosure: true))
     }
 
     /// Listens on host:port; throws when it cannot.
     public func start() throws {
-        let bound = try ServerBootstrap(group: EventLoops.one())
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            // A client may shut its write side once the request is sent (busybox nc, many
-            // scripts): HTTP allows it, and the answer must still reach it. Without this,
-            // the end of input closes the connection while the NSM is still being asked.
-            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { [nsm, logger, accepted] channel in
-                accepted.track(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AttestationHandler(nsm: nsm, logger: logger))
-                }
-            }
-            .bind(host: host, port: port).wait()
-        channel.withLockedValue { $0 = bound }
+        try listener.start { [nsm, logger] channel in
+            try channel.pipeline.syncOperations.addHandler(AttestationHandler(nsm: nsm, logger: logger))
+        }
     }
 
-    public var boundPort: Int? { channel.withLockedValue { $0?.localAddress?.port } }
+    public var boundPort: Int? { listener.boundPort }
 
     public var listening: [Listening] {
         [Listening("attestation http://\(host):\(boundPort ?? port)\(Self.path)")]
     }
 
-    public func stop() {
-        if let channel = channel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        accepted.closeAll()
-    }
+    public func stop() { listener.stop() }
 
     /// The status and one-line reason for a failed NSM call.
     static func answer(for error: Error) -> (status: Int, reason: String) {

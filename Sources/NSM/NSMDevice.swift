@@ -54,9 +54,10 @@ public final class NSMDevice: Sendable {
 
     public let path: String
     private let timeout: TimeAmount
-    private let worker: NIOThreadPool
-    /// When the call now on the worker thread started (nil: none).
-    private let running = NIOLockedValueBox<NIODeadline?>(nil)
+    /// One call at a time (one device), on the shared blocking pool.
+    private let lane = BlockingPool.Lane(width: 1)
+    /// When each call not yet returned was submitted, oldest first (the lane keeps their order).
+    private let outstanding = NIOLockedValueBox<[NIODeadline]>([])
     /// The ioctl and the decoding (tests put a device that hangs here).
     private let perform: @Sendable (_ request: [UInt8], _ path: String) -> Result<NSMResponse, Error>
 
@@ -68,8 +69,6 @@ public final class NSMDevice: Sendable {
         self.path = path
         self.timeout = timeout
         self.perform = perform
-        worker = NIOThreadPool(numberOfThreads: 1)
-        worker.start()
     }
 
     /// Whether anything exists at `path` (the boot asks for entropy only then, before it makes
@@ -82,13 +81,15 @@ public final class NSMDevice: Sendable {
     public func call(_ request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<NSMResponse> {
         let encoded = request.cbor.encoded()
         guard encoded.count <= NSMRequest.maximumLength else { return eventLoop.makeFailedFuture(Failure.requestTooLarge(encoded.count)) }
-        let overdue: Bool = running.withLockedValue { started in
-            guard let started else { return false }
-            return NIODeadline.now() - started > timeout
+        // The oldest call not yet returned is overdue: the device hangs, and a new call would
+        // only queue behind it.
+        let overdue: Bool = outstanding.withLockedValue { calls in
+            guard let oldest = calls.first else { return false }
+            return NIODeadline.now() - oldest > timeout
         }
         if overdue { return eventLoop.makeFailedFuture(Failure.deviceHung) }
         let promise = eventLoop.makePromise(of: NSMResponse.self)
-        // The timer and the worker race to answer; the first wins, the other is dropped.
+        // The timer and the call race to answer; the first wins, the other is dropped.
         let answered = NIOLockedValueBox(false)
         @Sendable func complete(_ result: Result<NSMResponse, Error>) {
             guard answered.withLockedValue({ done in defer { done = true }; return !done }) else { return }
@@ -97,11 +98,10 @@ public final class NSMDevice: Sendable {
         let timer = eventLoop.scheduleTask(in: timeout) { [timeout] in
             complete(.failure(Failure.timedOut(milliseconds: timeout.nanoseconds / 1_000_000)))
         }
-        worker.submit { [path, running, perform] state in
-            guard state == .active else { return complete(.failure(Failure.deviceHung)) }
-            running.withLockedValue { $0 = .now() }
+        outstanding.withLockedValue { $0.append(.now()) }
+        lane.submit { [path, outstanding, perform] in
             let result = perform(encoded, path)
-            running.withLockedValue { $0 = nil }
+            outstanding.withLockedValue { $0.removeFirst() }
             timer.cancel()
             complete(result)
         }
@@ -111,10 +111,6 @@ public final class NSMDevice: Sendable {
     /// The same, waiting here (the boot's entropy step).
     public func callWaiting(_ request: NSMRequest) throws -> NSMResponse {
         try call(request, on: EventLoops.one()).wait()
-    }
-
-    public func shutdown() {
-        try? worker.syncShutdownGracefully()
     }
 
     private static func perform(_ request: [UInt8], path: String) -> Result<NSMResponse, Error> {

@@ -1,6 +1,7 @@
 import Addressing
 import Logging
 import NIOCore
+import Services
 import NIOPosix
 
 /// How a listener gets from an accepted connection to the upstream it relays to. The listener
@@ -18,7 +19,7 @@ struct SetupContext: Sendable {
     let route: RelayRoute
     let emulation: VsockEmulation?
     /// Blocking lookups (getaddrinfo, nitro-cli) run here, never on an event loop.
-    let lookups: NIOThreadPool
+    let lookups: BlockingPool.Lane
     let counters: ListenerCounters
     let logger: Logger
     /// Hands an established pair to the splice engine.

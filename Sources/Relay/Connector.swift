@@ -2,6 +2,7 @@ import Addressing
 import BootConfig
 import Glibc
 import NIOCore
+import Services
 import NIOPosix
 
 /// Socket settings shared by both sides of every relayed connection.
@@ -25,9 +26,9 @@ enum Connector {
     /// other, each with `timeout`, until one answers. `skipped` hears of each candidate that
     /// failed before another answered.
     static func connect(to lookup: TargetLookup, on eventLoop: EventLoop, timeout: TimeAmount,
-                        emulation: VsockEmulation?, lookups: NIOThreadPool,
+                        emulation: VsockEmulation?, lookups: BlockingPool.Lane,
                         skipped: @escaping @Sendable (Endpoint, Error) -> Void = { _, _ in }) -> EventLoopFuture<Channel> {
-        lookups.runIfActive(eventLoop: eventLoop) { try lookup.candidates() }
+        lookups.run(on: eventLoop) { try lookup.candidates() }
             .flatMap { candidates in
                 firstAnswering(candidates[...], failures: [], on: eventLoop, timeout: timeout, emulation: emulation)
             }

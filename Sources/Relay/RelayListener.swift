@@ -3,6 +3,7 @@ import Logging
 import LogThrottle
 import NIOConcurrencyHelpers
 import NIOCore
+import Services
 import NIOPosix
 
 /// One listener and where its connections go.
@@ -35,7 +36,7 @@ public final class RelayListener: Sendable {
     public let route: RelayRoute
     public let counters = ListenerCounters()
     let emulation: VsockEmulation?
-    let lookups: NIOThreadPool
+    let lookups: BlockingPool.Lane
     let engine: SpliceEngine
     let logger: Logger
     /// How each accepted connection gets its upstream.
@@ -49,7 +50,7 @@ public final class RelayListener: Sendable {
     /// Upstream failures are logged at most once a second, with how many were not logged.
     private let failureLog = LogThrottle()
 
-    init(route: RelayRoute, emulation: VsockEmulation?, lookups: NIOThreadPool, engine: SpliceEngine, logger: Logger) {
+    init(route: RelayRoute, emulation: VsockEmulation?, lookups: BlockingPool.Lane, engine: SpliceEngine, logger: Logger) {
         self.route = route
         self.emulation = emulation
         self.lookups = lookups

@@ -15,8 +15,6 @@ public final class RelayService: Service {
     private let spliceThreads: Int
     /// Moves the bytes of every established connection: the one byte path.
     private var engine: SpliceEngine?
-    /// Blocking lookups (DNS on the parent, nitro-cli) run here, never on an event loop.
-    private var lookups: NIOThreadPool?
     private let logger: Logger
 
     /// The enclave side's routes: outbound hosts[] (TCP alias -> parent vsock) and ingress
@@ -130,17 +128,8 @@ public final class RelayService: Service {
     public func start() throws(RelayError) {
         let engine = try SpliceEngine(threads: spliceThreads)
         self.engine = engine
-        // Only the parent half looks names up (or runs nitro-cli); the enclave side keeps one
-        // idle thread, which costs less at boot than eight.
-        let looksUp = routes.contains { route in
-            switch route.target {
-            case .lookup, .egress(.parent): return true
-            case .endpoint, .egress(.enclave), .egress(.transparent): return false
-            }
-        }
-        let lookups = NIOThreadPool(numberOfThreads: looksUp ? 8 : 1)
-        lookups.start()
-        self.lookups = lookups
+        // Lookups (getaddrinfo, nitro-cli) block: eight at once, on the shared blocking pool.
+        let lookups = BlockingPool.Lane(width: 8)
         listeners = routes.map { RelayListener(route: $0, emulation: emulation, lookups: lookups, engine: engine, logger: logger) }
         for listener in listeners {
             do {
@@ -168,6 +157,5 @@ public final class RelayService: Service {
         for listener in listeners { listener.closeRemaining() }
         engine?.stop() // closes the spliced connections still open
         for listener in listeners { logger.info("proxy \(listener.route): \(listener.counters.snapshot)") }
-        try? lookups?.syncShutdownGracefully()
     }
 }

@@ -48,45 +48,28 @@ public struct ReceivedRecord: Sendable {
 /// free its buffer. Seqs are remembered per boot, which makes a resend after a reconnect harmless.
 public final class StreamReceiver: Service, Sendable {
     public let kind: StreamKind
-    public let listen: ListenAddress
-    private let emulation: VsockEmulation?
+    public var listen: ListenAddress { listener.address }
+    private let listener: SocketListener
     private let sink: StreamSink
     private let logger: Logger
     /// The last seq handed to the sink, per boot id (the latest few boots only).
     private let seen = NIOLockedValueBox<[(boot: String, seq: UInt64)]>([])
-    private let serverChannel = NIOLockedValueBox<Channel?>(nil)
-    private let accepted = AcceptedChannels()
 
     public init(kind: StreamKind, listen: ListenAddress, emulation: VsockEmulation?, sink: StreamSink, logger: Logger) {
         self.kind = kind
-        self.listen = listen
-        self.emulation = emulation
+        listener = SocketListener(listen, emulation: emulation)
         self.sink = sink
         self.logger = logger
     }
 
-    public var listening: [Listening] {
-        [Listening("\(kind.rawValue) stream \(listen)", address: listen, emulation: emulation)]
-    }
+    public var listening: [Listening] { [listener.listening("\(kind.rawValue) stream \(listen)")] }
 
     /// Listens (with the vsock emulation applied); throws if it cannot.
     public func start() throws {
-        let bootstrap = ServerBootstrap(group: EventLoops.one())
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [self] channel in
-                accepted.track(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RecordHandler(receiver: self))
-                }
-            }
-        let channel = try bootstrap.bind(listen.emulated(by: emulation)).wait()
-        serverChannel.withLockedValue { $0 = channel }
+        try listener.start { [self] channel in try channel.pipeline.syncOperations.addHandler(RecordHandler(receiver: self)) }
     }
 
-    public func stop() {
-        try? serverChannel.withLockedValue { $0 }?.close().wait()
-        accepted.closeAll()
-    }
+    public func stop() { listener.stop() }
 
     // MARK: - From the connections
 

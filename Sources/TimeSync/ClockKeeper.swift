@@ -16,16 +16,15 @@ public final class ClockKeeper: Sendable {
     private let logger: Logger
     /// How long the boot waits for the parent's clock (it retries until then).
     public static let bootBudget: Duration = .seconds(2)
-    /// The keeper's thread: the sampler waits blocking for the parent's answers, so it works
-    /// here, never on the process's event loops (which only time it).
-    private let worker = NIOThreadPool(numberOfThreads: 1)
     private let task = NIOLockedValueBox<RepeatedTask?>(nil)
+    /// The sampler waits blocking for the parent's answers: one sample at a time on the shared
+    /// blocking pool, never on the event loops (which only time it).
+    private let samples = BlockingPool.Lane(width: 1)
 
     public init(sampler: ClockSampler, interval: Duration, logger: Logger) {
         self.sampler = sampler
         self.interval = interval
         self.logger = logger
-        worker.start()
     }
 
     /// What the boot's step line says.
@@ -63,8 +62,8 @@ public final class ClockKeeper: Sendable {
         let amount = TimeAmount.nanoseconds(nanoseconds(interval))
         let loop = EventLoops.one()
         // The next interval starts when a correction ends: a slow parent never stacks them up.
-        let repeated = loop.scheduleRepeatedAsyncTask(initialDelay: amount, delay: amount) { [self, worker] _ in
-            worker.runIfActive(eventLoop: loop) { self.correctOnce() }
+        let repeated = loop.scheduleRepeatedAsyncTask(initialDelay: amount, delay: amount) { [self] _ in
+            samples.run(on: loop) { self.correctOnce() }
         }
         task.withLockedValue { $0 = repeated }
     }
@@ -83,7 +82,6 @@ public final class ClockKeeper: Sendable {
 
     public func stop() {
         task.withLockedValue { $0?.cancel() }
-        try? worker.syncShutdownGracefully()
     }
 
     private func correct(_ measurement: ClockSampler.Measurement, beforeTheApp: Bool) -> Outcome {

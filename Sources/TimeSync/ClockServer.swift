@@ -11,40 +11,23 @@ import Services
 /// trusted either: a connection that does not read its answers is not read from until it does
 /// (so it cannot make the parent buffer), and requests cost no allocation beyond their answer.
 public final class ClockServer: Service, Sendable {
-    public let listen: ListenAddress
+    public var listen: ListenAddress { listener.address }
     private let logger: Logger
-    private let emulation: VsockEmulation?
-    private let channel = NIOLockedValueBox<Channel?>(nil)
-    private let accepted = AcceptedChannels()
+    private let listener: SocketListener
 
     public init(listen: ListenAddress, emulation: VsockEmulation?, logger: Logger) {
-        self.listen = listen
-        self.emulation = emulation
         self.logger = logger
+        listener = SocketListener(listen, emulation: emulation)
     }
 
-    public var listening: [Listening] {
-        [Listening("clock \(listen) -> this machine's CLOCK_REALTIME", address: listen, emulation: emulation)]
-    }
+    public var listening: [Listening] { [listener.listening("clock \(listen) -> this machine's CLOCK_REALTIME")] }
 
     /// Listens (with the vsock emulation applied); throws if it cannot.
     public func start() throws {
-        let bound = try ServerBootstrap(group: EventLoops.one())
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [accepted] channel in
-                accepted.track(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClockAnswerHandler())
-                }
-            }
-            .bind(listen.emulated(by: emulation)).wait()
-        channel.withLockedValue { $0 = bound }
+        try listener.start { channel in try channel.pipeline.syncOperations.addHandler(ClockAnswerHandler()) }
     }
 
-    public func stop() {
-        if let channel = channel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        accepted.closeAll()
-    }
+    public func stop() { listener.stop() }
 
     /// This machine's CLOCK_REALTIME.
     static func now() -> ClockWire.Timestamp {

@@ -160,7 +160,6 @@ struct FakeNSM: NSMCalling {
         for (path, expected) in [("/nonexistent/nsm", NSMDevice.Failure.absent(path: "/nonexistent/nsm")),
                                  ("/dev/null", NSMDevice.Failure.notAnNSM(path: "/dev/null", errno: ENOTTY))] {
             let device = NSMDevice(path: path)
-            defer { device.shutdown() }
             #expect(throws: expected) { try device.call(.getRandom, on: group.next()).wait() }
         }
     }
@@ -178,7 +177,6 @@ struct FakeNSM: NSMCalling {
             while hang.withLockedValue({ $0 }) { usleep(10_000) }
             return .success(.getRandom(random: [1]))
         }
-        defer { device.shutdown() }
         let start = ContinuousClock.now
         #expect(throws: NSMDevice.Failure.timedOut(milliseconds: 200)) { try device.call(.getRandom, on: group.next()).wait() }
         #expect(ContinuousClock.now - start < .seconds(2))

@@ -19,10 +19,9 @@ public final class KMSProxy: Service, Sendable {
     private let host: String
     private let port: Int
     private let logger: Logger
-    private let channel = NIOLockedValueBox<Channel?>(nil)
-    private let accepted = AcceptedChannels()
-    /// KMS calls block (TLS, the NSM): they run here, never on an event loop.
-    private let workers = NIOThreadPool(numberOfThreads: 4)
+    private let listener: SocketListener
+    /// KMS calls block (TLS, the NSM): at most four at once, on the shared blocking pool.
+    private let calls = BlockingPool.Lane(width: 4)
 
     public init(client: KMSClient, key: AttestedKey, host: String = "127.0.0.1", port: Int, logger: Logger) {
         self.client = client
@@ -30,35 +29,22 @@ public final class KMSProxy: Service, Sendable {
         self.host = host
         self.port = port
         self.logger = logger
+        // A client may shut its write side once the request is sent: it still gets the answer.
+        listener = SocketListener(.tcp(host: host, port: UInt16(port)), options: .init(allowRemoteHalfClosure: true))
     }
 
     public func start() throws {
-        workers.start()
         let exchange = ProxyExchange(client: client, key: key, logger: logger)
-        let bound = try ServerBootstrap(group: EventLoops.one())
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { [workers, accepted] channel in
-                accepted.track(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(KMSProxyHandler(exchange: exchange, workers: workers))
-                }
-            }
-            .bind(host: host, port: port).wait()
-        channel.withLockedValue { $0 = bound }
+        try listener.start { [calls] channel in try channel.pipeline.syncOperations.addHandler(KMSProxyHandler(exchange: exchange, calls: calls)) }
     }
 
-    public var boundPort: Int? { channel.withLockedValue { $0?.localAddress?.port } }
+    public var boundPort: Int? { listener.boundPort }
 
     public var listening: [Listening] {
         [Listening("kms endpoint http://\(host):\(boundPort ?? port) -> \(client.settings.endpoint) via \(client.route)")]
     }
 
-    public func stop() {
-        if let channel = channel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        accepted.closeAll()
-        try? workers.syncShutdownGracefully()
-    }
+    public func stop() { listener.stop() }
 }
 
 /// One request's round trip to KMS (on a worker thread): the status, content type and body the
@@ -127,7 +113,6 @@ private final class KMSProxyHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let exchange: ProxyExchange
-    private let workers: NIOThreadPool
     private var reader = RequestReader(maximumBodyBytes: KMSProxy.maximumBodyBytes)
     /// A request is with KMS: input waits (no pipelining).
     private var busy = false
@@ -135,9 +120,11 @@ private final class KMSProxyHandler: ChannelInboundHandler {
     /// The most kept while a call is in flight: the next request whole, no more.
     private var maximumPending: Int { reader.maximumHeadBytes + KMSProxy.maximumBodyBytes }
 
-    init(exchange: ProxyExchange, workers: NIOThreadPool) {
+    private let calls: BlockingPool.Lane
+
+    init(exchange: ProxyExchange, calls: BlockingPool.Lane) {
+        self.calls = calls
         self.exchange = exchange
-        self.workers = workers
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -172,7 +159,8 @@ private final class KMSProxyHandler: ChannelInboundHandler {
             let loop = context.eventLoop
             let contextBox = NIOLoopBound(context, eventLoop: loop)
             let closeAfter = head.values(of: "Connection").contains { $0.lowercased() == "close" } || head.version == "HTTP/1.0"
-            workers.runIfActive(eventLoop: loop) { [exchange] in exchange.answer(head, body: body) }
+            // KMS calls block (TLS, the NSM): in the endpoint's lane, never on an event loop.
+            calls.run(on: loop) { [exchange] in exchange.answer(head, body: body) }
                 .whenComplete { [self] result in
                     let context = contextBox.value
                     let answer: ProxyExchange.Answer

@@ -5,6 +5,7 @@ import KMS
 import LogThrottle
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOPosix
 import Relay
 import Services
@@ -93,8 +94,11 @@ final class CredentialsServer: Service, Sendable {
     private let listener = NIOLockedValueBox<Int32>(-1)
     private let waiting = NIOLockedValueBox(0)
     private let refusals = LogThrottle()
-    /// One thread accepts (and checks the CID), one serves.
-    private let threads = NIOThreadPool(numberOfThreads: 2)
+    /// The accept loop (it checks the CID) holds one thread of the shared blocking pool while
+    /// it runs; admitted connections are answered two at a time in a lane of their own.
+    private let acceptLoopEnded = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
+    private let accepting = BlockingPool.Lane(width: 1)
+    private let answering = BlockingPool.Lane(width: 2)
 
     init(listen: ListenAddress, emulation: VsockEmulation?, enclave: RelayService.EnclaveCID, environment: [String: String], logger: Logger) {
         self.listen = listen
@@ -117,15 +121,15 @@ final class CredentialsServer: Service, Sendable {
         }
         guard fd >= 0 else { throw ParentError.cannotListen(what: "kms credentials \(listen)", errno: errno) }
         listener.withLockedValue { $0 = fd }
-        threads.start()
-        threads.submit { [self] _ in acceptLoop(fd) }
+        let ended = accepting.run(on: EventLoops.one()) { [self] in acceptLoop(fd) }
+        acceptLoopEnded.withLockedValue { $0 = ended }
     }
 
     func stop() {
         let fd = listener.withLockedValue { fd in defer { fd = -1 }; return fd }
         // Wakes the blocked accept (it fails), which ends the loop; then the fd can go.
         if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
-        try? threads.syncShutdownGracefully()
+        try? acceptLoopEnded.withLockedValue({ $0 })?.wait()
         if fd >= 0 { close(fd) }
     }
 
@@ -159,7 +163,7 @@ final class CredentialsServer: Service, Sendable {
                 close(connection)
                 continue
             }
-            threads.submit { [self] _ in
+            answering.submit { [self] in
                 defer { waiting.withLockedValue { $0 -= 1 } }
                 let line: String
                 switch source.current() {

@@ -11,17 +11,14 @@ import Services
 /// serves each connection with a `ParentUDPSession`, which sends each flow's datagrams from a
 /// UDP socket of its own after its own checks and carries the answers back.
 public final class UDPEgressServer: Service, Sendable {
-    public let listen: ListenAddress
+    public var listen: ListenAddress { listener.address }
     public let counters = UDPCounters()
-    private let emulation: VsockEmulation?
+    private let listener: SocketListener
     private let settings: ParentUDPSession.Settings
     private let logger: Logger
-    private let serverChannel = NIOLockedValueBox<Channel?>(nil)
-    private let accepted = AcceptedChannels()
 
     public init(listen: ListenAddress, emulation: VsockEmulation?, policy: EgressPolicy, maxFlows: Int, idleSeconds: Int, logger: Logger) {
-        self.listen = listen
-        self.emulation = emulation
+        listener = SocketListener(listen, emulation: emulation, options: .init(writeBufferWaterMark: .init(low: 256 * 1024, high: 1024 * 1024)))
         // A flow outlives the enclave's idle bound by a little, so that the enclave's close
         // (not this timer) normally ends it.
         settings = ParentUDPSession.Settings(policy: policy, maxFlows: maxFlows, idle: .seconds(Int64(idleSeconds) + 5),
@@ -30,27 +27,18 @@ public final class UDPEgressServer: Service, Sendable {
     }
 
     public var listening: [Listening] {
-        [Listening("udp \(listen) -> datagrams from sockets of this machine's own, under the egress policy", address: listen, emulation: emulation)]
+        [listener.listening("udp \(listen) -> datagrams from sockets of this machine's own, under the egress policy")]
     }
 
     public func start() throws {
-        let channel = try ServerBootstrap(group: EventLoops.one())
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-            .childChannelInitializer { [settings, accepted] channel in
-                accepted.track(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UDPFrameDecoder(receiver: .parent)))
-                    try channel.pipeline.syncOperations.addHandler(ParentUDPSession(settings: settings))
-                }
-            }
-            .bind(listen.emulated(by: emulation)).wait()
-        serverChannel.withLockedValue { $0 = channel }
+        try listener.start { [settings] channel in
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UDPFrameDecoder(receiver: .parent)))
+            try channel.pipeline.syncOperations.addHandler(ParentUDPSession(settings: settings))
+        }
     }
 
     public func stop() {
-        if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
-        accepted.closeAll()
+        listener.stop()
         logger.info("\(counters.snapshot)")
     }
 }

@@ -1,0 +1,75 @@
+import Addressing
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One listening stream socket of a service, set up here once for every service of either half:
+/// the bootstrap on the shared loops, SO_REUSEADDR, the bind through Addressing's one switch
+/// (with the vsock emulation applied), the connections it accepted tracked and closed with it.
+/// A service brings only what a connection is: the handlers its `initialize` adds (given at
+/// `start`, so that it may use the service itself).
+public final class SocketListener: Sendable {
+    /// What differs between services' connections.
+    public struct Options: Sendable {
+        /// Keep a connection open after the client shut its write side (HTTP clients that send
+        /// a request and then shut down writing must still get the answer).
+        public var allowRemoteHalfClosure = false
+        /// Water marks for services that watch writability (the UDP stream).
+        public var writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMark?
+
+        public init(allowRemoteHalfClosure: Bool = false, writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMark? = nil) {
+            self.allowRemoteHalfClosure = allowRemoteHalfClosure
+            self.writeBufferWaterMark = writeBufferWaterMark
+        }
+    }
+
+    /// The address as configured, and as bound (the emulation's socket for vsock).
+    public let address: ListenAddress
+    public let bound: ListenAddress
+    private let group: EventLoopGroup
+    private let options: Options
+    private let server = NIOLockedValueBox<Channel?>(nil)
+    private let accepted = AcceptedChannels()
+
+    public init(_ address: ListenAddress, emulation: VsockEmulation? = nil, group: EventLoopGroup = EventLoops.one(),
+                options: Options = Options()) {
+        self.address = address
+        self.bound = address.emulated(by: emulation)
+        self.group = group
+        self.options = options
+    }
+
+    /// Binds; the future fails when it cannot. `initialize` adds a new connection's handlers
+    /// (it runs on the connection's loop).
+    public func bind(initialize: @escaping @Sendable (Channel) throws -> Void) -> EventLoopFuture<Void> {
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [accepted] channel in
+                accepted.track(channel)
+                return channel.eventLoop.makeCompletedFuture { try initialize(channel) }
+            }
+        if options.allowRemoteHalfClosure { bootstrap = bootstrap.childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true) }
+        if let marks = options.writeBufferWaterMark { bootstrap = bootstrap.childChannelOption(ChannelOptions.writeBufferWaterMark, value: marks) }
+        return bootstrap.bind(bound).map { [server] channel in server.withLockedValue { $0 = channel } }
+    }
+
+    /// Binds, waiting; throws when it cannot.
+    public func start(initialize: @escaping @Sendable (Channel) throws -> Void) throws { try bind(initialize: initialize).wait() }
+
+    /// The port the kernel gave (a listener bound to port 0 in tests), once bound.
+    public var boundPort: Int? { server.withLockedValue { $0?.localAddress?.port } }
+
+    /// The connections open now.
+    public var connectionCount: Int { accepted.count }
+
+    /// Closes the listening socket, then every connection it accepted.
+    public func stop() {
+        if let channel = server.withLockedValue({ $0 }) { try? channel.close().wait() }
+        accepted.closeAll()
+    }
+
+    /// How the logs name it: `description` and, when emulated, the emulation's socket.
+    public func listening(_ description: String) -> Listening {
+        Listening(description, emulated: bound == address ? nil : bound)
+    }
+}

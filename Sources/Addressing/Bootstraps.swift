@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOPosix
 
@@ -7,12 +8,14 @@ import NIOPosix
 
 extension ServerBootstrap {
     /// Binds `address` as it is (apply the vsock emulation first: `address.emulated(by:)`). A
-    /// stale Unix socket file is replaced; vsock listens on any CID.
-    public func bind(_ address: ListenAddress) -> EventLoopFuture<Channel> {
+    /// stale Unix socket file is replaced; vsock listens on any CID. A device is no socket:
+    /// that throws at once.
+    public func bind(_ address: ListenAddress) throws -> EventLoopFuture<Channel> {
         switch address {
         case .tcp(let host, let port): return bind(host: host, port: Int(port))
         case .unix(let path): return bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
         case .vsock(let port): return bind(to: VsockAddress(cid: .any, port: .init(rawValue: port)))
+        case .device(let name): throw IOError(errnoCode: EAFNOSUPPORT, reason: "dev:\(name) is a device to read, not a socket to bind")
         }
     }
 }

@@ -1,15 +1,18 @@
 /// Where a listener binds: TCP inside the enclave, vsock (any CID) for ingress and the streams,
-/// or a Unix socket.
+/// or a Unix socket; or the network device a service reads instead of a socket (egress.udp's
+/// TUN device), which is never bound, dialled or emulated.
 public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
     case tcp(host: String, port: UInt16)
     case vsock(port: UInt32)
     case unix(path: String)
+    case device(name: String)
 
     public var description: String {
         switch self {
         case .tcp(let host, let port): return "tcp:" + HostPort(host: host, port: port).description
         case .vsock(let port): return "vsock:any:\(port)"
         case .unix(let path): return "unix:\(path)"
+        case .device(let name): return "dev:\(name)"
         }
     }
 

@@ -331,43 +331,44 @@ struct BootSequence {
     }
 
     /// Step 6's services, in the listener table's order: the relays, then the attestation
-    /// endpoint, the DNS stub and the control port (last: it outlives the others, so nothing
-    /// after it can fail). Stopped in reverse; what started is stopped again if a later one fails.
+    /// endpoint, the KMS endpoint, the DNS stub, the UDP capture and the control port (last: it
+    /// outlives the others, so nothing after it can fail). Each is made from its table entry:
+    /// where it listens, where it dials, its section's settings. Stopped in reverse; what
+    /// started is stopped again if a later one fails.
     private func startListeners(_ config: BootConfiguration, kms: KMSAccess?, udpDevice: TunDevice?) throws -> Listeners {
         // The stub's answers name the connections the capture rule sends to the egress listener,
         // and the UDP flows the TUN device reads.
         let names = NameTable()
         let routes = RelayService.enclaveRoutes(for: config, names: { names.names(for: .v4($0)) })
         var services: [any Service] = routes.isEmpty ? [] : [RelayService(routes: routes, emulation: vsockEmulation, logger: Logger(label: "relay"))]
-        if let udpDevice, let egress = config.egress, let udp = egress.udp {
-            let parent = Endpoint.vsock(cid: config.parentCID, port: udp.vsockPort)
-            let emulated = vsockEmulation?.emulate(connectingTo: parent) ?? parent
-            services.append(UDPCapture(device: udpDevice, parent: emulated, parentDescription: emulated == parent ? "\(parent)" : "\(parent) (emulated: \(emulated))",
-                                       maxFlows: udp.maxFlows, idleSeconds: udp.idleSeconds, policy: EgressPolicy(egress),
-                                       names: { names.names(for: .v4($0)) }, logger: Logger(label: "udp")))
-        }
         var control: ControlServer?
-        for listener in ListenerTable(config: config).on(.enclave, by: .enclaveInit) {
-            switch listener.purpose {
-            case .attestation:
-                guard let attestation = config.attestation else { continue }
-                services.append(AttestationEndpoint(nsm: NSMDevice(), port: Int(attestation.port), logger: Logger(label: "attestation")))
-            case .dnsStub:
-                guard let dns = config.dns else { continue }
-                let parent = Endpoint.vsock(cid: config.parentCID, port: dns.vsockPort)
-                services.append(DNSStub(rules: StubRules(config: config), parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent,
-                                        names: names, logger: Logger(label: "dns")))
-            case .control:
-                guard let settings = config.control else { continue }
+        for (entry, service) in ListenerTable(config: config).enclaveServices {
+            // The parent's end as the emulation reaches it, and how the log says it.
+            let parent = entry.dial.flatMap { dial -> (target: Endpoint, description: String)? in
+                guard case .endpoint(let endpoint) = dial else { return nil }
+                let emulated = vsockEmulation?.emulate(connectingTo: endpoint) ?? endpoint
+                return (emulated, emulated == endpoint ? "\(endpoint)" : "\(endpoint) (emulated: \(emulated))")
+            }
+            switch (service, entry.address, parent) {
+            case (.attestation, .tcp(_, let port), _):
+                services.append(AttestationEndpoint(nsm: NSMDevice(), port: Int(port), logger: Logger(label: "attestation")))
+            case (.kmsProxy, .tcp(_, let port), _):
+                guard let kms else { continue }
+                services.append(KMSProxy(client: try kms.client(), key: try kms.key(), port: Int(port), logger: Logger(label: "kms")))
+            case (.dnsStub, _, let parent?):
+                services.append(DNSStub(rules: StubRules(config: config), parent: parent.target, names: names, logger: Logger(label: "dns")))
+            case (.udpCapture(let udp, let egress), _, let parent?):
+                guard let udpDevice else { continue } // step 5 makes it whenever egress.udp is on
+                services.append(UDPCapture(device: udpDevice, parent: parent.target, parentDescription: parent.description,
+                                           maxFlows: udp.maxFlows, idleSeconds: udp.idleSeconds, policy: EgressPolicy(egress),
+                                           names: { names.names(for: .v4($0)) }, logger: Logger(label: "udp")))
+            case (.control(let settings), _, _):
                 let server = ControlServer(vsockPort: settings.vsockPort, emulation: vsockEmulation, logger: Logger(label: "control"),
                                            onStop: { [stopRequest] in stopRequest.request() })
                 control = server
                 services.append(server)
-            case .kmsProxy:
-                guard let kms, let port = config.kms?.proxyPort else { continue }
-                services.append(KMSProxy(client: try kms.client(), key: try kms.key(), port: Int(port), logger: Logger(label: "kms")))
-            case .outbound, .ingress, .egress, .appPort, .heartbeat, .logs, .status, .dns, .clock, .kmsCredentials, .udpEgress:
-                continue // the relays' routes (above), or not enclave-init's in the enclave
+            case (.attestation, _, _), (.kmsProxy, _, _), (.dnsStub, _, nil), (.udpCapture, _, nil):
+                continue // the table gives each of these its TCP port or its parent
             }
         }
         return Listeners(running: try RunningServices.start(services), control: control)

@@ -1,4 +1,5 @@
 import Addressing
+import BootConfig
 import CSupport
 import Glibc
 
@@ -9,7 +10,7 @@ import Glibc
 /// value's descriptor; it is not persistent, so a crashed enclave-init leaves no device and no
 /// route behind.
 public final class TunDevice: Sendable {
-    public static let defaultName = "ei-udp"
+    public static let defaultName = UDPEgress.deviceName
     /// The app's datagrams get this source address from the route: 192.0.0.8, the IPv4 dummy
     /// address (RFC 7600) meant for a host with no address of its own on a network, so it
     /// shadows no destination the app could want.

@@ -109,29 +109,28 @@ struct ParentServeCommand: Command {
         let sink = ParentStreams(config: bootConfig, statusFile: statusFile, logger: Logger(label: "enclave"))
         let emulation = runner.emulation
         // The parent half's services, in the listener table's order (the relays, the streams,
-        // dns, clock); started in this order and stopped in reverse.
+        // dns, clock, KMS credentials), each made from its entry; started in this order and
+        // stopped in reverse.
         var services: [any Service] = routes.isEmpty ? [] : [RelayService(routes: routes, emulation: emulation, logger: Logger(label: "relay"))]
-        for listener in ListenerTable(config: bootConfig).on(.parent, by: .parentHalf) {
-            switch listener.purpose {
-            case .logs: services.append(sink.receiver(.logs, listen: listener.address, emulation: emulation))
-            case .status: services.append(sink.receiver(.status, listen: listener.address, emulation: emulation))
+        for (entry, service) in ListenerTable(config: bootConfig).parentServices {
+            let listen = entry.address
+            switch service {
+            case .logs: services.append(sink.receiver(.logs, listen: listen, emulation: emulation))
+            case .status: services.append(sink.receiver(.status, listen: listen, emulation: emulation))
             case .dns:
-                services.append(DNSForwarder(listen: listener.address, emulation: emulation, policy: bootConfig.egress.map(EgressPolicy.init),
+                services.append(DNSForwarder(listen: listen, emulation: emulation, policy: bootConfig.egress.map(EgressPolicy.init),
                                              logger: Logger(label: "dns")))
-            case .clock: services.append(ClockServer(listen: listener.address, emulation: emulation, logger: Logger(label: "clock")))
+            case .clock: services.append(ClockServer(listen: listen, emulation: emulation, logger: Logger(label: "clock")))
             case .kmsCredentials:
                 guard let target else {
                     runner.logger.error("\(path): \(ParentError.credentialsNeedEnclave)")
                     throw CommandExit(InitExitCode.bootStepFailed)
                 }
-                services.append(CredentialsServer(listen: listener.address, emulation: emulation, enclave: target,
+                services.append(CredentialsServer(listen: listen, emulation: emulation, enclave: target,
                                                   environment: CredentialSource.variables.reduce(into: [:]) { $0[$1] = ProcessEnvironment.value($1) }, logger: Logger(label: "kms")))
-            case .udpEgress:
-                guard let egress = bootConfig.egress, let udp = egress.udp else { continue }
-                services.append(UDPEgressServer(listen: listener.address, emulation: emulation, policy: EgressPolicy(egress),
+            case .udpEgress(let udp, let egress):
+                services.append(UDPEgressServer(listen: listen, emulation: emulation, policy: EgressPolicy(egress),
                                                 maxFlows: udp.maxFlows, idleSeconds: udp.idleSeconds, logger: Logger(label: "udp")))
-            case .outbound, .ingress, .egress, .appPort, .attestation, .dnsStub, .control, .heartbeat, .kmsProxy:
-                continue // the relays' routes (above), or not the parent half's
             }
         }
         try runner.serve(services, streams: .init(sink: sink, exitWithEnclave: exitWithEnclave, goneAfter: goneAfter,

@@ -90,9 +90,10 @@ public final class RelayListener: Sendable {
             bootstrap = bootstrap
                 .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: RelaySocketOptions.unixSocketBuffer)
                 .childChannelOption(ChannelOptions.socketOption(.so_rcvbuf), value: RelaySocketOptions.unixSocketBuffer)
-        case .vsock: break
+        case .vsock, .device: break
         }
-        let bound = bootstrap.bind(address)
+        let bound: EventLoopFuture<Channel>
+        do { bound = try bootstrap.bind(address) } catch { return group.next().makeFailedFuture(error) }
         return bound.map { [self] channel in serverChannel.withLockedValue { $0 = channel } }
     }
 

@@ -17,29 +17,23 @@ public final class RelayService: Service {
     private var engine: SpliceEngine?
     private let logger: Logger
 
-    /// The enclave side's routes: outbound hosts[] (TCP alias -> parent vsock) and ingress
-    /// (vsock -> the app on 127.0.0.1).
-    /// `names`: the DNS stub's answers, which name transparently captured connections.
+    /// The enclave side's routes, from the listener table (where each listens and dials):
+    /// outbound hosts[] (TCP alias -> parent vsock), ingress (vsock -> the app on 127.0.0.1) and
+    /// egress. `names`: the DNS stub's answers, which name transparently captured connections.
     public static func enclaveRoutes(for config: BootConfiguration, names: EgressRole.NameLookup? = nil) -> [RelayRoute] {
-        ListenerTable(config: config).on(.enclave, by: .enclaveInit).compactMap { listener in
-            switch listener.purpose {
-            case .outbound(let index):
-                let host = config.hosts[index]
-                return RelayRoute(name: host.names.first ?? "\(host.address):\(host.port)", listen: listener.address,
-                                  target: .vsock(cid: config.parentCID, port: host.vsockPort),
+        ListenerTable(config: config).relays(on: .enclave).compactMap { entry, relay in
+            guard case .endpoint(let target)? = entry.dial else { return nil } // every enclave relay dials a fixed endpoint
+            switch relay {
+            case .outbound(_, let host):
+                return RelayRoute(name: host.names.first ?? "\(host.address):\(host.port)", listen: entry.address, target: .endpoint(target),
                                   connectTimeout: .milliseconds(Int64(host.connectTimeoutMilliseconds)), maxConnections: host.maxConnections)
-            case .ingress(let index):
-                let ingress = config.ingress[index]
-                return RelayRoute(name: "ingress \(ingress.vsockPort)", listen: listener.address,
-                                  target: .tcp(host: "127.0.0.1", port: ingress.port), connectTimeout: .seconds(5))
-            case .egress:
-                guard let egress = config.egress else { return nil }
-                let policy = EgressPolicy(egress), parent = Endpoint.vsock(cid: config.parentCID, port: egress.vsockPort)
-                let role: EgressRole = egress.transparent ? .transparent(policy: policy, parent: parent, names: names ?? { _ in [] })
-                                                          : .enclave(policy: policy, parent: parent)
-                return RelayRoute(name: "egress", listen: listener.address, target: .egress(role), connectTimeout: .seconds(5))
-            case .appPort, .attestation, .dnsStub, .control, .heartbeat, .logs, .status, .dns, .clock, .kmsProxy, .kmsCredentials, .udpEgress:
-                return nil // not a relay
+            case .ingress(_, let ingress):
+                return RelayRoute(name: "ingress \(ingress.vsockPort)", listen: entry.address, target: .endpoint(target), connectTimeout: .seconds(5))
+            case .egress(let egress):
+                let policy = EgressPolicy(egress)
+                let role: EgressRole = egress.transparent ? .transparent(policy: policy, parent: target, names: names ?? { _ in [] })
+                                                          : .enclave(policy: policy, parent: target)
+                return RelayRoute(name: "egress", listen: entry.address, target: .egress(role), connectTimeout: .seconds(5))
             }
         }
     }
@@ -65,26 +59,24 @@ public final class RelayService: Service {
     }
 
     /// The parent side's routes, mirror images of `enclaveRoutes`: vsock `vsock_port` -> the
-    /// host's `remote` (resolved per connection), and TCP `host_port` -> the enclave's vsock port.
+    /// host's `remote` (resolved per connection), TCP `host_port` -> the enclave's vsock port,
+    /// and the egress proxy's vsock port -> whatever each connection names, under the policy.
     public static func parentRoutes(for config: BootConfiguration, options: ParentOptions) throws(RelayError) -> [RelayRoute] {
         var routes: [RelayRoute] = []
-        for listener in ListenerTable(config: config).on(.parent, by: .parentHalf) {
-            switch listener.purpose {
-            case .outbound(let index):
-                let host = config.hosts[index]
-                guard let remote = host.effectiveRemote else { throw .noRemote(hostIndex: index) }
-                routes.append(RelayRoute(name: host.names.first ?? remote.description, listen: listener.address,
+        for (entry, relay) in ListenerTable(config: config).relays(on: .parent) {
+            switch (relay, entry.dial) {
+            case (.outbound(let index, let host), .remote(let remote)?):
+                guard let remote else { throw .noRemote(hostIndex: index) }
+                routes.append(RelayRoute(name: host.names.first ?? remote.description, listen: entry.address,
                                          target: .lookup(.hostName(remote, family: options.family)),
                                          connectTimeout: .milliseconds(Int64(host.connectTimeoutMilliseconds)),
                                          maxConnections: host.maxConnections))
-            case .egress:
-                guard let egress = config.egress else { continue }
-                routes.append(RelayRoute(name: "egress", listen: listener.address,
+            case (.egress(let egress), _):
+                routes.append(RelayRoute(name: "egress", listen: entry.address,
                                          target: .egress(.parent(policy: EgressPolicy(egress), family: options.family)),
                                          connectTimeout: .seconds(10)))
-            case .ingress(let index):
+            case (.ingress(_, let ingress), .enclave(let port)?):
                 guard let enclave = options.enclave else { throw .ingressNeedsEnclave }
-                let ingress = config.ingress[index], port = ingress.vsockPort
                 let target: RelayTarget
                 switch enclave {
                 case .fixed(let cid):
@@ -92,11 +84,12 @@ public final class RelayService: Service {
                 case .lookup(let description, let find):
                     target = .lookup(TargetLookup(description: "vsock:<\(description)>:\(port)") { [.vsock(cid: try find(), port: port)] })
                 }
+                // --ingress-bind replaces the table's 0.0.0.0.
                 routes.append(RelayRoute(name: "ingress \(ingress.hostPort)",
                                          listen: .tcp(host: options.ingressBindAddress, port: ingress.hostPort),
                                          target: target, connectTimeout: .seconds(5)))
-            case .appPort, .attestation, .dnsStub, .control, .heartbeat, .logs, .status, .dns, .clock, .kmsProxy, .kmsCredentials, .udpEgress:
-                continue // served by another service, or not by the parent half
+            case (.outbound, _), (.ingress, _):
+                continue // the table gives every parent outbound a remote and every ingress the enclave's port
             }
         }
         return routes

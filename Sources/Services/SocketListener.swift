@@ -50,7 +50,11 @@ public final class SocketListener: Sendable {
             }
         if options.allowRemoteHalfClosure { bootstrap = bootstrap.childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true) }
         if let marks = options.writeBufferWaterMark { bootstrap = bootstrap.childChannelOption(ChannelOptions.writeBufferWaterMark, value: marks) }
-        return bootstrap.bind(bound).map { [server] channel in server.withLockedValue { $0 = channel } }
+        do {
+            return try bootstrap.bind(bound).map { [server] channel in server.withLockedValue { $0 = channel } }
+        } catch {
+            return group.next().makeFailedFuture(error)
+        }
     }
 
     /// Binds, waiting; throws when it cannot.

@@ -26,6 +26,7 @@ import Testing
             "tcp:127.0.0.1:7777 enclave-init attestation.port",
             "tcp:127.0.0.1:9999 enclave-init kms.proxy.port",
             "tcp:127.0.0.1:53 enclave-init dns",
+            "dev:ei-udp enclave-init egress.udp",
             "vsock:any:9102 enclave-init control.vsock_port",
         ])
         #expect(rows(table, .parent) == [
@@ -46,11 +47,50 @@ import Testing
 
     @Test func theDemoAndTheExampleImage() throws {
         let demo = ListenerTable(config: try load("demo/boot.json"))
-        #expect(demo.on(.enclave).map(\.purpose) == [.outbound(host: 0), .ingress(0), .appPort(ingress: 0), .control])
-        #expect(demo.on(.parent).map(\.purpose) == [.heartbeat, .outbound(host: 0), .ingress(0), .logs, .status])
+        #expect(demo.on(.enclave).map(\.purpose.name) == ["outbound[0]", "ingress[0]", "app port of ingress[0]", "control"])
+        #expect(demo.on(.parent).map(\.purpose.name) == ["heartbeat", "outbound[0]", "ingress[0]", "logs", "status"])
         let image = ListenerTable(config: try load("rootfs/etc/enclave-init/boot.json"))
-        #expect(image.on(.enclave, by: .enclaveInit).map(\.purpose) == [.outbound(host: 0), .ingress(0), .egress, .attestation, .dnsStub, .control])
-        #expect(image.on(.parent, by: .parentHalf).map(\.purpose) == [.outbound(host: 0), .egress, .ingress(0), .logs, .status, .dns, .clock])
+        #expect(image.on(.enclave, by: .enclaveInit).map(\.purpose.name) == ["outbound[0]", "ingress[0]", "egress", "attestation", "dns stub", "control"])
+        #expect(image.on(.parent, by: .parentHalf).map(\.purpose.name) == ["outbound[0]", "egress", "ingress[0]", "logs", "status", "dns", "clock"])
+    }
+
+    /// Each entry carries what its service needs: the section's settings and where it dials, so
+    /// that step 6 and `parent serve` never go back to the config. The UDP capture is an entry
+    /// too, on the device it reads.
+    @Test func entriesCarryTheirSettingsAndWhereTheyDial() throws {
+        let config = try BootConfigLoader.decode(Array(#"""
+            {"version": 1, "parent_cid": 3,
+             "hosts": [{"names": ["db.internal"], "address": "127.0.0.9", "port": 5432, "vsock_port": 8000, "remote": "db.example:5432"}],
+             "ingress": [{"port": 8080, "vsock_port": 5000, "host_port": 80}],
+             "egress": {"port": 3128, "vsock_port": 8001, "allow": ["**.example"], "transparent": true, "udp": true},
+             "dns": {"vsock_port": 8053}, "control": {"vsock_port": 9102},
+             "app": {"command": ["true"]}}
+            """#.utf8), source: "test")
+        let table = ListenerTable(config: config)
+        let dials = table.on(.enclave, by: .enclaveInit).map { "\($0.purpose.name) \($0.address) -> \($0.dial.map { "\($0)" } ?? "-")" }
+        #expect(dials == [
+            "outbound[0] tcp:127.0.0.9:5432 -> endpoint(vsock:3:8000)",
+            "ingress[0] vsock:any:5000 -> endpoint(tcp:127.0.0.1:8080)",
+            "egress tcp:127.0.0.1:3128 -> endpoint(vsock:3:8001)",
+            "dns stub tcp:127.0.0.1:53 -> endpoint(vsock:3:8053)",
+            "udp capture dev:ei-udp -> endpoint(vsock:3:8002)",
+            "control vsock:any:9102 -> -",
+        ])
+        let parent = table.on(.parent, by: .parentHalf).map { "\($0.purpose.name) \($0.address) -> \($0.dial.map { "\($0)" } ?? "-")" }
+        #expect(parent == [
+            "outbound[0] vsock:any:8000 -> remote(Optional(db.example:5432))",
+            "egress vsock:any:8001 -> perConnection",
+            "udp egress vsock:any:8002 -> perConnection",
+            "ingress[0] tcp:0.0.0.0:80 -> enclave(vsockPort: 5000)",
+            "dns vsock:any:8053 -> perConnection",
+        ])
+        guard case .udpCapture(let udp, let egress) = table.enclaveServices[1].service else {
+            Issue.record("the UDP capture is not an entry: \(table.enclaveServices)")
+            return
+        }
+        #expect(udp == config.egress?.udp && egress == config.egress)
+        #expect(table.relays(on: .parent).count == 3)
+        #expect(table.parentServices.count == 2)
     }
 
     @Test func aConfigWithOnlyAnAppListensOnNothingButNitroCLIsHeartbeat() throws {

@@ -46,7 +46,7 @@ struct ConfigValidator {
             guard case .tcp(let host, let port) = listener.address else { continue }
             let socket = "\(host):\(port)"
             switch listener.purpose {
-            case .dnsStub:
+            case .enclave(.dnsStub):
                 claimed.claim(socket, by: listener.field, what: "the DNS stub's listener \(socket)", issues: issues,
                               hint: "the stub answers on 127.0.0.1:53 (what resolv.conf names); move the other listener")
             case .appPort:

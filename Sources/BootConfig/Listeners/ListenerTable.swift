@@ -2,14 +2,16 @@ import Addressing
 import DocumentReading
 
 /// Every socket the boot JSON makes something listen on, on either side, derived once from the
-/// config: the port-clash checks, `plan`, `check`, boot step 6 and `parent serve` all read this
-/// one list instead of walking the sections again. A new service that listens adds its entry
-/// here (and its purpose), and every one of them sees it.
+/// config, with what each is for (its section's settings) and where it dials: the port-clash
+/// checks, `plan`, `check`, boot step 6 and `parent serve` all read this one list instead of
+/// walking the sections again. A new service adds its case to its side's enum and its entry
+/// here; the compiler then names every switch that must take it (each lists its own side's
+/// services only).
 ///
 /// The order is the order things start: the enclave's step 6 (relays: outbound, ingress,
-/// egress; then attestation, the KMS endpoint, the DNS stub, the control port), then the parent half's (nitro-cli's
-/// heartbeat listener first, which is there before either, then the relays, the streams, dns,
-/// clock, KMS credentials).
+/// egress; then attestation, the KMS endpoint, the DNS stub, the UDP capture, the control
+/// port), then the parent half's (nitro-cli's heartbeat listener first, which is there before
+/// either, then the relays, the streams, dns, clock, KMS credentials).
 public struct ListenerTable: Sendable {
     public enum Side: String, Sendable {
         case enclave, parent
@@ -23,26 +25,90 @@ public struct ListenerTable: Sendable {
         case nitroCLI = "nitro-cli"
     }
 
-    /// What it is for; an index is the entry's position in `hosts[]` or `ingress[]` as decoded.
-    public enum Purpose: Sendable, Hashable {
+    /// What a relay listener carries, on either side (an index is the entry's position in
+    /// `hosts[]` or `ingress[]` as decoded).
+    public enum Relay: Sendable, Equatable {
         /// Enclave: the alias the app dials; parent: the vsock port that dials the remote.
-        case outbound(host: Int)
+        case outbound(index: Int, HostMapping)
         /// Enclave: vsock from the parent; parent: the TCP port clients use.
-        case ingress(Int)
-        /// The app's own port that ingress connects to.
-        case appPort(ingress: Int)
-        case egress, attestation, dnsStub, control, heartbeat, logs, status, dns, clock
-        /// Enclave: the KMS endpoint for the app's SDK; parent: the role's credentials.
-        case kmsProxy, kmsCredentials
-        /// Parent: the stream that carries the app's UDP datagrams (egress.udp).
-        case udpEgress
+        case ingress(index: Int, Ingress)
+        case egress(Egress)
     }
 
-    public struct Entry: Sendable, Hashable, CustomStringConvertible {
+    /// enclave-init's own services in the enclave, besides the relays.
+    public enum EnclaveService: Sendable, Equatable {
+        case attestation(AttestationSettings)
+        /// The KMS endpoint for the app's SDK.
+        case kmsProxy(KMSSettings)
+        case dnsStub(DNSSettings)
+        /// egress.udp: the datagrams read from the TUN device (an address of kind `.device`).
+        case udpCapture(UDPEgress, Egress)
+        case control(ControlSettings)
+    }
+
+    /// The parent half's services, besides the relays.
+    public enum ParentService: Sendable, Equatable {
+        case logs(LogStream)
+        case status(StatusStream)
+        case dns(DNSSettings)
+        case clock(ClockSettings)
+        /// The role's credentials for the enclave's KMS calls.
+        case kmsCredentials(KMSSettings)
+        /// The stream that carries the app's UDP datagrams (egress.udp).
+        case udpEgress(UDPEgress, Egress)
+    }
+
+    public enum Purpose: Sendable, Equatable {
+        case relay(Relay)
+        case enclave(EnclaveService)
+        case parent(ParentService)
+        /// The app's own port that ingress[index] connects to.
+        case appPort(ingress: Int)
+        /// nitro-cli's heartbeat listener on the parent.
+        case heartbeat
+
+        /// A short name for tests and messages: "outbound[0]", "dns stub", "udp egress".
+        public var name: String {
+            switch self {
+            case .relay(.outbound(let index, _)): return "outbound[\(index)]"
+            case .relay(.ingress(let index, _)): return "ingress[\(index)]"
+            case .relay(.egress): return "egress"
+            case .enclave(.attestation): return "attestation"
+            case .enclave(.kmsProxy): return "kms endpoint"
+            case .enclave(.dnsStub): return "dns stub"
+            case .enclave(.udpCapture): return "udp capture"
+            case .enclave(.control): return "control"
+            case .parent(.logs): return "logs"
+            case .parent(.status): return "status"
+            case .parent(.dns): return "dns"
+            case .parent(.clock): return "clock"
+            case .parent(.kmsCredentials): return "kms credentials"
+            case .parent(.udpEgress): return "udp egress"
+            case .appPort(let index): return "app port of ingress[\(index)]"
+            case .heartbeat: return "heartbeat"
+            }
+        }
+    }
+
+    /// Where a listener's connections (or datagrams) go.
+    public enum Dial: Sendable, Equatable {
+        /// A fixed endpoint: the parent (vsock, parent_cid) from the enclave, the app from ingress.
+        case endpoint(Endpoint)
+        /// The enclave's vsock port: its CID is known only when the parent half runs.
+        case enclave(vsockPort: UInt32)
+        /// hosts[].remote, resolved per connection on the parent (nil: the entry has none).
+        case remote(HostPort?)
+        /// Each connection names its own destination, under the egress policy.
+        case perConnection
+    }
+
+    public struct Entry: Sendable, Equatable, CustomStringConvertible {
         public var side: Side
         public var address: ListenAddress
         public var owner: Owner
         public var purpose: Purpose
+        /// nil: nothing is dialled (the service answers itself, or the socket is not enclave-init's).
+        public var dial: Dial?
         /// The field that sets the port (as the user wrote it): where a clash is reported.
         public var field: JSONPath
 
@@ -55,45 +121,65 @@ public struct ListenerTable: Sendable {
     /// drop entries, so the decoded index can differ).
     public init(config: BootConfiguration, path: (String, Int) -> JSONPath = { JSONPath.root / $0 / $1 }) {
         var entries: [Entry] = []
-        func add(_ side: Side, _ address: ListenAddress, _ owner: Owner, _ purpose: Purpose, _ field: JSONPath) {
-            entries.append(Entry(side: side, address: address, owner: owner, purpose: purpose, field: field))
+        func add(_ side: Side, _ address: ListenAddress, _ owner: Owner, _ purpose: Purpose, _ field: JSONPath, dial: Dial? = nil) {
+            entries.append(Entry(side: side, address: address, owner: owner, purpose: purpose, dial: dial, field: field))
         }
+        func parent(_ port: UInt32) -> Dial { .endpoint(.vsock(cid: config.parentCID, port: port)) }
         let root = JSONPath.root
         // The enclave, in step 6's order.
         for (index, host) in config.hosts.enumerated() {
-            add(.enclave, .tcp(host: host.address.description, port: host.port), .enclaveInit, .outbound(host: index), path("hosts", index) / "port")
+            add(.enclave, .tcp(host: host.address.description, port: host.port), .enclaveInit, .relay(.outbound(index: index, host)),
+                path("hosts", index) / "port", dial: parent(host.vsockPort))
         }
         for (index, ingress) in config.ingress.enumerated() {
-            add(.enclave, .vsock(port: ingress.vsockPort), .enclaveInit, .ingress(index), path("ingress", index) / "vsock_port")
+            add(.enclave, .vsock(port: ingress.vsockPort), .enclaveInit, .relay(.ingress(index: index, ingress)), path("ingress", index) / "vsock_port",
+                dial: .endpoint(.tcp(host: "127.0.0.1", port: ingress.port)))
             add(.enclave, .tcp(host: "127.0.0.1", port: ingress.port), .app, .appPort(ingress: index), path("ingress", index) / "port")
         }
-        if let egress = config.egress { add(.enclave, .tcp(host: "127.0.0.1", port: egress.port), .enclaveInit, .egress, root / "egress" / "port") }
+        if let egress = config.egress {
+            add(.enclave, .tcp(host: "127.0.0.1", port: egress.port), .enclaveInit, .relay(.egress(egress)), root / "egress" / "port",
+                dial: parent(egress.vsockPort))
+        }
         if let attestation = config.attestation {
-            add(.enclave, .tcp(host: "127.0.0.1", port: attestation.port), .enclaveInit, .attestation, root / "attestation" / "port")
+            add(.enclave, .tcp(host: "127.0.0.1", port: attestation.port), .enclaveInit, .enclave(.attestation(attestation)), root / "attestation" / "port")
         }
-        if let port = config.kms?.proxyPort {
-            add(.enclave, .tcp(host: "127.0.0.1", port: port), .enclaveInit, .kmsProxy, root / "kms" / "proxy" / "port")
+        if let kms = config.kms, let port = kms.proxyPort {
+            add(.enclave, .tcp(host: "127.0.0.1", port: port), .enclaveInit, .enclave(.kmsProxy(kms)), root / "kms" / "proxy" / "port")
         }
-        if config.dns != nil {
-            add(.enclave, .tcp(host: DNSSettings.listenAddress, port: DNSSettings.listenPort), .enclaveInit, .dnsStub, root / "dns")
+        if let dns = config.dns {
+            add(.enclave, .tcp(host: DNSSettings.listenAddress, port: DNSSettings.listenPort), .enclaveInit, .enclave(.dnsStub(dns)), root / "dns",
+                dial: parent(dns.vsockPort))
         }
-        if let control = config.control { add(.enclave, .vsock(port: control.vsockPort), .enclaveInit, .control, root / "control" / "vsock_port") }
+        if let egress = config.egress, let udp = egress.udp {
+            add(.enclave, .device(name: UDPEgress.deviceName), .enclaveInit, .enclave(.udpCapture(udp, egress)), root / "egress" / "udp",
+                dial: parent(udp.vsockPort))
+        }
+        if let control = config.control {
+            add(.enclave, .vsock(port: control.vsockPort), .enclaveInit, .enclave(.control(control)), root / "control" / "vsock_port")
+        }
 
         // The parent, in `parent serve`'s order; nitro-cli's heartbeat listener is there first.
         if config.heartbeat.enabled != .off { add(.parent, .vsock(port: config.heartbeat.port), .nitroCLI, .heartbeat, root / "heartbeat" / "port") }
         for (index, host) in config.hosts.enumerated() {
-            add(.parent, .vsock(port: host.vsockPort), .parentHalf, .outbound(host: index), path("hosts", index) / "vsock_port")
+            add(.parent, .vsock(port: host.vsockPort), .parentHalf, .relay(.outbound(index: index, host)), path("hosts", index) / "vsock_port",
+                dial: .remote(host.effectiveRemote))
         }
-        if let egress = config.egress { add(.parent, .vsock(port: egress.vsockPort), .parentHalf, .egress, root / "egress" / "vsock_port") }
-        if let udp = config.egress?.udp { add(.parent, .vsock(port: udp.vsockPort), .parentHalf, .udpEgress, root / "egress" / "udp") }
+        if let egress = config.egress {
+            add(.parent, .vsock(port: egress.vsockPort), .parentHalf, .relay(.egress(egress)), root / "egress" / "vsock_port", dial: .perConnection)
+            if let udp = egress.udp {
+                add(.parent, .vsock(port: udp.vsockPort), .parentHalf, .parent(.udpEgress(udp, egress)), root / "egress" / "udp", dial: .perConnection)
+            }
+        }
         for (index, ingress) in config.ingress.enumerated() {
-            add(.parent, .tcp(host: "0.0.0.0", port: ingress.hostPort), .parentHalf, .ingress(index), path("ingress", index) / "host_port")
+            add(.parent, .tcp(host: "0.0.0.0", port: ingress.hostPort), .parentHalf, .relay(.ingress(index: index, ingress)),
+                path("ingress", index) / "host_port", dial: .enclave(vsockPort: ingress.vsockPort))
         }
-        let streams: [(Purpose, String, UInt32?)] = [(.logs, "logs", config.logs?.vsockPort), (.status, "status", config.status?.vsockPort),
-                                                     (.dns, "dns", config.dns?.vsockPort), (.clock, "clock", config.clock?.vsockPort)]
-        for case let (purpose, section, port?) in streams { add(.parent, .vsock(port: port), .parentHalf, purpose, root / section / "vsock_port") }
+        if let logs = config.logs { add(.parent, .vsock(port: logs.vsockPort), .parentHalf, .parent(.logs(logs)), root / "logs" / "vsock_port") }
+        if let status = config.status { add(.parent, .vsock(port: status.vsockPort), .parentHalf, .parent(.status(status)), root / "status" / "vsock_port") }
+        if let dns = config.dns { add(.parent, .vsock(port: dns.vsockPort), .parentHalf, .parent(.dns(dns)), root / "dns" / "vsock_port", dial: .perConnection) }
+        if let clock = config.clock { add(.parent, .vsock(port: clock.vsockPort), .parentHalf, .parent(.clock(clock)), root / "clock" / "vsock_port") }
         if let kms = config.kms {
-            add(.parent, .vsock(port: kms.credentialsVsockPort), .parentHalf, .kmsCredentials, root / "kms" / "credentials" / "vsock_port")
+            add(.parent, .vsock(port: kms.credentialsVsockPort), .parentHalf, .parent(.kmsCredentials(kms)), root / "kms" / "credentials" / "vsock_port")
         }
         self.entries = entries
     }
@@ -101,6 +187,21 @@ public struct ListenerTable: Sendable {
     /// The entries on one side, optionally only one owner's.
     public func on(_ side: Side, by owner: Owner? = nil) -> [Entry] {
         entries.filter { $0.side == side && (owner == nil || $0.owner == owner) }
+    }
+
+    /// The relays on one side, in start order.
+    public func relays(on side: Side) -> [(entry: Entry, relay: Relay)] {
+        on(side).compactMap { entry in if case .relay(let relay) = entry.purpose { (entry, relay) } else { nil } }
+    }
+
+    /// enclave-init's other services in the enclave, in start order.
+    public var enclaveServices: [(entry: Entry, service: EnclaveService)] {
+        entries.compactMap { entry in if case .enclave(let service) = entry.purpose { (entry, service) } else { nil } }
+    }
+
+    /// The parent half's other services, in start order.
+    public var parentServices: [(entry: Entry, service: ParentService)] {
+        entries.compactMap { entry in if case .parent(let service) = entry.purpose { (entry, service) } else { nil } }
     }
 
     /// Whether enclave-init listens on anything inside the enclave (boot step 6 runs only then).

@@ -117,6 +117,8 @@ public struct UDPEgress: Sendable, Equatable {
 
     public static let idleRange: ClosedRange<Int64> = 1...3600
     public static let maxFlowsRange: ClosedRange<Int64> = 1...65536
+    /// The TUN device the datagrams are read from (LinuxNet makes it at step 5).
+    public static let deviceName = "ei-udp"
 }
 
 public struct Mount: Sendable, Equatable {

@@ -71,15 +71,8 @@ struct BootPlan {
             }
             return lines
         case .proxies:
-            var lines: [String] = []
-            for listener in ListenerTable(config: config).on(.enclave, by: .enclaveInit) {
-                lines += describe(listener.purpose)
-            }
-            if let udp = config.egress?.udp {
-                lines.append("udp capture dev \(TunDevice.defaultName) -> \(vsock(config.parentCID, udp.vsockPort)): each new flow (app port, destination address and port) "
-                             + "checked by the egress policy, refused with ICMP port unreachable; at most \(udp.maxFlows) flows (the one idle longest gives way), "
-                             + "idle \(udp.idleSeconds) s")
-            }
+            let table = ListenerTable(config: config)
+            let lines = table.relays(on: .enclave).flatMap { describe($0.relay) } + table.enclaveServices.flatMap { describe($0.service) }
             return lines.isEmpty ? ["none"] : lines
         case .mounts:
             let lines = config.mounts.map { mount in
@@ -133,41 +126,43 @@ struct BootPlan {
         }
     }
 
-    /// Step 6's line(s) for one of enclave-init's listeners in the enclave.
-    private func describe(_ purpose: ListenerTable.Purpose) -> [String] {
-        switch purpose {
-        case .outbound(let index):
-            let host = config.hosts[index]
+    /// Step 6's line(s) for one relay in the enclave.
+    private func describe(_ relay: ListenerTable.Relay) -> [String] {
+        switch relay {
+        case .outbound(_, let host):
             let remote = host.effectiveRemote.map { ", parent dials \($0)" } ?? ""
             let limit = host.maxConnections > 0 ? ", at most \(host.maxConnections) connections" : ""
             return ["outbound tcp:\(host.address):\(host.port) -> \(vsock(config.parentCID, host.vsockPort))\(remote)\(limit)"]
-        case .ingress(let index):
-            let ingress = config.ingress[index]
+        case .ingress(_, let ingress):
             return ["ingress \(vsockListener(ingress.vsockPort)) -> tcp:127.0.0.1:\(ingress.port), parent listens on tcp port \(ingress.hostPort)"]
-        case .egress:
-            guard let egress = config.egress else { return [] }
+        case .egress(let egress):
             var lines = ["egress HTTP CONNECT proxy\(egress.transparent ? " and transparent capture" : "") tcp:127.0.0.1:\(egress.port) -> \(vsock(config.parentCID, egress.vsockPort))"]
             lines.append("  allow: " + (egress.allow.isEmpty ? "(nothing: every destination is denied)" : egress.allow.map(\.text).joined(separator: " ")))
             if !egress.deny.isEmpty { lines.append("  deny: " + egress.deny.map(\.text).joined(separator: " ")) }
             return lines
-        case .attestation:
-            guard let attestation = config.attestation else { return [] }
+        }
+    }
+
+    /// Step 6's line(s) for one of enclave-init's other services in the enclave.
+    private func describe(_ service: ListenerTable.EnclaveService) -> [String] {
+        switch service {
+        case .attestation(let attestation):
             return ["attestation http://127.0.0.1:\(attestation.port)\(AttestationEndpoint.path) -> \(NSMDevice.configuredPath) (POST nonce, user_data, public_key; 200 application/cbor)"]
-        case .dnsStub:
-            guard let dns = config.dns else { return [] }
+        case .kmsProxy(let kms):
+            guard let url = kms.proxyURL else { return [] }
+            return ["kms endpoint \(url) (AWS_ENDPOINT_URL_KMS) -> https://\(kms.endpoint) via \(KMSPlan.route(config)): re-signed with the role's credentials;",
+                    "  Recipient added to " + RecipientOperation.allCases.map(\.rawValue).joined(separator: ", ") + " and the answer unwrapped"]
+        case .dnsStub(let dns):
             let mapped = config.hosts.flatMap(\.names).count
             return ["dns stub udp+tcp:127.0.0.1:53 -> \(vsock(config.parentCID, dns.vsockPort)) (DNS over TCP), parent asks its resolvers",
                     "  answered here: \(mapped) mapped name\(mapped == 1 ? "" : "s") (A: the alias; no AAAA)"
                         + (config.egress == nil ? "" : "; names the egress policy cannot allow: REFUSED, never sent to the parent")]
-        case .control:
-            guard let control = config.control else { return [] }
+        case .udpCapture(let udp, _):
+            return ["udp capture dev \(TunDevice.defaultName) -> \(vsock(config.parentCID, udp.vsockPort)): each new flow (app port, destination address and port) "
+                    + "checked by the egress policy, refused with ICMP port unreachable; at most \(udp.maxFlows) flows (the one idle longest gives way), "
+                    + "idle \(udp.idleSeconds) s"]
+        case .control(let control):
             return ["control \(vsockListener(control.vsockPort)): `stop` from the parent (enclave-init parent stop) shuts down as SIGTERM does"]
-        case .kmsProxy:
-            guard let kms = config.kms, let url = kms.proxyURL else { return [] }
-            return ["kms endpoint \(url) (AWS_ENDPOINT_URL_KMS) -> https://\(kms.endpoint) via \(KMSPlan.route(config)): re-signed with the role's credentials;",
-                    "  Recipient added to " + RecipientOperation.allCases.map(\.rawValue).joined(separator: ", ") + " and the answer unwrapped"]
-        case .appPort, .heartbeat, .logs, .status, .dns, .clock, .kmsCredentials, .udpEgress:
-            return [] // not enclave-init's listeners in the enclave (the UDP capture is described below)
         }
     }
 

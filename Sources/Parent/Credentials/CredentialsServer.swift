@@ -117,7 +117,7 @@ final class CredentialsServer: Service, Sendable {
         switch listen.emulated(by: emulation) {
         case .vsock(let port): fd = ei_listen_vsock(port, 16)
         case .unix(let path): fd = ei_listen_unix(path, 16)
-        case .tcp: fd = -1; errno = EAFNOSUPPORT
+        case .tcp, .device: fd = -1; errno = EAFNOSUPPORT
         }
         guard fd >= 0 else { throw ParentError.cannotListen(what: "kms credentials \(listen)", errno: errno) }
         listener.withLockedValue { $0 = fd }

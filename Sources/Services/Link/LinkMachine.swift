@@ -88,6 +88,8 @@ public struct LinkMachine<Item> {
         if case .persistent(let first, _) = mode { delay = first } else { delay = .zero }
     }
 
+    public var isConnected: Bool { if case .connected = state { true } else { false } }
+
     /// Items waiting for the connection.
     public var queuedCount: Int { queue.count }
 

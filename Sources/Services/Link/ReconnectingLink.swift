@@ -80,7 +80,7 @@ public final class ReconnectingLink<Item>: @unchecked Sendable {
 
     /// The open connection, on the loop: for writability and a client's own writes.
     public var channel: Channel? {
-        eventLoop.preconditionInEventLoop()
+        eventLoop.assertInEventLoop()
         return open
     }
 
@@ -99,7 +99,15 @@ public final class ReconnectingLink<Item>: @unchecked Sendable {
     /// Written items are not flushed: the client flushes once after a batch (`flush`).
     @discardableResult
     public func send(_ item: Item, bytes: Int) -> Bool {
-        eventLoop.preconditionInEventLoop()
+        eventLoop.assertInEventLoop()
+        // The common case, a datagram or a query on an open connection, without the machine's
+        // action list: what `send` would answer there ([.write([item])]), written directly.
+        if let open, machine.isConnected {
+            var buffer = open.allocator.buffer(capacity: bytes)
+            client.encode(item, &buffer)
+            open.write(buffer, promise: nil)
+            return true
+        }
         let actions = machine.send(item, bytes: bytes)
         perform(actions, flushingWrites: false)
         return !actions.contains { if case .drop = $0 { true } else { false } }
@@ -108,13 +116,13 @@ public final class ReconnectingLink<Item>: @unchecked Sendable {
     /// On the loop: whether a send of `bytes` now would go out or wait without being dropped,
     /// and the open connection is not backed up past its high water mark.
     public func canSend(bytes: Int) -> Bool {
-        eventLoop.preconditionInEventLoop()
+        eventLoop.assertInEventLoop()
         if let open { return open.isWritable }
         return machine.canQueue(bytes: bytes)
     }
 
     public func flush() {
-        eventLoop.preconditionInEventLoop()
+        eventLoop.assertInEventLoop()
         open?.flush()
     }
 
@@ -138,7 +146,7 @@ public final class ReconnectingLink<Item>: @unchecked Sendable {
             case .write(let items):
                 guard let open else { continue }
                 for item in items {
-                    var buffer = open.allocator.buffer(capacity: 512)
+                    var buffer = open.allocator.buffer(capacity: 512) // grows for a larger item
                     client.encode(item, &buffer)
                     open.write(buffer, promise: nil)
                 }

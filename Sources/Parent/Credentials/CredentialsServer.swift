@@ -113,12 +113,7 @@ final class CredentialsServer: Service, Sendable {
     }
 
     func start() throws {
-        let fd: Int32
-        switch listen.emulated(by: emulation) {
-        case .vsock(let port): fd = ei_listen_vsock(port, 16)
-        case .unix(let path): fd = ei_listen_unix(path, 16)
-        case .tcp, .device: fd = -1; errno = EAFNOSUPPORT
-        }
+        let fd = listen.emulated(by: emulation).listenBlocking(backlog: 16)
         guard fd >= 0 else { throw ParentError.cannotListen(what: "kms credentials \(listen)", errno: errno) }
         listener.withLockedValue { $0 = fd }
         let ended = accepting.run(on: EventLoops.one()) { [self] in acceptLoop(fd) }

@@ -19,6 +19,8 @@ public enum EIFError: Error, Equatable, CustomStringConvertible {
     case image(ImageInputError)
     /// nitro-cli's layout needs a command and the image has none.
     case noCommand(image: String)
+    /// The EIF would be made, but could not boot (BootCheck): what is wrong and what to do.
+    case cannotBoot(String)
 
     public var description: String {
         func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }
@@ -42,6 +44,7 @@ public enum EIFError: Error, Equatable, CustomStringConvertible {
             return "CRC mismatch: the header says \(hex(stored)), the file's bytes give \(hex(computed)) (the file was changed or cut after it was built)"
         case .tooLarge(let what, let size, let limit): return "\(what) is \(size) bytes, more than \(limit)"
         case .image(let error): return "\(error)"
+        case .cannotBoot(let reason): return "the image cannot boot: \(reason)"
         case .noCommand(let image):
             return "\(image) has no CMD or ENTRYPOINT, and AWS's init needs a command: give it after --, e.g. -- /sbin/enclave-init"
         }

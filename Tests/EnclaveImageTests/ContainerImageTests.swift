@@ -31,6 +31,7 @@ import TestSupport
             mkdir -p b/rootfs/etc b/rootfs/opt/old b/rootfs/bin
             echo one > b/rootfs/etc/a; echo gone > b/rootfs/etc/b; echo o > b/rootfs/opt/old/x
             echo s > b/rootfs/bin/su; chmod 4755 b/rootfs/bin/su; ln -s ../etc/a b/rootfs/bin/a
+            printf '#!/bin/sh\\n' > b/rootfs/bin/app; chmod 755 b/rootfs/bin/app
             umoci repack --image img:t b >/dev/null; rm -rf b
             umoci unpack --image img:t b >/dev/null
             rm b/rootfs/etc/b; rm -rf b/rootfs/opt/old; mkdir b/rootfs/opt/old; echo new > b/rootfs/opt/old/y
@@ -152,7 +153,8 @@ import TestSupport
                     for name, data in entries:
                         info = tarfile.TarInfo(name)
                         if data is None: info.type = tarfile.DIRTYPE; t.addfile(info)
-                        else: info.size = len(data); t.addfile(info, io.BytesIO(data))
+                        else:
+                            info.size = len(data); info.mode = 0o755 if name == 'x' else 0o644; t.addfile(info, io.BytesIO(data))
                 return out.getvalue()
             def blob(data):
                 digest = hashlib.sha256(data).hexdigest()
@@ -161,7 +163,7 @@ import TestSupport
             os.makedirs('opq/blobs/sha256', exist_ok=True)
             open('opq/oci-layout', 'w').write('{"imageLayoutVersion":"1.0.0"}')
             one = layer([('opt/', None), ('opt/old/', None), ('opt/old/x', b'x'), ('opt/old/sub/', None), ('opt/old/sub/z', b'z'),
-                         ('srv/', None), ('srv/data/', None), ('srv/data/a', b'a'), ('keep', b'k')])
+                         ('srv/', None), ('srv/data/', None), ('srv/data/a', b'a'), ('keep', b'k'), ('x', b'#!/bin/sh\\n')])
             two = layer([('opt/old/y', b'y'), ('opt/old/.wh..wh..opq', b''), ('srv/.wh.data', b'')])
             config = blob(json.dumps({'config': {'Cmd': ['/x']}}).encode())
             layers = [dict(blob(data), mediaType='application/vnd.oci.image.layer.v1.tar') for data in (one, two)]

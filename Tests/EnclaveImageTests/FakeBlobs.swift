@@ -6,8 +6,15 @@ enum FakeBlobs {
     static func make(at path: String) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         for (name, size) in [("bzImage", 20_000), ("init", 5000), ("nsm.ko", 3000)] {
-            FileManager.default.createFile(atPath: path + "/" + name, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 * 13) }))
+            var bytes = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 * 13) })
+            if name == "bzImage" { markAsBzImage(&bytes) }
+            FileManager.default.createFile(atPath: path + "/" + name, contents: bytes)
         }
         try "console=ttyS0\n".write(toFile: path + "/cmdline", atomically: false, encoding: .utf8)
+    }
+
+    /// The Linux boot protocol's header magic, "HdrS" at 0x202, which `build` looks for.
+    static func markAsBzImage(_ bytes: inout Data) {
+        bytes.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
     }
 }

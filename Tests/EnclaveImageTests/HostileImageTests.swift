@@ -30,7 +30,7 @@ import TestSupport
         def layer(name, data):
             out = io.BytesIO()
             with tarfile.open(fileobj=out, mode="w") as t:
-                info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
+                info = tarfile.TarInfo(name); info.size = len(data); info.mode = 0o755; t.addfile(info, io.BytesIO(data))
             return out.getvalue()
         os.makedirs(root + "/save/l1", exist_ok=True); os.makedirs(root + "/outside", exist_ok=True)
         mine = layer("etc/hello", b"hello\\n")
@@ -48,7 +48,7 @@ import TestSupport
             open(root + "/save/l1/layer.tar", "wb").write(secret)  # the config still names the original
         elif variant == "linked":
             os.makedirs(root + "/save/l2", exist_ok=True); os.symlink("../l1/layer.tar", root + "/save/l2/layer.tar"); named = "l2/layer.tar"
-        config = json.dumps({"config": {"Cmd": ["/x"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(content).hexdigest()]}}).encode()
+        config = json.dumps({"config": {"Cmd": ["/etc/hello"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(content).hexdigest()]}}).encode()
         open(root + "/save/config.json", "wb").write(config)
         json.dump([{"Config": "config.json", "RepoTags": ["t:1"], "Layers": [named]}], open(root + "/save/manifest.json", "w"))
         """

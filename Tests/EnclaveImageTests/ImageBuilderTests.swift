@@ -22,8 +22,15 @@ import TestSupport
         try "build-host\n".write(toFile: root + "/etc/hostname", atomically: false, encoding: .utf8)
         try "10.0.0.1 corp\n".write(toFile: root + "/etc/hosts", atomically: false, encoding: .utf8)
         for (name, size) in [("bzImage", 20_000), ("init", 5000), ("nsm.ko", 3000)] {
-            fm.createFile(atPath: directory.path + "/blobs/" + name, contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 * 7) }))
+            var bytes = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 * 7) })
+            if name == "bzImage" { FakeBlobs.markAsBzImage(&bytes) }
+            fm.createFile(atPath: directory.path + "/blobs/" + name, contents: bytes)
         }
+        // What the checks before a build look for: the command, and the boot JSON naming it.
+        try "#!/bin/sh\n".write(toFile: root + "/bin/app", atomically: false, encoding: .utf8)
+        chmod(root + "/bin/app", 0o755)
+        try fm.createDirectory(atPath: root + "/etc/enclave-init", withIntermediateDirectories: true)
+        try #"{"version": 1, "app": {"command": ["/bin/app"]}}"#.write(toFile: root + "/etc/enclave-init/boot.json", atomically: false, encoding: .utf8)
         try "reboot=k panic=30 pci=off nomodules console=ttyS0\n".write(toFile: directory.path + "/blobs/cmdline", atomically: false, encoding: .utf8)
     }
 
@@ -83,7 +90,7 @@ import TestSupport
                                                     nsmModule: directory.path + "/blobs/nsm.ko", initBinary: directory.path + "/blobs/init"), to: "own.eif")
         #expect(try cpio("-it", archive: ramdisk(0, of: path)) == "dev\ndev/console\ninit\nnsm.ko\n")
         let listing = try cpio("-it", archive: ramdisk(1, of: path))
-        #expect(listing.hasPrefix("bin\nbin/motd\nbin/su\netc\netc/hostname\netc/hosts\netc/motd\n"), "\(listing)")
+        #expect(listing.hasPrefix("bin\nbin/app\nbin/motd\nbin/su\netc\netc/enclave-init\netc/enclave-init/boot.json\netc/hostname\netc/hosts\netc/motd\n"), "\(listing)")
         let description = try EIFDescription.read(path: path)
         #expect(description.cmdline == ImageLayout.enclaveInitCmdline)
         // The app's files change PCR2 only.

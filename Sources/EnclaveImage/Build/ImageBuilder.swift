@@ -19,6 +19,8 @@ public struct ImageBuilder {
     public var epoch: UInt32 = 0
     /// Keep each file's own mtime instead of `epoch`.
     public var keepMtimes = false
+    /// Which image of an archive or layout that holds several (`--image PATH:TAG`).
+    public var tag: String?
     public var imageName = "enclave-image"
     public var version = ""
 
@@ -43,7 +45,7 @@ public struct ImageBuilder {
         var command = self.command, environment = self.environment
         if Self.isContainerImage(rootfs) {
             do {
-                let image = try ContainerImage.open(rootfs)
+                let image = try ContainerImage.open(rootfs, tag: tag)
                 mkdir(scratch + "/layers", 0o700)
                 try image.apply(to: &layers)
                 if command.isEmpty { command = image.command }
@@ -64,12 +66,18 @@ public struct ImageBuilder {
                 throw .cannotOpen(path: blobs + "/" + name, errno: errno)
             }
             kernel = blobs + "/bzImage"
+            try BootCheck.requireBzImage(kernel)
+            // AWS's init runs the command with the image's environment, PATH included.
+            try BootCheck.requireCommand(command, searchPath: environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) },
+                                         in: ImageFiles(tree), what: self.command.isEmpty ? "the image's CMD (else ENTRYPOINT)" : "the command after --")
             cmdline = try Self.trimmedFile(blobs + "/cmdline")
             try writeArchive(boot, bootEntries(initBinary: blobs + "/init", nsmModule: blobs + "/nsm.ko", console: false))
             try writeArchive(image, nitroCLIEntries(tree, command: command, environment: environment))
         case .enclaveInit(let kernelPath, let text, let nsmModule, let initBinary):
             kernel = kernelPath
             cmdline = Array(text.utf8)
+            try BootCheck.requireBzImage(kernel)
+            try BootCheck.requireBootableConfig(in: ImageFiles(tree), cmdline: text)
             try writeArchive(boot, bootEntries(initBinary: initBinary, nsmModule: nsmModule, console: true))
             try writeArchive(image, entries(for: tree.nodes, prefix: ""))
         }

@@ -20,12 +20,15 @@ public struct BuildCommand: Command {
         the app moves PCR2 only.
         Reproducible: entries are sorted, every mtime and the metadata's build time are $SOURCE_DATE_EPOCH (or \
         --source-date-epoch, else 0) unless --keep-mtimes.
-        Exit codes: 0 built; 65 an input is not what it should be; 66 an input cannot be read; 73 the output \
-        cannot be written; 64 a usage error.
+        Before it writes anything it checks that the image can boot: the kernel is a bzImage; with --kernel \
+        the image has the boot JSON (at ENCLAVE_INIT_CONFIG= on --cmdline, else /etc/enclave-init/boot.json) and \
+        `check` accepts it; the command that will run is in the image and executable.
+        Exit codes: 0 built; 65 an input is not what it should be, or the image could not boot; 66 an input \
+        cannot be read; 73 the output cannot be written; 64 a usage error.
         """,
         options: [
-            OptionSpec("--image", value: "path", help: "A root filesystem directory, an OCI image layout, an OCI archive or a docker save archive."),
-            OptionSpec("--output", value: "file", help: "The .eif to write (replaced only once complete)."),
+            OptionSpec("--image", value: "path[:tag]", help: "A root filesystem directory, an OCI image layout, an OCI archive or a docker save archive (required); :TAG chooses one of several images in it."),
+            OptionSpec("--output", value: "file", help: "The .eif to write, replaced only once complete (required)."),
             OptionSpec("--blobs", value: "dir", help: "nitro-cli's layout, with AWS's kernel, cmdline, init and nsm.ko from this directory."),
             OptionSpec("--kernel", value: "file", help: "enclave-init's layout, with this kernel (bzImage)."),
             OptionSpec("--cmdline", value: "text", help: "The kernel command line for --kernel (default: \(ImageLayout.enclaveInitCmdline))."),
@@ -49,7 +52,8 @@ public struct BuildCommand: Command {
     let measurementsPath: String?
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
-        guard let image = arguments.string("--image") else { throw UsageError("--image <path> is required: a container image or a root filesystem directory") }
+        guard let given = arguments.string("--image") else { throw UsageError("--image <path> is required: a container image or a root filesystem directory") }
+        let (image, tag) = Self.imageAndTag(given)
         guard let output = arguments.string("--output") else { throw UsageError("--output <file> is required: where the .eif goes") }
         let layout: ImageLayout
         switch (arguments.string("--blobs"), arguments.string("--kernel")) {
@@ -75,6 +79,7 @@ public struct BuildCommand: Command {
             }
         }
         var builder = ImageBuilder(rootfs: image, layout: layout)
+        builder.tag = tag
         builder.command = arguments.afterTerminator
         builder.environment = arguments.strings("--env")
         builder.keepMtimes = arguments.flag("--keep-mtimes")
@@ -88,6 +93,18 @@ public struct BuildCommand: Command {
         self.builder = builder
         self.output = output
         measurementsPath = arguments.string("--measurements")
+    }
+
+    /// `--image PATH:TAG`: a path that does not exist as given is split at the first colon
+    /// before which the path exists ("two.tar:localhost/app:v1" is two.tar, tag
+    /// localhost/app:v1); anything else is a path as it is.
+    static func imageAndTag(_ given: String) -> (path: String, tag: String?) {
+        guard access(given, F_OK) != 0 else { return (given, nil) }
+        for colon in given.indices where given[colon] == ":" {
+            let path = String(given[..<colon]), tag = String(given[given.index(after: colon)...])
+            if !path.isEmpty, !tag.isEmpty, access(path, F_OK) == 0 { return (path, tag) }
+        }
+        return (given, nil)
     }
 
     public func run() throws {

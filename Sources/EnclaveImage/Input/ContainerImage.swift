@@ -24,8 +24,10 @@ struct ContainerImage {
     let command: [String]
     let environment: [String]
 
-    /// An OCI layout directory, or an archive file of either kind.
-    static func open(_ path: String) throws(ImageInputError) -> ContainerImage {
+    /// An OCI layout directory, or an archive file of either kind. `tag` chooses among several
+    /// images (`--image PATH:TAG`); with several and no tag the image is refused, naming them:
+    /// never silently the first.
+    static func open(_ path: String, tag: String? = nil) throws(ImageInputError) -> ContainerImage {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .cannotOpen(path: path, errno: errno) }
         let store: Store
@@ -34,10 +36,11 @@ struct ContainerImage {
             store = .directory(String(cString: resolved))
             free(resolved)
         } else {
+            try refuseCompressed(path)
             store = .archive(path: path, members: try index(archive: path))
         }
-        if store.contains("manifest.json") { return try dockerSave(store, path: path) }
-        if store.contains("index.json") { return try oci(store, path: path) }
+        if store.contains("manifest.json") { return try dockerSave(store, path: path, tag: tag) }
+        if store.contains("index.json") { return try oci(store, path: path, tag: tag) }
         throw .notAnImage("\(path) has neither index.json (OCI) nor manifest.json (docker save)")
     }
 
@@ -82,13 +85,17 @@ struct ContainerImage {
     // MARK: - The two formats
 
     /// docker save: manifest.json names the config and the layer files.
-    private static func dockerSave(_ store: Store, path: String) throws(ImageInputError) -> ContainerImage {
+    private static func dockerSave(_ store: Store, path: String, tag: String?) throws(ImageInputError) -> ContainerImage {
         let manifest = try store.json("manifest.json", digest: nil)
-        guard case .array(let images) = manifest.value, let first = images.first, case .object(let fields) = first.value else {
-            throw .notAnImage("manifest.json is not a list of images")
+        guard case .array(let images) = manifest.value, !images.isEmpty else { throw .notAnImage("manifest.json is not a list of images") }
+        let tagged = images.map { node -> [String] in
+            guard case .object(let fields) = node.value else { return [] }
+            return fields.strings("RepoTags")
         }
+        let index = try choose(among: tagged, tag: tag, path: path)
+        guard case .object(let fields) = images[index].value else { throw .notAnImage("manifest.json is not a list of images") }
         guard let configName = fields.string("Config"), case .array(let layerNodes)? = fields.value("Layers") else {
-            throw .notAnImage("manifest.json's first image has no Config and Layers")
+            throw .notAnImage("manifest.json's image \(index) has no Config and Layers")
         }
         let layers = try layerNodes.map { node throws(ImageInputError) -> (String, String?) in
             guard case .string(let name) = node.value else { throw .notAnImage("manifest.json: a layer is not a file name") }
@@ -115,18 +122,35 @@ struct ContainerImage {
     }
 
     /// OCI: index.json -> (an index ->) a manifest -> the config and the layers, every blob by digest.
-    private static func oci(_ store: Store, path: String) throws(ImageInputError) -> ContainerImage {
+    private static func oci(_ store: Store, path: String, tag: String?) throws(ImageInputError) -> ContainerImage {
         var document = try store.json("index.json", digest: nil)
-        for _ in 0..<4 {
+        for level in 0..<4 {
             guard case .object(let fields) = document.value, case .array(let manifests)? = fields.value("manifests"), !manifests.isEmpty else {
                 if case .object(let fields) = document.value, fields.value("layers") != nil { break } // a manifest
                 throw .notAnImage("index.json lists no manifests")
             }
-            // One manifest, or the linux/amd64 one of several (a multi-platform image).
-            let chosen = manifests.first { node in
-                guard case .object(let entry) = node.value, case .object(let platform)? = entry.value("platform") else { return manifests.count == 1 }
-                return platform.string("os") == "linux" && platform.string("architecture") == "amd64"
-            } ?? manifests[0]
+            // At the top, the tagged image asked for (index.json's ref.name annotations); below
+            // it, or when every entry names a platform (one multi-platform image), linux/amd64.
+            let platforms = manifests.map { node -> (os: String?, architecture: String?)? in
+                guard case .object(let entry) = node.value, case .object(let platform)? = entry.value("platform") else { return nil }
+                return (platform.string("os"), platform.string("architecture"))
+            }
+            let chosen: JSONNode
+            if manifests.count > 1, platforms.allSatisfy({ $0 != nil }) {
+                guard let index = platforms.firstIndex(where: { $0?.os == "linux" && $0?.architecture == "amd64" }) else {
+                    throw .notAnImage("the image has no linux/amd64 variant (it has \(platforms.compactMap { "\($0?.os ?? "?")/\($0?.architecture ?? "?")" }.joined(separator: ", ")))")
+                }
+                chosen = manifests[index]
+            } else if level == 0 {
+                let tagged = manifests.map { node -> [String] in
+                    guard case .object(let entry) = node.value, case .object(let annotations)? = entry.value("annotations"),
+                          let name = annotations.string("org.opencontainers.image.ref.name") else { return [] }
+                    return [name]
+                }
+                chosen = manifests[try choose(among: tagged, tag: tag, path: path)]
+            } else {
+                chosen = manifests[0]
+            }
             guard case .object(let entry) = chosen.value, let digest = entry.string("digest") else { throw .notAnImage("a manifest entry has no digest") }
             document = try store.json(try blobPath(digest), digest: digest)
         }
@@ -140,6 +164,46 @@ struct ContainerImage {
         }
         let (command, environment) = try Self.runConfig(try store.json(try blobPath(configDigest), digest: configDigest), name: configDigest)
         return ContainerImage(store: store, description: "OCI image \(path)", layers: layers, command: command, environment: environment)
+    }
+
+    /// Which of the images (each with its tags) `tag` names; with no tag, the only one. An
+    /// image with several is refused naming them, and so is a tag that names none or several.
+    private static func choose(among images: [[String]], tag: String?, path: String) throws(ImageInputError) -> Int {
+        let names = images.enumerated().map { index, tags in tags.isEmpty ? "image \(index) (untagged)" : tags.joined(separator: ", ") }
+        guard let tag else {
+            guard images.count == 1 else {
+                throw .notAnImage("\(path) holds \(images.count) images (\(names.joined(separator: "; "))): choose one with --image \(path):TAG")
+            }
+            return 0
+        }
+        let matching = images.indices.filter { index in images[index].contains { Self.tag($0, answers: tag) } }
+        guard matching.count == 1 else {
+            throw .notAnImage("\(path) has \(matching.isEmpty ? "no image" : "\(matching.count) images") tagged \(tag) (it holds: \(names.joined(separator: "; ")))")
+        }
+        return matching[0]
+    }
+
+    /// "localhost/my-enclave:latest" answers to itself, to "my-enclave:latest" and to "latest".
+    static func tag(_ full: String, answers asked: String) -> Bool {
+        if full == asked || full.hasSuffix("/" + asked) { return true }
+        guard !asked.contains(":"), !asked.contains("/"), let colon = full.lastIndex(of: ":"),
+              !full[colon...].contains("/") else { return false }
+        return full[full.index(after: colon)...] == asked
+    }
+
+    /// A compressed archive is not read as a tar (its first bytes say so): say how to fix it.
+    private static func refuseCompressed(_ path: String) throws(ImageInputError) {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .cannotOpen(path: path, errno: errno) }
+        defer { close(descriptor) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        guard read(descriptor, &magic, 4) == 4 else { return }
+        if magic.prefix(2) == [0x1f, 0x8b] {
+            throw .notAnImage("\(path) is gzip-compressed (docker save | gzip makes these): gunzip it first, or give docker save's own output")
+        }
+        if magic == [0x28, 0xb5, 0x2f, 0xfd] {
+            throw .notAnImage("\(path) is zstd-compressed: decompress it first (zstd -d)")
+        }
     }
 
     /// CMD when there is one, else ENTRYPOINT (never both: nitro-cli's rule); and ENV.

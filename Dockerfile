@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # Two stages:
-#   builder  builds the static dist/enclave-init with scripts/build-static (libnl from Debian)
+#   builder  builds the static dist/enclave-init with scripts/build-static (libnl, OpenSSL and
+#            zlib from Debian, their static libraries included; python3 stamps the version)
 #   enclave  an example enclave image: the binary as /sbin/enclave-init, the files of rootfs/
 #            (boot JSON and an example Python app), and CMD set to the binary.
 #
@@ -17,7 +18,7 @@ ARG SWIFT_IMAGE=swift:6.3-bookworm
 
 FROM ${SWIFT_IMAGE} AS builder
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libnl-3-dev libnl-route-3-dev pkg-config binutils \
+ && apt-get install -y --no-install-recommends libnl-3-dev libnl-route-3-dev libssl-dev zlib1g-dev pkg-config binutils python3-minimal \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -23,6 +23,6 @@ enum RootCommand {
         children: [.command(RunCommand.self), .command(CheckCommand.self), .command(PlanCommand.self), .group(ParentCommand.group),
                    .command(BuildCommand.self), .command(DescribeEIFCommand.self)],
         defaultChild: "run",
-        version: BuildInfo.version
+        version: BuildInfo.versionLine
     )
 }

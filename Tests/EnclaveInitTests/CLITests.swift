@@ -18,10 +18,19 @@ import TestSupport
         #expect(check.status == 0 && check.stdout.contains("--config <path>"))
     }
 
-    @Test func versionPrintsOneLine() throws {
+    /// One line: the VERSION file's version and the commit scripts/build-static stamped in
+    /// (a binary it did not make says it is unstamped, and only those may).
+    @Test func versionPrintsTheVersionFileAndTheCommit() throws {
         let result = try ProcessRunner.enclaveInit(["--version"])
         #expect(result.status == 0)
         #expect(result.stdout.split(separator: "\n").count == 1)
+        let version = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/EnclaveInitTests/CLITests.swift", with: "VERSION"),
+                                 encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        if ProcessRunner.binary.hasSuffix("dist/enclave-init") {
+            #expect(result.stdout.wholeMatch(of: #/(\S+) \(commit ([0-9a-f]{12})(-dirty)?\)\n/#)?.output.1 == Substring(version), "\(result.stdout)")
+        } else {
+            #expect(result.stdout.hasPrefix("unstamped") || result.stdout.hasPrefix(version + " "), "\(result.stdout)")
+        }
     }
 
     /// describe-eif's exit codes: 65 for a file that is no image, 66 for one that cannot be read.

@@ -62,7 +62,9 @@ import TestSupport
         #expect(lines(result.stdout, prefix: "stderr| ") == (1...300).map { "err \($0)" })
         // enclave-init's own lines too, up to its last one.
         let initLines = lines(result.stdout, prefix: "init  | ")
-        #expect(initLines.first?.contains("enclave-init 0.1.0 starting") == true, "\(initLines)")
+        let version = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/SandboxTests/StreamsSandboxTests.swift", with: "VERSION"),
+                                 encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(initLines.first?.contains("enclave-init \(version) starting") == true, "\(initLines)")
         #expect(initLines.last?.contains("exiting exit_code=3") == true, "\(initLines)")
         // The console still got the app's output, unchanged.
         #expect(enclaveResult?.stdout.contains("out 300\nno newline") == true)

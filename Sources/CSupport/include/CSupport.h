@@ -17,6 +17,9 @@ typedef struct {
 /// The state recorded by the constructor; valid for the whole life of the process.
 const ei_early_state *ei_early(void);
 
+/// The build stamp ("VERSION COMMIT", or the unstamped marker), NUL-terminated, into `out`.
+void ei_copy_build_stamp(char *out, unsigned long capacity);
+
 /// Restores the signal mask the process started with (for commands that supervise nothing).
 void ei_restore_signal_mask(void);
 /// A non-blocking, close-on-exec signalfd for `set` (the signals stay blocked): readable while one is pending.

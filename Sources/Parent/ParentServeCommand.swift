@@ -2,6 +2,7 @@ import Addressing
 import BootConfig
 import Commands
 import ConsoleLog
+import Glibc
 import Logging
 import Relay
 import UDPEgress
@@ -82,6 +83,15 @@ struct ParentServeCommand: Command {
         if statusFile != nil && bootConfig.status == nil {
             Console.error("\(path): --status-file needs a status section (e.g. \"status\": {\"vsock_port\": 9101})")
             throw CommandExit(InitExitCode.invalidConfig)
+        }
+        // Said now, not at the enclave's first status event, hours later.
+        if let statusFile {
+            let directory = statusFile.contains("/") ? String(statusFile[..<statusFile.lastIndex(of: "/")!]) : "."
+            var info = stat()
+            guard stat(directory.isEmpty ? "/" : directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, access(directory.isEmpty ? "/" : directory, W_OK) == 0 else {
+                Console.error("--status-file \(statusFile): the directory \(directory.isEmpty ? "/" : directory) does not exist or is not writable; create it (systemd: RuntimeDirectory=)")
+                throw CommandExit(UsageError.exitCode)
+            }
         }
         if let allowlist {
             try runner.check(remotes: bootConfig.hosts.enumerated().compactMap { index, host in

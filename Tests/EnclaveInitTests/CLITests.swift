@@ -105,6 +105,17 @@ import TestSupport
         #expect(result.stdout.isEmpty)
     }
 
+    /// A --status-file whose directory is missing is refused when `parent` starts, not at the
+    /// enclave's first status event (under a timeout: a parent that started would serve).
+    @Test func parentRefusesAStatusFileItCouldNeverWrite() throws {
+        let path = try directory.write("status.json", #"{"version": 1, "status": {"vsock_port": 9101}}"#)
+        let result = try ProcessRunner.run("/usr/bin/timeout", ["10", ProcessRunner.binary, "parent", "--config", path,
+                                                                "--status-file", directory.path + "/missing/status.json"],
+                                           environment: ["PATH": "/usr/bin:/bin", "ENCLAVE_INIT_VSOCK_DIR": directory.path])
+        #expect(result.status == 64, "\(result.output)")
+        #expect(result.stderr.contains("--status-file \(directory.path)/missing/status.json: the directory \(directory.path)/missing does not exist"), "\(result.stderr)")
+    }
+
     /// check, plan and the parent half's serve (under a timeout: a config it took would be served).
     @Test(arguments: unreachableKMSConfigs)
     func checkPlanAndParentServeRefuseAKMSNothingCarries(_ testCase: InvalidConfigCase) throws {

@@ -390,6 +390,27 @@ import TestSupport
         print("KMS out of the parent's reach (\(name)): \(log.split(separator: "\n").first { $0.contains("boot failed") } ?? "")")
     }
 
+    /// What the user got wrong in a secret is said with the secret's name and the fix: a
+    /// ciphertext_file that is not there, and a ciphertext made with an encryption context
+    /// (KMS itself only says InvalidCiphertextException).
+    @Test func aSecretsMistakesAreNamedWithTheSecretAndTheFix() throws {
+        let (info, standins) = try standins(plaintexts: #"{"db": {"plaintext": "hunter2", "context": {"app": "billing"}}}"#)
+        defer { _ = stopAll(standins) }
+        for (secret, says) in [
+            (#"{"env": "DB_PASSWORD", "ciphertext_file": "/nonexistent/db.bin"}"#, "secrets[0] (env DB_PASSWORD): ciphertext_file /nonexistent/db.bin: "),
+            (#"{"env": "DB_PASSWORD", "ciphertext": "\#(info.ciphertexts["db"]!)"}"#,
+             "give the same one in secrets[0].encryption_context"),
+        ] {
+            let config = try config(info, secrets: secret)
+            let parent = try parent(config, info)
+            let result = try boot(config, app: ["/bin/true"])
+            kill(parent.pid, SIGKILL)
+            _ = parent.wait(timeout: .seconds(5))
+            Sandbox.expectEnded(result, .pid1, withCode: 70)
+            #expect(result?.stderr.contains(says) == true, "\(result?.stderr ?? "")")
+        }
+    }
+
     /// Each failure of a required secret ends the boot at its step with the reason.
     @Test(arguments: [
         ("wrong CA", [:], "TLS to KMS failed: the certificate for kms.us-east-1.amazonaws.com is not trusted"),

@@ -211,6 +211,14 @@ private func mistake(_ name: String, _ json: String, path: String, says: [String
 private let nfsHost = #"{"names": ["nfs.internal"], "address": "127.0.0.200", "port": 2049, "vsock_port": 20000, "remote": "10.0.0.5:2049"}"#
 
 public let userMistakes: [UserMistakeCase] = [
+    mistake("an availability zone for a region", withBase(#""kms": {"region": "us-east-1a", "credentials": {"vsock_port": 8010}, "proxy": {"port": 9999}}"#),
+            path: "kms.region", says: ["is an availability zone, not a region", "write its region: \"us-east-1\""]),
+    mistake("kms credentials as a number, with secrets", withBase(#""hosts": [\#(kmsHost)], "kms": {"region": "us-east-1", "credentials": 8010}, "secrets": [{"env": "A", "ciphertext": "AQID"}]"#),
+            path: "kms.credentials", says: ["object"], issues: 1),
+    mistake("a secret file nobody may read", withSecrets(#"{"file": "/run/secrets/db", "mode": "0000", "ciphertext": "AQID"}"#),
+            path: "secrets[0].mode", says: ["lets not even the file's owner read it", "use \"0400\""]),
+    mistake("egress.udp's default port taken by a mapping", withBase(#""hosts": [{"names": ["a.internal"], "address": "127.0.0.9", "port": 80, "vsock_port": 8002}], "egress": {"port": 3128, "vsock_port": 8001, "allow": ["**.example"], "udp": true}"#),
+            path: "egress.udp", says: ["already used by hosts[0].vsock_port", "egress.udp's stream is on egress.vsock_port + 1 (8002)", "give egress.udp a \"vsock_port\" of its own"]),
     mistake("egress pattern as a URL", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "allow": ["https://kms.us-east-1.amazonaws.com/"]}"#),
             path: "egress.allow[0]", says: ["is a URL", "write \"kms.us-east-1.amazonaws.com:443\""], issues: 1),
     mistake("egress pattern as an http URL with a port", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "deny": ["http://evil.example:8080/x"]}"#),

@@ -12,9 +12,12 @@ extension ConfigDecoder {
         if let regionField = fields.required("region", hint: "the key's region, e.g. \"us-east-1\""), let text = regionField.nonEmptyString() {
             if Self.isRegionName(text) {
                 region = text
+            } else if let zoneRegion = Self.regionOfZone(text) {
+                issues.report(regionField, "region \"\(text)\" is an availability zone, not a region",
+                              hint: "write its region: \"\(zoneRegion)\"")
             } else {
                 issues.report(regionField, "region \"\(text.prefix(60))\" is not a region name",
-                              hint: "lower-case letters, digits and dashes, e.g. \"us-east-1\"")
+                              hint: "lower-case words and a number, joined by dashes, e.g. \"us-east-1\"")
             }
         }
         let endpoint = fields["endpoint"].flatMap(endpointHostPort)
@@ -68,7 +71,10 @@ extension ConfigDecoder {
         case (nil, let file?):
             var mode = Secret.defaultFileMode
             if let modeField = fields["mode"], let text = modeField.string() {
-                if let parsed = Self.fileMode(text) {
+                if let parsed = Self.fileMode(text), parsed & 0o400 == 0 {
+                    issues.report(modeField, "mode \"\(text)\" lets not even the file's owner read it: the app could not read its secret",
+                                  hint: "use \"0400\" (the app's user reads it) or \"0440\" (its group too)")
+                } else if let parsed = Self.fileMode(text) {
                     mode = parsed
                 } else {
                     issues.report(modeField, "mode \"\(text.prefix(20))\" is not an octal file mode",
@@ -141,10 +147,20 @@ extension ConfigDecoder {
         }
     }
 
+    /// AWS's region names: lower-case words and a final number, joined by dashes ("us-east-1",
+    /// "us-gov-west-1", "ap-southeast-4"). An availability zone ("us-east-1a") is not one.
     static func isRegionName(_ text: String) -> Bool {
-        text.utf8.count <= 40 && text.contains("-")
-            && text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
-            && !text.hasPrefix("-") && !text.hasSuffix("-")
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard text.utf8.count <= 40, parts.count >= 3, let number = parts.last, !number.isEmpty,
+              number.allSatisfy({ ("0"..."9").contains($0) }) else { return false }
+        return parts.dropLast().allSatisfy { word in !word.isEmpty && word.allSatisfy { ("a"..."z").contains($0) } }
+    }
+
+    /// "us-east-1a" -> "us-east-1": an availability zone's region, when `text` is one.
+    static func regionOfZone(_ text: String) -> String? {
+        guard let last = text.last, ("a"..."z").contains(last) else { return nil }
+        let region = String(text.dropLast())
+        return isRegionName(region) ? region : nil
     }
 
     static func isVariableName(_ text: String) -> Bool {

@@ -76,6 +76,11 @@ struct ConfigValidator {
                 if claims.owner(of: port) == Self.heartbeatPort {
                     hint = "heartbeat.port is \(config.heartbeat.port)\(config.heartbeat.port == Heartbeat().port ? " by default" : ""): "
                         + "nitro-cli listens there for the enclave's heartbeat; pick another vsock port here"
+                } else if let egress = config.egress, egress.udp != nil, side == .parent,
+                          listener.field == Self.udpField || claims.owner(of: port) == Self.udpField {
+                    // The port nobody wrote: egress.udp takes the one after egress.vsock_port.
+                    hint = "egress.udp's stream is on egress.vsock_port + 1 (\(egress.vsockPort + 1)) unless it says "
+                        + "\"vsock_port\": give egress.udp a \"vsock_port\" of its own, or move the other port"
                 }
                 claims.claim(port, by: listener.field, what: "\(side) vsock port \(port)", issues: issues, hint: hint)
             }
@@ -83,6 +88,7 @@ struct ConfigValidator {
     }
 
     static let heartbeatPort = JSONPath.root / "heartbeat" / "port"
+    static let udpField = JSONPath.root / "egress" / "udp"
 
     private func checkParentTCPListeners(_ table: ListenerTable) {
         var parent = Claims<UInt16>()
@@ -140,7 +146,9 @@ extension ConfigValidator {
     /// Secrets need kms, and kms something to do; no variable or file is given twice, and the
     /// proxy's variable is not the app's.
     fileprivate func checkSecrets() {
-        if config.kms == nil, !config.secrets.isEmpty {
+        // A kms section that was there but did not decode has its own errors already.
+        let kmsWritten = issues.issues.contains { $0.path.description == "kms" || $0.path.description.hasPrefix("kms.") }
+        if config.kms == nil, !config.secrets.isEmpty, !kmsWritten {
             issues.report(JSONPath.root / "secrets", "secrets need \"kms\": nothing would decrypt them",
                           hint: "add \"kms\": {\"region\": \"us-east-1\", \"credentials\": {\"vsock_port\": 8010}}")
         }

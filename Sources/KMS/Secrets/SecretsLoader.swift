@@ -123,7 +123,12 @@ public struct SecretsLoader: Sendable {
                 if let interrupted = error as? BootInterruption.Interrupted {
                     throw Failure(secret: name, reason: "\(interrupted) during the KMS call", interruption: interrupted)
                 }
-                let failure = (error as? Failure) ?? Failure(secret: name, reason: "\(error)")
+                var failure = (error as? Failure) ?? Failure(secret: name, reason: "\(error)")
+                // KMS says only "InvalidCiphertextException" when the context the ciphertext was
+                // made with is missing: say where it would go.
+                if case .kms(_, "InvalidCiphertextException", _)? = error as? KMSFailure, secret.encryptionContext.isEmpty {
+                    failure.reason += "; if the ciphertext was made with an encryption context, give the same one in secrets[\(index)].encryption_context"
+                }
                 if secret.required { throw failure }
                 outcome.skipped += 1
                 logger.warning("secrets: \(failure) (optional: the app starts without it)")
@@ -143,6 +148,12 @@ public struct SecretsLoader: Sendable {
         return try RecipientOperation.decrypt.openEnvelope(in: answer, with: key.key)
     }
 
+    /// A ciphertext_file that cannot be had; the secret's name goes in front of it (load's catch).
+    struct CiphertextFileProblem: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+    }
+
     /// The CiphertextBlob as base64: the boot JSON's, or a file's raw bytes or base64 text.
     private func ciphertext(_ source: Secret.Source) throws -> String {
         switch source {
@@ -150,11 +161,11 @@ public struct SecretsLoader: Sendable {
         case .file(let path):
             let bytes: [UInt8]
             do { bytes = try FileContents.read(path, limit: Self.maximumCiphertextFileBytes) } catch {
-                throw Failure(secret: "ciphertext_file \(path)", reason: "\(error)")
+                throw CiphertextFileProblem(reason: "ciphertext_file \(path): \(error)")
             }
             let text = String(decoding: bytes.filter { $0 != 10 && $0 != 13 && $0 != 32 }, as: UTF8.self)
             if bytes.allSatisfy({ $0 < 0x80 }), let decoded = try? Base64.decode(string: text), !decoded.isEmpty { return text }
-            guard !bytes.isEmpty else { throw Failure(secret: "ciphertext_file \(path)", reason: "the file is empty") }
+            guard !bytes.isEmpty else { throw CiphertextFileProblem(reason: "ciphertext_file \(path): the file is empty") }
             return Base64.encodeToString(bytes: bytes)
         }
     }

@@ -13,7 +13,11 @@ extension ServerBootstrap {
     public func bind(_ address: ListenAddress) throws -> EventLoopFuture<Channel> {
         switch address {
         case .tcp(let host, let port): return bind(host: host, port: Int(port))
-        case .unix(let path): return bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+        case .unix(let path):
+            guard !ListenAddress.someoneListens(onUnixSocket: path) else {
+                throw IOError(errnoCode: EADDRINUSE, reason: "unix:\(path): another process listens there (a second enclave-init on the same ENCLAVE_INIT_VSOCK_DIR?)")
+            }
+            return bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
         case .vsock(let port): return bind(to: VsockAddress(cid: .any, port: .init(rawValue: port)))
         case .device(let name): throw IOError(errnoCode: EAFNOSUPPORT, reason: "dev:\(name) is a device to read, not a socket to bind")
         }

@@ -33,10 +33,29 @@ extension ListenAddress {
     public func listenBlocking(backlog: Int32) -> Int32 {
         switch self {
         case .vsock(let port): return ei_listen_vsock(port, backlog)
-        case .unix(let path): return ei_listen_unix(path, backlog)
+        case .unix(let path):
+            if Self.someoneListens(onUnixSocket: path) {
+                errno = EADDRINUSE
+                return -1
+            }
+            return ei_listen_unix(path, backlog)
         case .tcp, .device:
             errno = EAFNOSUPPORT
             return -1
         }
+    }
+}
+
+extension ListenAddress {
+    /// Whether a process still accepts on the Unix socket at `path`. A stale socket file (its
+    /// process gone) is replaced when bound; a live one belongs to someone else (a second
+    /// parent half, or enclave, on the same ENCLAVE_INIT_VSOCK_DIR) and must not be taken over.
+    public static func someoneListens(onUnixSocket path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return false }
+        let descriptor = ei_connect_unix(path, 200)
+        guard descriptor >= 0 else { return false }
+        close(descriptor)
+        return true
     }
 }

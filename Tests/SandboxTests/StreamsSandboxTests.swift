@@ -124,6 +124,20 @@ import TestSupport
         #expect(result.stderr.contains("nitro-cli describe-enclaves: no enclave named demo (no enclaves are running): the enclave is gone"), "\(result.stderr)")
     }
 
+    /// A second parent half on the same emulation directory is refused (it used to replace the
+    /// first one's sockets and take its enclave over without a word); the first serves on.
+    @Test func aSecondParentOnTheSameVsockDirectoryIsRefused() throws {
+        let config = try config("boot-twice.json", app: "true")
+        let first = try startParent(config)
+        defer { kill(first.pid, SIGKILL) }
+        let second = try Sandbox.startParent(["--config", config], hostsFile: try scratch.write("parent-hosts-2", "127.0.0.1 localhost\n"),
+                                             environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock])
+        let result = try #require(second.wait(timeout: .seconds(10)), "the second parent half started serving")
+        #expect(result.status == 70, "\(result.stderr)")
+        #expect(result.stderr.contains("another process listens there (a second enclave-init on the same ENCLAVE_INIT_VSOCK_DIR?)"), "\(result.stderr)")
+        #expect(first.stderrSoFar.contains("listening: logs stream") && kill(first.pid, 0) == 0, "the first parent half is gone")
+    }
+
     /// With --gone-after, an enclave that ends the usual way still hands the parent its own
     /// exit code (its shutdown arrives before its streams close).
     @Test func anEnclaveThatSaysShutdownIsNotTakenForGone() throws {

@@ -5,7 +5,7 @@ import TestSupport
 /// The README's local run ("Run the image locally") played without a Docker engine:
 ///
 ///     docker run --rm --network none -v $PWD/vsock:/run/vsock -e ENCLAVE_INIT_VSOCK_DIR=/run/vsock my-enclave
-///     ENCLAVE_INIT_VSOCK_DIR=$PWD/vsock enclave-init parent --config boot.json --exit-with-enclave
+///     ENCLAVE_INIT_VSOCK_DIR=$PWD/vsock enclave-init parent --config boot.json --exit-with-enclave --ingress-bind 127.0.0.1
 ///
 /// The "runtime" does what Docker does for that command: an image rootfs entered with chroot
 /// as PID 1 of new pid, net (only lo), mount and uts namespaces, its own /etc/hosts and

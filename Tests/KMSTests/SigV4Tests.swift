@@ -55,7 +55,7 @@ import TestSupport
             SigV4Auth(credentials, "kms", "eu-west-1").add_auth(request)
         print(request.headers["Authorization"])
         """
-        let result = try ProcessRunner.run("/usr/bin/env", ["python3", "-c", script, body])
+        let result = try ProcessRunner.run("/usr/bin/env", [Peers.python, "-c", script, body])
         #expect(result.status == 0, "\(result.stderr)")
         let botocore = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(ours.headers.first { $0.name == "Authorization" }?.value == botocore, "\(ours.canonicalRequest)")

@@ -17,10 +17,13 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
-    /// The python3 that has boto3 (install-deps puts it there; the sandbox's PATH may find another).
+    /// The python3 that has boto3: scripts/install-deps's venv, else the PATH's (the sandbox's PATH may find another).
     static let python: String = {
-        let found = try? ProcessRunner.run("/usr/bin/env", ["python3", "-c", "import sys, boto3; print(sys.executable)"])
-        return found?.status == 0 ? found!.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "/usr/bin/python3"
+        for candidate in [Peers.python, "python3"] {
+            let found = try? ProcessRunner.run("/usr/bin/env", [candidate, "-c", "import sys, boto3; print(sys.executable)"])
+            if found?.status == 0 { return found!.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        return "/usr/bin/python3"
     }()
 
     /// The AWS SDK for Ruby that scripts/install-deps unpacks: the file holds its RUBYLIB.
@@ -42,8 +45,8 @@ import TestSupport
         _ = try scratch.write("plaintexts.json", plaintexts)
         var environment = ProcessInfo.processInfo.environment
         environment.merge(knobs) { $1 }
-        let kms = try SpawnedProcess("/usr/bin/env", ["python3", Self.standin, "kms", scratch.path], environment: environment)
-        let nsm = try SpawnedProcess("/usr/bin/env", ["python3", Self.standin, "nsm", scratch.path + "/nsm.sock"])
+        let kms = try SpawnedProcess(Self.python, [Self.standin, "kms", scratch.path], environment: environment)
+        let nsm = try SpawnedProcess(Self.python, [Self.standin, "nsm", scratch.path + "/nsm.sock"])
         let infoPath = scratch.path + "/kms.json"
         #expect(eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: infoPath) }, "\(kms.stderrSoFar)")
         #expect(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: scratch.path + "/nsm.sock") }, "\(nsm.stderrSoFar)")
@@ -177,7 +180,7 @@ import TestSupport
         defer { _ = stopAll(standins) }
         // Credentials from IMDSv2 this time (a stand-in on loopback), not the environment.
         let imdsPort = scratch.path + "/imds.port"
-        let imds = try SpawnedProcess("/usr/bin/env", ["python3", Self.standin, "imds", imdsPort],
+        let imds = try SpawnedProcess(Self.python, [Self.standin, "imds", imdsPort],
                                       environment: ProcessInfo.processInfo.environment.merging(["KEY": info.accessKeyID, "SECRET": info.secretAccessKey]) { $1 })
         defer { kill(imds.pid, SIGKILL) }
         #expect(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: imdsPort) })

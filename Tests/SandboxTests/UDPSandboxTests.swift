@@ -16,10 +16,13 @@ import TestSupport
     /// chronyd unpacked by scripts/install-deps (not installed: no service may start and set this machine's clock).
     static let chronyd = "/var/cache/enclave-init-peers/chrony/usr/sbin/chronyd"
 
-    /// The python3 that has aioquic (install-deps puts it there; the sandbox's PATH may find another).
+    /// The python3 that has aioquic: scripts/install-deps's venv, else the PATH's (the sandbox's PATH may find another).
     static let python: String = {
-        let found = try? ProcessRunner.run("/usr/bin/env", ["python3", "-c", "import sys, aioquic; print(sys.executable)"])
-        return found?.status == 0 ? found!.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "/usr/bin/python3"
+        for candidate in [Peers.python, "python3"] {
+            let found = try? ProcessRunner.run("/usr/bin/env", [candidate, "-c", "import sys, aioquic; print(sys.executable)"])
+            if found?.status == 0 { return found!.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        return "/usr/bin/python3"
     }()
 
     init() throws {

@@ -52,7 +52,7 @@ import TestSupport
         let (listener, port) = try BlockingSocket.listen()
         _ = consume listener // nothing listens there now
         #expect { try IMDSClient(address: .loopback, port: port).credentials() } throws: { error in
-            "\(error)".hasPrefix("no credentials from the parent: IMDS at 127.0.0.1:\(port): connect to 127.0.0.1:\(port)")
+            "\(error)".hasPrefix("no credentials from the parent: IMDS: connect to 127.0.0.1:\(port)")
         }
     }
 }

@@ -419,7 +419,7 @@ import TestSupport
         ("wrong CA", [:], "TLS to KMS failed: the certificate for kms.us-east-1.amazonaws.com is not trusted"),
         ("PCR0 not in the key policy", ["STANDIN_REQUIRE_PCR0": String(repeating: "bb", count: 48)], "KMS refused (400 AccessDeniedException)"),
         ("garbled envelope", ["STANDIN_GARBLE": "1"], "CiphertextForRecipient is not a CMS EnvelopedData"),
-        ("no credentials", [:], "no credentials from the parent: IMDS at 127.0.0.1:1: connect to 127.0.0.1:1: Connection refused"),
+        ("no credentials", [:], "no credentials from the parent: IMDS: connect to 127.0.0.1:1: Connection refused"),
         ("not a tmpfs", [:], "is not on a tmpfs"),
     ] as [(String, [String: String], String)])
     func aRequiredSecretThatCannotBeHadFailsTheBoot(_ name: String, _ knobs: [String: String], _ reason: String) throws {

@@ -27,7 +27,8 @@ struct IMDSClient: Sendable {
         do {
             return try fetch()
         } catch .unreachable(let reason) {
-            throw .noCredentials("IMDS at \(address):\(port): \(reason)")
+            // The reason names the address already ("connect to 169.254.169.254:80: …").
+            throw .noCredentials("IMDS: \(reason)")
         } catch .protocolError(let reason) {
             throw .noCredentials("IMDS at \(address):\(port) answered outside HTTP: \(reason)")
         }

@@ -171,7 +171,7 @@ let package = Package(
 
         // Step 4: log and status streams to the parent (both halves), the app's output capture.
         .target(name: "Streams", dependencies: [
-            "Services",
+            "Services", "Commands",
             "DocumentReading",
             "Addressing", "BootConfig", "CSupport",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Services
 import Addressing
+import Commands
 
 /// What the parent half does with records that are new (never seen before for that boot).
 public protocol StreamSink: Sendable {
@@ -52,6 +53,7 @@ public final class StreamReceiver: Service, Sendable {
     private let listener: SocketListener
     private let sink: StreamSink
     private let logger: Logger
+    private let releaseMismatchSaid = NIOLockedValueBox(false)
     /// The last seq handed to the sink, per boot id (the latest few boots only).
     private let seen = NIOLockedValueBox<[(boot: String, seq: UInt64)]>([])
 
@@ -119,6 +121,17 @@ public final class StreamReceiver: Service, Sendable {
         sink.disconnected(kind: kind, boot: boot)
     }
 
+    /// The enclave's release against ours, said once: the wire still matches, but the pair was
+    /// never tested together.
+    fileprivate func compareRelease(_ release: String?) {
+        guard let release, release != BuildInfo.version, BuildInfo.commit != nil else { return }
+        let first = releaseMismatchSaid.withLockedValue { said in defer { said = true }; return !said }
+        guard first else { return }
+        let text = "\(kind.rawValue) stream: the enclave runs enclave-init \(release), this parent half \(BuildInfo.version): "
+            + "the halves are tested together only at the same release"
+        logger.warning("\(text)")
+    }
+
     fileprivate func refuse(_ reason: String) {
         logger.warning("\(kind.rawValue) stream: closed a connection: \(reason)")
     }
@@ -153,10 +166,15 @@ private final class RecordHandler: ChannelInboundHandler {
     private func handle(_ line: ByteBuffer) throws {
         let message = try StreamProtocol.decode(line.readableBytesView)
         switch message {
-        case .hello(let kind, let boot):
+        case .hello(let kind, let boot, let version, let release):
+            guard version == StreamProtocol.version else {
+                throw StreamProtocol.MalformedLine(description: "the enclave speaks stream protocol \(version)\(release.map { " (enclave-init \($0))" } ?? ""), "
+                    + "this parent half \(StreamProtocol.version) (enclave-init \(BuildInfo.version)): run the same enclave-init release on both halves")
+            }
             guard kind == receiver.kind.rawValue else {
                 throw StreamProtocol.MalformedLine(description: "a \(kind) stream arrived on the \(receiver.kind.rawValue) port")
             }
+            receiver.compareRelease(release)
             if self.boot == nil { receiver.began(boot: boot) }
             self.boot = boot
         case .record(let seq, let fields, let raw):

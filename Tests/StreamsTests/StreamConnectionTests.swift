@@ -107,4 +107,41 @@ import TestSupport
         }
         #expect(sink.lines == ["first 1", "first 2", "first 3", "second 1", "second 2", "second 3"])
     }
+
+    /// An enclave whose stream protocol is another version is refused, saying both versions
+    /// and the fix; nothing it sends is taken. (A stand-in client: the other version does not
+    /// exist yet.)
+    @Test func anEnclaveSpeakingAnotherStreamProtocolIsRefusedSayingBoth() throws {
+        let sink = CollectingSink()
+        let capture = LogCapture()
+        let receiver = StreamReceiver(kind: .logs, listen: .vsock(port: port), emulation: parentSide, sink: sink, logger: capture.logger)
+        try receiver.start()
+        defer { receiver.stop() }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = parentSide.listenPath(port: port)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(connected == 0)
+        let lines = #"{"hello":2,"stream":"logs","boot":"b","release":"9.9.9"}"# + "\n" + #"{"seq":1,"t":0.1,"stream":"stdout","line":"x"}"# + "\n"
+        _ = lines.withCString { send(fd, $0, strlen($0), 0) }
+        waitUntil("the refusal") { !capture.messages(at: .warning).isEmpty }
+        let said = capture.messages(at: .warning).joined(separator: "\n")
+        #expect(said.contains("the enclave speaks stream protocol 2 (enclave-init 9.9.9), this parent half 1"), "\(said)")
+        #expect(said.contains("run the same enclave-init release on both halves"), "\(said)")
+        #expect(sink.records.withLockedValue { $0.isEmpty })
+    }
+
+    @Test func theHelloCarriesTheReleaseAndTheProtocolVersion() throws {
+        let hello = StreamProtocol.hello(kind: .status, boot: "b00t", release: "1.2.3")
+        #expect(try StreamProtocol.decode(Array(hello.dropLast().utf8)) == .hello(kind: "status", boot: "b00t", version: 1, release: "1.2.3"))
+        // An enclave from before the release field: its hello still reads.
+        #expect(try StreamProtocol.decode(Array(#"{"hello":1,"stream":"logs","boot":"x"}"#.utf8)) == .hello(kind: "logs", boot: "x", version: 1, release: nil))
+    }
 }

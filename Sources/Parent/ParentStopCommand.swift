@@ -3,6 +3,7 @@ import BootConfig
 import Commands
 import ConsoleLog
 import Control
+import Glibc
 import Logging
 import Processes
 
@@ -72,9 +73,30 @@ struct ParentStopCommand: Command {
         let wait = Duration.seconds(timeout ?? bootConfig.shutdown.graceSeconds + 30)
 
         logger.info("asking the enclave to stop: \(target)\(endpoint == target ? "" : " (emulated: \(endpoint))"), waiting up to \(wait.components.seconds) s")
-        do {
-            let stopped = try ControlClient(endpoint: endpoint).stop(timeout: wait) { answer in
-                if answer == .stopping { logger.info("the enclave is stopping") }
+        // An enclave nitro-cli lists as RUNNING whose control port does not answer yet is still
+        // booting (the port opens at step 6): keep asking until the timeout instead of giving up.
+        // A bare CID proves nothing about a boot, and fails at once as before.
+        let named: Bool
+        if case .named? = enclave.enclave(emulated: emulation != nil) { named = true } else { named = false }
+        let deadline = ContinuousClock.now + wait
+        do throws(ControlClient.Failure) {
+            var saidWaiting = false
+            let stopped: ControlClient.Stopped
+            while true {
+                do throws(ControlClient.Failure) {
+                    stopped = try ControlClient(endpoint: endpoint).stop(timeout: deadline - ContinuousClock.now) { answer in
+                        if answer == .stopping { logger.info("the enclave is stopping") }
+                    }
+                    break
+                } catch .timedOut(_, let acknowledged) {
+                    throw ControlClient.Failure.timedOut(wait, acknowledged: acknowledged) // the whole --timeout, as asked
+                } catch .unreachable(_, let code) where named && ContinuousClock.now + .milliseconds(250) < deadline {
+                    if !saidWaiting {
+                        logger.info("the enclave's control port does not answer yet (\(String(cString: strerror(code)))): it is RUNNING, so it may still be booting; asking again until the timeout")
+                        saidWaiting = true
+                    }
+                    usleep(250_000)
+                }
             }
             switch stopped {
             case .exited(let code, let powerOff):

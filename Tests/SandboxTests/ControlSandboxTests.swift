@@ -122,6 +122,45 @@ import TestSupport
         Sandbox.expectEnded(enclave.wait(timeout: .seconds(20)), .pid1, withCode: 5)
     }
 
+    /// `parent stop --enclave-name` while the enclave is still booting (its heartbeat waits on a
+    /// parent that never answers, so the control port opens 5 s late): nitro-cli lists it as
+    /// RUNNING, so the stop keeps asking instead of giving up, and the enclave ends.
+    @Test func parentStopWaitsForANamedEnclaveThatIsStillBooting() throws {
+        let bin = scratch.path + "/bin-booting"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let fake = try scratch.write("bin-booting/nitro-cli", """
+            #!/bin/sh
+            echo '[{"EnclaveName": "slow", "EnclaveCID": 18, "State": "RUNNING"}]'
+            """)
+        chmod(fake, 0o755)
+        // nitro-cli's heartbeat listener, played by one that takes the connection and never answers.
+        let silent = try SpawnedProcess("/usr/bin/env", ["python3", "-c", """
+            import socket, sys, time
+            s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+            held = []
+            while True:
+                c, _ = s.accept(); held.append(c)
+            """, vsock + "/3-9000"])
+        defer { kill(silent.pid, SIGKILL) }
+        #expect(eventually { FileManager.default.fileExists(atPath: vsock + "/3-9000") })
+        let config = try scratch.write("boot-booting.json", """
+            {"version": 1, "heartbeat": {"enabled": true}, "control": {"vsock_port": 9102},
+             "app": {"command": ["/bin/sh", "-c", "trap 'exit 5' TERM; while :; do sleep 0.1; done"]}}
+            """)
+        let enclave = try Sandbox.start(.pid1, ["--config", config], environment: environment.merging(["ENCLAVE_INIT_VSOCK_CID": "18"]) { $1 })
+        defer { kill(enclave.pid, SIGKILL) }
+        #expect(eventually(timeout: .seconds(10)) { enclave.stderrSoFar.contains("starting pid=1") }, "\(enclave.stderrSoFar)")
+        var base = Sandbox.baseEnvironment
+        base.merge(environment) { $1 }
+        base["PATH"] = bin + ":" + base["PATH"]!
+        let stop = try ProcessRunner.run(try Sandbox.staticBinary(), ["parent", "stop", "--config", config, "--enclave-name", "slow", "--timeout", "30"],
+                                         environment: base)
+        #expect(stop.status == 0, "\(stop.stderr)")
+        #expect(stop.stderr.contains("the enclave's control port does not answer yet"), "\(stop.stderr)")
+        #expect(stop.stderr.contains("the enclave stopped: exit code"), "\(stop.stderr)")
+        #expect(enclave.wait(timeout: .seconds(20)) != nil, "the enclave did not end")
+    }
+
     @Test func parentStopNeedsAControlSection() throws {
         let config = try scratch.write("boot-no-control.json", #"{"version": 1, "app": {"command": ["true"]}}"#)
         let stop = try parentStop(["--config", config])

@@ -93,25 +93,29 @@ import TestSupport
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 
+    /// A fake `nitro-cli` (describe-enclaves prints `listing`) in a folder of its own, and the
+    /// environment of a parent command that finds it first on PATH.
+    private func fakeNitroCLI(_ folder: String, listing: String) throws -> [String: String] {
+        let bin = scratch.path + "/" + folder
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let fake = try scratch.write(folder + "/nitro-cli", "#!/bin/sh\necho '\(listing)'\n")
+        chmod(fake, 0o755)
+        var base = Sandbox.baseEnvironment
+        base.merge(environment) { $1 }
+        base["PATH"] = bin + ":" + base["PATH"]!
+        return base
+    }
+
     /// --enclave-name: the CID comes from `nitro-cli describe-enclaves` (a fake one on PATH); a
     /// name it does not know is unreachable (69), named in the message.
     @Test func parentStopFindsTheEnclaveByName() throws {
-        let bin = scratch.path + "/bin"
-        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        let fake = try scratch.write("bin/nitro-cli", """
-            #!/bin/sh
-            echo '[{"EnclaveName": "other", "EnclaveCID": 21, "State": "RUNNING"}, {"EnclaveName": "demo", "EnclaveCID": 17, "State": "RUNNING"}]'
-            """)
-        chmod(fake, 0o755)
+        let base = try fakeNitroCLI("bin", listing: #"[{"EnclaveName": "other", "EnclaveCID": 21, "State": "RUNNING"}, {"EnclaveName": "demo", "EnclaveCID": 17, "State": "RUNNING"}]"#)
         let marker = scratch.path + "/ready-named"
         let config = try config("boot-named.json", app: "trap 'exit 5' TERM; touch \(marker); while :; do sleep 0.1; done")
         let enclave = try Sandbox.start(.pid1, ["--config", config], environment: environment.merging(["ENCLAVE_INIT_VSOCK_CID": "17"]) { $1 })
         #expect(eventually(timeout: .seconds(20)) {
             FileManager.default.fileExists(atPath: marker) && FileManager.default.fileExists(atPath: vsock + "/17-9102")
         }, "\(enclave.stderrSoFar)")
-        var base = Sandbox.baseEnvironment
-        base.merge(environment) { $1 }
-        base["PATH"] = bin + ":" + base["PATH"]!
         let unknown = try ProcessRunner.run(try Sandbox.staticBinary(), ["parent", "stop", "--config", config, "--enclave-name", "prod"], environment: base)
         #expect(unknown.status == 69, "\(unknown.stderr)")
         #expect(unknown.stderr.contains("no enclave named prod (running: other, demo)"), "\(unknown.stderr)")
@@ -126,13 +130,7 @@ import TestSupport
     /// parent that never answers, so the control port opens 5 s late): nitro-cli lists it as
     /// RUNNING, so the stop keeps asking instead of giving up, and the enclave ends.
     @Test func parentStopWaitsForANamedEnclaveThatIsStillBooting() throws {
-        let bin = scratch.path + "/bin-booting"
-        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        let fake = try scratch.write("bin-booting/nitro-cli", """
-            #!/bin/sh
-            echo '[{"EnclaveName": "slow", "EnclaveCID": 18, "State": "RUNNING"}]'
-            """)
-        chmod(fake, 0o755)
+        let base = try fakeNitroCLI("bin-booting", listing: #"[{"EnclaveName": "slow", "EnclaveCID": 18, "State": "RUNNING"}]"#)
         // nitro-cli's heartbeat listener, played by one that takes the connection and never answers.
         let silent = try SpawnedProcess("/usr/bin/env", ["python3", "-c", """
             import socket, sys, time
@@ -150,9 +148,6 @@ import TestSupport
         let enclave = try Sandbox.start(.pid1, ["--config", config], environment: environment.merging(["ENCLAVE_INIT_VSOCK_CID": "18"]) { $1 })
         defer { kill(enclave.pid, SIGKILL) }
         #expect(eventually(timeout: .seconds(10)) { enclave.stderrSoFar.contains("starting pid=1") }, "\(enclave.stderrSoFar)")
-        var base = Sandbox.baseEnvironment
-        base.merge(environment) { $1 }
-        base["PATH"] = bin + ":" + base["PATH"]!
         let stop = try ProcessRunner.run(try Sandbox.staticBinary(), ["parent", "stop", "--config", config, "--enclave-name", "slow", "--timeout", "30"],
                                          environment: base)
         #expect(stop.status == 0, "\(stop.stderr)")

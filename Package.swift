@@ -138,7 +138,7 @@ let package = Package(
         ]),
 
         // Enclave images (EIF): the format, its CRC and PCRs, writing and describing them.
-        .target(name: "EnclaveImage", dependencies: ["BootConfig", "CZlib", "COpenSSL", "DocumentReading", "Commands", "ConsoleLog"]),
+        .target(name: "EnclaveImage", dependencies: ["BootConfig", "Processes", "CZlib", "COpenSSL", "DocumentReading", "Commands", "ConsoleLog"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // KMS with attestation: the enclave's RSA key and its CMS envelopes, SigV4, TLS to KMS

@@ -13,13 +13,6 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         case missingPort, badPort(String), badHost(String)
     }
 
-    public init(_ host: Host, port: UInt16) {
-        self.init(host: host.description, port: port)
-    }
-
-    /// The host as a name or an address (nil only for a value made from an invalid string).
-    public var parsedHost: Host? { Host(host) }
-
     /// The address, when the host is a literal.
     public var address: IPAddress? { IPAddress(host) }
 

@@ -56,9 +56,6 @@ public enum BlockingPool {
             return promise.futureResult
         }
 
-        /// Jobs waiting for a turn now.
-        public var waitingCount: Int { state.withLockedValue { $0.waiting.count } }
-
         private func drain() {
             while let job = state.withLockedValue({ state -> (@Sendable () -> Void)? in
                 guard !state.waiting.isEmpty else {

@@ -63,9 +63,6 @@ public final class SocketListener: Sendable {
     /// The port the kernel gave (a listener bound to port 0 in tests), once bound.
     public var boundPort: Int? { server.withLockedValue { $0?.localAddress?.port } }
 
-    /// The connections open now.
-    public var connectionCount: Int { accepted.count }
-
     /// Closes the listening socket, then every connection it accepted.
     public func stop() {
         if let channel = server.withLockedValue({ $0 }) { try? channel.close().wait() }

@@ -1,5 +1,6 @@
 import BootConfig
 import Glibc
+import Processes
 
 /// What `build` checks before it writes an EIF, so that an image that cannot boot is refused
 /// here (exit 65, with what to do) instead of being measured, shipped and found dead in an
@@ -53,7 +54,7 @@ enum BootCheck {
         if program.contains("/") {
             candidates = [program.hasPrefix("/") ? program : "/" + program]
         } else {
-            let directories = (searchPath ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":")
+            let directories = (searchPath ?? ExecutableLookup.defaultSearchPath).split(separator: ":")
             candidates = directories.map { "\($0)/\(program)" }
         }
         var found: [String] = []
@@ -69,8 +70,8 @@ enum BootCheck {
                 found.append("\(candidate) is not a regular file")
             }
         }
-        let where_ = program.contains("/") ? "" : " in PATH=\(searchPath ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")"
-        let reason = found.isEmpty ? "\(program) is not in the image\(where_)" : found.joined(separator: "; ")
+        let inPath = program.contains("/") ? "" : " in PATH=\(searchPath ?? ExecutableLookup.defaultSearchPath)"
+        let reason = found.isEmpty ? "\(program) is not in the image\(inPath)" : found.joined(separator: "; ")
         throw .cannotBoot("\(what) (\(command.joined(separator: " "))): \(reason); install it in the image or name the program that is there")
     }
 }

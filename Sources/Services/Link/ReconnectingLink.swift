@@ -84,11 +84,6 @@ public final class ReconnectingLink<Item>: @unchecked Sendable {
         return open
     }
 
-    public var state: LinkMachine<Item>.State {
-        eventLoop.preconditionInEventLoop()
-        return machine.state
-    }
-
     /// A persistent link connects now; an on-demand one at its first send.
     public func start() {
         eventLoop.execute { [self] in perform(machine.start()) }

@@ -22,11 +22,15 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# .git stays out of the build context (.dockerignore): the commit the binary names comes from
+# --build-arg ENCLAVE_INIT_COMMIT=$(git rev-parse --short=12 HEAD), else "unknown".
+ARG ENCLAVE_INIT_COMMIT=unknown
 RUN scripts/build-static
 
 FROM debian:bookworm-slim AS enclave
+# python3, not python3-minimal: the example app needs http.server, which -minimal leaves out.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3-minimal \
+ && apt-get install -y --no-install-recommends python3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 1000 app \
  && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /app app

@@ -15,6 +15,9 @@ public struct NetlinkError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         "\(operation): \(String(cString: nl_geterror(code))) (libnl error \(code))"
     }
+
+    /// The kernel refused for want of a capability (EPERM: no CAP_NET_ADMIN).
+    public var isPermissionDenied: Bool { code == NLE_PERM }
 }
 
 /// A NETLINK_ROUTE socket, connected for the life of the value.

@@ -24,7 +24,9 @@ public enum NetworkError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .netlink(let error): return "netlink: \(error)"
+        case .netlink(let error):
+            let hint = error.isPermissionDenied ? " (changing lo needs CAP_NET_ADMIN: in a container, docker run --cap-add NET_ADMIN)" : ""
+            return "netlink: \(error)\(hint)"
         case .loopbackStillDown: return "lo is still down after setting IFF_UP"
         case .addressesMissing(let missing, let present):
             return "the kernel does not show \(missing.map(\.description).joined(separator: ", ")) on lo after adding it "

@@ -71,8 +71,14 @@ public struct NetworkInterface {
         try withLink { rtnl_link_get_stat($0, RTNL_LINK_TX_DROPPED) }
     }
 
-    /// Sets IFF_UP (a no-op when it is up already), and the MTU when one is given.
+    /// Sets IFF_UP, and the MTU when one is given. When the link is up already (with that MTU)
+    /// it sends nothing: the kernel wants CAP_NET_ADMIN for any link change, even one that
+    /// changes nothing, and a container's init often runs without it on an `lo` that is up.
     public func bringUp(mtu: Int? = nil) throws(NetlinkError) {
+        if try isUp() {
+            if mtu == nil { return }
+            if let mtu, try self.mtu() == mtu { return }
+        }
         let operation = "bringing \(name) up" + (mtu.map { " with mtu \($0)" } ?? "")
         guard let change = rtnl_link_alloc() else { throw NetlinkError(operation: operation, code: NLE_NOMEM) }
         defer { rtnl_link_put(change) }

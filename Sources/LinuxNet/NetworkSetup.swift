@@ -52,16 +52,21 @@ public enum NetworkSetup {
                       resolvConf: resolvConf, capture: capture)
     }
 
-    /// Brings lo up, adds every address (one the kernel has already is fine), then reads the
-    /// kernel's state back and fails, naming the address, if anything did not take.
+    /// Brings lo up, adds every address the kernel does not have yet, then reads the kernel's
+    /// state back and fails, naming the address, if anything did not take. Nothing is asked of
+    /// the kernel that is already so: a container's init without CAP_NET_ADMIN (`docker run`
+    /// without --cap-add NET_ADMIN) then boots whenever the boot JSON adds no alias.
     /// Returns how many addresses were new.
     public static func configureLoopback(_ wanted: [InterfaceAddress]) throws(NetworkError) -> Int {
         let added: Int, up: Bool, present: [InterfaceAddress]
         do throws(NetlinkError) {
             let lo = try NetworkInterface.loopback()
             try lo.bringUp()
+            let before = try lo.addresses()
             var count = 0
-            for address in wanted where try lo.add(address) { count += 1 }
+            for address in wanted where !before.contains(address) {
+                if try lo.add(address) { count += 1 }
+            }
             added = count
             up = try lo.isUp()
             present = try lo.addresses()

@@ -101,7 +101,7 @@ import TestSupport
     }
 
     /// The example image's own boot JSON needs nothing but a parent half: no mount of a
-    /// server that may not exist (LocalRunSandboxTests boots it as shipped).
+    /// server that may not exist (scripts/e2e-container boots it as shipped, under podman).
     @Test func theExampleImageConfigIsValidAndNeedsNoServer() throws {
         let path = #filePath.replacingOccurrences(of: "Tests/BootConfigTests/DefaultsTests.swift", with: "rootfs/etc/enclave-init/boot.json")
         let config = try BootConfigLoader.load(path: path)

@@ -20,7 +20,7 @@ let package = Package(
         // the parent's meet (so neither module imports the other).
         .executableTarget(name: "enclave-init", dependencies: [
             "EnclaveInit", "Parent", "EnclaveImage", "BootConfig", "ConsoleLog", "Processes", "CSupport",
-            "Commands",
+            "Commands", "Verifier",
         ]),
 
         // The enclave's commands (run, check, plan) and the boot sequence, top to bottom.
@@ -115,9 +115,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // The Nitro Secure Module: CBOR, the device's ioctl, the attestation endpoint, entropy.
+        // CBOR (RFC 8949), strict and bounded: the NSM's messages and attestation documents.
+        .target(name: "CBORCoding"),
+
+        // `enclave-init verify`: an attestation document checked as a relying party would (COSE,
+        // ES384, the chain to AWS's pinned root with OpenSSL), then against the PCRs expected.
+        .target(name: "Verifier", dependencies: [
+            "CBORCoding", "COpenSSL", "Commands", "ConsoleLog", "DocumentReading", "EnclaveImage",
+            .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+        ]),
+
+        // The Nitro Secure Module: the device's ioctl, its messages, the attestation endpoint, entropy.
         .target(name: "NSM", dependencies: [
-            "Services",
+            "Services", "CBORCoding",
             "DocumentReading", "CSupport", "Addressing",
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -244,7 +254,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "NSMTests", dependencies: [
-            "NSM", "TestSupport",
+            "NSM", "CBORCoding", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -255,6 +265,7 @@ let package = Package(
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
         .testTarget(name: "KMSTests", dependencies: ["KMS", "Addressing", "BootConfig", "DocumentReading", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
+        .testTarget(name: "VerifierTests", dependencies: ["Verifier", "CBORCoding", "TestSupport"]),
         .testTarget(name: "ServicesTests", dependencies: [
             "Services", "Addressing", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

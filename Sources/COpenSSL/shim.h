@@ -1,5 +1,6 @@
 // OpenSSL (libssl, libcrypto): TLS to KMS, the enclave's RSA key, the CMS envelope KMS
-// answers with, SigV4's HMAC-SHA256, and the SHA-384 and SHA-256 digests of enclave images.
+// answers with, SigV4's HMAC-SHA256, the SHA-384 and SHA-256 digests of enclave images, and the
+// verifier's X.509 chains and ECDSA P-384 signatures (enclave-init verify).
 // Linked statically into the image binary.
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -26,3 +27,8 @@ static inline EVP_PKEY *ei_rsa_generate(unsigned int bits) {
 static inline long ei_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
     return SSL_CTX_set_min_proto_version(ctx, version);
 }
+
+// STACK_OF(X509) is reached through macros: the verifier's untrusted intermediates.
+static inline STACK_OF(X509) *ei_x509_stack_new(void) { return sk_X509_new_null(); }
+static inline int ei_x509_stack_push(STACK_OF(X509) *stack, X509 *certificate) { return sk_X509_push(stack, certificate); }
+static inline void ei_x509_stack_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }

@@ -1,3 +1,4 @@
+import CBORCoding
 import CSupport
 import Glibc
 import NIOConcurrencyHelpers

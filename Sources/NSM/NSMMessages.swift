@@ -1,3 +1,5 @@
+import CBORCoding
+
 /// The NSM's requests and responses (aws-nitro-enclaves-nsm-api's serde form: a unit variant
 /// is a bare text string, a struct variant a one-entry map from its name to its fields).
 public enum NSMRequest: Sendable, Equatable {

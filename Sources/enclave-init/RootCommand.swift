@@ -3,6 +3,7 @@ import Commands
 import EnclaveImage
 import EnclaveInit
 import Parent
+import Verifier
 
 /// `enclave-init`: the enclave's commands (EnclaveInit) and the parent's (Parent) side by side
 /// only here, in the executable. `run` is the default subcommand.
@@ -21,7 +22,8 @@ enum RootCommand {
             usage: ["enclave-init [<subcommand>] [<options>] [-- <command> [<argument> ...]]"]
         ),
         children: [.command(RunCommand.self), .command(CheckCommand.self), .command(PlanCommand.self), .group(ParentCommand.group),
-                   .command(BuildCommand.self), .command(DescribeEIFCommand.self)],
+                   .command(BuildCommand.self), .command(DescribeEIFCommand.self),
+                   .command(VerifyCommand.self)],
         defaultChild: "run",
         version: BuildInfo.versionLine
     )

@@ -1,4 +1,5 @@
 @testable import NSM
+import CBORCoding
 import Testing
 
 @Suite struct CBORAndMessagesTests {

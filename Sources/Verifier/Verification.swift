@@ -1,0 +1,259 @@
+import Glibc
+
+/// What a relying party expects of a document, beyond its being AWS's.
+public struct Expectations: Sendable {
+    /// PCRs the document must carry, each with where the value came from (`--pcr`, a file).
+    public var pcrs: [ExpectedPCR] = []
+    public var nonce: [UInt8]?
+    /// Seconds; nil: the age is reported, not limited.
+    public var maximumAge: Int64?
+    /// A debug-mode enclave (PCR0-2 all zero) passes only with this.
+    public var allowDebug = false
+    /// A document whose signature or chain does not hold (QEMU's nitro-enclave machine makes
+    /// them) is still compared, and reported as not authenticated, only with this.
+    public var allowUnsigned = false
+
+    public init() {}
+}
+
+public struct ExpectedPCR: Sendable, Equatable {
+    public var index: Int
+    public var value: [UInt8]
+    public var source: String
+    public init(index: Int, value: [UInt8], source: String) {
+        self.index = index
+        self.value = value
+        self.source = source
+    }
+}
+
+/// Which root the chain must end in.
+public enum TrustedRoot: Sendable {
+    /// AWS's Nitro root, pinned by its SHA-256 fingerprint.
+    case aws
+    /// Another root's certificate (tests only; the output says so), from `path`.
+    case replaced(der: [UInt8], path: String)
+
+    /// The SHA-256 fingerprint of AWS's Nitro Enclaves root certificate (CN=aws.nitro-enclaves,
+    /// P-384, valid to 2049), as AWS publishes it.
+    public static let awsFingerprint: [UInt8] = hexBytes("641A0321A3E244EFE456463195D606317ED7CDCC3C1756E09893F3C68F79BB5B")!
+}
+
+/// One check's outcome, a line of the report.
+public struct Check: Sendable, Equatable {
+    public enum Outcome: String, Sendable { case ok, failed, waived, skipped }
+    /// Authenticity: is this AWS's document at all? Expectation: is it the expected enclave?
+    public enum Kind: String, Sendable { case authenticity, expectation }
+    public var name: String
+    public var outcome: Outcome
+    public var kind: Kind
+    public var detail: String
+}
+
+public struct VerificationReport: Sendable {
+    public enum Verdict: Sendable, Equatable { case verified, notAuthentic, notExpected }
+    public var checks: [Check]
+    public var document: AttestationDocument?
+    /// The time the chain was also checked at, and the age measured from (seconds).
+    public var verifierTime: Int64
+
+    public var verdict: Verdict {
+        if checks.contains(where: { $0.kind == .authenticity && $0.outcome == .failed }) { return .notAuthentic }
+        if checks.contains(where: { $0.kind == .expectation && $0.outcome == .failed }) { return .notExpected }
+        return .verified
+    }
+    /// True when a check that proves authenticity was waived (--allow-unsigned).
+    public var unauthenticated: Bool { checks.contains { $0.outcome == .waived } }
+}
+
+/// Checks a document: structure, ES384 signature by the leaf, the chain to the pinned root
+/// (at the document's time and at the verifier's), the digest, then what the caller expects.
+public enum Verification {
+    public static func verify(_ bytes: [UInt8], root: TrustedRoot = .aws, at verifierTime: Int64,
+                              expecting expectations: Expectations) -> VerificationReport {
+        var checks: [Check] = []
+        func record(_ name: String, _ kind: Check.Kind, _ failure: String?, ok: String, waivable: Bool = false) {
+            if let failure {
+                let waived = waivable && expectations.allowUnsigned
+                checks.append(Check(name: name, outcome: waived ? .waived : .failed, kind: kind,
+                                    detail: waived ? failure + " (waived: --allow-unsigned)" : failure))
+            } else {
+                checks.append(Check(name: name, outcome: .ok, kind: kind, detail: ok))
+            }
+        }
+        let document: AttestationDocument
+        do {
+            document = try AttestationDocument.parse(bytes)
+        } catch {
+            record("structure", .authenticity, "\(error)", ok: "")
+            return VerificationReport(checks: checks, document: nil, verifierTime: verifierTime)
+        }
+        let payload = document.payload
+        record("structure", .authenticity, nil,
+               ok: "COSE_Sign1\(document.taggedAs18 ? " (tag 18)" : ""), ES384, \(bytes.count) bytes, module \(payload.moduleID)")
+        record("digest", .authenticity, payload.digest == "SHA384" ? nil : "\"\(payload.digest)\", not SHA384", ok: "SHA384")
+
+        // The signature, by the leaf's key.
+        let leaf = Certificate(der: payload.certificate)
+        if let leaf {
+            let failure: String? = leaf.curveName != "secp384r1" ? "the leaf's key is \(leaf.curveName ?? "not an EC key"), not P-384"
+                : leaf.verifiesES384(document.signature, over: document.signedBytes) ? nil
+                : "ES384 over the payload does not verify with the leaf's key (\(leaf.subject))"
+            record("signature", .authenticity, failure, ok: "ES384 over the payload, by \(leaf.subject)", waivable: true)
+        } else {
+            record("signature", .authenticity, "certificate: not one DER X.509 certificate", ok: "", waivable: true)
+        }
+
+        // The root, pinned.
+        let bundle = payload.cabundle.map { Certificate(der: $0) }
+        let pinned: [UInt8], pinnedName: String
+        switch root {
+        case .aws: (pinned, pinnedName) = (TrustedRoot.awsFingerprint, "AWS's Nitro root, pinned in this binary")
+        case .replaced(let der, let path):
+            pinned = Certificate(der: der)?.sha256Fingerprint ?? []
+            pinnedName = "the root from \(path) (--root: for tests only, not AWS's)"
+        }
+        let rootCertificate = bundle[0]
+        if let rootCertificate {
+            let fingerprint = rootCertificate.sha256Fingerprint
+            record("root", .authenticity,
+                   fingerprint == pinned ? nil : "cabundle[0] has SHA-256 \(hex(fingerprint).prefix(16))…, not \(pinnedName) (\(hex(pinned).prefix(16))…)",
+                   ok: "\(pinnedName), SHA-256 \(hex(pinned).uppercased())", waivable: true)
+        } else {
+            record("root", .authenticity, "cabundle[0]: not one DER X.509 certificate", ok: "", waivable: true)
+        }
+
+        // The chain, in the bundle's order, then OpenSSL's verification at both times.
+        let timestamp = Int64(payload.timestamp / 1000)
+        if let leaf, let rootCertificate, !bundle.contains(where: { $0 == nil }) {
+            let certificates = bundle.compactMap { $0 }
+            var orderFailure: String?
+            for position in 1..<max(certificates.count, 1) where !certificates[position - 1].issued(certificates[position]) {
+                orderFailure = "cabundle[\(position)] (\(certificates[position].subject)) is not issued by cabundle[\(position - 1)]"
+                break
+            }
+            if orderFailure == nil, !certificates[certificates.count - 1].issued(leaf) {
+                orderFailure = "the leaf is not issued by the bundle's last certificate (\(certificates[certificates.count - 1].subject))"
+            }
+            let intermediates = Array(certificates.dropFirst())
+            let atDocument = orderFailure ?? chainError(leaf: leaf, intermediates: intermediates, root: rootCertificate, at: timestamp)
+            record("chain", .authenticity, atDocument,
+                   ok: "the leaf <- \(intermediates.count) intermediates <- the root, each valid at the document's time (\(rfc3339(timestamp)))",
+                   waivable: true)
+            if atDocument == nil {
+                let atVerifier = chainError(leaf: leaf, intermediates: intermediates, root: rootCertificate, at: verifierTime)
+                record("validity now", .authenticity, atVerifier.map { "at \(rfc3339(verifierTime)): \($0)" },
+                       ok: "every certificate is valid at \(rfc3339(verifierTime)) too", waivable: true)
+            }
+        } else {
+            let position = bundle.firstIndex { $0 == nil }.map { "cabundle[\($0)]" } ?? "certificate"
+            record("chain", .authenticity, "\(position): not one DER X.509 certificate", ok: "", waivable: true)
+        }
+
+        // What the relying party expects.
+        let age = verifierTime - timestamp
+        if age < -300 {
+            record("age", .expectation, "the document is \(-age) s in the future of \(rfc3339(verifierTime))", ok: "")
+        } else if let limit = expectations.maximumAge {
+            record("age", .expectation, age > limit ? "\(age) s old, more than --max-age \(limit)" : nil, ok: "\(max(age, 0)) s old (--max-age \(limit))")
+        } else {
+            checks.append(Check(name: "age", outcome: .skipped, kind: .expectation, detail: "\(max(age, 0)) s old (no --max-age given)"))
+        }
+        if let nonce = expectations.nonce {
+            let failure: String? = payload.nonce == nonce ? nil
+                : payload.nonce.map { "the document's nonce is \(hex($0)), not \(hex(nonce))" } ?? "the document has no nonce; expected \(hex(nonce))"
+            record("nonce", .expectation, failure, ok: hex(nonce))
+        }
+        let zero = [UInt8](repeating: 0, count: 48)
+        if (0...2).allSatisfy({ payload.pcr($0) == zero }) {
+            if expectations.allowDebug {
+                checks.append(Check(name: "debug mode", outcome: .waived, kind: .expectation,
+                                    detail: "PCR0-2 are all zero: a debug-mode enclave, whose memory its parent can read (allowed: --allow-debug)"))
+            } else {
+                record("debug mode", .expectation, "PCR0-2 are all zero: a debug-mode enclave, whose memory its parent can read (--allow-debug accepts it)", ok: "")
+            }
+        }
+        for expected in expectations.pcrs {
+            let actual = payload.pcr(expected.index)
+            let failure: String? = actual == expected.value ? nil
+                : actual.map { "is \(hex($0)), \(expected.source) says \(hex(expected.value))" } ?? "the document has no PCR\(expected.index)"
+            record("PCR\(expected.index)", .expectation, failure, ok: "\(hex(expected.value).prefix(16))… as \(expected.source) says")
+        }
+        return VerificationReport(checks: checks, document: document, verifierTime: verifierTime)
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Hex digits (either case) to bytes; nil for an odd length or another character.
+public func hexBytes(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(digits.count / 2)
+    var index = 0
+    while index < digits.count {
+        guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+        out.append(high << 4 | low)
+        index += 2
+    }
+    return out
+}
+
+private func hexValue(_ digit: UInt8) -> UInt8? {
+    switch digit {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+}
+
+/// Seconds since 1970 as RFC 3339 in UTC.
+public func rfc3339(_ seconds: Int64) -> String {
+    var time = time_t(seconds)
+    var parts = tm()
+    gmtime_r(&time, &parts)
+    var buffer = [CChar](repeating: 0, count: 32)
+    strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+    return String(cString: buffer)
+}
+
+/// RFC 3339 in UTC ("2022-10-04T12:00:00Z", a fraction of a second ignored) or seconds since
+/// 1970; nil otherwise.
+public func parseTime(_ text: String) -> Int64? {
+    if let seconds = Int64(text) { return seconds }
+    let characters = Array(text.utf8)
+    guard characters.count >= 20 else { return nil }
+    func number(_ range: Range<Int>) -> Int32? {
+        guard characters[range].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return Int32(String(decoding: characters[range], as: UTF8.self))
+    }
+    let separators: [(Int, Character)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")]
+    guard separators.allSatisfy({ Character(UnicodeScalar(characters[$0.0])) == $0.1 }),
+          let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+          let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+          (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+    var rest = characters[19...]
+    if rest.first == UInt8(ascii: ".") {
+        rest = rest.dropFirst().drop { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+    guard String(decoding: rest, as: UTF8.self) == "Z" || String(decoding: rest, as: UTF8.self) == "+00:00" else { return nil }
+    var parts = tm()
+    parts.tm_year = year - 1900
+    parts.tm_mon = month - 1
+    parts.tm_mday = day
+    parts.tm_hour = hour
+    parts.tm_min = minute
+    parts.tm_sec = second
+    return Int64(timegm(&parts))
+}

@@ -1,0 +1,68 @@
+import DocumentReading
+
+/// The report as `verify` prints it: one line per check, the document's fields, a verdict; or
+/// the same as JSON.
+enum VerificationOutput {
+    static func lines(_ report: VerificationReport) -> [String] {
+        var lines = report.checks.map { check in
+            let mark = switch check.outcome {
+            case .ok: "ok  "
+            case .failed: "FAIL"
+            case .waived: "WAIV"
+            case .skipped: "--  "
+            }
+            return "\(mark) \(check.name): \(check.detail)"
+        }
+        if let payload = report.document?.payload {
+            lines.append("document: module \(payload.moduleID), \(rfc3339(Int64(payload.timestamp / 1000))) (\(payload.timestamp) ms)")
+            for (index, value) in payload.pcrs where !value.allSatisfy({ $0 == 0 }) || index <= 2 {
+                lines.append("  PCR\(index) \(hex(value))")
+            }
+            for (name, value) in [("nonce", payload.nonce), ("user_data", payload.userData), ("public_key", payload.publicKey)] {
+                if let value { lines.append("  \(name) \(hex(value))") }
+            }
+        }
+        lines.append(verdictLine(report))
+        return lines
+    }
+
+    static func verdictLine(_ report: VerificationReport) -> String {
+        switch report.verdict {
+        case .notAuthentic: return "verdict: NOT AUTHENTIC: not a document AWS's NSM made, as far as these checks can tell"
+        case .notExpected: return "verdict: authentic, but NOT THE ENCLAVE EXPECTED"
+        case .verified where report.unauthenticated:
+            return "verdict: NOT AUTHENTICATED (--allow-unsigned): the expectations hold for what the document claims"
+        case .verified: return "verdict: verified: AWS's NSM made this document, for the enclave expected"
+        }
+    }
+
+    static func json(_ report: VerificationReport) -> JSONOutput {
+        let verdict: String = switch report.verdict {
+        case .verified: report.unauthenticated ? "unauthenticated" : "verified"
+        case .notAuthentic: "not_authentic"
+        case .notExpected: "not_expected"
+        }
+        var members: [(String, JSONOutput)] = [
+            ("verdict", .string(verdict)),
+            ("verifier_time", .string(rfc3339(report.verifierTime))),
+            ("checks", .array(report.checks.map { check in
+                .object([("name", .string(check.name)), ("outcome", .string(check.outcome.rawValue)),
+                         ("kind", .string(check.kind.rawValue)), ("detail", .string(check.detail))])
+            })),
+        ]
+        if let payload = report.document?.payload {
+            let optional: ([UInt8]?) -> JSONOutput = { $0.map { .string(hex($0)) } ?? .null }
+            members.append(("document", .object([
+                ("module_id", .string(payload.moduleID)),
+                ("digest", .string(payload.digest)),
+                ("timestamp", .integer(Int64(payload.timestamp))),
+                ("time", .string(rfc3339(Int64(payload.timestamp / 1000)))),
+                ("pcrs", .object(payload.pcrs.map { (String($0.index), .string(hex($0.value))) })),
+                ("nonce", optional(payload.nonce)),
+                ("user_data", optional(payload.userData)),
+                ("public_key", optional(payload.publicKey)),
+            ])))
+        }
+        return .object(members)
+    }
+}

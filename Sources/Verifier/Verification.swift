@@ -34,6 +34,11 @@ public enum TrustedRoot: Sendable {
     /// Another root's certificate (tests only; the output says so), from `path`.
     case replaced(der: [UInt8], path: String)
 
+    var isReplaced: Bool {
+        if case .replaced = self { return true }
+        return false
+    }
+
     /// The SHA-256 fingerprint of AWS's Nitro Enclaves root certificate (CN=aws.nitro-enclaves,
     /// P-384, valid to 2049), as AWS publishes it.
     public static let awsFingerprint: [UInt8] = hexBytes("641A0321A3E244EFE456463195D606317ED7CDCC3C1756E09893F3C68F79BB5B")!
@@ -56,6 +61,8 @@ public struct VerificationReport: Sendable {
     public var document: AttestationDocument?
     /// The time the chain was also checked at, and the age measured from (seconds).
     public var verifierTime: Int64
+    /// --root replaced AWS's pinned root: "authentic" then means "made under that root".
+    public var rootReplaced = false
 
     public var verdict: Verdict {
         if checks.contains(where: { $0.kind == .authenticity && $0.outcome == .failed }) { return .notAuthentic }
@@ -86,7 +93,7 @@ public enum Verification {
             document = try AttestationDocument.parse(bytes)
         } catch {
             record("structure", .authenticity, "\(error)", ok: "")
-            return VerificationReport(checks: checks, document: nil, verifierTime: verifierTime)
+            return VerificationReport(checks: checks, document: nil, verifierTime: verifierTime, rootReplaced: root.isReplaced)
         }
         let payload = document.payload
         record("structure", .authenticity, nil,
@@ -179,7 +186,7 @@ public enum Verification {
                 : actual.map { "is \(hex($0)), \(expected.source) says \(hex(expected.value))" } ?? "the document has no PCR\(expected.index)"
             record("PCR\(expected.index)", .expectation, failure, ok: "\(hex(expected.value).prefix(16))… as \(expected.source) says")
         }
-        return VerificationReport(checks: checks, document: document, verifierTime: verifierTime)
+        return VerificationReport(checks: checks, document: document, verifierTime: verifierTime, rootReplaced: root.isReplaced)
     }
 }
 

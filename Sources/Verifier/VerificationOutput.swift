@@ -32,13 +32,15 @@ enum VerificationOutput {
         case .notExpected: return "verdict: authentic, but NOT THE ENCLAVE EXPECTED"
         case .verified where report.unauthenticated:
             return "verdict: NOT AUTHENTICATED (--allow-unsigned): the expectations hold for what the document claims"
+        case .verified where report.rootReplaced:
+            return "verdict: verified UNDER THE --root GIVEN, not AWS's: made under that root, for the enclave expected"
         case .verified: return "verdict: verified: AWS's NSM made this document, for the enclave expected"
         }
     }
 
     static func json(_ report: VerificationReport) -> JSONOutput {
         let verdict: String = switch report.verdict {
-        case .verified: report.unauthenticated ? "unauthenticated" : "verified"
+        case .verified: report.unauthenticated ? "unauthenticated" : report.rootReplaced ? "verified_under_replaced_root" : "verified"
         case .notAuthentic: "not_authentic"
         case .notExpected: "not_expected"
         }

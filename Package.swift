@@ -265,7 +265,7 @@ let package = Package(
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
         .testTarget(name: "KMSTests", dependencies: ["KMS", "Addressing", "BootConfig", "DocumentReading", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
-        .testTarget(name: "VerifierTests", dependencies: ["Verifier", "CBORCoding", "TestSupport"]),
+        .testTarget(name: "VerifierTests", dependencies: ["Verifier", "CBORCoding", "DocumentReading", "TestSupport"]),
         .testTarget(name: "ServicesTests", dependencies: [
             "Services", "Addressing", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

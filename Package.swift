@@ -121,7 +121,7 @@ let package = Package(
         // `enclave-init verify`: an attestation document checked as a relying party would (COSE,
         // ES384, the chain to AWS's pinned root with OpenSSL), then against the PCRs expected.
         .target(name: "Verifier", dependencies: [
-            "CBORCoding", "COpenSSL", "Commands", "ConsoleLog", "DocumentReading", "EnclaveImage",
+            "Addressing", "CBORCoding", "COpenSSL", "Commands", "ConsoleLog", "DocumentReading", "EnclaveImage", "HTTPHead",
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
         ]),
 

@@ -19,15 +19,17 @@ public struct VerifyCommand: Command {
         with every certificate valid at the document's time and at the verifier's (--at); the digest SHA384; \
         then the age (--max-age), the nonce (--nonce), debug mode (PCR0-2 all zero), and each expected PCR.
         Examples:
+          enclave-init verify --endpoint http://10.0.0.5:7777 --eif my-enclave.eif --max-age 60
           enclave-init verify --document doc.cbor --eif my-enclave.eif --max-age 300
           enclave-init verify --document doc.b64 --measurements pcrs.json --pcr 16=<hex> --nonce <hex>
           enclave-init verify --document archived.cbor --at document --pcr 8=<hex>
         Exit codes: 0 verified; 65 not an authentic document (structure, signature, chain, root); 68 authentic \
-        but not the enclave expected (PCRs, nonce, age, debug mode); 66 no document could be read (or an \
-        expectation's file); 64 a usage error.
+        but not the enclave expected (PCRs, nonce, age, debug mode); 66 no document could be read or fetched \
+        (or an expectation's file); 64 a usage error.
         """,
         options: [
-            OptionSpec("--document", value: "file", help: "The document: raw CBOR, or base64 of it (required)."),
+            OptionSpec("--document", value: "file", help: "The document: raw CBOR, or base64 of it."),
+            OptionSpec("--endpoint", value: "url", help: "Instead: ask a live enclave's attestation endpoint (http://HOST:PORT, through an ingress mapping) for a fresh document carrying a random nonce of verify's own, and check it came back."),
             OptionSpec("--eif", value: "file", help: "Expect the PCR0-2 this enclave image measures to."),
             OptionSpec("--measurements", value: "file", help: "Expect the PCRs of a Measurements JSON (nitro-cli build-enclave's or build --measurements')."),
             OptionSpec("--pcr", value: "n=hex", repeatable: true, help: "Expect PCR n (0-31) to be this value; one per --pcr."),
@@ -45,7 +47,8 @@ public struct VerifyCommand: Command {
     static let unreadable: Int32 = 66
     static let notExpected: Int32 = 68
 
-    let documentPath: String
+    let documentPath: String?
+    let endpoint: EndpointFetch.Target?
     let eifPath: String?
     let measurementsPath: String?
     let pcrArguments: [String]
@@ -58,8 +61,20 @@ public struct VerifyCommand: Command {
     let json: Bool
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
-        guard let document = arguments.string("--document") else { throw UsageError("--document is required (the attestation document's file)") }
-        documentPath = document
+        documentPath = arguments.string("--document")
+        if let url = arguments.string("--endpoint") {
+            guard let target = EndpointFetch.parse(url) else {
+                throw UsageError("--endpoint \(url): not http://HOST:PORT[/PATH] (the attestation endpoint speaks plain HTTP, reached through an ingress mapping)")
+            }
+            endpoint = target
+        } else {
+            endpoint = nil
+        }
+        switch (documentPath, endpoint) {
+        case (nil, nil): throw UsageError("a document is needed: --document FILE, or --endpoint URL for a live enclave's")
+        case (.some, .some): throw UsageError("--document and --endpoint both given: one document at a time")
+        default: break
+        }
         eifPath = arguments.string("--eif")
         measurementsPath = arguments.string("--measurements")
         pcrArguments = arguments.strings("--pcr")
@@ -75,6 +90,7 @@ public struct VerifyCommand: Command {
         } else {
             maximumAge = nil
         }
+        if endpoint != nil, nonce != nil { throw UsageError("--nonce with --endpoint: verify makes the nonce itself for a live enclave") }
         at = arguments.string("--at")
         if let at, at != "document", parseTime(at) == nil {
             throw UsageError("--at \(at): not RFC 3339 in UTC (2022-10-04T12:00:00Z), seconds since 1970, or `document`")
@@ -98,9 +114,22 @@ public struct VerifyCommand: Command {
     }
 
     public func run() throws {
-        let bytes = try readDocument()
         var expectations = Expectations()
         expectations.nonce = nonce
+        let bytes: [UInt8]
+        if let endpoint {
+            let fresh: [UInt8]
+            do {
+                fresh = try EndpointFetch.freshNonce()
+                bytes = try EndpointFetch.document(from: endpoint, nonce: fresh)
+            } catch {
+                Console.error("verify: --endpoint: \(error)")
+                throw CommandExit(Self.unreadable)
+            }
+            expectations.nonce = fresh
+        } else {
+            bytes = try readDocument()
+        }
         expectations.maximumAge = maximumAge
         expectations.allowDebug = allowDebug
         expectations.allowUnsigned = allowUnsigned
@@ -139,6 +168,7 @@ public struct VerifyCommand: Command {
 
     /// Raw CBOR (a COSE_Sign1 starts with 0x84, or 0xD2 with its tag), else base64 of it.
     private func readDocument() throws -> [UInt8] {
+        let documentPath = documentPath ?? ""
         let bytes = try readFile(documentPath, what: "--document", limit: AttestationDocument.maximumSize * 2)
         if let first = bytes.first, first == 0x84 || first == 0xD2 { return bytes }
         let text = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }

@@ -65,7 +65,7 @@ import TestSupport
 
     @Test func usageErrorsNameTheOption() throws {
         let cases: [([String], String)] = [
-            ([], "--document is required"),
+            ([], "a document is needed: --document FILE, or --endpoint URL"),
             (["--document", "x", "--pcr", "32=00"], "--pcr 32=00: not n=hex with n from 0 to 31"),
             (["--document", "x", "--pcr", "0=abcd"], "the value is not 48 bytes of hex"),
             (["--document", "x", "--at", "yesterday"], "--at yesterday: not RFC 3339"),

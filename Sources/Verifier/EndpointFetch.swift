@@ -56,23 +56,39 @@ enum EndpointFetch {
         defer { close(fd) }
         let place = "\(target.host):\(target.port)"
         guard BlockingIO.writeAll(fd, head + body) else { throw Failure(reason: "sending to \(place): \(String(cString: strerror(errno)))") }
-        let received: [UInt8]
-        switch BlockingIO.readToEnd(fd, limit: AttestationDocument.maximumSize + 16384) {
-        case .success(let bytes): received = bytes
-        case .failure(.tooLarge): throw Failure(reason: "\(place) answered more than \(AttestationDocument.maximumSize) bytes")
-        case .failure(.failed(let code)):
-            throw Failure(reason: "reading from \(place): \(code == EAGAIN ? "no answer within \(timeoutSeconds) s" : String(cString: strerror(code)))")
+        // Read until the head and Content-Length's bytes are in (not until the end of input: a
+        // vsock hop in between may not pass a half-close on), or to the end without a length.
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        var responseHead: ResponseHead?
+        var bodyStart = 0
+        let limit = AttestationDocument.maximumSize + 16384
+        while true {
+            if responseHead == nil, let end = RequestHead.endOfHead(in: received) {
+                switch ResponseHead.parse(received[..<end]) {
+                case .success(let parsed): responseHead = parsed
+                case .failure(let rejection): throw Failure(reason: "\(place): \(rejection.reason)")
+                }
+                bodyStart = end
+            }
+            if let head = responseHead, let length = head.value(of: "Content-Length").flatMap({ Int($0) }), received.count - bodyStart >= length {
+                received = Array(received.prefix(bodyStart + length))
+                break
+            }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { break }
+            guard count > 0 else {
+                let code = errno
+                if code == EINTR { continue }
+                throw Failure(reason: "reading from \(place): \(code == EAGAIN ? "no answer within \(timeoutSeconds) s" : String(cString: strerror(code)))")
+            }
+            received += buffer[..<count]
+            guard received.count <= limit else { throw Failure(reason: "\(place) answered more than \(limit) bytes") }
         }
-        guard let end = RequestHead.endOfHead(in: received) else { throw Failure(reason: "\(place) answered no HTTP head (\(received.count) bytes)") }
-        let responseHead: ResponseHead
-        switch ResponseHead.parse(received[..<end]) {
-        case .success(let parsed): responseHead = parsed
-        case .failure(let rejection): throw Failure(reason: "\(place): \(rejection.reason)")
-        }
-        var document = Array(received[end...])
-        if let length = responseHead.value(of: "Content-Length").flatMap({ Int($0) }) {
-            guard length <= document.count else { throw Failure(reason: "\(place) closed after \(document.count) of \(length) bytes") }
-            document = Array(document.prefix(length))
+        guard let responseHead else { throw Failure(reason: "\(place) answered no HTTP head (\(received.count) bytes)") }
+        let document = Array(received[bodyStart...])
+        if let length = responseHead.value(of: "Content-Length").flatMap({ Int($0) }), document.count < length {
+            throw Failure(reason: "\(place) closed after \(document.count) of \(length) bytes")
         }
         guard responseHead.status == 200 else {
             let reason = String(decoding: document.prefix(300), as: UTF8.self).trimmingCharacters(in: [" ", "\n", "\r"])

@@ -97,7 +97,10 @@ public enum Verification {
         }
         let payload = document.payload
         record("structure", .authenticity, nil,
-               ok: "COSE_Sign1\(document.taggedAs18 ? " (tag 18)" : ""), ES384, \(bytes.count) bytes, module \(payload.moduleID)")
+               ok: "COSE_Sign1\(document.taggedAs18 ? " (tag 18)" : ""), \(bytes.count) bytes, module \(payload.moduleID)")
+        record("algorithm", .authenticity,
+               document.algorithm == AttestationDocument.es384 ? nil : "\(document.algorithm) in the protected header; only ES384 (-35) is accepted",
+               ok: "ES384 (-35)", waivable: true)
         record("digest", .authenticity, payload.digest == "SHA384" ? nil : "\"\(payload.digest)\", not SHA384", ok: "SHA384")
 
         // The signature, by the leaf's key.
@@ -108,7 +111,8 @@ public enum Verification {
             let reason = "\(missing): an unsigned document (QEMU's nitro-enclave machine makes them), not AWS's NSM's"
             for name in ["signature", "root", "chain"] { record(name, .authenticity, reason, ok: "", waivable: true) }
         } else if let leaf {
-            let failure: String? = leaf.curveName != "secp384r1" ? "the leaf's key is \(leaf.curveName ?? "not an EC key"), not P-384"
+            let failure: String? = document.signature.count != 96 ? "\(document.signature.count) bytes; ES384's is 96 (r ‖ s)"
+                : leaf.curveName != "secp384r1" ? "the leaf's key is \(leaf.curveName ?? "not an EC key"), not P-384"
                 : leaf.verifiesES384(document.signature, over: document.signedBytes) ? nil
                 : "ES384 over the payload does not verify with the leaf's key (\(leaf.subject))"
             record("signature", .authenticity, failure, ok: "ES384 over the payload, by \(leaf.subject)", waivable: true)

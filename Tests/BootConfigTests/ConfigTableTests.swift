@@ -85,6 +85,26 @@ import TestSupport
         }
     }
 
+    /// An ingress to the attestation endpoint is how a relying party outside reaches it
+    /// (`enclave-init verify --endpoint`): said with "attestation": true, never by pointing
+    /// `port` at it (that stays an error: the app could not listen there); an ingress to another
+    /// of enclave-init's listeners is still refused at the ingress entry.
+    @Test func anIngressMayTargetTheAttestationEndpointButNoOtherListenerOfEnclaveInit() throws {
+        let attestation = withBase(#""attestation": {"port": 7777}, "ingress": [{"vsock_port": 5000, "attestation": true, "host_port": 17777}]"#)
+        let config = try BootConfigLoader.decode(Array(attestation.utf8))
+        #expect(config.ingress.first?.port == 7777)
+        #expect(config.ingress.first?.toAttestation == true)
+        #expect(config.ingress.first?.hostPort == 17777)
+        let egress = withBase(#""egress": {"port": 3128, "vsock_port": 8001, "allow": ["a.example:443"]}, "ingress": [{"vsock_port": 5000, "port": 3128, "host_port": 3128}]"#)
+        do {
+            _ = try BootConfigLoader.decode(Array(egress.utf8))
+            Issue.record("an ingress to the egress proxy's port was accepted")
+        } catch {
+            #expect(error.issues.last?.path.description == "ingress[0].port")
+            #expect(error.issues.last?.message.contains("is already used by egress.port") == true, "\(error)")
+        }
+    }
+
     @Test func missingFileIsAConfigError() {
         do {
             _ = try BootConfigLoader.load(path: "/nonexistent/boot.json")

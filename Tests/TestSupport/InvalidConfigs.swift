@@ -133,6 +133,8 @@ public let invalidConfigs: [InvalidConfigCase] = [
     invalid("attestation without a port", withBase(#""attestation": {}"#), path: "attestation.port", "required key \"port\" is missing"),
     invalid("attestation port 0", withBase(#""attestation": {"port": 0}"#), path: "attestation.port", "out of range 1-65535"),
     invalid("attestation on the egress port", withBase(#""egress": {"port": 7777, "vsock_port": 8001}, "attestation": {"port": 7777}"#), path: "attestation.port", "already used by egress.port"),
+    invalid("ingress to the attestation endpoint without one", withBase(#""ingress": [{"vsock_port": 5000, "attestation": true}]"#), path: "ingress[0].attestation", "\"attestation\": true needs the attestation endpoint"),
+    invalid("ingress with both port and attestation", withBase(#""attestation": {"port": 7777}, "ingress": [{"vsock_port": 5000, "port": 8080, "attestation": true}]"#), path: "ingress[0].port", "give either port (the app's) or \"attestation\": true"),
     invalid("attestation on the app's ingress port", withBase(#""attestation": {"port": 8080}, "ingress": [{"vsock_port": 5000, "port": 8080}]"#), path: "ingress[0].port", "already used by attestation.port"),
     invalid("transparent not a boolean", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": "yes"}"#), path: "egress.transparent", "expected true or false"),
     invalid("kms wait_seconds too long", withBase(#""hosts": [\#(kmsHost)], "kms": {"region": "us-east-1", "credentials": {"vsock_port": 8010}, "wait_seconds": 601}"#), path: "kms.wait_seconds", "wait_seconds 601 is out of range 0-600"),

@@ -53,7 +53,16 @@ struct ConfigDecoder {
         if let field = object["hosts"] {
             config.hosts = list(field, section: "hosts", hostMapping)
         }
-        if let field = object["ingress"] { config.ingress = list(field, section: "ingress", ingress) }
+        // Before ingress, which may target the endpoint ("attestation": true).
+        if let field = object["attestation"], let fields = field.object(known: ["port"]) {
+            if let port = fields.required("port", hint: "the endpoint listens on 127.0.0.1:port, e.g. 7777")?.port() {
+                config.attestation = AttestationSettings(port: port)
+            }
+        }
+        if let field = object["ingress"] {
+            let decoder = self, attestationPort = config.attestation?.port
+            config.ingress = list(field, section: "ingress") { decoder.ingress($0, attestationPort: attestationPort) }
+        }
         if let field = object["egress"] { config.egress = egress(field) }
         if let field = object["mounts"] {
             // A copy of the decoder for the closure (`list` mutates this one); it reports to the same collector.
@@ -76,11 +85,6 @@ struct ConfigDecoder {
         if let field = object["dns"], let fields = field.object(known: ["vsock_port"]) {
             if let port = fields.required("vsock_port", hint: "the parent half answers DNS on this vsock port, e.g. 8053")?.vsockPort() {
                 config.dns = DNSSettings(vsockPort: port)
-            }
-        }
-        if let field = object["attestation"], let fields = field.object(known: ["port"]) {
-            if let port = fields.required("port", hint: "the endpoint listens on 127.0.0.1:port, e.g. 7777")?.port() {
-                config.attestation = AttestationSettings(port: port)
             }
         }
         if let field = object["control"], let fields = field.object(known: ["vsock_port"]) {
@@ -207,14 +211,27 @@ struct ConfigDecoder {
         return mapping
     }
 
-    private func ingress(_ field: Field) -> Ingress? {
-        guard let fields = field.object(known: ["vsock_port", "port", "host_port"]) else { return nil }
+    private func ingress(_ field: Field, attestationPort: UInt16?) -> Ingress? {
+        guard let fields = field.object(known: ["vsock_port", "port", "host_port", "attestation"]) else { return nil }
         let before = issues.count
         let vsockPort = fields.required("vsock_port").flatMap { $0.vsockPort() }
-        let port = fields.required("port", hint: "the app's TCP port inside the enclave").flatMap { $0.port() }
+        let toAttestation = (fields["attestation"].map { $0.bool() } ?? nil) ?? false
+        var port: UInt16?
+        if toAttestation {
+            if let given = fields["port"] {
+                issues.report(given, "give either port (the app's) or \"attestation\": true (enclave-init's attestation endpoint), not both")
+            } else if let attestationPort {
+                port = attestationPort
+            } else if let flag = fields["attestation"] {
+                issues.report(flag, "\"attestation\": true needs the attestation endpoint", hint: "add \"attestation\": {\"port\": 7777}")
+            }
+        } else {
+            port = fields.required("port", hint: "the app's TCP port inside the enclave (or \"attestation\": true for the attestation endpoint)")
+                .flatMap { $0.port() }
+        }
         let hostPort = fields["host_port"].map { $0.port() }
         guard issues.count == before, let vsockPort, let port else { return nil }
-        return Ingress(vsockPort: vsockPort, port: port, hostPort: (hostPort ?? nil) ?? port)
+        return Ingress(vsockPort: vsockPort, port: port, hostPort: (hostPort ?? nil) ?? port, toAttestation: toAttestation)
     }
 
     private func egress(_ field: Field) -> Egress? {

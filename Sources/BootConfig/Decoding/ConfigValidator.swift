@@ -38,7 +38,8 @@ struct ConfigValidator {
     /// enclave-init listens on every hosts[] address:port and on 127.0.0.1:egress.port; the app
     /// listens on 127.0.0.1:ingress[].port. No two of them may be the same socket. enclave-init's
     /// own listeners are claimed first, so a clash with an app port is reported at the ingress
-    /// entry (ingress must not point at enclave-init).
+    /// entry (ingress must not point at enclave-init; one with "attestation": true targets the
+    /// attestation endpoint on purpose and is no app port).
     private func checkEnclaveTCPListeners(_ table: ListenerTable) {
         var claimed = Claims<String>()
         let tcp = table.on(.enclave).filter { if case .tcp = $0.address { true } else { false } }

@@ -134,7 +134,7 @@ public struct ListenerTable: Sendable {
         for (index, ingress) in config.ingress.enumerated() {
             add(.enclave, .vsock(port: ingress.vsockPort), .enclaveInit, .relay(.ingress(index: index, ingress)), path("ingress", index) / "vsock_port",
                 dial: .endpoint(.tcp(host: "127.0.0.1", port: ingress.port)))
-            add(.enclave, .tcp(host: "127.0.0.1", port: ingress.port), .app, .appPort(ingress: index), path("ingress", index) / "port")
+            if !ingress.toAttestation { add(.enclave, .tcp(host: "127.0.0.1", port: ingress.port), .app, .appPort(ingress: index), path("ingress", index) / "port") }
         }
         if let egress = config.egress {
             add(.enclave, .tcp(host: "127.0.0.1", port: egress.port), .enclaveInit, .relay(.egress(egress)), root / "egress" / "port",

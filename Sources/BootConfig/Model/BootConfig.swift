@@ -84,6 +84,9 @@ public struct Ingress: Sendable, Equatable {
     public var port: UInt16
     /// The parent's TCP port; defaults to `port`.
     public var hostPort: UInt16
+    /// `"attestation": true`: the target is enclave-init's own attestation endpoint (`port` is
+    /// attestation.port), for a relying party outside (`enclave-init verify --endpoint`).
+    public var toAttestation = false
 }
 
 /// The HTTP CONNECT proxy on 127.0.0.1:port, forwarding over vsock to the parent.

@@ -213,6 +213,37 @@ import TestSupport
         #expect(Self.detail(Verification.verify(huge, at: 0, expecting: Expectations()), "structure").contains("more than 65536"))
     }
 
+    /// A second verifier (independent_verify.py: cbor2 and cryptography) agrees on which
+    /// documents are authentic: the real ones at their time, today, a day early, every forgery.
+    @Test func anIndependentVerifierAgreesOnEveryVerdict() throws {
+        var cases: [(String, [UInt8], Int64)] = []
+        for name in Self.documents {
+            let bytes = try Self.fixture(name)
+            let time = try Self.documentTime(bytes)
+            cases += [(name, bytes, time), ("\(name) today", bytes, Int64(Date().timeIntervalSince1970)), ("\(name) a day early", bytes, time - 86_400)]
+        }
+        let signed = try Self.fixture("aws-2022-10-signed.cbor")
+        let time = try Self.documentTime(signed)
+        for kind in ["remade-chain", "wrong-issuer", "es256", "tagged"] { cases.append((kind, try Self.forge(kind).0, time)) }
+        for offset in [200, 1000, 3000, signed.count - 1] {
+            var forged = signed
+            forged[offset] ^= 0x10
+            cases.append(("byte \(offset) changed", forged, time))
+        }
+        let scratch = try TemporaryDirectory()
+        let fingerprint = hex(TrustedRoot.awsFingerprint)
+        for (name, bytes, at) in cases {
+            let path = scratch.path + "/document"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let python = try ProcessRunner.run(Peers.python, ["\(Self.directory)/independent_verify.py", path, String(at), fingerprint])
+            #expect(python.status == 0, "\(name): \(python.stderr)")
+            let theirs = python.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let ours = Verification.verify(bytes, at: at, expecting: Expectations())
+            let authentic = !ours.checks.contains { $0.kind == .authenticity && $0.outcome == .failed }
+            #expect(authentic == (theirs == "authentic"), "\(name): ours \(authentic ? "authentic" : "not authentic"), theirs \(theirs)")
+        }
+    }
+
     static func range(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
         guard needle.count <= haystack.count else { return nil }
         for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {

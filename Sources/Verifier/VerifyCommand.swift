@@ -23,6 +23,7 @@ public struct VerifyCommand: Command {
           enclave-init verify --document doc.cbor --eif my-enclave.eif --max-age 300
           enclave-init verify --document doc.b64 --measurements pcrs.json --pcr 16=<hex> --nonce <hex>
           enclave-init verify --document archived.cbor --at document --pcr 8=<hex>
+          enclave-init verify --document doc.cbor --image ./rootfs --kernel bzImage --nsm-ko nsm.ko
         Exit codes: 0 verified; 65 not an authentic document (structure, signature, chain, root); 68 authentic \
         but not the enclave expected (PCRs, nonce, age, debug mode); 66 no document could be read or fetched \
         (or an expectation's file); 64 a usage error.
@@ -40,7 +41,13 @@ public struct VerifyCommand: Command {
             OptionSpec("--allow-unsigned", help: "Compare a document whose signature or chain does not hold (QEMU's nitro-enclave machine); it is still reported as not authenticated."),
             OptionSpec("--root", value: "file", help: "Trust this root certificate (PEM or DER) instead of AWS's: for tests only, and said so in the output."),
             OptionSpec("--json", help: "Print the checks and the document's fields as JSON."),
-        ]
+        ] + BuildCommand.imageOptions.map { option in
+            // build's own options, for --image: verify rebuilds the image reproducibly and expects its PCR0-2.
+            guard option.name == "--image" else { return option }
+            var image = option
+            image.help = "Rebuild this image (with build's options below: --kernel or --blobs, …) and expect the PCR0-2 of the rebuild: \"this enclave runs the image in this directory\"."
+            return image
+        }
     )
 
     static let notAuthentic: Int32 = 65
@@ -59,6 +66,8 @@ public struct VerifyCommand: Command {
     let allowUnsigned: Bool
     let rootPath: String?
     let json: Bool
+    /// --image and build's options: the image to rebuild.
+    let rebuild: ImageBuilder?
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
         documentPath = arguments.string("--document")
@@ -99,6 +108,17 @@ public struct VerifyCommand: Command {
         allowUnsigned = arguments.flag("--allow-unsigned")
         rootPath = arguments.string("--root")
         json = arguments.flag("--json")
+        if arguments.string("--image") != nil {
+            var builder = try BuildCommand.imageBuilder(arguments)
+            builder.imageName = "verify"
+            rebuild = builder
+        } else {
+            for option in BuildCommand.imageOptions.dropFirst() {
+                let given = option.isFlag ? arguments.flag(option.name) : option.repeatable ? !arguments.strings(option.name).isEmpty : arguments.string(option.name) != nil
+                if given { throw UsageError("\(option.name) is one of build's options: it goes with --image (the image to rebuild)") }
+            }
+            rebuild = nil
+        }
         for pcr in pcrArguments { _ = try Self.expectedPCR(pcr) }
     }
 
@@ -197,8 +217,33 @@ public struct VerifyCommand: Command {
         if let measurementsPath {
             expected += try measurementsFile(measurementsPath)
         }
+        if let rebuild { expected += try rebuiltPCRs(rebuild) }
         for text in pcrArguments { expected.append(try Self.expectedPCR(text)) }
         return expected
+    }
+
+    /// The image built again, into a temporary file that is removed: its PCR0-2.
+    private func rebuiltPCRs(_ builder: ImageBuilder) throws -> [ExpectedPCR] {
+        var template = Array("/tmp/enclave-init-verify-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else {
+            Console.error("verify: --image: cannot make a temporary file in /tmp: \(String(cString: strerror(errno)))")
+            throw CommandExit(Self.unreadable)
+        }
+        close(fd)
+        let path = String(cString: template)
+        defer { unlink(path) }
+        let measurements: Measurements
+        do {
+            measurements = try builder.write(to: path).measurements
+        } catch {
+            Console.error("verify: --image \(builder.rootfs): \(error)")
+            throw CommandExit(Self.unreadable)
+        }
+        Console.error("verify: rebuilt \(builder.rootfs): PCR0 \(Measurements.hex(measurements.pcr0).prefix(16))…")
+        return [measurements.pcr0, measurements.pcr1, measurements.pcr2].enumerated().map {
+            ExpectedPCR(index: $0.offset, value: $0.element, source: "the rebuild of \(builder.rootfs)")
+        }
     }
 
     /// `{"Measurements": {"PCR0": "<hex>", …}}` (nitro-cli's) or the inner object alone.

@@ -63,6 +63,31 @@ import TestSupport
                 == .string("f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b"))
     }
 
+    /// --image rebuilds with build's options: the PCRs it expects are the ones `build` printed
+    /// for the same image (here compared with a real document's, which differ: exit 68).
+    @Test func imageRebuildsAndExpectsWhatBuildMeasures() throws {
+        let scratch = try TemporaryDirectory()
+        let image = scratch.path + "/image"
+        try FileManager.default.createDirectory(atPath: image + "/etc/enclave-init", withIntermediateDirectories: true)
+        try #"{"version": 1, "app": {"command": ["/app"]}}"#.write(toFile: image + "/etc/enclave-init/boot.json", atomically: false, encoding: .utf8)
+        FileManager.default.createFile(atPath: image + "/app", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        var kernel = Data((0..<20_000).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        kernel.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8)) // a bzImage's boot header, all build checks
+        FileManager.default.createFile(atPath: scratch.path + "/bzImage", contents: kernel)
+        let built = try ProcessRunner.run(ProcessRunner.binary, ["build", "--image", image, "--kernel", scratch.path + "/bzImage",
+                                                                 "--output", scratch.path + "/app.eif"])
+        try #require(built.status == 0, "\(built.stderr)")
+        let pcr0 = try #require(built.stdout.split(separator: "\"").drop { $0 != "PCR0" }.dropFirst(2).first)
+        let result = try verify(["--document", "\(Self.fixtures)/aws-2022-10-signed.cbor", "--at", "document",
+                                 "--image", image, "--kernel", scratch.path + "/bzImage"])
+        #expect(result.status == 68, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("FAIL PCR0: is f4d48b81"), "\(result.stdout)")
+        #expect(result.stdout.contains("the rebuild of \(image) says \(pcr0)"), "\(result.stdout)")
+        let lonely = try verify(["--document", "x", "--kernel", scratch.path + "/bzImage"])
+        #expect(lonely.status == 64)
+        #expect(lonely.stderr.contains("--kernel is one of build's options: it goes with --image"))
+    }
+
     @Test func usageErrorsNameTheOption() throws {
         let cases: [([String], String)] = [
             ([], "a document is needed: --document FILE, or --endpoint URL"),

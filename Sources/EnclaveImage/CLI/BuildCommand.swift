@@ -26,22 +26,28 @@ public struct BuildCommand: Command {
         Exit codes: 0 built; 65 an input is not what it should be, or the image could not boot; 66 an input \
         cannot be read; 73 the output cannot be written; 64 a usage error.
         """,
-        options: [
-            OptionSpec("--image", value: "path[:tag]", help: "A root filesystem directory, an OCI image layout, an OCI archive or a docker save archive (required); :TAG chooses one of several images in it."),
+        options: [imageOptions[0],
             OptionSpec("--output", value: "file", help: "The .eif to write, replaced only once complete (required)."),
-            OptionSpec("--blobs", value: "dir", help: "nitro-cli's layout, with AWS's kernel, cmdline, init and nsm.ko from this directory."),
-            OptionSpec("--kernel", value: "file", help: "enclave-init's layout, with this kernel (bzImage)."),
-            OptionSpec("--cmdline", value: "text", help: "The kernel command line for --kernel (default: \(ImageLayout.enclaveInitCmdline))."),
-            OptionSpec("--nsm-ko", value: "file", help: "With --kernel: the NSM driver module, loaded by enclave-init from /nsm.ko."),
-            OptionSpec("--init", value: "file", help: "With --kernel: the enclave-init binary to use as init (default: this one)."),
-            OptionSpec("--env", value: "key=value", repeatable: true, help: "With --blobs: the image's environment, one per --env."),
+        ] + imageOptions.dropFirst() + [
             OptionSpec("--name", value: "name", help: "The image name in the metadata (default: the output's file name)."),
-            OptionSpec("--source-date-epoch", value: "seconds", help: "The time of every entry and of the metadata (default: $SOURCE_DATE_EPOCH, else 0)."),
-            OptionSpec("--keep-mtimes", help: "Keep each file's own mtime (the PCRs then change when files are touched)."),
             OptionSpec("--measurements", value: "file", help: "Also write the PCRs as JSON (nitro-cli's Measurements object) here."),
         ],
         commandAfterTerminator: ArgumentSpec("command", help: "With --blobs: the image's command, run by AWS's init.")
     )
+
+    /// The options that say which image and layout to build: `build`'s, and `verify --image`'s
+    /// (which rebuilds and compares).
+    public static let imageOptions: [OptionSpec] = [
+        OptionSpec("--image", value: "path[:tag]", help: "A root filesystem directory, an OCI image layout, an OCI archive or a docker save archive (required); :TAG chooses one of several images in it."),
+        OptionSpec("--blobs", value: "dir", help: "nitro-cli's layout, with AWS's kernel, cmdline, init and nsm.ko from this directory."),
+        OptionSpec("--kernel", value: "file", help: "enclave-init's layout, with this kernel (bzImage)."),
+        OptionSpec("--cmdline", value: "text", help: "The kernel command line for --kernel (default: \(ImageLayout.enclaveInitCmdline))."),
+        OptionSpec("--nsm-ko", value: "file", help: "With --kernel: the NSM driver module, loaded by enclave-init from /nsm.ko."),
+        OptionSpec("--init", value: "file", help: "With --kernel: the enclave-init binary to use as init (default: this one)."),
+        OptionSpec("--env", value: "key=value", repeatable: true, help: "With --blobs: the image's environment, one per --env."),
+        OptionSpec("--source-date-epoch", value: "seconds", help: "The time of every entry and of the metadata (default: $SOURCE_DATE_EPOCH, else 0)."),
+        OptionSpec("--keep-mtimes", help: "Keep each file's own mtime (the PCRs then change when files are touched)."),
+    ]
 
     static let invalidInput: Int32 = 65
     static let unreadable: Int32 = 66
@@ -52,9 +58,19 @@ public struct BuildCommand: Command {
     let measurementsPath: String?
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
+        guard let output = arguments.string("--output") else { throw UsageError("--output <file> is required: where the .eif goes") }
+        var builder = try Self.imageBuilder(arguments)
+        let fileName = output.split(separator: "/").last.map(String.init) ?? output
+        builder.imageName = arguments.string("--name") ?? (fileName.hasSuffix(".eif") ? String(fileName.dropLast(4)) : fileName)
+        self.builder = builder
+        self.output = output
+        measurementsPath = arguments.string("--measurements")
+    }
+
+    /// The builder that `imageOptions` describe (the image name left to the caller).
+    public static func imageBuilder(_ arguments: ParsedArguments) throws(UsageError) -> ImageBuilder {
         guard let given = arguments.string("--image") else { throw UsageError("--image <path> is required: a container image or a root filesystem directory") }
         let (image, tag) = Self.imageAndTag(given)
-        guard let output = arguments.string("--output") else { throw UsageError("--output <file> is required: where the .eif goes") }
         let layout: ImageLayout
         switch (arguments.string("--blobs"), arguments.string("--kernel")) {
         case (let blobs?, nil):
@@ -88,11 +104,7 @@ public struct BuildCommand: Command {
             guard let epoch = UInt32(epochText) else { throw UsageError("source date epoch \(epochText): not whole seconds since 1970 (0 to 4294967295)") }
             builder.epoch = epoch
         }
-        let fileName = output.split(separator: "/").last.map(String.init) ?? output
-        builder.imageName = arguments.string("--name") ?? (fileName.hasSuffix(".eif") ? String(fileName.dropLast(4)) : fileName)
-        self.builder = builder
-        self.output = output
-        measurementsPath = arguments.string("--measurements")
+        return builder
     }
 
     /// `--image PATH:TAG`: a path that does not exist as given is split at the first colon

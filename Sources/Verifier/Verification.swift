@@ -1,3 +1,5 @@
+import DocumentReading
+import EnclaveImage
 import Glibc
 
 /// What a relying party expects of a document, beyond its being AWS's.
@@ -211,16 +213,7 @@ public enum Verification {
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0xF)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
+func hex(_ bytes: [UInt8]) -> String { Measurements.hex(bytes) }
 
 /// Hex digits (either case) to bytes; nil for an odd length or another character.
 public func hexBytes(_ text: String) -> [UInt8]? {
@@ -247,41 +240,11 @@ private func hexValue(_ digit: UInt8) -> UInt8? {
 }
 
 /// Seconds since 1970 as RFC 3339 in UTC.
-public func rfc3339(_ seconds: Int64) -> String {
-    var time = time_t(seconds)
-    var parts = tm()
-    gmtime_r(&time, &parts)
-    var buffer = [CChar](repeating: 0, count: 32)
-    strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-    return String(cString: buffer)
-}
+public func rfc3339(_ seconds: Int64) -> String { UTCTime.format(seconds) }
 
-/// RFC 3339 in UTC ("2022-10-04T12:00:00Z", a fraction of a second ignored) or seconds since
+/// RFC 3339 in UTC ("2022-10-04T12:00:00Z", a fraction of a second dropped) or seconds since
 /// 1970; nil otherwise.
 public func parseTime(_ text: String) -> Int64? {
     if let seconds = Int64(text) { return seconds }
-    let characters = Array(text.utf8)
-    guard characters.count >= 20 else { return nil }
-    func number(_ range: Range<Int>) -> Int32? {
-        guard characters[range].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
-        return Int32(String(decoding: characters[range], as: UTF8.self))
-    }
-    let separators: [(Int, Character)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")]
-    guard separators.allSatisfy({ Character(UnicodeScalar(characters[$0.0])) == $0.1 }),
-          let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-          let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-          (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
-    var rest = characters[19...]
-    if rest.first == UInt8(ascii: ".") {
-        rest = rest.dropFirst().drop { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-    }
-    guard String(decoding: rest, as: UTF8.self) == "Z" || String(decoding: rest, as: UTF8.self) == "+00:00" else { return nil }
-    var parts = tm()
-    parts.tm_year = year - 1900
-    parts.tm_mon = month - 1
-    parts.tm_mday = day
-    parts.tm_hour = hour
-    parts.tm_min = minute
-    parts.tm_sec = second
-    return Int64(timegm(&parts))
+    return UTCTime.parse(text)
 }

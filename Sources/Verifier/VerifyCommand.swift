@@ -29,7 +29,7 @@ public struct VerifyCommand: Command {
         (or an expectation's file); 64 a usage error.
         """,
         options: [
-            OptionSpec("--document", value: "file", help: "The document: raw CBOR, or base64 of it."),
+            OptionSpec("--document", value: "file", help: "The document: raw CBOR, or hex or base64 of it (as an app printed or stored it)."),
             OptionSpec("--endpoint", value: "url", help: "Instead: ask a live enclave's attestation endpoint (http://HOST:PORT, through an ingress mapping) for a fresh document carrying a random nonce of verify's own, and check it came back."),
             OptionSpec("--eif", value: "file", help: "Expect the PCR0-2 this enclave image measures to."),
             OptionSpec("--measurements", value: "file", help: "Expect the PCRs of a Measurements JSON (nitro-cli build-enclave's or build --measurements')."),
@@ -186,14 +186,16 @@ public struct VerifyCommand: Command {
         }
     }
 
-    /// Raw CBOR (a COSE_Sign1 starts with 0x84, or 0xD2 with its tag), else base64 of it.
+    /// Raw CBOR (a COSE_Sign1 starts with 0x84, or 0xD2 with its tag), else hex of it (what
+    /// `od` or an app's log prints: "8444a1…"), else base64 of it.
     private func readDocument() throws -> [UInt8] {
         let documentPath = documentPath ?? ""
-        let bytes = try readFile(documentPath, what: "--document", limit: AttestationDocument.maximumSize * 2)
+        let bytes = try readFile(documentPath, what: "--document", limit: AttestationDocument.maximumSize * 4)
         if let first = bytes.first, first == 0x84 || first == 0xD2 { return bytes }
         let text = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
+        if text.hasPrefix("84") || text.lowercased().hasPrefix("d284"), let decoded = hexBytes(text) { return decoded }
         guard let decoded = try? Base64.decode(string: text), !decoded.isEmpty else {
-            Console.error("verify: --document \(documentPath): neither a COSE_Sign1 in CBOR nor base64 of one")
+            Console.error("verify: --document \(documentPath): neither a COSE_Sign1 in CBOR nor hex or base64 of one")
             throw CommandExit(Self.notAuthentic)
         }
         return decoded

@@ -31,6 +31,13 @@ import TestSupport
         #expect(debug.status == 68)
         #expect(try verify(["--document", "\(Self.fixtures)/aws-2023-09-debug.b64", "--at", "document", "--allow-debug"]).status == 0)
 
+        // As an app prints it: hex, with line breaks.
+        let scratch = try TemporaryDirectory()
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: signed)))
+        let hexText = bytes.map { String(format: "%02x", $0) }.joined().enumerated().map { $0.offset % 64 == 63 ? "\($0.element)\n" : "\($0.element)" }.joined()
+        let printed = try verify(["--document", try scratch.write("printed.hex", hexText), "--at", "document"])
+        #expect(printed.status == 0, "\(printed.stdout)\(printed.stderr)")
+
         let missing = try verify(["--document", "/nonexistent/document.cbor"])
         #expect(missing.status == 66)
         #expect(missing.stderr.contains("verify: --document /nonexistent/document.cbor: "))

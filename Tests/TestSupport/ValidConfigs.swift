@@ -37,6 +37,8 @@ public let validConfigs: [ValidConfigCase] = [
           plan: ["127.0.0.9 api.example", "managed block with 1 line"]),
     valid("ingress with default host port", withBase(#""ingress": [{"vsock_port": 5000, "port": 8080}]"#),
           plan: ["ingress vsock:any:5000 -> tcp:127.0.0.1:8080, parent listens on tcp port 8080"]),
+    valid("ingress to the attestation endpoint", withBase(#""attestation": {"port": 7777}, "ingress": [{"vsock_port": 5001, "attestation": true, "host_port": 17777}]"#),
+          plan: ["ingress vsock:any:5001 -> tcp:127.0.0.1:7777 (the attestation endpoint, for verify --endpoint), parent listens on tcp port 17777"]),
     valid("transparent egress without udp", withBase(#""egress": {"port": 3128, "vsock_port": 8001, "transparent": true, "allow": ["**.example.test"]}"#),
           plan: ["capture: route default dev lo src 127.0.0.1; nat OUTPUT -p tcp ! -d 127.0.0.0/8 -j REDIRECT --to-ports 3128",
                  "UDP is not captured: datagrams outside 127.0.0.0/8 go nowhere (add \"udp\": true to egress to carry them)"]),

@@ -134,7 +134,8 @@ struct BootPlan {
             let limit = host.maxConnections > 0 ? ", at most \(host.maxConnections) connections" : ""
             return ["outbound tcp:\(host.address):\(host.port) -> \(vsock(config.parentCID, host.vsockPort))\(remote)\(limit)"]
         case .ingress(_, let ingress):
-            return ["ingress \(vsockListener(ingress.vsockPort)) -> tcp:127.0.0.1:\(ingress.port), parent listens on tcp port \(ingress.hostPort)"]
+            let target = ingress.toAttestation ? " (the attestation endpoint, for verify --endpoint)" : ""
+            return ["ingress \(vsockListener(ingress.vsockPort)) -> tcp:127.0.0.1:\(ingress.port)\(target), parent listens on tcp port \(ingress.hostPort)"]
         case .egress(let egress):
             var lines = ["egress HTTP CONNECT proxy\(egress.transparent ? " and transparent capture" : "") tcp:127.0.0.1:\(egress.port) -> \(vsock(config.parentCID, egress.vsockPort))"]
             lines.append("  allow: " + (egress.allow.isEmpty ? "(nothing: every destination is denied)" : egress.allow.map(\.text).joined(separator: " ")))

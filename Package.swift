@@ -115,6 +115,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // TLS terminated inside the enclave for the attested ingress: a key and certificate made
+        // in memory, and OpenSSL on memory BIOs inside a NIO channel.
+        .target(name: "AttestedTLS", dependencies: [
+            "COpenSSL",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+
         // CBOR (RFC 8949), strict and bounded: the NSM's messages and attestation documents.
         .target(name: "CBORCoding"),
 
@@ -265,6 +272,11 @@ let package = Package(
         .testTarget(name: "HTTPHeadTests", dependencies: ["HTTPHead"]),
         .testTarget(name: "KMSTests", dependencies: ["KMS", "Addressing", "BootConfig", "DocumentReading", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
+        .testTarget(name: "AttestedTLSTests", dependencies: [
+            "AttestedTLS", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "VerifierTests", dependencies: ["Verifier", "CBORCoding", "DocumentReading", "TestSupport"]),
         .testTarget(name: "ServicesTests", dependencies: [
             "Services", "Addressing", .product(name: "Logging", package: "swift-log"),

@@ -32,3 +32,8 @@ static inline long ei_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
 static inline STACK_OF(X509) *ei_x509_stack_new(void) { return sk_X509_new_null(); }
 static inline int ei_x509_stack_push(STACK_OF(X509) *stack, X509 *certificate) { return sk_X509_push(stack, certificate); }
 static inline void ei_x509_stack_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
+
+// EVP_EC_gen is a macro over a variadic function: the attested ingress's key, made in memory.
+static inline EVP_PKEY *ei_ec_generate(const char *curve) { return EVP_EC_gen(curve); }
+// BIO_pending is a macro: how many bytes a memory BIO holds (the TLS engine's output).
+static inline long ei_bio_pending(BIO *bio) { return (long)BIO_pending(bio); }

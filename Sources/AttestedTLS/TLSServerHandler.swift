@@ -1,0 +1,187 @@
+import COpenSSL
+import NIOCore
+
+/// The server side's shared TLS settings: TLS 1.2 and 1.3 with OpenSSL's default suites, and one
+/// identity. Made once; each connection gets its own `TLSServerHandler`.
+public final class TLSServerContext: @unchecked Sendable {
+    let handle: OpaquePointer
+    public let identity: EphemeralIdentity
+
+    public init(identity: EphemeralIdentity) throws(EphemeralIdentity.Failure) {
+        guard let context = SSL_CTX_new(TLS_server_method()) else {
+            throw EphemeralIdentity.Failure(reason: "cannot make a TLS context: \(EphemeralIdentity.drainErrors())")
+        }
+        handle = context
+        self.identity = identity
+        _ = ei_ssl_ctx_set_min_proto_version(context, TLS1_2_VERSION)
+        guard SSL_CTX_use_certificate(context, identity.certificate) == 1, SSL_CTX_use_PrivateKey(context, identity.key) == 1,
+              SSL_CTX_check_private_key(context) == 1 else {
+            throw EphemeralIdentity.Failure(reason: "the TLS context does not take the identity: \(EphemeralIdentity.drainErrors())")
+        }
+    }
+
+    deinit { SSL_CTX_free(handle) }
+}
+
+/// TLS terminated in a channel: ciphertext in from the peer, plaintext on to the next handler,
+/// and back. OpenSSL works on two memory BIOs, never on the socket, so the event loop never
+/// blocks in it. Plaintext written before the handshake ends waits for it; a close sends
+/// close_notify first.
+public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// Why a connection's TLS ended badly (passed down the pipeline, then the channel closes).
+    public struct Failure: Error, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    /// Fired inbound once the handshake is done.
+    public struct HandshakeCompleted: Sendable {
+        public var protocolVersion: String
+    }
+
+    private let ssl: OpaquePointer
+    private let input: OpaquePointer   // ciphertext from the peer, for OpenSSL to read
+    private let output: OpaquePointer  // ciphertext OpenSSL wrote, for the peer
+    private var handshakeDone = false
+    private var waitingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var failed = false
+
+    public init(context: TLSServerContext) throws(Failure) {
+        guard let ssl = SSL_new(context.handle), let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+            throw Failure(reason: "cannot start TLS for a connection: \(EphemeralIdentity.drainErrors())")
+        }
+        self.ssl = ssl
+        self.input = input
+        self.output = output
+        SSL_set_bio(ssl, input, output) // the SSL owns both BIOs from here
+        SSL_set_accept_state(ssl)
+    }
+
+    deinit { SSL_free(ssl) }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        guard !failed else { return }
+        buffer.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = BIO_write(input, bytes.baseAddress! + offset, Int32(bytes.count - offset))
+                guard written > 0 else { break }
+                offset += Int(written)
+            }
+        }
+        buffer.moveReaderIndex(to: buffer.writerIndex)
+        advance(context: context)
+    }
+
+    /// The handshake while it lasts, then every plaintext record OpenSSL can give.
+    private func advance(context: ChannelHandlerContext) {
+        if !handshakeDone {
+            let result = SSL_do_handshake(ssl)
+            sendOutput(context: context, promise: nil)
+            guard result == 1 else {
+                let error = SSL_get_error(ssl, result)
+                if error == SSL_ERROR_WANT_READ { return }
+                fail(context: context, "TLS handshake: \(EphemeralIdentity.drainErrors())")
+                return
+            }
+            handshakeDone = true
+            context.fireUserInboundEventTriggered(HandshakeCompleted(protocolVersion: String(cString: SSL_get_version(ssl))))
+            let waiting = waitingWrites
+            waitingWrites = []
+            for (buffer, promise) in waiting { encrypt(context: context, buffer, promise: promise) }
+            if !waiting.isEmpty { context.flush() }
+        }
+        var plaintext = context.channel.allocator.buffer(capacity: 16384)
+        var delivered = false
+        while true {
+            plaintext.clear()
+            let count = plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: 16384) { space in
+                Int(max(SSL_read(ssl, space.baseAddress, Int32(space.count)), 0))
+            }
+            if count > 0 {
+                context.fireChannelRead(wrapInboundOut(plaintext))
+                delivered = true
+                continue
+            }
+            let error = SSL_get_error(ssl, 0)
+            if error == SSL_ERROR_ZERO_RETURN {
+                // The peer's close_notify: answer it, then close.
+                SSL_shutdown(ssl)
+                sendOutput(context: context, promise: nil)
+                context.flush()
+                context.close(promise: nil)
+            } else if error != SSL_ERROR_WANT_READ, error != SSL_ERROR_NONE {
+                fail(context: context, "TLS: \(EphemeralIdentity.drainErrors())")
+            }
+            break
+        }
+        sendOutput(context: context, promise: nil) // tickets, key updates
+        context.flush()
+        if delivered { context.fireChannelReadComplete() }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let buffer = unwrapOutboundIn(data)
+        guard handshakeDone else {
+            waitingWrites.append((buffer, promise))
+            return
+        }
+        encrypt(context: context, buffer, promise: promise)
+    }
+
+    private func encrypt(context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard !failed else {
+            promise?.fail(Failure(reason: "the TLS connection has failed"))
+            return
+        }
+        buffer.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = SSL_write(ssl, bytes.baseAddress! + offset, Int32(min(bytes.count - offset, 1 << 20)))
+                guard written > 0 else { break } // a memory BIO takes everything; a failure shows below
+                offset += Int(written)
+            }
+        }
+        sendOutput(context: context, promise: promise)
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if handshakeDone, !failed, mode == .all {
+            SSL_shutdown(ssl) // close_notify
+            sendOutput(context: context, promise: nil)
+            context.flush()
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
+    /// Everything OpenSSL wrote for the peer, as one write carrying `promise`.
+    private func sendOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        let pending = Int(ei_bio_pending(output))
+        guard pending > 0 else {
+            promise?.succeed(())
+            return
+        }
+        var ciphertext = context.channel.allocator.buffer(capacity: pending)
+        ciphertext.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { space in
+            Int(max(BIO_read(output, space.baseAddress, Int32(pending)), 0))
+        }
+        context.write(wrapOutboundOut(ciphertext), promise: promise)
+    }
+
+    private func fail(context: ChannelHandlerContext, _ reason: String) {
+        guard !failed else { return }
+        failed = true
+        sendOutput(context: context, promise: nil) // an alert, when OpenSSL wrote one
+        context.flush()
+        for (_, promise) in waitingWrites { promise?.fail(Failure(reason: reason)) }
+        waitingWrites = []
+        context.fireErrorCaught(Failure(reason: reason))
+        context.close(promise: nil)
+    }
+}

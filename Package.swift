@@ -277,7 +277,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "VerifierTests", dependencies: ["Verifier", "CBORCoding", "DocumentReading", "TestSupport"]),
+        .testTarget(name: "VerifierTests", dependencies: ["Verifier", "CBORCoding", "DocumentReading", "TestSupport"],
+                    exclude: ["fixtures", "forge.py", "independent_verify.py"]),
         .testTarget(name: "ServicesTests", dependencies: [
             "Services", "Addressing", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

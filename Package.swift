@@ -306,7 +306,8 @@ let package = Package(
         ]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Processes", "BootConfig", "TestSupport", "CSupport"]),
         // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
-        .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "Addressing", "LinuxNet", "BootConfig"]),
+        .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "Addressing", "LinuxNet", "BootConfig"],
+                    exclude: ["standins"]),
     ],
     swiftLanguageModes: [.v6]
 )

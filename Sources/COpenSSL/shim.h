@@ -2,6 +2,7 @@
 // answers with, SigV4's HMAC-SHA256, the SHA-384 and SHA-256 digests of enclave images, and the
 // verifier's X.509 chains and ECDSA P-384 signatures (enclave-init verify).
 // Linked statically into the image binary.
+#include <stdio.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
@@ -37,3 +38,18 @@ static inline void ei_x509_stack_free(STACK_OF(X509) *stack) { sk_X509_free(stac
 static inline EVP_PKEY *ei_ec_generate(const char *curve) { return EVP_EC_gen(curve); }
 // BIO_pending is a macro: how many bytes a memory BIO holds (the TLS engine's output).
 static inline long ei_bio_pending(BIO *bio) { return (long)BIO_pending(bio); }
+
+// This thread's queued OpenSSL errors as one line ("a; b"), the queue emptied: written once here
+// for every module that reports OpenSSL's reasons (KMS, the attested ingress).
+static inline void ei_openssl_errors(char *buffer, size_t size) {
+    size_t used = 0;
+    unsigned long code;
+    buffer[0] = '\0';
+    while ((code = ERR_get_error()) != 0) {
+        char line[256];
+        ERR_error_string_n(code, line, sizeof line);
+        int written = snprintf(buffer + used, size - used, "%s%s", used ? "; " : "", line);
+        if (written < 0 || (size_t)written >= size - used) { used = size - 1; continue; }
+        used += (size_t)written;
+    }
+}

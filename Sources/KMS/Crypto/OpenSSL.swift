@@ -5,13 +5,10 @@ import COpenSSL
 enum OpenSSL {
     /// This thread's queued errors as one line, and the queue emptied.
     static func drainErrors() -> String {
-        var lines: [String] = []
-        while case let code = ERR_get_error(), code != 0 {
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            lines.append(String(cString: buffer))
-        }
-        return lines.isEmpty ? "OpenSSL gave no detail" : lines.joined(separator: "; ")
+        var buffer = [CChar](repeating: 0, count: 2048)
+        ei_openssl_errors(&buffer, buffer.count)
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.isEmpty ? "OpenSSL gave no detail" : text
     }
 
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {

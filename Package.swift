@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "EnclaveInit", dependencies: [
             "Services",
             "Addressing", "BootConfig", "ConsoleLog", "DNS", "DocumentReading", "KMS", "LinuxNet", "Policy", "Relay", "NFS", "NSM", "PID1", "Processes", "Supervisor", "Streams", "Control", "TimeSync", "UDPEgress", "CSupport",
-            "Commands",
+            "AttestedTLS", "Commands",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -118,8 +118,11 @@ let package = Package(
         // TLS terminated inside the enclave for the attested ingress: a key and certificate made
         // in memory, and OpenSSL on memory BIOs inside a NIO channel.
         .target(name: "AttestedTLS", dependencies: [
-            "COpenSSL",
+            "COpenSSL", "Addressing", "BootConfig", "NSM", "Services",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // CBOR (RFC 8949), strict and bounded: the NSM's messages and attestation documents.

@@ -1,28 +1,6 @@
 import COpenSSL
 import NIOCore
 
-/// The server side's shared TLS settings: TLS 1.2 and 1.3 with OpenSSL's default suites, and one
-/// identity. Made once; each connection gets its own `TLSServerHandler`.
-public final class TLSServerContext: @unchecked Sendable {
-    let handle: OpaquePointer
-    public let identity: EphemeralIdentity
-
-    public init(identity: EphemeralIdentity) throws(EphemeralIdentity.Failure) {
-        guard let context = SSL_CTX_new(TLS_server_method()) else {
-            throw EphemeralIdentity.Failure(reason: "cannot make a TLS context: \(EphemeralIdentity.drainErrors())")
-        }
-        handle = context
-        self.identity = identity
-        _ = ei_ssl_ctx_set_min_proto_version(context, TLS1_2_VERSION)
-        guard SSL_CTX_use_certificate(context, identity.certificate) == 1, SSL_CTX_use_PrivateKey(context, identity.key) == 1,
-              SSL_CTX_check_private_key(context) == 1 else {
-            throw EphemeralIdentity.Failure(reason: "the TLS context does not take the identity: \(EphemeralIdentity.drainErrors())")
-        }
-    }
-
-    deinit { SSL_CTX_free(handle) }
-}
-
 /// TLS terminated in a channel: ciphertext in from the peer, plaintext on to the next handler,
 /// and back. OpenSSL works on two memory BIOs, never on the socket, so the event loop never
 /// blocks in it. Plaintext written before the handshake ends waits for it; a close sends
@@ -42,6 +20,8 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Fired inbound once the handshake is done.
     public struct HandshakeCompleted: Sendable {
         public var protocolVersion: String
+        /// The ALPN protocol selected; nil when none was.
+        public var applicationProtocol: String?
     }
 
     private let ssl: OpaquePointer
@@ -50,6 +30,7 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var handshakeDone = false
     private var waitingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var failed = false
+    private var closeNotifySent = false
 
     public init(context: TLSServerContext) throws(Failure) {
         guard let ssl = SSL_new(context.handle), let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
@@ -84,6 +65,7 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         if !handshakeDone {
             let result = SSL_do_handshake(ssl)
             sendOutput(context: context, promise: nil)
+            context.flush()
             guard result == 1 else {
                 let error = SSL_get_error(ssl, result)
                 if error == SSL_ERROR_WANT_READ { return }
@@ -91,7 +73,8 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
                 return
             }
             handshakeDone = true
-            context.fireUserInboundEventTriggered(HandshakeCompleted(protocolVersion: String(cString: SSL_get_version(ssl))))
+            context.fireUserInboundEventTriggered(HandshakeCompleted(protocolVersion: String(cString: SSL_get_version(ssl)),
+                                                                     applicationProtocol: selectedProtocol()))
             let waiting = waitingWrites
             waitingWrites = []
             for (buffer, promise) in waiting { encrypt(context: context, buffer, promise: promise) }
@@ -126,6 +109,14 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         if delivered { context.fireChannelReadComplete() }
     }
 
+    private func selectedProtocol() -> String? {
+        var name: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &name, &length)
+        guard let name, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: name, count: Int(length)), as: UTF8.self)
+    }
+
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
         guard handshakeDone else {
@@ -151,8 +142,11 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         sendOutput(context: context, promise: promise)
     }
 
+    /// A close of the whole connection or of its output sends close_notify first: the peer
+    /// then knows the data ended here and was not cut off.
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if handshakeDone, !failed, mode == .all {
+        if handshakeDone, !failed, mode != .input, !closeNotifySent {
+            closeNotifySent = true
             SSL_shutdown(ssl) // close_notify
             sendOutput(context: context, promise: nil)
             context.flush()

@@ -53,3 +53,8 @@ static inline void ei_openssl_errors(char *buffer, size_t size) {
         used += (size_t)written;
     }
 }
+
+// SSL_CTX_add1_chain_cert is a macro: an ACME CA's intermediates, sent after the leaf.
+static inline long ei_ssl_ctx_add_chain_certificate(SSL_CTX *ctx, X509 *certificate) {
+    return SSL_CTX_add1_chain_cert(ctx, certificate);
+}

@@ -1,4 +1,5 @@
 import Addressing
+import AttestedTLS
 import Commands
 import BootConfig
 import ConsoleLog
@@ -183,7 +184,7 @@ struct BootSequence {
             streams?.report(.networkUp)
             // Step 6: every listener (relays, the DNS stub, attestation, control) is up before the app starts.
             if ListenerTable(config: config).enclaveInitListens {
-                listeners = try step(.proxies, summary: \.summary) { try startListeners(config, kms: kms, udpDevice: networkReport.capture?.udpDevice) }
+                listeners = try step(.proxies, summary: \.summary) { try startListeners(config, kms: kms, udpDevice: networkReport.capture?.udpDevice, streams: streams) }
                 control = listeners?.control
             }
             streams?.report(.proxiesListening(listeners: listeners?.count ?? 0))
@@ -335,7 +336,7 @@ struct BootSequence {
     /// outlives the others, so nothing after it can fail). Each is made from its table entry:
     /// where it listens, where it dials, its section's settings. Stopped in reverse; what
     /// started is stopped again if a later one fails.
-    private func startListeners(_ config: BootConfiguration, kms: KMSAccess?, udpDevice: TunDevice?) throws -> Listeners {
+    private func startListeners(_ config: BootConfiguration, kms: KMSAccess?, udpDevice: TunDevice?, streams: EnclaveStreams?) throws -> Listeners {
         // The stub's answers name the connections the capture rule sends to the egress listener,
         // and the UDP flows the TUN device reads.
         let names = NameTable()
@@ -350,6 +351,10 @@ struct BootSequence {
                 return (emulated, emulated == endpoint ? "\(endpoint)" : "\(endpoint) (emulated: \(emulated))")
             }
             switch (service, entry.address, parent) {
+            case (.tlsIngress(let index, let ingress, let tls), _, _):
+                let logger = Logger(label: "tls")
+                services.append(try TLSIngress(index: index, ingress: ingress, settings: tls, nsm: NSMDevice(), emulation: vsockEmulation, logger: logger,
+                                               events: { event in streams?.report(event.statusEvent); logger.info("\(event)") }))
             case (.attestation, .tcp(_, let port), _):
                 services.append(AttestationEndpoint(nsm: NSMDevice(), port: Int(port), logger: Logger(label: "attestation")))
             case (.kmsProxy, .tcp(_, let port), _):

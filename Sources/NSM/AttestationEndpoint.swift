@@ -12,6 +12,74 @@ public protocol NSMCalling: Sendable {
 
 extension NSMDevice: NSMCalling {}
 
+/// Where an attestation request's document comes from: the NSM as asked (the local endpoint),
+/// or the TLS binding's cache and limiter. A failure is an `AttestationRefusal`, or an NSM
+/// error that `AttestationEndpoint.answer(for:)` turns into a status.
+public protocol AttestationSource: Sendable {
+    func document(for request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]>
+}
+
+/// A request the source will not serve: answered with this status and one-line reason.
+public struct AttestationRefusal: Error, CustomStringConvertible {
+    public var status: Int
+    public var reason: String
+    public var extra: [(String, String)]
+
+    public init(status: Int, reason: String, extra: [(String, String)] = []) {
+        self.status = status
+        self.reason = reason
+        self.extra = extra
+    }
+
+    public var description: String { reason }
+}
+
+/// The local endpoint's source: the NSM, asked exactly what the app asked, except for
+/// user_data that starts with the TLS binding's prefix (`TLSBinding.userDataPrefix`). Only the
+/// binding may make those: an app, or a parent reaching this endpoint through an ingress with
+/// `"attestation": true`, could otherwise get a document naming a key of its choosing with a
+/// client's nonce, and pass its own TLS server off as the enclave.
+public struct NSMSource: AttestationSource {
+    let nsm: NSMCalling
+
+    public init(nsm: NSMCalling) {
+        self.nsm = nsm
+    }
+
+    public func document(for request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]> {
+        if case .attestation(let userData?, _, _) = request, userData.starts(with: TLSBinding.userDataPrefix) {
+            return eventLoop.makeFailedFuture(AttestationRefusal(status: 403, reason: "user_data may not start with \"\(String(decoding: TLSBinding.userDataPrefix, as: UTF8.self))\": "
+                                                                  + "that prefix is the TLS binding's, and only enclave-init's attested ingress makes it"))
+        }
+        return documentAllowingBinding(for: request, on: eventLoop)
+    }
+
+    /// The NSM asked as is: for the attested ingress (BindingDocuments), which sets the prefix itself.
+    public func documentAllowingBinding(for request: NSMRequest, on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]> {
+        nsm.call(request, on: eventLoop).flatMapThrowing { response in
+            guard case .attestation(let document) = response else {
+                throw AttestationRefusal(status: 502, reason: "the NSM answered \(response) to an attestation request")
+            }
+            return document
+        }
+    }
+}
+
+/// What ties an attested ingress's TLS key to a document: the document's `user_data` is this
+/// prefix followed by the SHA-256 of the certificate's SubjectPublicKeyInfo (DER), 56 bytes in
+/// all. The prefix keeps it apart from any user_data an app asks for (see NSMSource).
+public enum TLSBinding {
+    public static let userDataPrefix = Array("enclave-init:tls:sha256:".utf8)
+
+    public static func userData(publicKeySHA256 digest: [UInt8]) -> [UInt8] { userDataPrefix + digest }
+
+    /// The digest a document's user_data names; nil when it is not a binding.
+    public static func publicKeySHA256(inUserData userData: [UInt8]) -> [UInt8]? {
+        guard userData.count == userDataPrefix.count + 32, userData.starts(with: userDataPrefix) else { return nil }
+        return Array(userData.dropFirst(userDataPrefix.count))
+    }
+}
+
 /// The attestation endpoint on 127.0.0.1:port (HTTP/1.1): `POST /v1/attestation` with Enclaver's
 /// JSON body answers 200 `application/cbor` with the NSM's document unchanged; 400 with a
 /// one-line reason for a bad request, 503 when there is no NSM device, 502 naming the NSM's
@@ -19,7 +87,7 @@ extension NSMDevice: NSMCalling {}
 public final class AttestationEndpoint: Service, Sendable {
     public static let path = "/v1/attestation"
 
-    private let nsm: NSMCalling
+    private let source: AttestationSource
     private let logger: Logger
     private let host: String
     private let port: Int
@@ -27,7 +95,7 @@ public final class AttestationEndpoint: Service, Sendable {
 
     /// `port` 0 takes any free port (tests; `boundPort` says which).
     public init(nsm: NSMCalling, host: String = "127.0.0.1", port: Int, logger: Logger) {
-        self.nsm = nsm
+        self.source = NSMSource(nsm: nsm)
         self.host = host
         self.port = port
         self.logger = logger
@@ -39,8 +107,8 @@ public final class AttestationEndpoint: Service, Sendable {
 
     /// Listens on host:port; throws when it cannot.
     public func start() throws {
-        try listener.start { [nsm, logger] channel in
-            try channel.pipeline.syncOperations.addHandler(AttestationHandler(nsm: nsm, logger: logger))
+        try listener.start { [source, logger] channel in
+            try channel.pipeline.syncOperations.addHandler(AttestationHandler(source: source, logger: logger))
         }
     }
 
@@ -55,6 +123,8 @@ public final class AttestationEndpoint: Service, Sendable {
     /// The status and one-line reason for a failed NSM call.
     static func answer(for error: Error) -> (status: Int, reason: String) {
         switch error {
+        case let refusal as AttestationRefusal:
+            return (refusal.status, refusal.reason)
         case NSMDevice.Failure.absent, NSMDevice.Failure.notAnNSM, NSMDevice.Failure.cannotOpen:
             return (503, "\(error)")
         case NSMDevice.Failure.timedOut, NSMDevice.Failure.deviceHung:
@@ -67,23 +137,24 @@ public final class AttestationEndpoint: Service, Sendable {
     }
 }
 
-/// One connection: reads a request (its body at most 16 KiB), answers, closes.
-private final class AttestationHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+/// One connection: reads a request (its body at most 16 KiB), answers, closes. The local
+/// endpoint's, and the attested ingress's on a connection that asked for the binding.
+public final class AttestationHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
-    private let nsm: NSMCalling
+    private let source: AttestationSource
     private let logger: Logger
     private var reader = RequestReader(maximumBodyBytes: AttestationRequest.maximumBodyBytes)
     /// Set once the request is complete or refused: what follows is dropped.
     private var answered = false
 
-    init(nsm: NSMCalling, logger: Logger) {
-        self.nsm = nsm
+    public init(source: AttestationSource, logger: Logger) {
+        self.source = source
         self.logger = logger
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !answered else { return }
         var buffer = unwrapInboundIn(data)
         act(on: reader.receive(buffer.readBytes(length: buffer.readableBytes) ?? []), context)
@@ -115,17 +186,15 @@ private final class AttestationHandler: ChannelInboundHandler {
         }
         let loop = context.eventLoop
         let contextBox = NIOLoopBound(context, eventLoop: loop)
-        nsm.call(request, on: loop).hop(to: loop).whenComplete { [self] result in
+        source.document(for: request, on: loop).hop(to: loop).whenComplete { [self] result in
             let context = contextBox.value
             switch result {
-            case .success(.attestation(let document)):
+            case .success(let document):
                 send(context, HTTPResponse.bytes(status: 200, body: document, contentType: "application/cbor"))
-            case .success(let other):
-                respond(context, 502, text: "the NSM answered \(other) to an attestation request")
             case .failure(let error):
                 let (status, reason) = AttestationEndpoint.answer(for: error)
-                logger.warning("\(status) \(HTTPResponse.phrase(status)): \(reason)")
-                respond(context, status, text: reason)
+                if !(error is AttestationRefusal) { logger.warning("\(status) \(HTTPResponse.phrase(status)): \(reason)") }
+                respond(context, status, text: reason, extra: (error as? AttestationRefusal)?.extra ?? [])
             }
         }
     }
@@ -154,7 +223,7 @@ private final class AttestationHandler: ChannelInboundHandler {
 
     /// The client's input ended: a complete request is answered (and the connection closed
     /// after the answer); before that, nothing will complete it: 400, then close.
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard case ChannelEvent.inputClosed = event else { return context.fireUserInboundEventTriggered(event) }
         if sent { return context.close(promise: nil) }
         guard !answered else { return }
@@ -164,7 +233,7 @@ private final class AttestationHandler: ChannelInboundHandler {
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
     }
 }

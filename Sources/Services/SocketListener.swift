@@ -2,6 +2,7 @@ import Addressing
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Glibc
 
 /// One listening stream socket of a service, set up here once for every service of either half:
 /// the bootstrap on the shared loops, SO_REUSEADDR, the bind through Addressing's one switch
@@ -63,11 +64,17 @@ public final class SocketListener: Sendable {
     /// The port the kernel gave (a listener bound to port 0 in tests), once bound.
     public var boundPort: Int? { server.withLockedValue { $0?.localAddress?.port } }
 
-    /// Closes the listening socket, then every connection it accepted.
-    public func stop() {
+    /// Closes the listening socket, then every connection it accepted: at once, or after the
+    /// open ones had up to `drain` to end by themselves.
+    public func stop(drain: TimeAmount = .zero) {
         if let channel = server.withLockedValue({ $0 }) { try? channel.close().wait() }
+        let deadline = NIODeadline.now() + drain
+        while accepted.count > 0 && NIODeadline.now() < deadline { usleep(10_000) }
         accepted.closeAll()
     }
+
+    /// Connections accepted and still open.
+    public var openConnections: Int { accepted.count }
 
     /// How the logs name it: `description` and, when emulated, the emulation's socket.
     public func listening(_ description: String) -> Listening {

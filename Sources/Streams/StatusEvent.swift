@@ -26,6 +26,12 @@ public enum StatusEvent: Sendable, Equatable {
     /// `exitCode` only when the app could not be started (its 126/127/70).
     case bootFailed(step: String, error: String, exitCode: Int32?)
     case shutdown(exitCode: Int32, powerOff: Bool)
+    /// An attested ingress serves this certificate from now on (at boot; when ACME issues or
+    /// renews). `source` is "self-signed" or "acme"; the digests are hex SHA-256 of the public
+    /// key (SubjectPublicKeyInfo) and of the certificate.
+    case tlsCertificate(ingress: Int, source: String, notAfter: String, publicKeySHA256: String, certificateSHA256: String)
+    /// Getting a certificate from the ACME CA failed; the next try is in `retryInSeconds`.
+    case acmeFailed(ingress: Int, error: String, retryInSeconds: Int64)
 
     /// How the app ended: its own exit code, or the signal that ended it.
     public enum AppEnding: Sendable, Equatable {
@@ -54,6 +60,8 @@ public enum StatusEvent: Sendable, Equatable {
         case stopping
         case bootFailed = "boot_failed"
         case shutdown
+        case tlsCertificate = "tls_certificate"
+        case acmeFailed = "acme_failed"
     }
 
     public var name: Name {
@@ -70,6 +78,8 @@ public enum StatusEvent: Sendable, Equatable {
         case .stopping: return .stopping
         case .bootFailed: return .bootFailed
         case .shutdown: return .shutdown
+        case .tlsCertificate: return .tlsCertificate
+        case .acmeFailed: return .acmeFailed
         }
     }
 
@@ -99,6 +109,11 @@ public enum StatusEvent: Sendable, Equatable {
         case .bootFailed(let step, let error, let exitCode):
             return [("step", .string(step)), ("error", .string(error))] + (exitCode.map { [("exit_code", .int($0))] } ?? [])
         case .shutdown(let exitCode, let powerOff): return [("exit_code", .int(exitCode)), ("power_off", .bool(powerOff))]
+        case .tlsCertificate(let ingress, let source, let notAfter, let key, let certificate):
+            return [("ingress", .int(ingress)), ("source", .string(source)), ("not_after", .string(notAfter)),
+                    ("public_key_sha256", .string(key)), ("certificate_sha256", .string(certificate))]
+        case .acmeFailed(let ingress, let error, let retry):
+            return [("ingress", .int(ingress)), ("error", .string(error)), ("retry_in_seconds", .integer(retry))]
         }
     }
 
@@ -154,6 +169,13 @@ public enum StatusEvent: Sendable, Equatable {
         case .shutdown:
             guard let exitCode = read.int32("exit_code"), let powerOff = read.bool("power_off") else { return nil }
             self = .shutdown(exitCode: exitCode, powerOff: powerOff)
+        case .tlsCertificate:
+            guard let ingress = read.int("ingress"), let source = read.string("source"), let notAfter = read.string("not_after"),
+                  let key = read.string("public_key_sha256"), let certificate = read.string("certificate_sha256") else { return nil }
+            self = .tlsCertificate(ingress: ingress, source: source, notAfter: notAfter, publicKeySHA256: key, certificateSHA256: certificate)
+        case .acmeFailed:
+            guard let ingress = read.int("ingress"), let error = read.string("error"), let retry = read.integer("retry_in_seconds") else { return nil }
+            self = .acmeFailed(ingress: ingress, error: error, retryInSeconds: retry)
         }
     }
 }

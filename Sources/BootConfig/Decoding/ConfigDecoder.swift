@@ -212,7 +212,7 @@ struct ConfigDecoder {
     }
 
     private func ingress(_ field: Field, attestationPort: UInt16?) -> Ingress? {
-        guard let fields = field.object(known: ["vsock_port", "port", "host_port", "attestation"]) else { return nil }
+        guard let fields = field.object(known: ["vsock_port", "port", "host_port", "attestation", "tls"]) else { return nil }
         let before = issues.count
         let vsockPort = fields.required("vsock_port").flatMap { $0.vsockPort() }
         let toAttestation = (fields["attestation"].map { $0.bool() } ?? nil) ?? false
@@ -230,8 +230,19 @@ struct ConfigDecoder {
                 .flatMap { $0.port() }
         }
         let hostPort = fields["host_port"].map { $0.port() }
+        var tls: IngressTLS?
+        if let tlsField = fields["tls"] {
+            if toAttestation {
+                issues.report(tlsField, "the attestation endpoint takes no TLS of its own",
+                              hint: "put \"tls\" on the app's ingress: a client gets the document over that TLS (ALPN \(IngressTLS.attestationProtocol))")
+            } else {
+                tls = ingressTLS(tlsField)
+            }
+        }
         guard issues.count == before, let vsockPort, let port else { return nil }
-        return Ingress(vsockPort: vsockPort, port: port, hostPort: (hostPort ?? nil) ?? port, toAttestation: toAttestation)
+        var ingress = Ingress(vsockPort: vsockPort, port: port, hostPort: (hostPort ?? nil) ?? port, toAttestation: toAttestation)
+        ingress.tls = tls
+        return ingress
     }
 
     private func egress(_ field: Field) -> Egress? {

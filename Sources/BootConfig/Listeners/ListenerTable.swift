@@ -8,8 +8,8 @@ import DocumentReading
 /// here; the compiler then names every switch that must take it (each lists its own side's
 /// services only).
 ///
-/// The order is the order things start: the enclave's step 6 (relays: outbound, ingress,
-/// egress; then attestation, the KMS endpoint, the DNS stub, the UDP capture, the control
+/// The order is the order things start: the enclave's step 6 (relays: outbound, ingress (a TLS
+/// one is enclave-init's own service, at its place among them), egress; then attestation, the KMS endpoint, the DNS stub, the UDP capture, the control
 /// port), then the parent half's (nitro-cli's heartbeat listener first, which is there before
 /// either, then the relays, the streams, dns, clock, KMS credentials).
 public struct ListenerTable: Sendable {
@@ -37,6 +37,9 @@ public struct ListenerTable: Sendable {
 
     /// enclave-init's own services in the enclave, besides the relays.
     public enum EnclaveService: Sendable, Equatable {
+        /// An ingress with `tls`: enclave-init terminates TLS on the vsock port and dials the app
+        /// with the plain bytes (the parent's side of it is an ordinary ingress relay).
+        case tlsIngress(index: Int, Ingress, IngressTLS)
         case attestation(AttestationSettings)
         /// The KMS endpoint for the app's SDK.
         case kmsProxy(KMSSettings)
@@ -73,6 +76,7 @@ public struct ListenerTable: Sendable {
             case .relay(.outbound(let index, _)): return "outbound[\(index)]"
             case .relay(.ingress(let index, _)): return "ingress[\(index)]"
             case .relay(.egress): return "egress"
+            case .enclave(.tlsIngress(let index, _, _)): return "ingress[\(index)] (tls)"
             case .enclave(.attestation): return "attestation"
             case .enclave(.kmsProxy): return "kms endpoint"
             case .enclave(.dnsStub): return "dns stub"
@@ -132,7 +136,8 @@ public struct ListenerTable: Sendable {
                 path("hosts", index) / "port", dial: parent(host.vsockPort))
         }
         for (index, ingress) in config.ingress.enumerated() {
-            add(.enclave, .vsock(port: ingress.vsockPort), .enclaveInit, .relay(.ingress(index: index, ingress)), path("ingress", index) / "vsock_port",
+            let purpose: Purpose = ingress.tls.map { .enclave(.tlsIngress(index: index, ingress, $0)) } ?? .relay(.ingress(index: index, ingress))
+            add(.enclave, .vsock(port: ingress.vsockPort), .enclaveInit, purpose, path("ingress", index) / "vsock_port",
                 dial: .endpoint(.tcp(host: "127.0.0.1", port: ingress.port)))
             if !ingress.toAttestation { add(.enclave, .tcp(host: "127.0.0.1", port: ingress.port), .app, .appPort(ingress: index), path("ingress", index) / "port") }
         }

@@ -87,6 +87,8 @@ public struct Ingress: Sendable, Equatable {
     /// `"attestation": true`: the target is enclave-init's own attestation endpoint (`port` is
     /// attestation.port), for a relying party outside (`enclave-init verify --endpoint`).
     public var toAttestation = false
+    /// `tls`: enclave-init terminates TLS here (IngressTLS.swift); nil: the bytes pass as they come.
+    public var tls: IngressTLS?
 }
 
 /// The HTTP CONNECT proxy on 127.0.0.1:port, forwarding over vsock to the parent.

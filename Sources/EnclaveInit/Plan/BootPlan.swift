@@ -147,6 +147,8 @@ struct BootPlan {
     /// Step 6's line(s) for one of enclave-init's other services in the enclave.
     private func describe(_ service: ListenerTable.EnclaveService) -> [String] {
         switch service {
+        case .tlsIngress(_, let ingress, let tls):
+            return TLSPlan.lines(ingress, tls, listener: vsockListener(ingress.vsockPort), route: { config.outboundRoute(to: $0) })
         case .attestation(let attestation):
             return ["attestation http://127.0.0.1:\(attestation.port)\(AttestationEndpoint.path) -> \(NSMDevice.configuredPath) (POST nonce, user_data, public_key; 200 application/cbor)"]
         case .kmsProxy(let kms):

@@ -1,3 +1,4 @@
+import DocumentReading
 import NIOConcurrencyHelpers
 import NIOCore
 import NSM

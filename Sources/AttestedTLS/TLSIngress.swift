@@ -135,7 +135,8 @@ public final class TLSIngressCounters: Sendable, CustomStringConvertible {
 /// After the handshake, where the connection's plaintext goes: the app, the binding's
 /// attestation request, or nowhere (an ACME challenge needs the handshake only). Reads are held
 /// and early plaintext kept until then.
-final class IngressRouter: ChannelDuplexHandler, RemovableChannelHandler {
+/// Its state lives on its channel's loop (the dial completes there).
+final class IngressRouter: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer

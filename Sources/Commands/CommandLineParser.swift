@@ -110,8 +110,8 @@ public enum CommandLineParser {
                 throw UsageError("\(name) needs a value: \(name) <\(option.valueName!)>")
             }
         }
-        if parsed.positionals.count < spec.arguments.count {
-            let missing = spec.arguments[parsed.positionals.count...].map { "<\($0.valueName)>" }
+        if parsed.positionals.count < spec.arguments.count(where: { !$0.optional }) {
+            let missing = spec.arguments[parsed.positionals.count...].filter { !$0.optional }.map { "<\($0.valueName)>" }
             throw UsageError("missing \(missing.joined(separator: " "))")
         }
         return parsed

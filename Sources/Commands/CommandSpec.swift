@@ -49,14 +49,16 @@ public struct OptionSpec: Sendable, Equatable {
     public var isFlag: Bool { valueName == nil }
 }
 
-/// A positional argument, in order.
+/// A positional argument, in order. Optional ones come last.
 public struct ArgumentSpec: Sendable, Equatable {
     public var valueName: String
     public var help: String
+    public var optional: Bool
 
-    public init(_ valueName: String, help: String) {
+    public init(_ valueName: String, optional: Bool = false, help: String) {
         self.valueName = valueName
         self.help = help
+        self.optional = optional
     }
 }
 

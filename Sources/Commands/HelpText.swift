@@ -33,7 +33,7 @@ enum HelpText {
     /// The usage lines: the spec's own, else one made from its options and arguments.
     static func usageLines(_ spec: CommandSpec, path: String) -> [String] {
         if let usage = spec.usage { return usage }
-        var words = [path] + spec.arguments.map { "<\($0.valueName)>" }
+        var words = [path] + spec.arguments.map { $0.optional ? "[<\($0.valueName)>]" : "<\($0.valueName)>" }
         for option in spec.options {
             words.append("[" + option.name + (option.valueName.map { " <\($0)>" } ?? "") + "]")
         }

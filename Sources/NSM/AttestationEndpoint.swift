@@ -1,3 +1,4 @@
+import DocumentReading
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -65,21 +66,6 @@ public struct NSMSource: AttestationSource {
     }
 }
 
-/// What ties an attested ingress's TLS key to a document: the document's `user_data` is this
-/// prefix followed by the SHA-256 of the certificate's SubjectPublicKeyInfo (DER), 56 bytes in
-/// all. The prefix keeps it apart from any user_data an app asks for (see NSMSource).
-public enum TLSBinding {
-    public static let userDataPrefix = Array("enclave-init:tls:sha256:".utf8)
-
-    public static func userData(publicKeySHA256 digest: [UInt8]) -> [UInt8] { userDataPrefix + digest }
-
-    /// The digest a document's user_data names; nil when it is not a binding.
-    public static func publicKeySHA256(inUserData userData: [UInt8]) -> [UInt8]? {
-        guard userData.count == userDataPrefix.count + 32, userData.starts(with: userDataPrefix) else { return nil }
-        return Array(userData.dropFirst(userDataPrefix.count))
-    }
-}
-
 /// The attestation endpoint on 127.0.0.1:port (HTTP/1.1): `POST /v1/attestation` with Enclaver's
 /// JSON body answers 200 `application/cbor` with the NSM's document unchanged; 400 with a
 /// one-line reason for a bad request, 503 when there is no NSM device, 502 naming the NSM's
@@ -139,7 +125,8 @@ public final class AttestationEndpoint: Service, Sendable {
 
 /// One connection: reads a request (its body at most 16 KiB), answers, closes. The local
 /// endpoint's, and the attested ingress's on a connection that asked for the binding.
-public final class AttestationHandler: ChannelInboundHandler {
+/// Its state lives on its channel's loop; the NSM's answer hops back there before touching it.
+public final class AttestationHandler: ChannelInboundHandler, @unchecked Sendable {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 

@@ -42,22 +42,33 @@ enum EndpointFetch {
     }
 
     static func document(from target: Target, nonce: [UInt8], timeoutSeconds: Int = 10) throws(Failure) -> [UInt8] {
-        let body = Array("{\"nonce\": \"\(Base64.encodeToString(bytes: nonce))\"}".utf8)
-        let head: [UInt8]
-        do {
-            head = try HeadWriter.request(method: "POST", target: target.path, headers: [
-                ("Host", target.host.contains(":") ? "[\(target.host)]:\(target.port)" : "\(target.host):\(target.port)"),
-                ("Content-Type", "application/json"), ("Content-Length", String(body.count)), ("Connection", "close"),
-            ])
-        } catch {
-            throw Failure(reason: "\(error)")
-        }
+        let request = try request(to: target, nonce: nonce)
         let fd = try connect(target, timeoutSeconds: timeoutSeconds)
         defer { close(fd) }
         let place = "\(target.host):\(target.port)"
-        guard BlockingIO.writeAll(fd, head + body) else { throw Failure(reason: "sending to \(place): \(String(cString: strerror(errno)))") }
-        // Read until the head and Content-Length's bytes are in (not until the end of input: a
-        // vsock hop in between may not pass a half-close on), or to the end without a length.
+        guard BlockingIO.writeAll(fd, request) else { throw Failure(reason: "sending to \(place): \(String(cString: strerror(errno)))") }
+        return try response(from: place, path: target.path, timeoutSeconds: timeoutSeconds) { buffer in recv(fd, buffer.baseAddress, buffer.count, 0) }
+    }
+
+    /// `POST path` with `{"nonce": base64}`.
+    static func request(to target: Target, nonce: [UInt8]) throws(Failure) -> [UInt8] {
+        let body = Array("{\"nonce\": \"\(Base64.encodeToString(bytes: nonce))\"}".utf8)
+        do {
+            return try HeadWriter.request(method: "POST", target: target.path, headers: [
+                ("Host", target.host.contains(":") ? "[\(target.host)]:\(target.port)" : "\(target.host):\(target.port)"),
+                ("Content-Type", "application/json"), ("Content-Length", String(body.count)), ("Connection", "close"),
+            ]) + body
+        } catch {
+            throw Failure(reason: "\(error)")
+        }
+    }
+
+    /// The answer's body when it is 200; `receive` reads like recv(2) (0 at the end, -1 and
+    /// errno on an error). Reads until the head and Content-Length's bytes are in (not until
+    /// the end of input: a vsock hop in between may not pass a half-close on), or to the end
+    /// without a length.
+    static func response(from place: String, path: String, timeoutSeconds: Int,
+                         receive: (UnsafeMutableRawBufferPointer) -> Int) throws(Failure) -> [UInt8] {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         var responseHead: ResponseHead?
@@ -75,7 +86,7 @@ enum EndpointFetch {
                 received = Array(received.prefix(bodyStart + length))
                 break
             }
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let count = buffer.withUnsafeMutableBytes { receive($0) }
             if count == 0 { break }
             guard count > 0 else {
                 let code = errno
@@ -92,13 +103,13 @@ enum EndpointFetch {
         }
         guard responseHead.status == 200 else {
             let reason = String(decoding: document.prefix(300), as: UTF8.self).trimmingCharacters(in: [" ", "\n", "\r"])
-            throw Failure(reason: "\(place)\(target.path) answered \(responseHead.status): \(reason)")
+            throw Failure(reason: "\(place)\(path) answered \(responseHead.status): \(reason)")
         }
         return document
     }
 
     /// The first address of `host` that accepts, with send and receive timeouts on the socket.
-    private static func connect(_ target: Target, timeoutSeconds: Int) throws(Failure) -> Int32 {
+    static func connect(_ target: Target, timeoutSeconds: Int) throws(Failure) -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

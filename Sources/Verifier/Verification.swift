@@ -14,6 +14,9 @@ public struct Expectations: Sendable {
     /// A document whose signature or chain does not hold (QEMU's nitro-enclave machine makes
     /// them) is still compared, and reported as not authenticated, only with this.
     public var allowUnsigned = false
+    /// `verify https://`: the SHA-256 of the public key (SubjectPublicKeyInfo) of the
+    /// certificate the server presented; the document's user_data must be its TLS binding.
+    public var tlsPublicKeySHA256: [UInt8]?
 
     public init() {}
 }
@@ -193,6 +196,17 @@ public enum Verification {
             let failure: String? = payload.nonce == nonce ? nil
                 : payload.nonce.map { "the document's nonce is \(hex($0)), not \(hex(nonce))" } ?? "the document has no nonce; expected \(hex(nonce))"
             record("nonce", .expectation, failure, ok: hex(nonce))
+        }
+        if let presented = expectations.tlsPublicKeySHA256 {
+            let named = payload.userData.flatMap(TLSBinding.publicKeySHA256(inUserData:))
+            let failure: String? = switch named {
+            case presented?: nil
+            case let other?: "the document binds the TLS key \(hex(other)), but the server presented a certificate whose key is \(hex(presented)): "
+                + "another TLS server is in front of the enclave (a man in the middle)"
+            case nil: "the document's user_data is not a TLS binding (\(payload.userData.map { "\($0.count) bytes" } ?? "none")): "
+                + "the server is not an attested ingress of enclave-init"
+            }
+            record("tls binding", .expectation, failure, ok: "user_data names the public key of the certificate this TLS connection presented (sha256 \(hex(presented)))")
         }
         let zero = [UInt8](repeating: 0, count: 48)
         if (0...2).allSatisfy({ payload.pcr($0) == zero }) {

@@ -1,9 +1,10 @@
+import ExtrasBase64
 import DocumentReading
 
 /// The report as `verify` prints it: one line per check, the document's fields, a verdict; or
 /// the same as JSON.
 enum VerificationOutput {
-    static func lines(_ report: VerificationReport) -> [String] {
+    static func lines(_ report: VerificationReport, tls: BindingFetch.Fetched? = nil) -> [String] {
         var lines = report.checks.map { check in
             let mark = switch check.outcome {
             case .ok: "ok  "
@@ -22,6 +23,12 @@ enum VerificationOutput {
                 if let value { lines.append("  \(name) \(hex(value))") }
             }
         }
+        if let tls {
+            let pinned = report.verdict == .verified ? "pin" : "presented (not pinnable: the checks failed)"
+            lines.append("tls: \(tls.protocolVersion), the certificate this connection presented:")
+            lines.append("  certificate sha256 \(hex(BindingFetch.sha256(tls.certificateDER)))")
+            lines.append("  public key sha256 \(hex(tls.publicKeySHA256)) (\(pinned): curl --pinnedpubkey sha256//\(base64(tls.publicKeySHA256)))")
+        }
         lines.append(verdictLine(report))
         return lines
     }
@@ -38,7 +45,7 @@ enum VerificationOutput {
         }
     }
 
-    static func json(_ report: VerificationReport) -> JSONOutput {
+    static func json(_ report: VerificationReport, tls: BindingFetch.Fetched? = nil) -> JSONOutput {
         let verdict: String = switch report.verdict {
         case .verified: report.unauthenticated ? "unauthenticated" : report.rootReplaced ? "verified_under_replaced_root" : "verified"
         case .notAuthentic: "not_authentic"
@@ -65,6 +72,16 @@ enum VerificationOutput {
                 ("public_key", optional(payload.publicKey)),
             ])))
         }
+        if let tls {
+            members.append(("tls", .object([
+                ("protocol", .string(tls.protocolVersion)),
+                ("certificate_sha256", .string(hex(BindingFetch.sha256(tls.certificateDER)))),
+                ("public_key_sha256", .string(hex(tls.publicKeySHA256))),
+                ("curl_pinnedpubkey", .string("sha256//" + base64(tls.publicKeySHA256))),
+            ])))
+        }
         return .object(members)
     }
+
+    private static func base64(_ bytes: [UInt8]) -> String { Base64.encodeToString(bytes: bytes) }
 }

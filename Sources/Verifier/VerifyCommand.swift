@@ -18,7 +18,12 @@ public struct VerifyCommand: Command {
         its SHA-256 fingerprint (\(hex(TrustedRoot.awsFingerprint).uppercased())); the chain leaf <- bundle <- root \
         with every certificate valid at the document's time and at the verifier's (--at); the digest SHA384; \
         then the age (--max-age), the nonce (--nonce), debug mode (PCR0-2 all zero), and each expected PCR.
+        With https://HOST:PORT (an ingress with "tls"): one TLS connection offering only ALPN enclave-attestation/1, \
+        a fresh document asked for on it with a nonce of verify's own, all of the above checked, and then that the \
+        document's user_data binds the public key of the certificate this very connection presented ("tls binding"); \
+        it prints that certificate's fingerprints to pin.
         Examples:
+          enclave-init verify https://app.example.com:443 --eif my-enclave.eif --max-age 60
           enclave-init verify --endpoint http://10.0.0.5:7777 --eif my-enclave.eif --max-age 60
           enclave-init verify --document doc.cbor --eif my-enclave.eif --max-age 300
           enclave-init verify --document doc.b64 --measurements pcrs.json --pcr 16=<hex> --nonce <hex>
@@ -30,7 +35,7 @@ public struct VerifyCommand: Command {
         """,
         options: [
             OptionSpec("--document", value: "file", help: "The document: raw CBOR, or hex or base64 of it (as an app printed or stored it)."),
-            OptionSpec("--endpoint", value: "url", help: "Instead: ask a live enclave's attestation endpoint (http://HOST:PORT, through an ingress mapping) for a fresh document carrying a random nonce of verify's own, and check it came back."),
+            OptionSpec("--endpoint", value: "url", help: "Instead: ask a live enclave's attestation endpoint (http://HOST:PORT, through an ingress mapping) for a fresh document carrying a random nonce of verify's own, and check it came back; https://HOST:PORT is the same as the <url> argument."),
             OptionSpec("--eif", value: "file", help: "Expect the PCR0-2 this enclave image measures to."),
             OptionSpec("--measurements", value: "file", help: "Expect the PCRs of a Measurements JSON (nitro-cli build-enclave's or build --measurements')."),
             OptionSpec("--pcr", value: "n=hex", repeatable: true, help: "Expect PCR n (0-31) to be this value; one per --pcr."),
@@ -47,7 +52,8 @@ public struct VerifyCommand: Command {
             var image = option
             image.help = "Rebuild this image (with build's options below: --kernel or --blobs, …) and expect the PCR0-2 of the rebuild: \"this enclave runs the image in this directory\"."
             return image
-        }
+        },
+        arguments: [ArgumentSpec("url", optional: true, help: "https://HOST[:PORT] of an attested ingress (\"tls\"): get the document over its TLS and check that it names the certificate's key.")]
     )
 
     static let notAuthentic: Int32 = 65
@@ -56,6 +62,8 @@ public struct VerifyCommand: Command {
 
     let documentPath: String?
     let endpoint: EndpointFetch.Target?
+    /// https://: the endpoint is an attested ingress, reached over its TLS.
+    let overTLS: Bool
     let eifPath: String?
     let measurementsPath: String?
     let pcrArguments: [String]
@@ -71,16 +79,25 @@ public struct VerifyCommand: Command {
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
         documentPath = arguments.string("--document")
-        if let url = arguments.string("--endpoint") {
-            guard let target = EndpointFetch.parse(url) else {
-                throw UsageError("--endpoint \(url): not http://HOST:PORT[/PATH] (the attestation endpoint speaks plain HTTP, reached through an ingress mapping)")
+        let positional = arguments.positionals.first
+        if positional != nil, arguments.string("--endpoint") != nil { throw UsageError("<url> and --endpoint both given: one enclave at a time") }
+        if let url = positional ?? arguments.string("--endpoint") {
+            if let target = BindingFetch.parse(url) {
+                endpoint = target
+                overTLS = true
+            } else if positional == nil, let target = EndpointFetch.parse(url) {
+                endpoint = target
+                overTLS = false
+            } else {
+                throw UsageError("\(positional == nil ? "--endpoint " : "")\(url): not \(positional == nil ? "http://HOST:PORT[/PATH] (the attestation endpoint, through an ingress mapping) or " : "")"
+                                 + "https://HOST[:PORT] (an attested ingress)")
             }
-            endpoint = target
         } else {
             endpoint = nil
+            overTLS = false
         }
         switch (documentPath, endpoint) {
-        case (nil, nil): throw UsageError("a document is needed: --document FILE, or --endpoint URL for a live enclave's")
+        case (nil, nil): throw UsageError("a document is needed: --document FILE, --endpoint URL for a live enclave's, or https://HOST:PORT of an attested ingress")
         case (.some, .some): throw UsageError("--document and --endpoint both given: one document at a time")
         default: break
         }
@@ -137,13 +154,21 @@ public struct VerifyCommand: Command {
         var expectations = Expectations()
         expectations.nonce = nonce
         let bytes: [UInt8]
+        var presented: BindingFetch.Fetched?
         if let endpoint {
             let fresh: [UInt8]
             do {
                 fresh = try EndpointFetch.freshNonce()
-                bytes = try EndpointFetch.document(from: endpoint, nonce: fresh)
+                if overTLS {
+                    let fetched = try BindingFetch.fetch(endpoint, nonce: fresh)
+                    presented = fetched
+                    bytes = fetched.document
+                    expectations.tlsPublicKeySHA256 = fetched.publicKeySHA256
+                } else {
+                    bytes = try EndpointFetch.document(from: endpoint, nonce: fresh)
+                }
             } catch {
-                Console.error("verify: --endpoint: \(error)")
+                Console.error("verify: \(overTLS ? "https://\(endpoint.host):\(endpoint.port)" : "--endpoint"): \(error)")
                 throw CommandExit(Self.unreadable)
             }
             expectations.nonce = fresh
@@ -175,9 +200,9 @@ public struct VerifyCommand: Command {
         }
         let report = Verification.verify(bytes, root: root, at: verifierTime, expecting: expectations)
         if json {
-            print(VerificationOutput.json(report).rendered())
+            print(VerificationOutput.json(report, tls: presented).rendered())
         } else {
-            for line in VerificationOutput.lines(report) { print(line) }
+            for line in VerificationOutput.lines(report, tls: presented) { print(line) }
         }
         switch report.verdict {
         case .verified: return

@@ -1,3 +1,4 @@
+import DocumentReading
 import Addressing
 import BootConfig
 import NSM

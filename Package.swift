@@ -264,7 +264,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "NSMTests", dependencies: [
-            "NSM", "CBORCoding", "TestSupport",
+            "NSM", "CBORCoding", "DocumentReading", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -276,7 +276,7 @@ let package = Package(
         .testTarget(name: "KMSTests", dependencies: ["KMS", "Addressing", "BootConfig", "DocumentReading", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "EnclaveImageTests", dependencies: ["EnclaveImage", "TestSupport"]),
         .testTarget(name: "AttestedTLSTests", dependencies: [
-            "AttestedTLS", "TestSupport",
+            "AttestedTLS", "NSM", "CBORCoding", "DocumentReading", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

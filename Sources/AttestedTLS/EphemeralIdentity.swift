@@ -83,8 +83,10 @@ public final class EphemeralIdentity: @unchecked Sendable {
               X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, names[0], -1, -1, 0) == 1,
               X509_set_issuer_name(certificate, subject) == 1,
               addExtension(NID_subject_alt_name, names.map { "DNS:\($0)" }.joined(separator: ",")),
+              // No keyUsage: with one, OpenSSL (Python's ssl, and others that do not accept a
+              // partial chain as curl does) no longer finds a self-signed certificate its own
+              // issuer, and a client that trusts exactly this certificate still refuses it.
               addExtension(NID_basic_constraints, "critical,CA:FALSE"),
-              addExtension(NID_key_usage, "critical,digitalSignature"),
               addExtension(NID_ext_key_usage, "serverAuth"),
               acmeIdentifier.map(addACMEIdentifier) ?? true,
               X509_sign(certificate, key.handle, EVP_sha256()) > 0 else {

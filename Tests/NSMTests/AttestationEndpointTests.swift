@@ -1,4 +1,5 @@
 import CBORCoding
+import DocumentReading
 import Foundation
 import Logging
 import NIOCore
@@ -80,6 +81,21 @@ struct FakeNSM: NSMCalling {
         let answer = try post(port, body)
         let text = String(decoding: answer.body, as: UTF8.self)
         #expect(answer.status == 400 && text.contains(reason) && text.filter { $0 == "\n" }.count == 1, "\(answer.status) \(text)")
+    }
+
+    /// The TLS binding's user_data names the key of an attested ingress; if the endpoint made
+    /// such documents, a parent reaching it through an ingress with "attestation": true could
+    /// get one for its own key with a client's nonce.
+    @Test func userDataWithTheTLSBindingsPrefixIsRefused() throws {
+        let (endpoint, port) = try endpoint(FakeNSM())
+        defer { endpoint.stop() }
+        let forged = Data(TLSBinding.userData(publicKeySHA256: [UInt8](repeating: 9, count: 32))).base64EncodedString()
+        let answer = try post(port, #"{"nonce": "AAEC", "user_data": "\#(forged)"}"#)
+        let text = String(decoding: answer.body, as: UTF8.self)
+        #expect(answer.status == 403 && text.contains("that prefix is the TLS binding's"), "\(answer.status) \(text)")
+        // The prefix elsewhere in user_data is the app's business.
+        let inside = Data([0] + TLSBinding.userDataPrefix).base64EncodedString()
+        #expect(try post(port, #"{"user_data": "\#(inside)"}"#).status == 200)
     }
 
     @Test func fieldsAndBodiesOverTheirBoundsAre400() throws {

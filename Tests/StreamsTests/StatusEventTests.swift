@@ -24,6 +24,8 @@ import Testing
         .bootFailed(step: "network", error: "lo: Operation not permitted", exitCode: nil),
         .bootFailed(step: "app", error: "cannot run /app: No such file or directory", exitCode: 127),
         .shutdown(exitCode: 0, powerOff: true),
+        .tlsCertificate(ingress: 1, source: "acme", notAfter: "2027-03-01T00:00:00Z", publicKeySHA256: "ab12", certificateSHA256: "cd34"),
+        .acmeFailed(ingress: 0, error: "the CA refused the order: rateLimited", retryInSeconds: 120),
     ]
 
     /// What the parent decodes from the line the enclave writes.

@@ -29,6 +29,22 @@ private func withSecrets(_ entries: String) -> String {
 private let host = #"{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}"#
 
 public let invalidConfigs: [InvalidConfigCase] = [
+    // The attested ingress (ingress[].tls).
+    invalid("tls without names", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {}}]"#), path: "ingress[0].tls.names", "required key \"names\" is missing"),
+    invalid("tls with no name", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": []}}]"#), path: "ingress[0].tls.names", "at least one name"),
+    invalid("tls name not DNS", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["app_1.example"]}}]"#), path: "ingress[0].tls.names[0]", "has an invalid label \"app_1\""),
+    invalid("tls name an address", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["10.0.0.1"]}}]"#), path: "ingress[0].tls.names[0]", "is an IP address"),
+    invalid("tls certificate source", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["a.example"], "certificate": "letsencrypt"}}]"#), path: "ingress[0].tls.certificate", "\"self-signed\" (the default) or \"acme\""),
+    invalid("tls alpn reserved", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["a.example"], "alpn": ["acme-tls/1"]}}]"#), path: "ingress[0].tls.alpn[0]", "enclave-init's own protocol"),
+    invalid("tls on the attestation endpoint", withBase(#""attestation": {"port": 7777}, "ingress": [{"vsock_port": 5443, "attestation": true, "tls": {"names": ["a.example"]}}]"#), path: "ingress[0].tls", "takes no TLS of its own"),
+    invalid("acme without directory", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["a.example"], "certificate": "acme", "acme": {}}}]"#), path: "ingress[0].tls.acme.directory", "required key \"directory\" is missing"),
+    invalid("acme directory over http", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["a.example"], "certificate": "acme", "acme": {"directory": "http://ca.example/dir"}}}]"#), path: "ingress[0].tls.acme.directory", "is not an https URL"),
+    invalid("acme wildcard", withBase(#""hosts": [{"names": ["ca.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}], "ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["*.a.example"], "certificate": "acme", "acme": {"directory": "https://ca.example/dir"}}}]"#), path: "ingress[0].tls.names[0]", "a wildcard needs the DNS-01 challenge"),
+    invalid("acme http-01", withBase(#""hosts": [{"names": ["ca.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}], "ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["a.example"], "certificate": "acme", "acme": {"directory": "https://ca.example/dir", "challenge": "http-01"}}}]"#), path: "ingress[0].tls.acme.challenge", "HTTP-01 is not supported"),
+    invalid("acme unreachable", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["a.example"], "certificate": "acme", "acme": {"directory": "https://ca.example:14000/dir"}}}]"#), path: "ingress[0].tls.acme.directory", "nothing carries ca.example:14000 out of the enclave"),
+    invalid("acme contact not mailto", withBase(#""hosts": [{"names": ["ca.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}], "ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["a.example"], "certificate": "acme", "acme": {"directory": "https://ca.example/dir", "contact": ["ops@example.com"]}}}]"#), path: "ingress[0].tls.acme.contact[0]", "is not a mailto: URL"),
+    invalid("acme set but self-signed", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": ["a.example"], "acme": {"directory": "https://ca.example/dir"}}}]"#), path: "ingress[0].tls.acme", "the certificate is self-signed"),
+
     // Malformed JSON, with line and column.
     invalid("empty file", "", path: "(document)", "line 1, column 1"),
     invalid("trailing comma", "{\n  \"version\": 1,\n}", path: "(document)", "line 2, column 15): malformed JSON: a trailing comma"),

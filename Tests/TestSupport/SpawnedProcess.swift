@@ -73,6 +73,8 @@ public final class SpawnedProcess: @unchecked Sendable {
 
     /// What it has written to stderr so far.
     public var stderrSoFar: String { read("stderr") }
+    /// What it has written to stdout so far.
+    public var stdoutSoFar: String { read("stdout") }
 
     /// The pid of its first child (for `unshare --fork`: the namespace's init), once it exists
     /// and runs `executableName`.

@@ -13,6 +13,14 @@ private func valid(_ name: String, _ json: String, override: [String] = [], plan
 }
 
 public let validConfigs: [ValidConfigCase] = [
+    valid("attested ingress, self-signed", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "host_port": 443, "tls": {"names": ["app.example.com"], "alpn": ["h2", "http/1.1"], "certificate_file": "/run/tls/app.pem"}}]"#),
+          plan: ["ingress vsock:any:5443 -> TLS terminated by enclave-init -> tcp:127.0.0.1:8080, parent listens on tcp port 443 (it carries ciphertext only)",
+                 "key: P-256, made at boot in enclave-init's memory (never written, never logged)", "certificate: self-signed for app.example.com, 30 days",
+                 "ALPN for the app: h2, http/1.1", "user_data = \"enclave-init:tls:sha256:\" + SHA-256 of the certificate's public key",
+                 "certificate chain for the app: /run/tls/app.pem (PEM; never the key)"]),
+    valid("attested ingress, ACME through a mapping", withBase(#""hosts": [{"names": ["acme.test"], "address": "127.0.0.20", "port": 14000, "vsock_port": 8300}], "ingress": [{"vsock_port": 5443, "port": 8080, "host_port": 443, "tls": {"names": ["app.test"], "certificate": "acme", "acme": {"directory": "https://acme.test:14000/dir", "until_issued": "refuse"}}}]"#),
+          plan: ["certificate: from the ACME CA https://acme.test:14000/dir via hosts[] alias 127.0.0.20:14000", "TLS-ALPN-01 answered here",
+                 "until issued: TLS handshakes are refused", "ALPN for the app: none selected"]),
     valid("control and clock", withBase(#""control": {"vsock_port": 9102}, "clock": {"vsock_port": 9103, "interval_seconds": 60}"#),
           plan: ["control vsock:any:9102: `stop` from the parent", "clock: the parent's CLOCK_REALTIME from vsock:3:9103 before the app",
                  "then every 60 s (slewed; stepped from 0.5 s)", "or `stop` on the control port"]),

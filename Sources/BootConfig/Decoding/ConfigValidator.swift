@@ -26,6 +26,18 @@ struct ConfigValidator {
         checkApp()
         checkSecrets()
         checkKMSRoute()
+        checkACMERoutes()
+    }
+
+    /// An ACME directory is reached the way the app's traffic would be, as KMS is: a hosts[]
+    /// mapping of its name and port, or an egress proxy whose policy allows it.
+    private func checkACMERoutes() {
+        guard allHostsDecoded else { return }
+        for (index, ingress) in config.ingress.enumerated() {
+            guard case .acme(let acme)? = ingress.tls?.certificate,
+                  case .failure(let unreachable) = config.outboundRoute(to: acme.directory.endpoint) else { continue }
+            issues.report(entry("ingress", index) / "tls" / "acme" / "directory", unreachable.description, hint: unreachable.hint)
+        }
     }
 
     /// With `kms`, something must carry kms.endpoint out the way the app's traffic would: a

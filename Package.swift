@@ -118,7 +118,8 @@ let package = Package(
         // TLS terminated inside the enclave for the attested ingress: a key and certificate made
         // in memory, and OpenSSL on memory BIOs inside a NIO channel.
         .target(name: "AttestedTLS", dependencies: [
-            "COpenSSL", "Addressing", "BootConfig", "NSM", "Services",
+            "COpenSSL", "Addressing", "BootConfig", "DocumentReading", "KMS", "NSM", "Policy", "Services",
+            .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

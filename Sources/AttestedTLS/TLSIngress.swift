@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NSM
+import Policy
 import Services
 
 /// An ingress with `tls` (boot step 6): enclave-init accepts the parent's connections on the
@@ -26,7 +27,12 @@ public final class TLSIngress: Service, @unchecked Sendable {
     private let current = NIOLockedValueBox<TLSServerContext?>(nil)
     private let events: @Sendable (TLSIngressEvent) -> Void
 
+    /// Renews an ACME certificate; nil for a self-signed one.
+    private var keeper: CertificateKeeper?
+
+    /// `route`: how enclave-init reaches a host outside the way the app would (the ACME CA).
     public init(index: Int, ingress: Ingress, settings: IngressTLS, nsm: NSMCalling, emulation: VsockEmulation?, logger: Logger,
+                route: @escaping @Sendable (HostPort) -> OutboundRoute? = { _ in nil },
                 events: @escaping @Sendable (TLSIngressEvent) -> Void = { _ in }) throws(EphemeralIdentity.Failure) {
         self.index = index
         self.ingress = ingress
@@ -39,6 +45,9 @@ public final class TLSIngress: Service, @unchecked Sendable {
         // Handshakes are CPU work: every loop of the process takes connections.
         listener = SocketListener(.vsock(port: ingress.vsockPort), emulation: emulation, group: EventLoops.shared,
                                   options: .init(allowRemoteHalfClosure: true))
+        if case .acme(let acme) = settings.certificate {
+            keeper = try CertificateKeeper(ingress: self, settings: acme, route: route, logger: logger)
+        }
     }
 
     /// Makes the first identity (self-signed, unless ACME is to be waited for with `refuse`),
@@ -58,7 +67,11 @@ public final class TLSIngress: Service, @unchecked Sendable {
             try channel.pipeline.syncOperations.addHandler(try TLSServerHandler(context: context))
             try channel.pipeline.syncOperations.addHandler(IngressRouter(appPort: appPort, binding: binding, counters: counters, logger: logger))
         }
+        // The CA connects to this listener for the challenge: it listens first.
+        keeper?.start()
     }
+
+    func report(_ event: TLSIngressEvent) { events(event) }
 
     /// Serves `identity` to every connection from now on (nil: none; handshakes then fail,
     /// except an ACME challenge's), writes the chain for the app, and reports it.
@@ -87,6 +100,7 @@ public final class TLSIngress: Service, @unchecked Sendable {
     /// Stops accepting; open connections get two seconds to end, then the rest are closed,
     /// each with close_notify.
     public func stop() {
+        keeper?.stop()
         listener.stop(drain: .seconds(2))
         logger.info("ingress[\(index)] tls: \(counters)")
     }

@@ -58,3 +58,13 @@ static inline void ei_openssl_errors(char *buffer, size_t size) {
 static inline long ei_ssl_ctx_add_chain_certificate(SSL_CTX *ctx, X509 *certificate) {
     return SSL_CTX_add1_chain_cert(ctx, certificate);
 }
+
+// STACK_OF(X509_EXTENSION) is reached through macros: an ACME order's CSR names its DNS names
+// in a subjectAltName request extension.
+static inline int ei_x509_req_add_extension(X509_REQ *request, X509_EXTENSION *extension) {
+    STACK_OF(X509_EXTENSION) *extensions = sk_X509_EXTENSION_new_null();
+    if (extensions == NULL) return 0;
+    int ok = sk_X509_EXTENSION_push(extensions, extension) > 0 && X509_REQ_add_extensions(request, extensions) == 1;
+    sk_X509_EXTENSION_free(extensions); // the extension itself stays the caller's
+    return ok;
+}

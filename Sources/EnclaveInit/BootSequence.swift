@@ -353,7 +353,9 @@ struct BootSequence {
             switch (service, entry.address, parent) {
             case (.tlsIngress(let index, let ingress, let tls), _, _):
                 let logger = Logger(label: "tls")
+                // ACME's requests go out the way the app's would: the relays started above carry them.
                 services.append(try TLSIngress(index: index, ingress: ingress, settings: tls, nsm: NSMDevice(), emulation: vsockEmulation, logger: logger,
+                                               route: { [config] in try? config.outboundRoute(to: $0).get() },
                                                events: { event in streams?.report(event.statusEvent); logger.info("\(event)") }))
             case (.attestation, .tcp(_, let port), _):
                 services.append(AttestationEndpoint(nsm: NSMDevice(), port: Int(port), logger: Logger(label: "attestation")))

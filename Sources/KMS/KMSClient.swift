@@ -43,23 +43,8 @@ public struct KMSClient: Sendable {
         let head: [UInt8]
         do { head = try HeadWriter.request(method: "POST", target: "/", headers: headers) } catch { throw .unsafeRequest("\(error)") }
 
-        let fd: Int32
-        switch route {
-        case .alias(let address, let port):
-            fd = try TCPConnection.open(to: address, port: port, timeoutSeconds: timeoutSeconds)
-        case .connectProxy(let port):
-            fd = try TCPConnection.open(to: .loopback, port: port, timeoutSeconds: timeoutSeconds)
-            do { try TCPConnection.tunnel(fd: fd, to: settings.endpoint, timeoutSeconds: timeoutSeconds) } catch { close(fd); throw error }
-        }
-        let tls = try TLSStream(fd: fd, serverName: settings.endpoint.host, caFile: settings.caFile)
-        try tls.write(head + body)
-        var received: [UInt8] = []
-        while true {
-            let chunk = try tls.read()
-            received += chunk
-            guard received.count <= HTTPReply.maximumBytes else { throw .protocolError("the answer is over \(HTTPReply.maximumBytes) bytes") }
-            if let reply = try HTTPReply.parse(received, ended: chunk.isEmpty) { return reply }
-        }
+        return try OutboundHTTPS(route: route, endpoint: settings.endpoint, caFile: settings.caFile, timeoutSeconds: timeoutSeconds)
+            .exchange(head + body)
     }
 
     /// Sends and requires a 200 with a JSON object: the object, or KMS's error as a failure.

@@ -85,7 +85,7 @@ extension ConfigDecoder {
         var directory: URLParts?
         if let directoryField = fields.required("directory", hint: "the CA's directory URL, e.g. \"https://acme-v02.api.letsencrypt.org/directory\""),
            let text = directoryField.nonEmptyString() {
-            directory = Self.httpsURL(text)
+            directory = URLParts.https(text)
             if directory == nil {
                 issues.report(directoryField, "directory \"\(text.prefix(80))\" is not an https URL",
                               hint: "the CA's directory URL, e.g. \"https://acme-v02.api.letsencrypt.org/directory\"")
@@ -125,16 +125,5 @@ extension ConfigDecoder {
         if let caFile { settings.caFile = caFile }
         if let untilIssued { settings.untilIssued = untilIssued }
         return settings
-    }
-
-    /// "https://host[:port]/path" → its parts; nil for anything else.
-    static func httpsURL(_ text: String) -> URLParts? {
-        guard text.hasPrefix("https://"), !text.contains(where: { $0 == " " || $0 == "#" }) else { return nil }
-        let rest = text.dropFirst(8)
-        let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = String(rest[..<slash])
-        guard !authority.contains("@"), case .success(let endpoint) = HostPort.parse(authority, defaultPort: 443) else { return nil }
-        let path = String(rest[slash...])
-        return URLParts(endpoint: endpoint, path: path.isEmpty ? "/" : (path.hasPrefix("?") ? "/" + path : path))
     }
 }

@@ -82,4 +82,16 @@ public struct URLParts: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "https://\(endpoint.port == 443 ? endpoint.host : endpoint.description)\(path)"
     }
+
+    /// "https://host[:port]/path" → its parts; nil for anything else (another scheme, user
+    /// information, a fragment, a space).
+    public static func https(_ text: String) -> URLParts? {
+        guard text.hasPrefix("https://"), !text.contains(where: { $0 == " " || $0 == "#" }) else { return nil }
+        let rest = text.dropFirst(8)
+        let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let authority = String(rest[..<slash])
+        guard !authority.contains("@"), case .success(let endpoint) = HostPort.parse(authority, defaultPort: 443) else { return nil }
+        let path = String(rest[slash...])
+        return URLParts(endpoint: endpoint, path: path.isEmpty ? "/" : (path.hasPrefix("?") ? "/" + path : path))
+    }
 }

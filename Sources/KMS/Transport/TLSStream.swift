@@ -9,8 +9,11 @@ final class TLSStream {
     private let context: OpaquePointer
     private let ssl: OpaquePointer
     private let fd: Int32
+    private let peer: OutboundHTTPS.Peer
 
-    init(fd: Int32, serverName: String, caFile: String) throws(KMSFailure) {
+    /// `peer` names who answers and which setting holds its CA bundle, for the errors.
+    init(fd: Int32, serverName: String, caFile: String, peer: OutboundHTTPS.Peer = .kms) throws(KMSFailure) {
+        self.peer = peer
         self.fd = fd
         guard let context = SSL_CTX_new(TLS_client_method()) else {
             close(fd)
@@ -25,7 +28,7 @@ final class TLSStream {
             let detail = OpenSSL.drainErrors()
             SSL_CTX_free(context)
             close(fd)
-            throw .tls("cannot read the CA bundle \(caFile) (kms.ca_file): \(detail)")
+            throw .tls("cannot read the CA bundle \(caFile) (\(peer.caSetting)): \(detail)")
         }
         guard let ssl = SSL_new(context) else {
             SSL_CTX_free(context)
@@ -57,10 +60,10 @@ final class TLSStream {
             // temporarily unavailable" for a timeout or nothing at all for a closed connection.
             switch code {
             case EAGAIN, EWOULDBLOCK:
-                throw .unreachable("no answer to the TLS handshake with \(serverName) within the timeout (the path to KMS is up to the parent half: see its log)")
+                throw .unreachable("no answer to the TLS handshake with \(serverName) within the timeout (the path to \(peer.name) is up to the parent half: see its log)")
             case 0:
                 throw .unreachable("the connection closed during the TLS handshake with \(serverName): the parent half's end of the path "
-                                   + "closed it (it could not reach KMS, or refused it: see its log)")
+                                   + "closed it (it could not reach \(peer.name), or refused it: see its log)")
             default:
                 throw .unreachable("the TLS handshake with \(serverName): \(String(cString: strerror(code)))")
             }
@@ -77,7 +80,7 @@ final class TLSStream {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
-            guard written > 0 else { throw .unreachable("sending to KMS: \(failure(written))") }
+            guard written > 0 else { throw .unreachable("sending to \(peer.name): \(failure(written))") }
             offset += Int(written)
         }
     }
@@ -89,7 +92,7 @@ final class TLSStream {
         if count > 0 { return Array(buffer[0..<Int(count)]) }
         let code = SSL_get_error(ssl, count)
         if code == SSL_ERROR_ZERO_RETURN { return [] }
-        throw .unreachable("reading KMS's answer: \(failure(count))")
+        throw .unreachable("reading \(peer.name)'s answer: \(failure(count))")
     }
 
     private func failure(_ result: Int32) -> String {

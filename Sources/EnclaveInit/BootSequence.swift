@@ -356,7 +356,10 @@ struct BootSequence {
                 // ACME's requests go out the way the app's would: the relays started above carry them.
                 services.append(try TLSIngress(index: index, ingress: ingress, settings: tls, nsm: NSMDevice(), emulation: vsockEmulation, logger: logger,
                                                route: { [config] in try? config.outboundRoute(to: $0).get() },
-                                               events: { event in streams?.report(event.statusEvent); logger.info("\(event)") }))
+                                               events: { event in
+                                                   streams?.report(event.statusEvent)
+                                                   if case .acmeFailed = event { logger.warning("\(event)") } else { logger.info("\(event)") }
+                                               }))
             case (.attestation, .tcp(_, let port), _):
                 services.append(AttestationEndpoint(nsm: NSMDevice(), port: Int(port), logger: Logger(label: "attestation")))
             case (.kmsProxy, .tcp(_, let port), _):

@@ -180,9 +180,21 @@ import TestSupport
         #expect(caught.stdout.contains("FAIL tls binding: the document binds the TLS key \(digest), but the server presented a certificate whose key is"), "\(caught.output)")
         #expect(caught.stdout.contains("a man in the middle"), "\(caught.output)")
 
-        // An ingress without the binding's ALPN (a plain TLS server) is named as such.
-        let plainServer = try ProcessRunner.enclaveInit(["verify", "https://127.0.0.1:\(running.http2)", "--allow-unsigned"])
-        #expect(plainServer.status == 0, "ingress[1] has the binding too: \(plainServer.output)")
+        // The README's Python client (ssl, cbor2, cryptography) agrees on both.
+        let example = try readmeExample()
+        let python = KMSSandboxTests.python
+        let bound = try ProcessRunner.run(python, [example, "127.0.0.1", "\(running.http1)", String(repeating: "aa", count: 48)],
+                                          environment: ["ALLOW_UNSIGNED": "1", "PATH": "/usr/bin:/bin"])
+        #expect(bound.status == 0 && bound.stdout.contains("binding: this TLS key is the enclave's; pin sha256//\(String(pin.dropLast()).dropFirst(8))"),
+                "\(bound.output)")
+        let wrongImage = try ProcessRunner.run(python, [example, "127.0.0.1", "\(running.http1)", String(repeating: "bb", count: 48)],
+                                               environment: ["ALLOW_UNSIGNED": "1", "PATH": "/usr/bin:/bin"])
+        #expect(wrongImage.status == 1 && wrongImage.stderr.contains("PCR0 is aaaa"), "\(wrongImage.output)")
+        let fooledPython = try ProcessRunner.run(python, [example, "127.0.0.1", "\(mitmPort)"], environment: ["ALLOW_UNSIGNED": "1", "PATH": "/usr/bin:/bin"])
+        #expect(fooledPython.status == 1 && fooledPython.stderr.contains("a man in the middle"), "\(fooledPython.output)")
+        // Without ALLOW_UNSIGNED it refuses the stand-in's unsigned document.
+        let unsigned = try ProcessRunner.run(python, [example, "127.0.0.1", "\(running.http1)"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(unsigned.status != 0 && !unsigned.stdout.contains("binding:"), "\(unsigned.output)")
 
         _ = stop(running)
     }
@@ -197,6 +209,54 @@ import TestSupport
         Sandbox.expectEnded(enclave, .pid1, withCode: 143)
         let ended = holder.wait(timeout: .seconds(10))
         #expect(ended?.stdout == "close_notify\n", "\(ended?.output ?? "the client did not end")")
+    }
+
+    /// The README example's `check_signature` on a real AWS document, at its own time (its
+    /// certificates lived three hours), and on the same document with one byte of a PCR changed.
+    @Test func theReadmeExampleChecksAWSsSignatureOnARealDocument() throws {
+        let example = try readmeExample()
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../VerifierTests/fixtures/aws-2022-10-signed.cbor").path
+        let check = """
+            import datetime, sys
+            sys.path.insert(0, sys.argv[1])
+            import cbor2, check_enclave_tls as example
+            raw = bytearray(open(sys.argv[2], "rb").read())
+            outer = cbor2.loads(bytes(raw))
+            parts = list(outer.value if isinstance(outer, cbor2.CBORTag) else outer)
+            payload = cbor2.loads(parts[2])
+            at = datetime.datetime.fromtimestamp(payload["timestamp"] / 1000, datetime.timezone.utc)
+            example.check_signature(parts, payload, at)
+            print("authentic")
+            pcrs = dict(payload["pcrs"])
+            pcrs[0] = bytes([pcrs[0][0] ^ 1]) + pcrs[0][1:]
+            tampered = dict(payload, pcrs=pcrs)
+            parts[2] = cbor2.dumps(tampered)
+            try:
+                example.check_signature(parts, tampered, at)
+                print("tampered accepted")
+            except Exception as error:
+                print("tampered refused:", type(error).__name__)
+            try:
+                example.check_signature(list(outer.value if isinstance(outer, cbor2.CBORTag) else outer), payload, datetime.datetime.now(datetime.timezone.utc))
+                print("expired accepted")
+            except ValueError as error:
+                print("today:", error)
+            """
+        let result = try ProcessRunner.run(KMSSandboxTests.python, ["-c", check, scratch.path, fixture])
+        #expect(result.stdout.hasPrefix("authentic\ntampered refused: InvalidSignature\ntoday: a certificate of the chain is not valid at"), "\(result.output)")
+    }
+
+    /// The README's Python example, as the README prints it (an indented block).
+    private func readmeExample() throws -> String {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md").path
+        let lines = try String(contentsOfFile: readme, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0.hasPrefix("    # check_enclave_tls.py") }) - 1
+        var block: [Substring] = []
+        for line in lines[start...] {
+            guard line.isEmpty || line.hasPrefix("    ") else { break }
+            block.append(line.dropFirst(min(4, line.count)))
+        }
+        return try scratch.write("check_enclave_tls.py", block.joined(separator: "\n") + "\n")
     }
 
     /// Java's HttpClient, run from source (JDK 11+), trusting the ingress's certificate only and

@@ -44,7 +44,8 @@ public final class TLSIngress: Service, @unchecked Sendable {
         binding = BindingDocuments(nsm: nsm, publicKeySHA256: { key.publicKeySHA256 })
         // Handshakes are CPU work: every loop of the process takes connections.
         listener = SocketListener(.vsock(port: ingress.vsockPort), emulation: emulation, group: EventLoops.shared,
-                                  options: .init(allowRemoteHalfClosure: true))
+                                  options: .init(allowRemoteHalfClosure: true, writeBufferWaterMark: BulkSocketOptions.writeWatermark,
+                                                 receiveAllocator: BulkSocketOptions.receiveAllocator, unixSocketBuffer: BulkSocketOptions.unixSocketBuffer))
         if case .acme(let acme) = settings.certificate {
             keeper = try CertificateKeeper(ingress: self, settings: acme, route: route, logger: logger)
         }
@@ -202,6 +203,8 @@ final class IngressRouter: ChannelDuplexHandler, RemovableChannelHandler, @unche
         let box = NIOLoopBound(context, eventLoop: loop)
         ClientBootstrap(group: loop)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.recvAllocator, value: BulkSocketOptions.receiveAllocator)
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: BulkSocketOptions.writeWatermark)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .connect(host: "127.0.0.1", port: appPort)

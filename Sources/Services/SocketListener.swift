@@ -15,12 +15,20 @@ public final class SocketListener: Sendable {
         /// Keep a connection open after the client shut its write side (HTTP clients that send
         /// a request and then shut down writing must still get the answer).
         public var allowRemoteHalfClosure = false
-        /// Water marks for services that watch writability (the UDP stream).
+        /// Water marks for services that watch writability (the UDP stream, the attested ingress).
         public var writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMark?
+        /// Reads that grow with the traffic (bulk services); nil: NIO's default.
+        public var receiveAllocator: AdaptiveRecvByteBufferAllocator?
+        /// SO_SNDBUF and SO_RCVBUF for a connection on a Unix socket (the vsock emulation: the
+        /// kernel's default makes a bulk stream wake up five times as often); nil: the kernel's.
+        public var unixSocketBuffer: Int?
 
-        public init(allowRemoteHalfClosure: Bool = false, writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMark? = nil) {
+        public init(allowRemoteHalfClosure: Bool = false, writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMark? = nil,
+                    receiveAllocator: AdaptiveRecvByteBufferAllocator? = nil, unixSocketBuffer: Int? = nil) {
             self.allowRemoteHalfClosure = allowRemoteHalfClosure
             self.writeBufferWaterMark = writeBufferWaterMark
+            self.receiveAllocator = receiveAllocator
+            self.unixSocketBuffer = unixSocketBuffer
         }
     }
 
@@ -51,6 +59,12 @@ public final class SocketListener: Sendable {
             }
         if options.allowRemoteHalfClosure { bootstrap = bootstrap.childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true) }
         if let marks = options.writeBufferWaterMark { bootstrap = bootstrap.childChannelOption(ChannelOptions.writeBufferWaterMark, value: marks) }
+        if let allocator = options.receiveAllocator { bootstrap = bootstrap.childChannelOption(ChannelOptions.recvAllocator, value: allocator) }
+        if let size = options.unixSocketBuffer, case .unix = bound {
+            bootstrap = bootstrap
+                .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(size))
+                .childChannelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(size))
+        }
         do {
             return try bootstrap.bind(bound).map { [server] channel in server.withLockedValue { $0 = channel } }
         } catch {

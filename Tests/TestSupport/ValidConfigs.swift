@@ -13,6 +13,9 @@ private func valid(_ name: String, _ json: String, override: [String] = [], plan
 }
 
 public let validConfigs: [ValidConfigCase] = [
+    valid("plain and TLS ingress to one app port", withBase(#""ingress": [{"vsock_port": 5080, "port": 8080, "host_port": 80}, {"vsock_port": 5443, "port": 8080, "host_port": 443, "tls": {"names": ["app.example.com"]}}]"#),
+          plan: ["ingress vsock:any:5080 -> tcp:127.0.0.1:8080, parent listens on tcp port 80",
+                 "ingress vsock:any:5443 -> TLS terminated by enclave-init -> tcp:127.0.0.1:8080, parent listens on tcp port 443"]),
     valid("attested ingress, self-signed", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "host_port": 443, "tls": {"names": ["app.example.com"], "alpn": ["h2", "http/1.1"], "certificate_file": "/run/tls/app.pem"}}]"#),
           plan: ["ingress vsock:any:5443 -> TLS terminated by enclave-init -> tcp:127.0.0.1:8080, parent listens on tcp port 443 (it carries ciphertext only)",
                  "key: P-256, made at boot in enclave-init's memory (never written, never logged)", "certificate: self-signed for app.example.com, 30 days",

@@ -54,10 +54,14 @@ struct ConfigValidator {
     /// attestation endpoint on purpose and is no app port).
     private func checkEnclaveTCPListeners(_ table: ListenerTable) {
         var claimed = Claims<String>()
+        var appPorts: Set<String> = []
         let tcp = table.on(.enclave).filter { if case .tcp = $0.address { true } else { false } }
         for listener in tcp.filter({ $0.owner != .app }) + tcp.filter({ $0.owner == .app }) {
             guard case .tcp(let host, let port) = listener.address else { continue }
             let socket = "\(host):\(port)"
+            // Two ingress entries may reach the same app port (plain and TLS, two host ports):
+            // it is one listener of the app's.
+            if case .appPort = listener.purpose, !appPorts.insert(socket).inserted { continue }
             switch listener.purpose {
             case .enclave(.dnsStub):
                 claimed.claim(socket, by: listener.field, what: "the DNS stub's listener \(socket)", issues: issues,

@@ -1,5 +1,6 @@
 import Addressing
 import BootConfig
+import DocumentReading
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -113,19 +114,6 @@ public enum TLSIngressEvent: Sendable, Equatable {
     case certificate(ingress: Int, issued: Bool, notAfter: Int64, publicKeySHA256: String, certificateSHA256: String)
     /// An ACME attempt failed; the next is in `retryInSeconds`.
     case acmeFailed(ingress: Int, error: String, retryInSeconds: Int64)
-}
-
-enum Hex {
-    static func string(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }
 
 /// Connection counts of one attested ingress, logged when it stops.

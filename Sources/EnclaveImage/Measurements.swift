@@ -13,10 +13,7 @@ public struct Measurements: Sendable, Equatable {
         SHA384.hash([UInt8](repeating: 0, count: SHA384.digestBytes) + digest)
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] })
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { Hex.string(bytes) }
 
     /// nitro-cli's `Measurements` object, so that tools reading its output read ours.
     public var json: JSONOutput {

@@ -16,12 +16,6 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
-    private func freePort() throws -> UInt16 {
-        let (probe, port) = try BlockingSocket.listen()
-        _ = consume probe
-        return port
-    }
-
     private func openssl(_ arguments: [String]) throws {
         let result = try ProcessRunner.run("/usr/bin/openssl", arguments)
         try #require(result.status == 0, "openssl \(arguments.joined(separator: " ")): \(result.output)")
@@ -52,7 +46,7 @@ import TestSupport
     /// app.test:`challengePort` (the parent's ingress), issuing certificates valid `validity` s.
     private func startCA(challengePort: UInt16, validity: Int) throws -> CA {
         let (_, certificate, key) = try directoryCertificate()
-        let dnsPort = try freePort(), directoryPort = try freePort(), managementPort = try freePort(), httpPort = try freePort()
+        let dnsPort = try BlockingSocket.freePort(), directoryPort = try BlockingSocket.freePort(), managementPort = try BlockingSocket.freePort(), httpPort = try BlockingSocket.freePort()
         let dns = try SpawnedProcess("/usr/sbin/dnsmasq", ["--keep-in-foreground", "--port=\(dnsPort)", "--listen-address=127.0.0.1", "--bind-interfaces",
                                                           "--no-resolv", "--no-hosts", "--address=/app.test/127.0.0.1", "--pid-file=", "--user=root"])
         let config = try scratch.write("pebble.json", """
@@ -90,7 +84,7 @@ import TestSupport
     }
 
     @Test func pebbleIssuesAndRenewsWhileConnectionsKeepFlowing() throws {
-        let ingressPort = try freePort()
+        let ingressPort = try BlockingSocket.freePort()
         let ca = try startCA(challengePort: ingressPort, validity: 24)
         defer { kill(ca.pebble.pid, SIGKILL); kill(ca.dns.pid, SIGKILL) }
         let certificateFile = scratch.path + "/tls/app.pem"
@@ -156,7 +150,7 @@ import TestSupport
     }
 
     @Test func anUnreachableCAIsRetriedWithBackoffAndRefuseMeansNoHandshake() throws {
-        let ingressPort = try freePort(), nothing = try freePort()
+        let ingressPort = try BlockingSocket.freePort(), nothing = try BlockingSocket.freePort()
         let certificateFile = scratch.path + "/tls/app.pem"
         _ = try directoryCertificate()
         let config = try config(ingressPort: ingressPort, directoryPort: nothing, certificateFile: certificateFile, untilIssued: "refuse")

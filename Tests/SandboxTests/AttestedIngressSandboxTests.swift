@@ -18,12 +18,6 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
-    private func freePort() throws -> UInt16 {
-        let (probe, port) = try BlockingSocket.listen()
-        _ = consume probe
-        return port
-    }
-
     /// A running pair: the NSM stand-in, the parent half and the enclave whose app serves
     /// `id.txt` over HTTP/1.1 on 8080 (ingress[0], alpn http/1.1) and answers HTTP/2 on 8081
     /// (ingress[1], alpn h2). Stopped by `stop`.
@@ -41,7 +35,7 @@ import TestSupport
 
     private func boot() throws -> Running {
         let nsm = try SpawnedProcess(KMSSandboxTests.python, [Self.nsmStandin, "nsm", scratch.path + "/nsm.sock"])
-        let http1 = try freePort(), http2 = try freePort()
+        let http1 = try BlockingSocket.freePort(), http2 = try BlockingSocket.freePort()
         let certificate = scratch.path + "/tls/app.pem", certificate2 = scratch.path + "/tls/h2.pem"
         let config = try scratch.write("boot.json", """
             {"version": 1,
@@ -169,7 +163,7 @@ import TestSupport
 
         // A parent that puts its own TLS server in front: the document is the enclave's and fresh
         // (the man in the middle asks the real ingress for it), but it names another key.
-        let mitmPort = try freePort()
+        let mitmPort = try BlockingSocket.freePort()
         let mitm = try SpawnedProcess("/usr/bin/python3", [Self.peers + "/tls_peers.py", "mitm", "\(mitmPort)", "\(running.http1)", scratch.path])
         defer { kill(mitm.pid, SIGKILL) }
         #expect(eventually(timeout: .seconds(10)) { mitm.stdoutSoFar.contains("listening") }, "\(mitm.stderrSoFar)")

@@ -12,18 +12,12 @@ import TestSupport
         (scratch, vsock) = try Sandbox.scratchWithVsockDirectory()
     }
 
-    private func freePort() throws -> UInt16 {
-        let (probe, port) = try BlockingSocket.listen()
-        _ = consume probe
-        return port
-    }
-
     /// python's http.server on 127.0.0.1 serving one file `id.txt` that says `text`.
     private func webServer(saying text: String) throws -> (SpawnedProcess, UInt16) {
         let site = scratch.path + "/site-\(text)"
         try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
         try text.write(toFile: site + "/id.txt", atomically: true, encoding: .utf8)
-        let port = try freePort()
+        let port = try BlockingSocket.freePort()
         let server = try SpawnedProcess("/usr/bin/python3", ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", site])
         #expect(eventually(timeout: .seconds(10)) { (try? BlockingSocket.connect(port: port)) != nil })
         return (server, port)
@@ -46,7 +40,7 @@ import TestSupport
         let (api, apiPort) = try webServer(saying: "api")
         let (store, storePort) = try webServer(saying: "store")
         defer { kill(api.pid, SIGKILL); kill(store.pid, SIGKILL) }
-        let ingressPort = try freePort()
+        let ingressPort = try BlockingSocket.freePort()
         let config = try scratch.write("boot.json", """
             {"version": 1,
              "hosts": [{"names": ["api.example.test"], "address": "127.0.0.10", "port": 80, "vsock_port": 8000,
@@ -183,7 +177,7 @@ import TestSupport
         // The enclave side stand-in: an upper-casing server on the emulated vsock 17:5000.
         let enclaveSide = try SpawnedProcess("/usr/bin/socat", ["UNIX-LISTEN:\(vsock)/17-5000,fork", "EXEC:tr a-z A-Z"])
         defer { kill(enclaveSide.pid, SIGKILL) }
-        let ingressPort = try freePort(), missingPort = try freePort()
+        let ingressPort = try BlockingSocket.freePort(), missingPort = try BlockingSocket.freePort()
         let config = try scratch.write("boot.json", """
             {"version": 1, "ingress": [{"vsock_port": 5000, "port": 8080, "host_port": \(ingressPort)}]}
             """)

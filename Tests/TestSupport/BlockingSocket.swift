@@ -45,6 +45,14 @@ public final class BlockingSocket: @unchecked Sendable {
         return (socket, UInt16(bigEndian: address.sin_port))
     }
 
+    /// A port of 127.0.0.1 that was free a moment ago (a listener bound it, then closed): for a
+    /// server a test starts that cannot be told to take port 0.
+    public static func freePort() throws -> UInt16 {
+        let (probe, port) = try listen()
+        _ = consume probe
+        return port
+    }
+
     /// - Parameter wait: false starts the connect and returns at once (EINPROGRESS is fine).
     public static func connect(port: UInt16, host: String = "127.0.0.1", wait: Bool = true) throws -> BlockingSocket {
         let socket = BlockingSocket(fd: try check(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0), "socket"))

@@ -1,3 +1,4 @@
+import DocumentReading
 import COpenSSL
 
 /// The few OpenSSL calls more than one file needs: its error queue as text, SHA-256 and
@@ -25,14 +26,5 @@ enum OpenSSL {
         return mac
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.string(bytes) }
 }

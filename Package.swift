@@ -309,6 +309,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Processes", "BootConfig", "TestSupport", "CSupport"]),
+        .testTarget(name: "PID1Tests", dependencies: ["PID1", "TestSupport"]),
         // Root only: the static binary as PID 1 in Linux namespaces (run by scripts/test).
         .testTarget(name: "SandboxTests", dependencies: ["TestSupport", "CTestSupport", "Addressing", "LinuxNet", "BootConfig"],
                     exclude: ["standins"]),

@@ -99,7 +99,7 @@ public final class EphemeralIdentity: @unchecked Sendable {
     public init(key: TLSKey, chainPEM: String) throws(Failure) {
         var certificates: [OpaquePointer] = []
         let bytes = Array(chainPEM.utf8)
-        guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else { throw Failure(reason: "cannot read the chain") }
+        guard let bio = ei_bio_copying(bytes, bytes.count) else { throw Failure(reason: "cannot read the chain") }
         defer { BIO_free(bio) }
         while let certificate = PEM_read_bio_X509(bio, nil, nil, nil) { certificates.append(certificate) }
         ERR_clear_error() // the end of the input reads as an error

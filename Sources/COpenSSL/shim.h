@@ -68,3 +68,13 @@ static inline int ei_x509_req_add_extension(X509_REQ *request, X509_EXTENSION *e
     sk_X509_EXTENSION_free(extensions); // the extension itself stays the caller's
     return ok;
 }
+
+// A memory BIO holding its own copy of `length` bytes. BIO_new_mem_buf would point into the
+// caller's buffer, and a Swift array's storage is not promised past the closure that lends it
+// (a release build once read one certificate of a chain and then garbage).
+static inline BIO *ei_bio_copying(const void *bytes, size_t length) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) return NULL;
+    if (length > 0 && BIO_write(bio, bytes, (int)length) != (int)length) { BIO_free(bio); return NULL; }
+    return bio;
+}

@@ -62,10 +62,10 @@ int ei_entropy_count(void) {
     return result < 0 ? -1 : count;
 }
 
-int ei_load_module(const char *path) {
+int ei_load_module(const char *path, int flags) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    int result = (int)syscall(SYS_finit_module, fd, "", 0);
+    int result = (int)syscall(SYS_finit_module, fd, "", flags);
     int saved = errno;
     close(fd);
     errno = saved;

@@ -243,8 +243,9 @@ struct BootSequence {
             logger.info("pid-1: \(kind)")
             let mounted = try SystemMounts.mountMissing(as: kind, logger: logger)
             logger.info("pid-1: mounted \(mounted.isEmpty ? "nothing (all present)" : mounted.joined(separator: " "))")
-            // As AWS's init does, before anything needs /dev/nsm; a failure is the kernel's word.
+            // As AWS's init does, before anything needs vsock or /dev/nsm; a failure is the kernel's word.
             if kind == .enclave {
+                try loadKernelModules()
                 switch NSMModule.loadIfPresent() {
                 case .absent: logger.debug("pid-1: \(NSMModule.Outcome.absent)")
                 case .failed(let code): logger.warning("pid-1: \(NSMModule.Outcome.failed(errno: code))")
@@ -277,6 +278,18 @@ struct BootSequence {
         }
         seedEntropy()
         return try syncClock(config)
+    }
+
+    /// /modules_load_order's modules (a modular kernel's vsock and NSM drivers), in order. A
+    /// module that fails is named with the kernel's reason; the boot fails only when vsock then
+    /// does not exist, since without it the enclave can reach nothing.
+    private func loadKernelModules() throws {
+        let files: [String]?
+        do { files = try KernelModules.listed() } catch { throw PID1Error.moduleList(error) }
+        guard let files else { return logger.debug("pid-1: no \(KernelModules.orderFile)") }
+        let report = KernelModules.load(files)
+        if report.failed.isEmpty { logger.info("pid-1: \(report.description)") } else { logger.error("pid-1: \(report.description)") }
+        guard KernelModules.vsockAvailable else { throw PID1Error.noVsock(modules: report.description) }
     }
 
     /// With `clock`: the parent's time before the app starts (a large offset is stepped), then a

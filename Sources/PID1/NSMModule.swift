@@ -27,7 +27,7 @@ public enum NSMModule {
 
     public static func loadIfPresent(path: String = NSMModule.path) -> Outcome {
         guard access(path, F_OK) == 0 else { return .absent }
-        guard ei_load_module(path) == 0 else { return errno == EEXIST ? .alreadyLoaded : .failed(errno: errno) }
+        guard ei_load_module(path, 0) == 0 else { return errno == EEXIST ? .alreadyLoaded : .failed(errno: errno) }
         return .loaded
     }
 }

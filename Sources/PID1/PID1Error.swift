@@ -10,6 +10,10 @@ public enum PID1Error: Error, CustomStringConvertible {
     case heartbeatNoAnswer(Endpoint, milliseconds: Int32)
     /// The parent answered with another byte (nil: it closed the connection).
     case heartbeatWrongAnswer(Endpoint, byte: UInt8?)
+    /// /modules_load_order could not be read or has a bad line.
+    case moduleList(KernelModules.ListFailure)
+    /// After the listed modules, the kernel still has no AF_VSOCK: the enclave could reach nothing.
+    case noVsock(modules: String)
 
     public var description: String {
         switch self {
@@ -21,6 +25,10 @@ public enum PID1Error: Error, CustomStringConvertible {
         case .heartbeatWrongAnswer(let target, let byte):
             let got = byte.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "end of stream"
             return "heartbeat: \(target) answered \(got) instead of 0xB7"
+        case .moduleList(let failure): return "\(failure)"
+        case .noVsock(let modules):
+            return "the kernel has no vsock (socket(AF_VSOCK) says EAFNOSUPPORT) after \(modules): the enclave could reach nothing; "
+                + "build the image with the kernel's own modules (enclave-init build --kernel-modules) or a kernel with vsock built in"
         }
     }
 }

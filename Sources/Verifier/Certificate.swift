@@ -27,7 +27,7 @@ final class Certificate {
     /// A PEM file's first certificate, or a DER file.
     convenience init?(pemOrDER bytes: [UInt8]) {
         if bytes.starts(with: Array("-----BEGIN".utf8)) {
-            let bio = bytes.withUnsafeBytes { BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }
+            guard let bio = ei_bio_copying(bytes, bytes.count) else { return nil }
             defer { BIO_free(bio) }
             guard let x509 = PEM_read_bio_X509(bio, nil, nil, nil) else { return nil }
             defer { X509_free(x509) }

@@ -85,3 +85,18 @@ import TestSupport
         }
     }
 }
+
+/// A CA's chain for the ingress's key, as ACME hands it over (PEM, the leaf first).
+@Suite struct IssuedChainTests {
+    @Test func theLeafAndItsIntermediatesAreKeptAndTheLeafMustBeForTheKey() throws {
+        let key = try TLSKey()
+        let leaf = try EphemeralIdentity(names: ["app.example.test"], key: key)
+        let intermediate = try EphemeralIdentity(names: ["intermediate.example.test"])
+        let chain = try EphemeralIdentity(key: key, chainPEM: leaf.certificatePEM + intermediate.certificatePEM)
+        #expect(chain.isIssued && chain.certificateSHA256 == leaf.certificateSHA256)
+        #expect(chain.certificatePEM == leaf.certificatePEM + intermediate.certificatePEM, "the app's file holds the whole chain")
+        #expect(chain.notAfter > chain.notBefore)
+        #expect(throws: EphemeralIdentity.Failure.self) { try EphemeralIdentity(key: try TLSKey(), chainPEM: leaf.certificatePEM) }
+        #expect(throws: EphemeralIdentity.Failure.self) { try EphemeralIdentity(key: key, chainPEM: "no certificate here") }
+    }
+}

@@ -17,4 +17,11 @@ enum FakeBlobs {
     static func markAsBzImage(_ bytes: inout Data) {
         bytes.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
     }
+
+    /// The boot protocol's kernel_version: a pointer at 0x20E to a string 0x200 further on.
+    static func markKernelVersion(_ bytes: inout Data, _ release: String) {
+        bytes.replaceSubrange(0x20E..<0x210, with: [0x00, 0x01]) // 0x100: the string is at 0x300
+        let text = Array("\(release) (test@build) #1 SMP\0".utf8)
+        bytes.replaceSubrange(0x300..<(0x300 + text.count), with: text)
+    }
 }

@@ -102,6 +102,32 @@ import TestSupport
         #expect(changed.measurements.pcr0 != result.measurements.pcr0)
     }
 
+    /// A modular kernel's drivers: in the first ramdisk beside init, with the order file
+    /// enclave-init reads (the real package boots in the nitro tier).
+    @Test func kernelModulesGoIntoTheFirstRamdiskWithTheirOrder() throws {
+        let release = "6.12.0-test-amd64", package = directory.path + "/package", modules = package + "/lib/modules/" + release
+        var kernel = try #require(FileManager.default.contents(atPath: directory.path + "/blobs/bzImage"))
+        FakeBlobs.markKernelVersion(&kernel, release)
+        FileManager.default.createFile(atPath: directory.path + "/modular-bzImage", contents: kernel)
+        for name in ["drivers/virtio/virtio_mmio", "net/vmw_vsock/vsock", "net/vmw_vsock/vmw_vsock_virtio_transport_common",
+                     "net/vmw_vsock/vmw_vsock_virtio_transport", "drivers/misc/nsm"] {
+            let path = modules + "/kernel/" + name + ".ko"
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try "module".write(toFile: path, atomically: false, encoding: .utf8)
+        }
+        #expect(BootCheck.kernelVersion(directory.path + "/modular-bzImage") == release)
+        let (path, _) = try build(.enclaveInit(kernel: directory.path + "/modular-bzImage", cmdline: ImageLayout.enclaveInitCmdline, nsmModule: nil,
+                                               initBinary: directory.path + "/blobs/init", kernelModules: package), to: "modular.eif")
+        let archive = try ramdisk(0, of: path)
+        #expect(try cpio("-it", archive: archive) == "dev\ndev/console\ninit\nmodules_load_order\nnsm.ko\nvirtio_mmio.ko\nvmw_vsock_virtio_transport.ko\n"
+                + "vmw_vsock_virtio_transport_common.ko\nvsock.ko\n")
+        let out = directory.path + "/extracted-modules"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        _ = try cpio("-id --quiet", archive: archive, in: out)
+        #expect(try String(contentsOfFile: out + "/modules_load_order", encoding: .utf8)
+                == "virtio_mmio.ko\nvsock.ko\nvmw_vsock_virtio_transport_common.ko\nvmw_vsock_virtio_transport.ko\nnsm.ko\n")
+    }
+
     @Test func theSameInputsGiveTheSameBytesWhateverTheFilesMtimes() throws {
         let layout = ImageLayout.nitroCLI(blobs: directory.path + "/blobs")
         let (first, _) = try build(layout, to: "same.eif")

@@ -97,7 +97,10 @@ import TestSupport
 
     @Test func usageErrorsNameTheOption() throws {
         let cases: [([String], String)] = [
-            ([], "a document is needed: --document FILE, or --endpoint URL"),
+            ([], "a document is needed: --document FILE, --endpoint URL for a live enclave's, or https://HOST:PORT of an attested ingress"),
+            (["http://10.0.0.5:7777"], "http://10.0.0.5:7777: not https://HOST[:PORT] (an attested ingress)"),
+            (["https://a.example", "--endpoint", "http://b:1"], "<url> and --endpoint both given"),
+            (["https://a.example", "b"], "unexpected argument 'b'"),
             (["--document", "x", "--pcr", "32=00"], "--pcr 32=00: not n=hex with n from 0 to 31"),
             (["--document", "x", "--pcr", "0=abcd"], "the value is not 48 bytes of hex"),
             (["--document", "x", "--at", "yesterday"], "--at yesterday: not RFC 3339"),
@@ -111,5 +114,6 @@ import TestSupport
         let help = try verify(["--help"])
         #expect(help.stdout.contains("Examples:") && help.stdout.contains("641A0321A3E244EFE456463195D606317ED7CDCC3C1756E09893F3C68F79BB5B"))
         #expect(help.stdout.contains("65 not an authentic document"))
+        #expect(help.stdout.contains("enclave-init verify [<url>]") && help.stdout.contains("https://HOST[:PORT] of an attested ingress"))
     }
 }

@@ -102,8 +102,9 @@ int ei_add_entropy(const unsigned char *bytes, size_t length);
 /// The kernel's entropy estimate in bits (RNDGETENTCNT), or -1.
 int ei_entropy_count(void);
 
-/// finit_module(2) of the file at `path`, with no parameters. 0, or -1 with errno.
-int ei_load_module(const char *path);
+/// finit_module(2) of the file at `path`, with no parameters; `flags` 4 (MODULE_INIT_COMPRESSED_FILE)
+/// has the kernel decompress it. 0, or -1 with errno.
+int ei_load_module(const char *path, int flags);
 
 /// Sends a raw DNS query to the servers of /etc/resolv.conf with glibc's resolver (UDP, TCP on
 /// truncation) and copies the answer into `answer`. Returns its length, or -1 when no server

@@ -21,6 +21,21 @@ enum BootCheck {
         }
     }
 
+    /// The kernel's release ("6.12.95+deb12-cloud-amd64"): the boot protocol's kernel_version
+    /// field (offset 0x20E) points at a string 0x200 further on, its first word the release.
+    static func kernelVersion(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var field: UInt16 = 0
+        guard pread(descriptor, &field, 2, 0x20E) == 2, field != 0 else { return nil }
+        var text = [UInt8](repeating: 0, count: 256)
+        let count = pread(descriptor, &text, text.count, off_t(Int(UInt16(littleEndian: field)) + 0x200))
+        guard count > 0 else { return nil }
+        let release = text.prefix(count).prefix { $0 != 0 && $0 != 0x20 }
+        return release.isEmpty ? nil : String(decoding: release, as: UTF8.self)
+    }
+
     /// enclave-init's layout: the boot JSON at the path the kernel command line gives
     /// (ENCLAVE_INIT_CONFIG=, else the default) is in the image, `check` accepts it, and its
     /// app.command is there to run.

@@ -73,12 +73,15 @@ public struct ImageBuilder {
             cmdline = try Self.trimmedFile(blobs + "/cmdline")
             try writeArchive(boot, bootEntries(initBinary: blobs + "/init", nsmModule: blobs + "/nsm.ko", console: false))
             try writeArchive(image, nitroCLIEntries(tree, command: command, environment: environment))
-        case .enclaveInit(let kernelPath, let text, let nsmModule, let initBinary):
+        case .enclaveInit(let kernelPath, let text, let nsmModule, let initBinary, let kernelModules):
             kernel = kernelPath
             cmdline = Array(text.utf8)
             try BootCheck.requireBzImage(kernel)
             try BootCheck.requireBootableConfig(in: ImageFiles(tree), cmdline: text)
-            try writeArchive(boot, bootEntries(initBinary: initBinary, nsmModule: nsmModule, console: true))
+            let modules = try kernelModules.map { directory throws(EIFError) in
+                try KernelModuleSelection.select(from: directory, kernelVersion: BootCheck.kernelVersion(kernel), nsmModule: nsmModule)
+            }
+            try writeArchive(boot, bootEntries(initBinary: initBinary, nsmModule: nsmModule, console: true, modules: modules))
             try writeArchive(image, entries(for: tree.nodes, prefix: ""))
         }
         return try EIFWriter.write([EIFWriter.Section(.kernel, .file(path: kernel)), EIFWriter.Section(.cmdline, .bytes(cmdline)),
@@ -99,7 +102,7 @@ public struct ImageBuilder {
 
     // MARK: - Ramdisk 0: the init
 
-    private func bootEntries(initBinary: String, nsmModule: String?, console: Bool) throws(EIFError) -> [CpioEntry] {
+    private func bootEntries(initBinary: String, nsmModule: String?, console: Bool, modules: KernelModuleSelection? = nil) throws(EIFError) -> [CpioEntry] {
         var entries = [CpioEntry(name: "dev", kind: .directory, permissions: 0o755, mtime: epoch)]
         // The kernel opens /dev/console for init's output; AWS's init makes its own.
         if console { entries.append(CpioEntry(name: "dev/console", kind: .characterDevice(major: 5, minor: 1), permissions: 0o600, mtime: epoch)) }
@@ -107,7 +110,14 @@ public struct ImageBuilder {
         if let nsmModule {
             entries.append(CpioEntry(name: "nsm.ko", kind: .file(source: nsmModule, size: try Self.size(of: nsmModule)), permissions: 0o755, mtime: epoch))
         }
-        return entries
+        if let modules {
+            for module in modules.modules {
+                entries.append(CpioEntry(name: module.fileName, kind: .file(source: module.source, size: try Self.size(of: module.source)),
+                                         permissions: 0o644, mtime: epoch))
+            }
+            entries.append(CpioEntry(name: KernelModuleSelection.orderFileName, kind: .contents(modules.orderFile), permissions: 0o644, mtime: epoch))
+        }
+        return entries.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
     // MARK: - Ramdisk 1: the image

@@ -7,7 +7,9 @@ public enum ImageLayout: Sendable, Equatable {
     /// enclave-init is the kernel's own init: ramdisk 0 holds it (and nsm.ko when given), ramdisk
     /// 1 the image at the root, whose boot JSON says what to run. PCR1 then measures the kernel,
     /// the cmdline and enclave-init, so changing the app moves PCR2 only.
-    case enclaveInit(kernel: String, cmdline: String, nsmModule: String?, initBinary: String)
+    /// `kernelModules`: an unpacked kernel package whose virtio-mmio, vsock and NSM modules go
+    /// into ramdisk 0 with /modules_load_order (KernelModuleSelection), for a modular kernel.
+    case enclaveInit(kernel: String, cmdline: String, nsmModule: String?, initBinary: String, kernelModules: String? = nil)
 
     /// A cmdline for enclave-init as init: no bare words, which the kernel would hand to init
     /// as arguments (nitro-cli's `nomodules` is one), and reboot/panic so that power-off and a

@@ -43,6 +43,7 @@ public struct BuildCommand: Command {
         OptionSpec("--kernel", value: "file", help: "enclave-init's layout, with this kernel (bzImage)."),
         OptionSpec("--cmdline", value: "text", help: "The kernel command line for --kernel (default: \(ImageLayout.enclaveInitCmdline))."),
         OptionSpec("--nsm-ko", value: "file", help: "With --kernel: the NSM driver module, loaded by enclave-init from /nsm.ko."),
+        OptionSpec("--kernel-modules", value: "dir", help: "With --kernel, for a modular kernel: its unpacked package (dpkg-deb -x linux-image-….deb DIR) or lib/modules/VERSION; virtio-mmio, vsock and the NSM driver with their dependencies go into the image with /modules_load_order, which enclave-init loads."),
         OptionSpec("--init", value: "file", help: "With --kernel: the enclave-init binary to use as init (default: this one)."),
         OptionSpec("--env", value: "key=value", repeatable: true, help: "With --blobs: the image's environment, one per --env."),
         OptionSpec("--source-date-epoch", value: "seconds", help: "The time of every entry and of the metadata (default: $SOURCE_DATE_EPOCH, else 0)."),
@@ -74,7 +75,7 @@ public struct BuildCommand: Command {
         let layout: ImageLayout
         switch (arguments.string("--blobs"), arguments.string("--kernel")) {
         case (let blobs?, nil):
-            for option in ["--cmdline", "--nsm-ko", "--init"] where arguments.string(option) != nil {
+            for option in ["--cmdline", "--nsm-ko", "--init", "--kernel-modules"] where arguments.string(option) != nil {
                 throw UsageError("\(option) goes with --kernel; with --blobs the kernel, cmdline, init and nsm.ko come from the blobs directory")
             }
             layout = .nitroCLI(blobs: blobs)
@@ -83,7 +84,8 @@ public struct BuildCommand: Command {
                 throw UsageError("with --kernel, enclave-init is the init and the image's boot JSON says what to run: no command after -- and no --env")
             }
             layout = .enclaveInit(kernel: kernel, cmdline: arguments.string("--cmdline") ?? ImageLayout.enclaveInitCmdline,
-                                  nsmModule: arguments.string("--nsm-ko"), initBinary: arguments.string("--init") ?? "/proc/self/exe")
+                                  nsmModule: arguments.string("--nsm-ko"), initBinary: arguments.string("--init") ?? "/proc/self/exe",
+                                  kernelModules: arguments.string("--kernel-modules"))
         case (nil, nil):
             throw UsageError("choose a layout: --blobs DIR (nitro-cli's, AWS's init) or --kernel FILE (enclave-init as init)")
         case (_?, _?):

@@ -18,7 +18,7 @@ enum ConfigSummary {
         let names = HostsEntries.entries(for: config).reduce(0) { $0 + $1.names.count }
         lines.append(("network", "lo with \(addresses.count) address\(addresses.count == 1 ? "" : "es"), \(names) name\(names == 1 ? "" : "s") in \(config.network.hostsFile)"))
         lines.append(("outbound", config.hosts.isEmpty ? "none" : config.hosts.map { "\($0.names.first ?? $0.address.description) -> \($0.address):\($0.port)" }.joined(separator: ", ")))
-        lines.append(("ingress", config.ingress.isEmpty ? "none" : config.ingress.map { "parent \($0.hostPort) -> app \($0.port)" }.joined(separator: ", ")))
+        lines.append(("ingress", config.ingress.isEmpty ? "none" : config.ingress.map { "parent \($0.hostPort) -> app \($0.port)\($0.tls.map { $0.attestation ? " (TLS in the enclave, attested)" : " (TLS in the enclave)" } ?? "")" }.joined(separator: ", ")))
         lines.append(("egress", config.egress.map { "127.0.0.1:\($0.port), \($0.allow.count) allow and \($0.deny.count) deny rules\($0.transparent ? ", transparent" : "")\($0.udp.map { ", UDP through vsock port \($0.vsockPort)" } ?? "")" } ?? "none"))
         lines.append(("dns", config.dns.map { "stub on 127.0.0.1:53, parent on vsock port \($0.vsockPort), \(config.network.resolvConf) managed" } ?? "none"))
         lines.append(("attest", config.attestation.map { "http://127.0.0.1:\($0.port)/v1/attestation" } ?? "none"))

@@ -44,7 +44,7 @@ public final class RecipientKey: @unchecked Sendable {
     /// The plaintext inside a CiphertextForRecipient.
     public func unwrap(_ envelope: [UInt8]) throws(Failure) -> SecretBytes {
         guard !envelope.isEmpty else { throw .malformedEnvelope("it is empty") }
-        guard let input = envelope.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else {
+        guard let input = ei_bio_copying(envelope, envelope.count) else {
             throw .decryption(OpenSSL.drainErrors())
         }
         defer { BIO_free(input) }

@@ -138,7 +138,7 @@ let package = Package(
 
         // The Nitro Secure Module: the device's ioctl, its messages, the attestation endpoint, entropy.
         .target(name: "NSM", dependencies: [
-            "Services", "CBORCoding",
+            "Services", "CBORCoding", "COpenSSL",
             "DocumentReading", "CSupport", "Addressing",
             .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             .product(name: "NIOCore", package: "swift-nio"),

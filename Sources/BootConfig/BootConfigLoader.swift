@@ -23,6 +23,12 @@ public enum BootConfigLoader {
     ///   - commandRequired: false for the parent half, which runs no app.
     public static func load(path: String, commandOverride: [String]? = nil,
                             commandRequired: Bool = true) throws(ConfigError) -> BootConfiguration {
+        try loadWithBytes(path: path, commandOverride: commandOverride, commandRequired: commandRequired).config
+    }
+
+    /// The config and the exact bytes it was read from (what the boot measures into a PCR).
+    public static func loadWithBytes(path: String, commandOverride: [String]? = nil,
+                                     commandRequired: Bool = true) throws(ConfigError) -> (config: BootConfiguration, bytes: [UInt8]) {
         let bytes: [UInt8]
         do {
             bytes = try FileContents.read(path, limit: maximumSize)
@@ -30,7 +36,7 @@ public enum BootConfigLoader {
             throw ConfigError(source: path, issues: [ConfigIssue(path: .root, message: "cannot read the config: \(error)",
                                                                  hint: "pass --config PATH or set ENCLAVE_INIT_CONFIG")])
         }
-        return try decode(bytes, source: path, commandOverride: commandOverride, commandRequired: commandRequired)
+        return (try decode(bytes, source: path, commandOverride: commandOverride, commandRequired: commandRequired), bytes)
     }
 
     public static func decode(_ bytes: [UInt8], source: String = "boot JSON", commandOverride: [String]? = nil,

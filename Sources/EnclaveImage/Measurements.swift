@@ -8,6 +8,14 @@ public struct Measurements: Sendable, Equatable {
     public var pcr0: [UInt8]
     public var pcr1: [UInt8]
     public var pcr2: [UInt8]
+    /// With enclave-init's layout: the PCR the image's boot JSON is measured into at boot and
+    /// the value it will read (SHA384(48 zero bytes ‖ SHA384(boot JSON))); nil for nitro-cli's.
+    public var config: ConfigPCR?
+
+    public struct ConfigPCR: Sendable, Equatable {
+        public var index: Int
+        public var value: [UInt8]
+    }
 
     static func extendFromZero(_ digest: [UInt8]) -> [UInt8] {
         SHA384.hash([UInt8](repeating: 0, count: SHA384.digestBytes) + digest)
@@ -18,7 +26,8 @@ public struct Measurements: Sendable, Equatable {
     /// nitro-cli's `Measurements` object, so that tools reading its output read ours.
     public var json: JSONOutput {
         .object([("HashAlgorithm", .string("Sha384 { ... }")), ("PCR0", .string(Self.hex(pcr0))),
-                 ("PCR1", .string(Self.hex(pcr1))), ("PCR2", .string(Self.hex(pcr2)))])
+                 ("PCR1", .string(Self.hex(pcr1))), ("PCR2", .string(Self.hex(pcr2)))]
+                + (config.map { [("PCR\($0.index)", JSONOutput.string(Self.hex($0.value)))] } ?? []))
     }
 }
 

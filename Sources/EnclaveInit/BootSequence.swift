@@ -1,6 +1,7 @@
 import Addressing
 import AttestedTLS
 import Commands
+import DocumentReading
 import BootConfig
 import ConsoleLog
 import Control
@@ -125,9 +126,9 @@ struct BootSequence {
         }
 
         // Step 2: the config, validated as a whole before anything is touched.
-        let config: BootConfiguration
+        let config: BootConfiguration, configBytes: [UInt8]
         do {
-            config = try step(.config) { try options.load() }
+            (config, configBytes) = try step(.config) { try options.loadWithBytes() }
         } catch let failure as StepFailure where failure.underlying is ConfigError {
             Console.error(failure.reason)
             return end(InitExitCode.invalidConfig)
@@ -137,7 +138,7 @@ struct BootSequence {
 
         var streams: EnclaveStreams?
         var control: ControlServer?
-        return end(boot(config, streams: &streams, control: &control), streams: streams, control: control)
+        return end(boot(config, configBytes: configBytes, streams: &streams, control: &control), streams: streams, control: control)
     }
 
     /// The last line, with the code; then `shutdown` to the parent (a `parent stop` waiting on
@@ -157,7 +158,7 @@ struct BootSequence {
     /// Steps 3-9 with a valid config; returns the exit code. `streams` is set at step 4 (or at
     /// a failure before it, to report that failure); `control` at step 6, and it outlives the
     /// other listeners to tell a waiting `parent stop` the exit code.
-    private func boot(_ config: BootConfiguration, streams: inout EnclaveStreams?, control: inout ControlServer?) -> Int32 {
+    private func boot(_ config: BootConfiguration, configBytes: [UInt8], streams: inout EnclaveStreams?, control: inout ControlServer?) -> Int32 {
         // Listeners live until the app is done for good, or until a later step fails; mounts
         // are undone before them (NFS needs its proxy to unmount).
         var listeners: Listeners?
@@ -172,7 +173,7 @@ struct BootSequence {
         }
         do {
             // Step 3: what AWS's init would have done, when there is no AWS init; the clock.
-            clockKeeper = try step(.pid1Duties) { try pid1Duties(config) }
+            clockKeeper = try step(.pid1Duties) { try pid1Duties(config, configBytes: configBytes) }
             try abortIfSignalled()
             // Step 4: log and status streams to the parent; they buffer until it listens.
             if config.logs != nil || config.status != nil {
@@ -231,7 +232,7 @@ struct BootSequence {
     // MARK: - Steps
 
     /// Returns the clock keeper when `clock` is configured (it corrects every interval from now on).
-    private func pid1Duties(_ config: BootConfiguration) throws -> ClockKeeper? {
+    private func pid1Duties(_ config: BootConfiguration, configBytes: [UInt8]) throws -> ClockKeeper? {
         let inherited = ProcessTree.recordInherited()
         if !inherited.isEmpty {
             logger.info("pid-1: \(inherited.count) processes started before enclave-init (pids \(inherited.map(String.init).joined(separator: " "))) are not the app's: shutdown leaves them alone")
@@ -260,6 +261,8 @@ struct BootSequence {
                 logger.debug("child subreaper: orphans of the app are reaped here")
             }
         }
+        // Before the heartbeat, any service, the app or a secret: what the config is, in a PCR.
+        try measureConfig(config, bytes: configBytes)
 
         let heartbeatWanted: Bool
         switch config.heartbeat.enabled {
@@ -278,6 +281,24 @@ struct BootSequence {
         }
         seedEntropy()
         return try syncClock(config)
+    }
+
+    /// The boot JSON's bytes extended into `measure.pcr` and locked (NSM's ConfigMeasurement)
+    /// as the enclave's own init, or wherever the NSM is emulated (tests, local runs): a failure
+    /// stops the boot. A container or a child says so and goes on (nothing there to attest).
+    private func measureConfig(_ config: BootConfiguration, bytes: [UInt8]) throws {
+        let pcr = config.measure.pcr
+        guard kind == .enclave || NSMEmulation.socketPath != nil else {
+            let value = Hex.string(ConfigMeasurement.expectedValue(of: bytes))
+            return logger.info("pid-1: config not measured: not an enclave (no NSM to extend); in one, PCR\(pcr) would be \(value)")
+        }
+        let device = NSMDevice()
+        do {
+            let value = try ConfigMeasurement.measure(bytes, pcr: pcr) { request in try device.callWaiting(request) }
+            logger.info("pid-1: boot JSON measured into PCR\(pcr) and locked: \(Hex.string(value))")
+        } catch {
+            throw PID1Error.measurement(error.reason)
+        }
     }
 
     /// /modules_load_order's modules (a modular kernel's vsock and NSM drivers), in order. A

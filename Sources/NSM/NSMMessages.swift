@@ -7,6 +7,10 @@ public enum NSMRequest: Sendable, Equatable {
     case getRandom
     case describePCR(index: UInt16)
     case describeNSM
+    /// PCR `index` (16-31) becomes SHA384(PCR ‖ data).
+    case extendPCR(index: UInt16, data: [UInt8])
+    /// No more extends of PCR `index` until the enclave ends.
+    case lockPCR(index: UInt16)
 
     /// The largest request the device takes, and the largest of each attestation field.
     public static let maximumLength = 0x1000
@@ -21,6 +25,9 @@ public enum NSMRequest: Sendable, Equatable {
         case .getRandom: return .text("GetRandom")
         case .describePCR(let index): return .map([(.text("DescribePCR"), .map([(.text("index"), .unsigned(UInt64(index)))]))])
         case .describeNSM: return .text("DescribeNSM")
+        case .extendPCR(let index, let data):
+            return .map([(.text("ExtendPCR"), .map([(.text("index"), .unsigned(UInt64(index))), (.text("data"), .bytes(data))]))])
+        case .lockPCR(let index): return .map([(.text("LockPCR"), .map([(.text("index"), .unsigned(UInt64(index)))]))])
         }
     }
 }
@@ -42,6 +49,9 @@ public enum NSMResponse: Sendable, Equatable {
     case attestation(document: [UInt8])
     case getRandom(random: [UInt8])
     case describePCR(lock: Bool, data: [UInt8])
+    /// The PCR's value after the extend.
+    case extendPCR(data: [UInt8])
+    case lockPCR
     case describeNSM(versionMajor: UInt64, versionMinor: UInt64, versionPatch: UInt64, moduleID: String,
                      maxPCRs: UInt64, lockedPCRs: [UInt64], digest: String)
     case error(NSMErrorCode)
@@ -57,7 +67,12 @@ public enum NSMResponse: Sendable, Equatable {
     }
 
     public init(cbor: CBOR) throws(Malformed) {
-        if case .text(let unit) = cbor { throw Malformed(reason: "a bare \"\(unit)\" is not a response") }
+        if case .text(let unit) = cbor {
+            // Unit variants: the answers that carry nothing.
+            guard unit == "LockPCR" else { throw Malformed(reason: "a bare \"\(unit)\" is not a response") }
+            self = .lockPCR
+            return
+        }
         guard case .map(let outer) = cbor, outer.count == 1, case .text(let name) = outer[0].key else {
             throw Malformed(reason: "not a one-entry map from a response name")
         }
@@ -73,6 +88,8 @@ public enum NSMResponse: Sendable, Equatable {
         switch name {
         case "Attestation": self = .attestation(document: try bytes("document"))
         case "GetRandom": self = .getRandom(random: try bytes("random"))
+        case "ExtendPCR": self = .extendPCR(data: try bytes("data"))
+        case "LockPCR": self = .lockPCR
         case "DescribePCR":
             guard case .bool(let lock)? = body["lock"] else { throw Malformed(reason: "DescribePCR without \"lock\"") }
             self = .describePCR(lock: lock, data: try bytes("data"))

@@ -14,6 +14,8 @@ public enum PID1Error: Error, CustomStringConvertible {
     case moduleList(KernelModules.ListFailure)
     /// After the listed modules, the kernel still has no AF_VSOCK: the enclave could reach nothing.
     case noVsock(modules: String)
+    /// The boot JSON could not be measured into its PCR and locked: nothing may run unmeasured.
+    case measurement(String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum PID1Error: Error, CustomStringConvertible {
             let got = byte.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "end of stream"
             return "heartbeat: \(target) answered \(got) instead of 0xB7"
         case .moduleList(let failure): return "\(failure)"
+        case .measurement(let reason): return "the boot JSON cannot be measured: \(reason); the boot stops, since a document would not name the config"
         case .noVsock(let modules):
             return "the kernel has no vsock (socket(AF_VSOCK) says EAFNOSUPPORT) after \(modules): the enclave could reach nothing; "
                 + "build the image with the kernel's own modules (enclave-init build --kernel-modules) or a kernel with vsock built in"

@@ -268,7 +268,9 @@ public struct VerifyCommand: Command {
             throw CommandExit(Self.unreadable)
         }
         Console.error("verify: rebuilt \(builder.rootfs): PCR0 \(Measurements.hex(measurements.pcr0).prefix(16))…")
-        return [measurements.pcr0, measurements.pcr1, measurements.pcr2].enumerated().map {
+        // With enclave-init's layout the image's boot JSON too: its PCR (16) names the config.
+        let config = measurements.config.map { [(offset: $0.index, element: $0.value)] } ?? []
+        return (Array([measurements.pcr0, measurements.pcr1, measurements.pcr2].enumerated().map { (offset: $0.offset, element: $0.element) }) + config).map {
             ExpectedPCR(index: $0.offset, value: $0.element, source: "the rebuild of \(builder.rootfs)")
         }
     }

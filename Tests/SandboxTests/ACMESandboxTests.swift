@@ -95,6 +95,7 @@ import TestSupport
         defer { kill(parent.pid, SIGKILL) }
         let nsm = try SpawnedProcess(KMSSandboxTests.python, [AttestedIngressSandboxTests.nsmStandin, "nsm", scratch.path + "/nsm.sock"])
         defer { kill(nsm.pid, SIGKILL) }
+        try #require(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: scratch.path + "/nsm.sock") }, "\(nsm.stderrSoFar)")
         let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/usr/bin/python3", "-m", "http.server", "8080", "--bind", "127.0.0.1",
                                                 "--directory", try site()],
                                         environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "ENCLAVE_INIT_NSM_SOCKET": scratch.path + "/nsm.sock"])

@@ -35,6 +35,8 @@ import TestSupport
 
     private func boot() throws -> Running {
         let nsm = try SpawnedProcess(KMSSandboxTests.python, [Self.nsmStandin, "nsm", scratch.path + "/nsm.sock"])
+        // The boot measures its config with the NSM first thing: the stand-in listens before it starts.
+        try #require(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: scratch.path + "/nsm.sock") }, "\(nsm.stderrSoFar)")
         let http1 = try BlockingSocket.freePort(), http2 = try BlockingSocket.freePort()
         let certificate = scratch.path + "/tls/app.pem", certificate2 = scratch.path + "/tls/h2.pem"
         let config = try scratch.write("boot.json", """

@@ -46,15 +46,13 @@ import TestSupport
         var environment = ProcessInfo.processInfo.environment
         environment.merge(knobs) { $1 }
         let kms = try SpawnedProcess(Self.python, [Self.standin, "kms", scratch.path], environment: environment)
-        let nsm = try SpawnedProcess(Self.python, [Self.standin, "nsm", scratch.path + "/nsm.sock"])
         let infoPath = scratch.path + "/kms.json"
         #expect(eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: infoPath) }, "\(kms.stderrSoFar)")
-        #expect(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: scratch.path + "/nsm.sock") }, "\(nsm.stderrSoFar)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: infoPath))) as? [String: Any])
         let info = KMSInfo(port: json["port"] as! Int, ca: json["ca"] as! String, otherCA: json["other_ca"] as! String,
                            accessKeyID: json["access_key_id"] as! String, secretAccessKey: json["secret_access_key"] as! String,
                            keyID: json["key_id"] as! String, ciphertexts: json["ciphertexts"] as! [String: String])
-        return (info, [kms, nsm])
+        return (info, [kms])
     }
 
     /// The boot JSON: KMS's name mapped to an alias whose parent side dials the stand-in.
@@ -79,13 +77,26 @@ import TestSupport
     }
 
     /// Boots with the app given; a tmpfs of the sandbox's own is at SCRATCH/run.
+    /// One enclave's boot with an NSM of its own (a fresh stand-in: the boot measures its config
+    /// into PCR16 and locks it, as each real enclave's NSM starts fresh).
     private func boot(_ config: String, app: [String]) throws -> ProcessResult? {
         let run = scratch.path + "/run"
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        let nsm = try freshNSM()
+        defer { kill(nsm.pid, SIGKILL); _ = nsm.wait(timeout: .seconds(5)) }
         let enclave = try Sandbox.start(.pid1, ["--config", config, "--"] + app,
                                         environment: ["ENCLAVE_INIT_VSOCK_DIR": vsock, "ENCLAVE_INIT_NSM_SOCKET": scratch.path + "/nsm.sock"],
                                         prelude: "mount -t tmpfs -o mode=0755 tmpfs \(run)")
         return enclave.wait(timeout: .seconds(60))
+    }
+
+    /// A fresh NSM stand-in on scratch/nsm.sock, listening when this returns.
+    private func freshNSM() throws -> SpawnedProcess {
+        let socket = scratch.path + "/nsm.sock"
+        try? FileManager.default.removeItem(atPath: socket)
+        let nsm = try SpawnedProcess(Self.python, [Self.standin, "nsm", socket])
+        #expect(eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: socket) }, "\(nsm.stderrSoFar)")
+        return nsm
     }
 
     private func stopAll(_ processes: [SpawnedProcess]) -> [ProcessResult?] {
@@ -311,6 +322,8 @@ import TestSupport
         defer { _ = stopAll(standins) }
         let config = try config(info, secrets: #"{"env": "DB_PASSWORD", "ciphertext": "\#(info.ciphertexts["db"]!)"}"#)
         let out = scratch.path + "/late.txt"
+        let nsm = try freshNSM()
+        defer { kill(nsm.pid, SIGKILL) }
         let run = scratch.path + "/run"
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
         let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/sh", "-c", "echo \"$DB_PASSWORD\" > \(out)"],
@@ -337,6 +350,8 @@ import TestSupport
             .replacingOccurrences(of: #"{"version": 1,"#, with: #"{"version": 1, "control": {"vsock_port": 9102},"#))
         let parent = try parent(config, info)
         defer { kill(parent.pid, SIGKILL) }
+        let nsm = try freshNSM()
+        defer { kill(nsm.pid, SIGKILL) }
         let run = scratch.path + "/run"
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
         let enclave = try Sandbox.start(.pid1, ["--config", config, "--", "/bin/true"],

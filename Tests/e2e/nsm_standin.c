@@ -3,7 +3,9 @@
 // with CBOR, so that enclave-init's real device path (open, ioctl, CBOR) is exercised in the
 // guest. Its answers are a stand-in's, NOT a real NSM's: GetRandom gives getrandom(2) bytes,
 // and Attestation gives an UNSIGNED COSE_Sign1 (empty signature) whose payload echoes the
-// request's nonce, user_data and public_key. Never in an image.
+// request's nonce, user_data and public_key; DescribePCR, ExtendPCR (SHA384(old || data), by
+// OpenSSL's libcrypto) and LockPCR keep PCRs 16-31 as the NSM does (0-15 read as zero and are
+// read-only). Never in an image.
 //
 //   nsm_standin /path/to/cuse      (the harness has devtmpfs at /e2e/dev)
 #define _GNU_SOURCE
@@ -17,6 +19,7 @@
 #include <sys/random.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <openssl/sha.h>
 
 #define NSM_IOCTL_RAW 0xC0200A00u
 struct nsm_raw { struct iovec request; struct iovec response; };
@@ -81,6 +84,34 @@ static int read_attestation(struct reader *r, struct field *user_data, struct fi
     return 0;
 }
 
+// PCRs 16-31 as the NSM keeps them; 0-15 are the platform's and stay zero here.
+static uint8_t pcrs[32][48];
+static int locked[32];
+
+// {"index": n[, "data": bytes]}: the PCR requests' fields.
+static int read_pcr_fields(struct reader *r, uint64_t *index, struct field *data) {
+    uint64_t count;
+    *index = 64;
+    if (get_head(r, &count) != 5) return -1;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t keylen, value;
+        if (get_head(r, &keylen) != 3 || r->at + keylen > r->len) return -1;
+        const char *key = (const char *)r->p + r->at;
+        r->at += keylen;
+        int major = get_head(r, &value);
+        if (keylen == 5 && !memcmp(key, "index", 5) && major == 0) { *index = value; continue; }
+        if (keylen == 4 && !memcmp(key, "data", 4) && major == 2 && r->at + value <= r->len) {
+            data->bytes = r->p + r->at; data->len = value; r->at += value; continue;
+        }
+        return -1;
+    }
+    return *index < 32 ? 0 : -1;
+}
+
+static void error_answer(struct buf *out, const char *code) {
+    put_head(out, 5, 1); put_text(out, "Error"); put_text(out, code);
+}
+
 static void answer(const uint8_t *request, size_t length, struct buf *out) {
     struct reader r = { request, length, 0 };
     uint64_t value;
@@ -93,7 +124,33 @@ static void answer(const uint8_t *request, size_t length, struct buf *out) {
         return;
     }
     uint64_t keylen;
-    if (major == 5 && value == 1 && get_head(&r, &keylen) == 3 && keylen == 11 && r.at + 11 <= length && !memcmp(request + r.at, "Attestation", 11)) {
+    size_t name_at = 0;
+    if (major == 5 && value == 1 && get_head(&r, &keylen) == 3 && r.at + keylen <= length) name_at = r.at;
+    if (name_at && (keylen == 11 || keylen == 9 || keylen == 7) &&
+        (!memcmp(request + name_at, "DescribePCR", 11) || !memcmp(request + name_at, "ExtendPCR", 9) || !memcmp(request + name_at, "LockPCR", 7))) {
+        const char *name = (const char *)request + name_at;
+        r.at += keylen;
+        uint64_t index;
+        struct field data = { 0 };
+        if (read_pcr_fields(&r, &index, &data) != 0) { error_answer(out, "InvalidArgument"); return; }
+        if (keylen == 11) {
+            put_head(out, 5, 1); put_text(out, "DescribePCR"); put_head(out, 5, 2);
+            put_text(out, "lock"); out->data[out->len++] = (index < 16 || locked[index]) ? 0xF5 : 0xF4;
+            put_text(out, "data"); put_bytes(out, pcrs[index], 48);
+            return;
+        }
+        if (index < 16 || locked[index]) { error_answer(out, "ReadOnlyIndex"); return; }
+        if (keylen == 7 && !memcmp(name, "LockPCR", 7)) { locked[index] = 1; put_text(out, "LockPCR"); return; }
+        if (!data.bytes) { error_answer(out, "InvalidArgument"); return; }
+        uint8_t joined[48 + 1024];
+        if (data.len > 1024) { error_answer(out, "InputTooLarge"); return; }
+        memcpy(joined, pcrs[index], 48);
+        memcpy(joined + 48, data.bytes, data.len);
+        SHA384(joined, 48 + data.len, pcrs[index]);
+        put_head(out, 5, 1); put_text(out, "ExtendPCR"); put_head(out, 5, 1); put_text(out, "data"); put_bytes(out, pcrs[index], 48);
+        return;
+    }
+    if (major == 5 && value == 1 && name_at && keylen == 11 && !memcmp(request + r.at, "Attestation", 11)) {
         r.at += 11;
         struct field user_data = { 0 }, nonce = { 0 }, public_key = { 0 };
         if (read_attestation(&r, &user_data, &nonce, &public_key) == 0) {
@@ -120,7 +177,7 @@ static void answer(const uint8_t *request, size_t length, struct buf *out) {
             return;
         }
     }
-    put_head(out, 5, 1); put_text(out, "Error"); put_text(out, "InvalidOperation");
+    error_answer(out, "InvalidOperation");
 }
 
 // --- CUSE ----------------------------------------------------------------------------------

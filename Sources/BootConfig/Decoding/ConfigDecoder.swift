@@ -21,7 +21,7 @@ struct ConfigDecoder {
 
     static let topLevelKeys = ["version", "hostname", "parent_cid", "heartbeat", "network", "hosts", "ingress",
                                "egress", "mounts", "app", "shutdown", "logs", "status", "dns", "attestation",
-                               "control", "clock", "kms", "secrets"]
+                               "control", "clock", "kms", "secrets", "measure"]
 
     mutating func decode(_ root: JSONNode) -> BootConfiguration {
         var config = BootConfiguration()
@@ -91,6 +91,12 @@ struct ConfigDecoder {
             if let port = fields.required("vsock_port", hint: "enclave-init listens on this vsock port for `stop`, e.g. 9102")?.vsockPort() {
                 config.control = ControlSettings(vsockPort: port)
             }
+        }
+        if let field = object["measure"], let fields = field.object(known: ["pcr"]),
+           let pcr = fields.required("pcr", hint: "the PCR the boot JSON is extended into, 16-31 (16 by default)")?
+               .integer(Int64(Measure.pcrRange.lowerBound)...Int64(Measure.pcrRange.upperBound), noun: "PCR",
+                        hint: "PCRs 0-15 are the platform's; an enclave extends 16-31") {
+            config.measure.pcr = Int(pcr)
         }
         if let field = object["clock"], let fields = field.object(known: ["vsock_port", "interval_seconds"]) {
             let port = fields.required("vsock_port", hint: "the parent half serves its clock on this vsock port, e.g. 9103")?.vsockPort()

@@ -27,12 +27,23 @@ public struct BootConfiguration: Sendable, Equatable {
     public var clock: ClockSettings?
     public var kms: KMSSettings?
     public var secrets: [Secret] = []
+    /// Which PCR the boot JSON's bytes are measured into at boot.
+    public var measure = Measure()
 
     public init() {}
 
     /// Whether the app may open AF_VSOCK sockets: app.allow_vsock, or by default only when no
     /// egress policy exists (a policy the app could bypass with one socket() call is no policy).
     public var appMayUseVsock: Bool { app.allowVsock ?? (egress == nil) }
+}
+
+/// `measure`: the boot JSON is extended into a PCR and locked before anything else runs
+/// (NSM's ConfigMeasurement), so an attestation document names the config.
+public struct Measure: Sendable, Equatable {
+    public var pcr = 16
+    public static let pcrRange: ClosedRange<Int> = 16...31
+
+    public init() {}
 }
 
 public struct Heartbeat: Sendable, Equatable {

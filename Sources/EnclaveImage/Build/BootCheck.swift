@@ -39,7 +39,8 @@ enum BootCheck {
     /// enclave-init's layout: the boot JSON at the path the kernel command line gives
     /// (ENCLAVE_INIT_CONFIG=, else the default) is in the image, `check` accepts it, and its
     /// app.command is there to run.
-    static func requireBootableConfig(in files: ImageFiles, cmdline: String) throws(EIFError) {
+    @discardableResult
+    static func requireBootableConfig(in files: ImageFiles, cmdline: String) throws(EIFError) -> (config: BootConfiguration, bytes: [UInt8]) {
         let path = cmdline.split(separator: " ").first { $0.hasPrefix(BootConfigLoader.environmentVariable + "=") }
             .map { String($0.dropFirst(BootConfigLoader.environmentVariable.count + 1)) } ?? BootConfigLoader.defaultPath
         guard let node = files.resolve(path) else {
@@ -58,6 +59,7 @@ enum BootCheck {
         }
         try requireCommand(config.app.command, searchPath: config.app.env.last { $0.key == "PATH" }?.value,
                            in: files, what: "app.command of the image's \(path)")
+        return (config, bytes)
     }
 
     /// The command's program is in the image and executable: an absolute or relative path as

@@ -59,6 +59,7 @@ public struct ImageBuilder {
         }
         let boot = scratch + "/ramdisk0", image = scratch + "/ramdisk1"
         let kernel: String, cmdline: [UInt8]
+        var configPCR: Measurements.ConfigPCR?
         switch layout {
         case .nitroCLI(let blobs):
             guard !command.isEmpty else { throw .noCommand(image: rootfs) }
@@ -77,17 +78,21 @@ public struct ImageBuilder {
             kernel = kernelPath
             cmdline = Array(text.utf8)
             try BootCheck.requireBzImage(kernel)
-            try BootCheck.requireBootableConfig(in: ImageFiles(tree), cmdline: text)
+            let bootJSON = try BootCheck.requireBootableConfig(in: ImageFiles(tree), cmdline: text)
+            // What enclave-init will extend at boot: the exact bytes of the image's boot JSON.
+            configPCR = Measurements.ConfigPCR(index: bootJSON.config.measure.pcr, value: Measurements.extendFromZero(SHA384.hash(bootJSON.bytes)))
             let modules = try kernelModules.map { directory throws(EIFError) in
                 try KernelModuleSelection.select(from: directory, kernelVersion: BootCheck.kernelVersion(kernel), nsmModule: nsmModule)
             }
             try writeArchive(boot, bootEntries(initBinary: initBinary, nsmModule: nsmModule, console: true, modules: modules))
             try writeArchive(image, entries(for: tree.nodes, prefix: ""))
         }
-        return try EIFWriter.write([EIFWriter.Section(.kernel, .file(path: kernel)), EIFWriter.Section(.cmdline, .bytes(cmdline)),
-                                    EIFWriter.Section(.metadata, .bytes(Array(metadata.rendered(pretty: false).utf8))),
-                                    EIFWriter.Section(.ramdisk, .file(path: boot)), EIFWriter.Section(.ramdisk, .file(path: image))],
-                                   to: output)
+        var result = try EIFWriter.write([EIFWriter.Section(.kernel, .file(path: kernel)), EIFWriter.Section(.cmdline, .bytes(cmdline)),
+                                          EIFWriter.Section(.metadata, .bytes(Array(metadata.rendered(pretty: false).utf8))),
+                                          EIFWriter.Section(.ramdisk, .file(path: boot)), EIFWriter.Section(.ramdisk, .file(path: image))],
+                                         to: output)
+        result.measurements.config = configPCR
+        return result
     }
 
     /// nitro-cli's metadata object, with a build time that is SOURCE_DATE_EPOCH's (or 0's): it

@@ -37,6 +37,11 @@ struct ConfigOptions: Sendable {
         try BootConfigLoader.load(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
     }
 
+    /// The config and its exact bytes (the boot measures them; plan prints their PCR value).
+    func loadWithBytes() throws(ConfigError) -> (config: BootConfiguration, bytes: [UInt8]) {
+        try BootConfigLoader.loadWithBytes(path: resolvedPath, commandOverride: command.isEmpty ? nil : command)
+    }
+
     /// The usage line of run, check and plan: the optional command after `--` comes last, and
     /// `--` itself only with it.
     static func usage(_ command: String) -> String {
@@ -45,8 +50,12 @@ struct ConfigOptions: Sendable {
 
     /// For commands that only read the config: print every error and exit 78.
     func loadOrExit() throws(CommandExit) -> BootConfiguration {
+        try loadWithBytesOrExit().config
+    }
+
+    func loadWithBytesOrExit() throws(CommandExit) -> (config: BootConfiguration, bytes: [UInt8]) {
         do {
-            return try load()
+            return try loadWithBytes()
         } catch {
             Console.error(error.description)
             throw CommandExit(InitExitCode.invalidConfig)

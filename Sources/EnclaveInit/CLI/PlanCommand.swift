@@ -18,10 +18,10 @@ public struct PlanCommand: Command {
 
     public func run() throws {
         options.logging.bootstrap()
-        let config = try options.loadOrExit()
+        let (config, bytes) = try options.loadWithBytesOrExit()
         let emulation = VsockEmulation.fromEnvironment(defaultCID: VsockEmulation.defaultEnclaveCID)
         print("plan for \(options.resolvedPath):")
-        for line in BootPlan(config: config, emulation: emulation).lines() { print(line) }
+        for line in BootPlan(config: config, emulation: emulation, configBytes: bytes).lines() { print(line) }
         for warning in ConfigSummary.warnings(for: config) { print("warning: " + warning) }
     }
 }

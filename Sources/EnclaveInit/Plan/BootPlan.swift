@@ -1,5 +1,6 @@
 import Addressing
 import BootConfig
+import DocumentReading
 import KMS
 import LinuxNet
 import NSM
@@ -10,6 +11,8 @@ struct BootPlan {
     let config: BootConfiguration
     /// The vsock emulation in force for this process, shown next to every vsock endpoint.
     let emulation: VsockEmulation?
+    /// The boot JSON's exact bytes: the PCR value the boot will produce.
+    var configBytes: [UInt8]? = nil
 
     func lines() -> [String] {
         var output: [String] = []
@@ -37,8 +40,18 @@ struct BootPlan {
             case .on: heartbeat = "heartbeat: on, to \(vsock(config.parentCID, config.heartbeat.port))"
             case .auto: heartbeat = "heartbeat: auto, to \(vsock(config.parentCID, config.heartbeat.port)) only as the enclave's own init (PID 1 of the initial PID namespace)"
             }
-            var lines = ["only when PID 1: mount /proc /sys /dev /dev/pts /dev/shm /run /tmp where missing", heartbeat,
-                         "only as the enclave's own init: load /nsm.ko when present (finit_module)",
+            var lines = ["only when PID 1: mount /proc /sys /dev /dev/pts /dev/shm /run /tmp where missing",
+                         "only as the enclave's own init: load the modules /modules_load_order lists (a modular kernel's vsock and NSM drivers),",
+                         "  then /nsm.ko when present (finit_module); no vsock afterwards stops the boot"]
+            let pcr = config.measure.pcr
+            if let bytes = configBytes {
+                lines.append("measure: the boot JSON's \(bytes.count) bytes (SHA-384 \(Hex.string(ConfigMeasurement.digest(bytes)).prefix(16))…) extended into PCR\(pcr) and locked,")
+                lines.append("  before the heartbeat, any service, secret or the app; a failure stops the boot (as the enclave's own init, or with the NSM emulated)")
+                lines.append("  PCR\(pcr) will read \(Hex.string(ConfigMeasurement.expectedValue(of: bytes)))")
+            } else {
+                lines.append("measure: the boot JSON extended into PCR\(pcr) and locked before anything else")
+            }
+            lines += [heartbeat,
                          "entropy: when \(NSMDevice.configuredPath) exists, at least \(Entropy.wantedBytes) bytes of the NSM's GetRandom credited to the kernel's pool"]
             if let clock = config.clock {
                 lines.append("clock: the parent's CLOCK_REALTIME from \(vsock(config.parentCID, clock.vsockPort)) before the app (an offset of 100 ms or more is stepped),")

@@ -9,7 +9,8 @@
                             ciphertexts of DIR/plaintexts.json) once it listens.
   kms_standin.py nsm  SOCKET  the NSM over enclave-init's Unix-socket emulation (4-byte length +
                             CBOR each way): GetRandom, and Attestation answered with an UNSIGNED
-                            COSE_Sign1 whose payload carries the request's public_key and fixed PCRs.
+                            COSE_Sign1 whose payload carries the request's public_key and the PCRs
+                            (PCR0 fixed; 16-31 as DescribePCR, ExtendPCR and LockPCR left them).
   kms_standin.py imds PORTFILE  IMDSv2 on 127.0.0.1: token, role "enclave-role", credentials
                             from the environment (KEY, SECRET).
 Knobs (environment): STANDIN_REQUIRE_PCR0=hex, or STANDIN_REQUIRE_PCR0_FILE=path read at each
@@ -141,8 +142,38 @@ def kms(directory):
     server.serve_forever()
 
 
+# PCRs 16-31 as the NSM keeps them (0-15 are the platform's: zero and read-only here).
+PCRS = {index: bytes(48) for index in range(32)}
+LOCKED = set(range(16))
+
+
+def pcr_answer(request):
+    import hashlib
+    (name, fields), = request.items()
+    index = fields.get("index") if isinstance(fields, dict) else None
+    if not isinstance(index, int) or not 0 <= index < 32:
+        return {"Error": "InvalidIndex"}
+    if name == "DescribePCR":
+        return {"DescribePCR": {"lock": index in LOCKED, "data": PCRS[index]}}
+    if index in LOCKED:
+        return {"Error": "ReadOnlyIndex"}
+    if name == "LockPCR":
+        LOCKED.add(index)
+        return "LockPCR"
+    data = fields.get("data")
+    if not isinstance(data, bytes):
+        return {"Error": "InvalidArgument"}
+    PCRS[index] = hashlib.sha384(PCRS[index] + data).digest()
+    return {"ExtendPCR": {"data": PCRS[index]}}
+
+
 def nsm(path):
     import cbor2
+    import hashlib
+    # STANDIN_PREEXTEND_PCR=N: PCR N was extended before enclave-init ran (something else ran first).
+    if os.environ.get("STANDIN_PREEXTEND_PCR"):
+        index = int(os.environ["STANDIN_PREEXTEND_PCR"])
+        PCRS[index] = hashlib.sha384(PCRS[index] + b"earlier").digest()
     if os.path.exists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -168,10 +199,12 @@ def nsm(path):
                 continue
             if request == "GetRandom":
                 answer = {"GetRandom": {"random": os.urandom(256)}}
+            elif isinstance(request, dict) and set(request) & {"DescribePCR", "ExtendPCR", "LockPCR"}:
+                answer = pcr_answer(request)
             elif isinstance(request, dict) and "Attestation" in request:
                 fields = request["Attestation"]
                 document = {"module_id": "standin-nsm", "digest": "SHA384", "timestamp": int(time.time() * 1000),
-                            "pcrs": {i: (PCR0 if i == 0 else bytes(48)) for i in range(16)}, "certificate": b"", "cabundle": [],
+                            "pcrs": {i: (PCR0 if i == 0 else PCRS[i]) for i in range(32)}, "certificate": b"", "cabundle": [],
                             "public_key": fields.get("public_key"), "user_data": fields.get("user_data"), "nonce": fields.get("nonce")}
                 sign1 = [cbor2.dumps({1: -35}), {}, cbor2.dumps(document), b""]
                 answer = {"Attestation": {"document": cbor2.dumps(cbor2.CBORTag(18, sign1))}}

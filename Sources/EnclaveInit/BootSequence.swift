@@ -285,12 +285,19 @@ struct BootSequence {
 
     /// The boot JSON's bytes extended into `measure.pcr` and locked (NSM's ConfigMeasurement)
     /// as the enclave's own init, or wherever the NSM is emulated (tests, local runs): a failure
-    /// stops the boot. A container or a child says so and goes on (nothing there to attest).
+    /// stops the boot. A container or a child says so and goes on (nothing there to attest), as
+    /// does a VM with no NSM device at all (no document can be made there either).
     private func measureConfig(_ config: BootConfiguration, bytes: [UInt8]) throws {
         let pcr = config.measure.pcr
+        let value = Hex.string(ConfigMeasurement.expectedValue(of: bytes))
         guard kind == .enclave || NSMEmulation.socketPath != nil else {
-            let value = Hex.string(ConfigMeasurement.expectedValue(of: bytes))
             return logger.info("pid-1: config not measured: not an enclave (no NSM to extend); in one, PCR\(pcr) would be \(value)")
+        }
+        // No device at all (a VM that is not a Nitro enclave, a kernel without the driver): no
+        // document can be made either, so nothing could claim a config; said loudly, not fatal.
+        guard NSMEmulation.socketPath != nil || NSMDevice.exists() else {
+            let why = "no NSM device at \(NSMDevice.configuredPath) (not a Nitro enclave, or its driver did not load)"
+            return logger.warning("pid-1: config not measured: \(why); no attestation document can be made here. In an enclave, PCR\(pcr) would be \(value)")
         }
         let device = NSMDevice()
         do {

@@ -1,3 +1,4 @@
+import BootConfig
 import DocumentReading
 import Glibc
 
@@ -97,9 +98,25 @@ public struct EIFDescription: Sendable {
         }
         guard sections.contains(where: { $0.type == .kernel }) else { throw .missingSection(.kernel) }
         guard let cmdline else { throw .missingSection(.cmdline) }
+        let text = String(decoding: cmdline, as: UTF8.self)
+        var measurements = measurer.finish()
+        measurements.config = configPCR(descriptor: file.descriptor, sections: sections, cmdline: text)
         return EIFDescription(header: header, fileSize: fileSize, sections: sections, computedCRC: UInt32(truncatingIfNeeded: file.crc),
-                              measurements: measurer.finish(), cmdline: String(decoding: cmdline, as: UTF8.self),
-                              metadata: metadata.map { String(decoding: $0, as: UTF8.self) })
+                              measurements: measurements, cmdline: text, metadata: metadata.map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    /// enclave-init's layout (its boot JSON at the root of the last ramdisk, where the cmdline's
+    /// ENCLAVE_INIT_CONFIG= or the default path says): the PCR that boot JSON is measured into at
+    /// boot, and its value. nil for nitro-cli's layout (the image under rootfs/, AWS's init) or
+    /// a boot JSON that does not decode (the boot would stop at step 2).
+    private static func configPCR(descriptor: Int32, sections: [Section], cmdline: String) -> Measurements.ConfigPCR? {
+        guard let image = sections.last(where: { $0.type == .ramdisk }), sections.filter({ $0.type == .ramdisk }).count >= 2 else { return nil }
+        let path = cmdline.split(separator: " ").first { $0.hasPrefix(BootConfigLoader.environmentVariable + "=") }
+            .map { String($0.dropFirst(BootConfigLoader.environmentVariable.count + 1)) } ?? BootConfigLoader.defaultPath
+        guard let bytes = CpioReader.file(named: String(path.drop { $0 == "/" }), descriptor: descriptor,
+                                          offset: image.offset + UInt64(EIFSectionHeader.size), size: image.size),
+              let config = try? BootConfigLoader.decode(bytes, commandRequired: false) else { return nil }
+        return Measurements.ConfigPCR(index: config.measure.pcr, value: Measurements.extendFromZero(SHA384.hash(bytes)))
     }
 
     /// nitro-cli describe-eif's fields (EifVersion, Measurements, IsSigned, CheckCRC, the
@@ -132,6 +149,7 @@ public struct EIFDescription: Sendable {
         lines.append("PCR0 \(Measurements.hex(measurements.pcr0))")
         lines.append("PCR1 \(Measurements.hex(measurements.pcr1))")
         lines.append("PCR2 \(Measurements.hex(measurements.pcr2))")
+        if let config = measurements.config { lines.append("PCR\(config.index) \(Measurements.hex(config.value)) (the image's boot JSON, which enclave-init measures at boot)") }
         lines.append("cmdline \(Self.escapingControls(cmdline))")
         for (index, section) in sections.enumerated() {
             lines.append("section \(index): \(section.type) at \(section.offset), \(section.size) bytes")

@@ -240,6 +240,9 @@ public struct VerifyCommand: Command {
             for (index, value) in [measurements.pcr0, measurements.pcr1, measurements.pcr2].enumerated() {
                 expected.append(ExpectedPCR(index: index, value: value, source: "--eif"))
             }
+            if let config = measurements.config {
+                expected.append(ExpectedPCR(index: config.index, value: config.value, source: "--eif (its boot JSON)"))
+            }
         }
         if let measurementsPath {
             expected += try measurementsFile(measurementsPath)

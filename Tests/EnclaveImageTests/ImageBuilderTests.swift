@@ -93,6 +93,14 @@ import TestSupport
         #expect(listing.hasPrefix("bin\nbin/app\nbin/motd\nbin/su\netc\netc/enclave-init\netc/enclave-init/boot.json\netc/hostname\netc/hosts\netc/motd\n"), "\(listing)")
         let description = try EIFDescription.read(path: path)
         #expect(description.cmdline == ImageLayout.enclaveInitCmdline)
+        // The boot JSON's PCR: build computes it from the file, describe-eif finds the file in the image.
+        let bootJSON = try #require(FileManager.default.contents(atPath: root + "/etc/enclave-init/boot.json"))
+        let python = try ProcessRunner.run("/usr/bin/python3", ["-c", "import hashlib, sys; d = open(sys.argv[1], 'rb').read(); "
+                                                                + "print(hashlib.sha384(bytes(48) + hashlib.sha384(d).digest()).hexdigest())", root + "/etc/enclave-init/boot.json"])
+        #expect(bootJSON.count > 0 && result.measurements.config.map { "PCR\($0.index) " + Measurements.hex($0.value) } == "PCR16 " + python.stdout.dropLast())
+        #expect(description.measurements.config == result.measurements.config)
+        #expect(description.lines.contains { $0.hasPrefix("PCR16 \(python.stdout.dropLast()) (the image's boot JSON") })
+        #expect(try EIFDescription.read(path: build(.nitroCLI(blobs: directory.path + "/blobs"), to: "aws.eif").path).measurements.config == nil)
         // The app's files change PCR2 only.
         try "changed\n".write(toFile: root + "/etc/motd", atomically: false, encoding: .utf8)
         let (_, changed) = try build(.enclaveInit(kernel: directory.path + "/blobs/bzImage", cmdline: ImageLayout.enclaveInitCmdline,

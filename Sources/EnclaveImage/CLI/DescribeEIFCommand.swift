@@ -10,7 +10,8 @@ public struct DescribeEIFCommand: Command {
         name: "describe-eif",
         abstract: "Describe an enclave image (EIF): version, sections, CRC check, PCR0-2, cmdline and metadata.",
         discussion: """
-        The PCRs are computed from the image's bytes as the Nitro hypervisor measures them. --json prints \
+        The PCRs are computed from the image's bytes as the Nitro hypervisor measures them; with enclave-init's \
+        layout also PCR16 (or measure.pcr), which enclave-init extends with the image's boot JSON at boot. --json prints \
         nitro-cli describe-eif's fields (EifVersion, Measurements, IsSigned, CheckCRC, ImageName, ImageVersion, \
         Metadata) and the sections.
         Exit codes: 0 described; 65 the file is not a valid image (bad magic, truncated, a CRC mismatch, \

@@ -1,3 +1,4 @@
+import DocumentReading
 import Glibc
 
 /// `build --kernel-modules DIR`: the modules a modular kernel needs to be an enclave's kernel —
@@ -141,19 +142,7 @@ struct KernelModuleSelection: Equatable {
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n")
     }
 
-    private static func read(_ path: String, limit: Int) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while out.count < limit {
-            let count = Glibc.read(fd, &buffer, buffer.count)
-            guard count > 0 else { break }
-            out += buffer[..<count]
-        }
-        return out
-    }
+    private static func read(_ path: String, limit: Int) -> [UInt8]? { try? FileContents.read(path, limit: limit) }
 
     private static func entries(_ directory: String) -> [String] {
         guard let handle = opendir(directory) else { return [] }

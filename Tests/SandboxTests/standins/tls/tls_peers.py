@@ -19,7 +19,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 
 
 def context(cafile):
@@ -65,6 +64,7 @@ def hold(port, name, cafile, ready):
 
 
 def mitm(port, upstream, directory):
+    import asyncio
     key, cert = os.path.join(directory, "mitm.key"), os.path.join(directory, "mitm.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=app.test", "-addext", "subjectAltName=DNS:app.test"],
@@ -72,40 +72,38 @@ def mitm(port, upstream, directory):
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(cert, key)
     server.set_alpn_protocols(["enclave-attestation/1", "http/1.1"])
-    listener = socket.create_server(("127.0.0.1", int(port)))
-    print("listening", flush=True)
 
-    def pump(source, target):
+    async def pump(reader, writer):
         try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                target.sendall(data)
-        except OSError:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (OSError, ssl.SSLError):
             pass
-        for end in (source, target):
-            try:
-                end.close()
-            except OSError:
-                pass
+        writer.close()
 
-    while True:
-        client_raw, _ = listener.accept()
-        try:
-            client = server.wrap_socket(client_raw, server_side=True)
-        except (ssl.SSLError, OSError):
-            client_raw.close()
-            continue
-        chosen = client.selected_alpn_protocol()
+    # One thread, asyncio's TLS on both sides: an SSL socket read and written from two threads
+    # at once is not safe, and under load the relay stalled.
+    async def relay(client_reader, client_writer):
+        chosen = client_writer.get_extra_info("ssl_object").selected_alpn_protocol()
         outward = ssl.create_default_context()
         outward.check_hostname = False
         outward.verify_mode = ssl.CERT_NONE
         if chosen:
             outward.set_alpn_protocols([chosen])
-        inner = outward.wrap_socket(socket.create_connection(("127.0.0.1", int(upstream))), server_hostname="app.test")
-        threading.Thread(target=pump, args=(client, inner), daemon=True).start()
-        threading.Thread(target=pump, args=(inner, client), daemon=True).start()
+        try:
+            inner_reader, inner_writer = await asyncio.open_connection("127.0.0.1", int(upstream), ssl=outward, server_hostname="app.test")
+        except (OSError, ssl.SSLError):
+            client_writer.close()
+            return
+        await asyncio.gather(pump(client_reader, inner_writer), pump(inner_reader, client_writer))
+
+    async def main():
+        listener = await asyncio.start_server(relay, "127.0.0.1", int(port), ssl=server)
+        print("listening", flush=True)
+        await listener.serve_forever()
+
+    asyncio.run(main())
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ struct BootSequence {
     private let stopRequest: StopRequest
     /// Takes SIGTERM, SIGINT and the stop flag while a step waits (BootInterruption).
     private let interruption: BootInterruption
+    /// The self-checks' findings (step 3), reported on the status stream once it exists (step 4).
+    private let selfCheckFindings = SelfCheckFindings()
 
     init(options: ConfigOptions, logger: Logger) {
         self.options = options
@@ -179,6 +181,9 @@ struct BootSequence {
             if config.logs != nil || config.status != nil {
                 streams = try step(.streams, summary: { $0.summary + " (boot \($0.bootID))" }) { startStreams(config) }
                 streams?.report(.configOK(boot: streams?.bootID ?? ""))
+                for (finding, required) in selfCheckFindings.value {
+                    streams?.report(.selfCheck(check: finding.check, ok: finding.ok, found: finding.found, expected: finding.expected, required: required))
+                }
             }
             // Step 5: lo up, aliases, hostname, /etc/hosts, resolv.conf with `dns`.
             let networkReport = try step(.network, summary: describe) { try network(config) }
@@ -263,6 +268,7 @@ struct BootSequence {
         }
         // Before the heartbeat, any service, the app or a secret: what the config is, in a PCR.
         try measureConfig(config, bytes: configBytes)
+        try selfChecks(config)
 
         let heartbeatWanted: Bool
         switch config.heartbeat.enabled {
@@ -305,6 +311,27 @@ struct BootSequence {
             logger.info("pid-1: boot JSON measured into PCR\(pcr) and locked: \(Hex.string(value))")
         } catch {
             throw PID1Error.measurement(error.reason)
+        }
+    }
+
+    /// As the enclave's own init: the RNG and clock sources, the running command line against
+    /// the measured one, debug mode; each a console line (and a status event once the streams
+    /// are up: `selfCheckFindings`); a failed one that `hardening` requires stops the boot.
+    private func selfChecks(_ config: BootConfiguration) throws {
+        guard kind == .enclave else { return logger.debug("pid-1: self-checks: not the enclave's own init") }
+        var pcr0: [UInt8]?
+        if NSMEmulation.socketPath != nil || NSMDevice.exists(), case .describePCR(_, let data)? = try? NSMDevice().callWaiting(.describePCR(index: 0)) {
+            pcr0 = data
+        }
+        let hardening = config.hardening
+        let findings: [(SelfChecks.Finding, Hardening.Demand)] = [(SelfChecks.rngSource(), hardening.rngSource), (SelfChecks.clockSource(), hardening.clockSource),
+                                                                  (SelfChecks.cmdline(), hardening.cmdline), (SelfChecks.debugMode(pcr0: pcr0), hardening.debugMode)]
+        selfCheckFindings.set(findings.map { ($0.0, $0.1 == .require) })
+        for (finding, demand) in findings {
+            let line = "pid-1: self-check \(finding.check): \(finding.ok ? "ok" : "FAILED") (\(finding.found)\(finding.ok ? "" : "; expected \(finding.expected)"))"
+                + (demand == .require ? ", required" : "")
+            if finding.ok { logger.info("\(line)") } else { logger.warning("\(line)") }
+            if !finding.ok, demand == .require { throw PID1Error.selfCheck(check: finding.check, found: finding.found, expected: finding.expected) }
         }
     }
 
@@ -531,4 +558,10 @@ extension Double {
         let digits = String(fraction)
         return "\(whole).\(String(repeating: "0", count: decimals - digits.count))\(digits)"
     }
+}
+
+/// Step 3's self-check findings, kept for the status stream of step 4.
+final class SelfCheckFindings: @unchecked Sendable {
+    private(set) var value: [(SelfChecks.Finding, required: Bool)] = []
+    func set(_ findings: [(SelfChecks.Finding, required: Bool)]) { value = findings }
 }

@@ -16,6 +16,8 @@ public enum PID1Error: Error, CustomStringConvertible {
     case noVsock(modules: String)
     /// The boot JSON could not be measured into its PCR and locked: nothing may run unmeasured.
     case measurement(String)
+    /// A self-check that `hardening` requires failed.
+    case selfCheck(check: String, found: String, expected: String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum PID1Error: Error, CustomStringConvertible {
             let got = byte.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "end of stream"
             return "heartbeat: \(target) answered \(got) instead of 0xB7"
         case .moduleList(let failure): return "\(failure)"
+        case .selfCheck(let check, let found, let expected):
+            return "self-check \(check) failed and hardening.\(check) is \"require\": found \(found), expected \(expected)"
         case .measurement(let reason): return "the boot JSON cannot be measured: \(reason); the boot stops, since a document would not name the config"
         case .noVsock(let modules):
             return "the kernel has no vsock (socket(AF_VSOCK) says EAFNOSUPPORT) after \(modules): the enclave could reach nothing; "

@@ -32,6 +32,9 @@ public enum StatusEvent: Sendable, Equatable {
     case tlsCertificate(ingress: Int, source: String, notAfter: String, publicKeySHA256: String, certificateSHA256: String)
     /// Getting a certificate from the ACME CA failed; the next try is in `retryInSeconds`.
     case acmeFailed(ingress: Int, error: String, retryInSeconds: Int64)
+    /// A boot self-check (step 3): what was found, what a Nitro enclave has, whether
+    /// `hardening` required it.
+    case selfCheck(check: String, ok: Bool, found: String, expected: String, required: Bool)
 
     /// How the app ended: its own exit code, or the signal that ended it.
     public enum AppEnding: Sendable, Equatable {
@@ -62,6 +65,7 @@ public enum StatusEvent: Sendable, Equatable {
         case shutdown
         case tlsCertificate = "tls_certificate"
         case acmeFailed = "acme_failed"
+        case selfCheck = "self_check"
     }
 
     public var name: Name {
@@ -80,6 +84,7 @@ public enum StatusEvent: Sendable, Equatable {
         case .shutdown: return .shutdown
         case .tlsCertificate: return .tlsCertificate
         case .acmeFailed: return .acmeFailed
+        case .selfCheck: return .selfCheck
         }
     }
 
@@ -114,6 +119,8 @@ public enum StatusEvent: Sendable, Equatable {
                     ("public_key_sha256", .string(key)), ("certificate_sha256", .string(certificate))]
         case .acmeFailed(let ingress, let error, let retry):
             return [("ingress", .int(ingress)), ("error", .string(error)), ("retry_in_seconds", .integer(retry))]
+        case .selfCheck(let check, let ok, let found, let expected, let required):
+            return [("check", .string(check)), ("ok", .bool(ok)), ("found", .string(found)), ("expected", .string(expected)), ("required", .bool(required))]
         }
     }
 
@@ -176,6 +183,10 @@ public enum StatusEvent: Sendable, Equatable {
         case .acmeFailed:
             guard let ingress = read.int("ingress"), let error = read.string("error"), let retry = read.integer("retry_in_seconds") else { return nil }
             self = .acmeFailed(ingress: ingress, error: error, retryInSeconds: retry)
+        case .selfCheck:
+            guard let check = read.string("check"), let ok = read.bool("ok"), let found = read.string("found"),
+                  let expected = read.string("expected"), let required = read.bool("required") else { return nil }
+            self = .selfCheck(check: check, ok: ok, found: found, expected: expected, required: required)
         }
     }
 }

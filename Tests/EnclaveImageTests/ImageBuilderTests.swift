@@ -88,7 +88,7 @@ import TestSupport
     @Test func enclaveInitsLayoutPutsItselfInTheFirstRamdiskAndTheImageAtTheRoot() throws {
         let (path, result) = try build(.enclaveInit(kernel: directory.path + "/blobs/bzImage", cmdline: ImageLayout.enclaveInitCmdline,
                                                     nsmModule: directory.path + "/blobs/nsm.ko", initBinary: directory.path + "/blobs/init"), to: "own.eif")
-        #expect(try cpio("-it", archive: ramdisk(0, of: path)) == "dev\ndev/console\ninit\nnsm.ko\n")
+        #expect(try cpio("-it", archive: ramdisk(0, of: path)) == "cmdline\ndev\ndev/console\ninit\nnsm.ko\n")
         let listing = try cpio("-it", archive: ramdisk(1, of: path))
         #expect(listing.hasPrefix("bin\nbin/app\nbin/motd\nbin/su\netc\netc/enclave-init\netc/enclave-init/boot.json\netc/hostname\netc/hosts\netc/motd\n"), "\(listing)")
         let description = try EIFDescription.read(path: path)
@@ -127,7 +127,7 @@ import TestSupport
         let (path, _) = try build(.enclaveInit(kernel: directory.path + "/modular-bzImage", cmdline: ImageLayout.enclaveInitCmdline, nsmModule: nil,
                                                initBinary: directory.path + "/blobs/init", kernelModules: package), to: "modular.eif")
         let archive = try ramdisk(0, of: path)
-        #expect(try cpio("-it", archive: archive) == "dev\ndev/console\ninit\nmodules_load_order\nnsm.ko\nvirtio_mmio.ko\nvmw_vsock_virtio_transport.ko\n"
+        #expect(try cpio("-it", archive: archive) == "cmdline\ndev\ndev/console\ninit\nmodules_load_order\nnsm.ko\nvirtio_mmio.ko\nvmw_vsock_virtio_transport.ko\n"
                 + "vmw_vsock_virtio_transport_common.ko\nvsock.ko\n")
         let out = directory.path + "/extracted-modules"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -26,6 +26,7 @@ import Testing
         .shutdown(exitCode: 0, powerOff: true),
         .tlsCertificate(ingress: 1, source: "acme", notAfter: "2027-03-01T00:00:00Z", publicKeySHA256: "ab12", certificateSHA256: "cd34"),
         .acmeFailed(ingress: 0, error: "the CA refused the order: rateLimited", retryInSeconds: 120),
+        .selfCheck(check: "clock_source", ok: false, found: "tsc", expected: "kvm-clock", required: false),
     ]
 
     /// What the parent decodes from the line the enclave writes.

@@ -29,6 +29,10 @@ private func withSecrets(_ entries: String) -> String {
 private let host = #"{"names": ["a.example"], "address": "127.0.0.2", "port": 443, "vsock_port": 8000}"#
 
 public let invalidConfigs: [InvalidConfigCase] = [
+    invalid("hardening demand", withBase(#""hardening": {"clock_source": "enforce"}"#), path: "hardening.clock_source", "\"report\" (the default) or \"require\""),
+    invalid("hardening unknown check", withBase(#""hardening": {"secure_boot": "require"}"#), path: "hardening.secure_boot", "unknown key"),
+    invalid("measure pcr 15", withBase(#""measure": {"pcr": 15}"#), path: "measure.pcr", "PCRs 0-15 are the platform's"),
+
     // The attested ingress (ingress[].tls).
     invalid("tls without names", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {}}]"#), path: "ingress[0].tls.names", "required key \"names\" is missing"),
     invalid("tls with no name", withBase(#""ingress": [{"vsock_port": 5443, "port": 8080, "tls": {"names": []}}]"#), path: "ingress[0].tls.names", "at least one name"),

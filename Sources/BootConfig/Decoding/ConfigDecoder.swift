@@ -21,7 +21,7 @@ struct ConfigDecoder {
 
     static let topLevelKeys = ["version", "hostname", "parent_cid", "heartbeat", "network", "hosts", "ingress",
                                "egress", "mounts", "app", "shutdown", "logs", "status", "dns", "attestation",
-                               "control", "clock", "kms", "secrets", "measure"]
+                               "control", "clock", "kms", "secrets", "measure", "hardening"]
 
     mutating func decode(_ root: JSONNode) -> BootConfiguration {
         var config = BootConfiguration()
@@ -91,6 +91,20 @@ struct ConfigDecoder {
             if let port = fields.required("vsock_port", hint: "enclave-init listens on this vsock port for `stop`, e.g. 9102")?.vsockPort() {
                 config.control = ControlSettings(vsockPort: port)
             }
+        }
+        if let field = object["hardening"], let fields = field.object(known: Hardening.keys) {
+            func demand(_ key: String) -> Hardening.Demand? {
+                guard let value = fields[key], let text = value.string() else { return nil }
+                guard let demand = Hardening.Demand(rawValue: text) else {
+                    issues.report(value, "\(key) \"\(text.prefix(30))\" is not a choice", hint: "\"report\" (the default) or \"require\" (a failed check stops the boot)")
+                    return nil
+                }
+                return demand
+            }
+            if let value = demand("rng_source") { config.hardening.rngSource = value }
+            if let value = demand("clock_source") { config.hardening.clockSource = value }
+            if let value = demand("cmdline") { config.hardening.cmdline = value }
+            if let value = demand("debug_mode") { config.hardening.debugMode = value }
         }
         if let field = object["measure"], let fields = field.object(known: ["pcr"]),
            let pcr = fields.required("pcr", hint: "the PCR the boot JSON is extended into, 16-31 (16 by default)")?

@@ -29,6 +29,8 @@ public struct BootConfiguration: Sendable, Equatable {
     public var secrets: [Secret] = []
     /// Which PCR the boot JSON's bytes are measured into at boot.
     public var measure = Measure()
+    /// What the boot's self-checks require (the rest they report).
+    public var hardening = Hardening()
 
     public init() {}
 
@@ -44,6 +46,27 @@ public struct Measure: Sendable, Equatable {
     public static let pcrRange: ClosedRange<Int> = 16...31
 
     public init() {}
+}
+
+/// `hardening`: the boot's self-checks (step 3, as the enclave's own init), each reported as a
+/// status event and on the console; "require" stops the boot when the check fails.
+public struct Hardening: Sendable, Equatable {
+    public enum Demand: String, Sendable, Equatable {
+        case report, require
+    }
+
+    /// The kernel's hardware RNG is the NSM's (`nsm-hwrng`).
+    public var rngSource: Demand = .report
+    /// The clock source is the hypervisor's (`kvm-clock`).
+    public var clockSource: Demand = .report
+    /// The running kernel command line is the one the image measured (ramdisk 0's /cmdline).
+    public var cmdline: Demand = .report
+    /// Not a debug-mode enclave (whose PCR0 reads all zero and whose memory its parent can read).
+    public var debugMode: Demand = .report
+
+    public init() {}
+
+    public static let keys = ["rng_source", "clock_source", "cmdline", "debug_mode"]
 }
 
 public struct Heartbeat: Sendable, Equatable {

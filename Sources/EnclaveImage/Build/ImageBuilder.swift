@@ -84,7 +84,7 @@ public struct ImageBuilder {
             let modules = try kernelModules.map { directory throws(EIFError) in
                 try KernelModuleSelection.select(from: directory, kernelVersion: BootCheck.kernelVersion(kernel), nsmModule: nsmModule)
             }
-            try writeArchive(boot, bootEntries(initBinary: initBinary, nsmModule: nsmModule, console: true, modules: modules))
+            try writeArchive(boot, bootEntries(initBinary: initBinary, nsmModule: nsmModule, console: true, modules: modules, cmdline: text))
             try writeArchive(image, entries(for: tree.nodes, prefix: ""))
         }
         var result = try EIFWriter.write([EIFWriter.Section(.kernel, .file(path: kernel)), EIFWriter.Section(.cmdline, .bytes(cmdline)),
@@ -107,7 +107,10 @@ public struct ImageBuilder {
 
     // MARK: - Ramdisk 0: the init
 
-    private func bootEntries(initBinary: String, nsmModule: String?, console: Bool, modules: KernelModuleSelection? = nil) throws(EIFError) -> [CpioEntry] {
+    /// `cmdline`: enclave-init's layout writes the measured command line to /cmdline, which its
+    /// self-check compares with the running one (/proc/cmdline).
+    private func bootEntries(initBinary: String, nsmModule: String?, console: Bool, modules: KernelModuleSelection? = nil,
+                             cmdline: String? = nil) throws(EIFError) -> [CpioEntry] {
         var entries = [CpioEntry(name: "dev", kind: .directory, permissions: 0o755, mtime: epoch)]
         // The kernel opens /dev/console for init's output; AWS's init makes its own.
         if console { entries.append(CpioEntry(name: "dev/console", kind: .characterDevice(major: 5, minor: 1), permissions: 0o600, mtime: epoch)) }
@@ -115,6 +118,7 @@ public struct ImageBuilder {
         if let nsmModule {
             entries.append(CpioEntry(name: "nsm.ko", kind: .file(source: nsmModule, size: try Self.size(of: nsmModule)), permissions: 0o755, mtime: epoch))
         }
+        if let cmdline { entries.append(CpioEntry(name: "cmdline", kind: .contents(Array((cmdline + "\n").utf8)), permissions: 0o644, mtime: epoch)) }
         if let modules {
             for module in modules.modules {
                 entries.append(CpioEntry(name: module.fileName, kind: .file(source: module.source, size: try Self.size(of: module.source)),

@@ -51,6 +51,10 @@ struct BootPlan {
             } else {
                 lines.append("measure: the boot JSON extended into PCR\(pcr) and locked before anything else")
             }
+            let hardening = config.hardening
+            let demands = [("rng_source", "the RNG is nsm-hwrng", hardening.rngSource), ("clock_source", "the clock source is kvm-clock", hardening.clockSource),
+                           ("cmdline", "/proc/cmdline is the measured /cmdline", hardening.cmdline), ("debug_mode", "not debug mode (PCR0 not all zero)", hardening.debugMode)]
+            lines.append("self-checks as the enclave's own init: " + demands.map { "\($0.1) (\($0.2 == .require ? "required" : "reported"))" }.joined(separator: "; "))
             lines += [heartbeat,
                          "entropy: when \(NSMDevice.configuredPath) exists, at least \(Entropy.wantedBytes) bytes of the NSM's GetRandom credited to the kernel's pool"]
             if let clock = config.clock {

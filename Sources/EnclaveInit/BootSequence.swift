@@ -359,7 +359,8 @@ struct BootSequence {
         }
         let parent = Endpoint.vsock(cid: config.parentCID, port: settings.vsockPort)
         let keeper = ClockKeeper(sampler: ClockSampler(parent: vsockEmulation?.emulate(connectingTo: parent) ?? parent),
-                                 interval: .seconds(settings.intervalSeconds), logger: Logger(label: "clock"))
+                                 interval: .seconds(settings.intervalSeconds), maximumStep: .seconds(settings.maxStepSeconds),
+                                 logger: Logger(label: "clock"))
         switch try interruption.run({ keeper.syncBeforeTheApp() }) {
         case .corrected(.none, let measurement): logger.info("clock: \(ClockKeeper.Outcome.corrected(.none, measurement))")
         case .failed(let reason): logger.warning("clock: \(ClockKeeper.Outcome.failed(reason))")

@@ -11,6 +11,9 @@ public enum ClockCorrection: Sendable, Equatable {
     case slew(Duration)
     /// clock_settime(2): a jump.
     case step(Duration)
+    /// After the first sync, an offset larger than `clock.max_step_seconds`: the parent's clock
+    /// is not followed (a parent may lie about the time); the clock is left alone.
+    case refused(Duration)
 
     /// Smaller offsets are within what one vsock round trip can tell.
     public static let tolerance: Duration = .milliseconds(1)
@@ -19,9 +22,10 @@ public enum ClockCorrection: Sendable, Equatable {
     /// While the app runs, only a large offset is stepped (slewing 0.5 s takes about 17 minutes).
     public static let runningStepThreshold: Duration = .milliseconds(500)
 
-    public static func decide(offset: Duration, beforeTheApp: Bool) -> ClockCorrection {
+    public static func decide(offset: Duration, beforeTheApp: Bool, maximumStep: Duration? = nil) -> ClockCorrection {
         let size = offset < .zero ? .zero - offset : offset
         if size < tolerance { return .none }
+        if !beforeTheApp, let maximumStep, size > maximumStep { return .refused(offset) }
         return size >= (beforeTheApp ? bootStepThreshold : runningStepThreshold) ? .step(offset) : .slew(offset)
     }
 
@@ -38,7 +42,7 @@ public enum ClockCorrection: Sendable, Equatable {
     /// Changes CLOCK_REALTIME. Never call this outside enclave-init's boot or keeper.
     public func apply() throws(Failure) {
         switch self {
-        case .none:
+        case .none, .refused:
             return
         case .step(let offset):
             var now = timespec()

@@ -13,6 +13,8 @@ import Services
 public final class ClockKeeper: Sendable {
     private let sampler: ClockSampler
     private let interval: Duration
+    /// After the first sync, larger corrections are refused.
+    private let maximumStep: Duration
     private let logger: Logger
     /// How long the boot waits for the parent's clock (it retries until then).
     public static let bootBudget: Duration = .seconds(2)
@@ -21,9 +23,10 @@ public final class ClockKeeper: Sendable {
     /// blocking pool, never on the event loops (which only time it).
     private let samples = BlockingPool.Lane(width: 1)
 
-    public init(sampler: ClockSampler, interval: Duration, logger: Logger) {
+    public init(sampler: ClockSampler, interval: Duration, maximumStep: Duration = .seconds(60), logger: Logger) {
         self.sampler = sampler
         self.interval = interval
+        self.maximumStep = maximumStep
         self.logger = logger
     }
 
@@ -72,6 +75,7 @@ public final class ClockKeeper: Sendable {
         do throws(ClockSampler.Failure) {
             switch correct(try sampler.measure(), beforeTheApp: false) {
             case .corrected(.none, let measurement): logger.debug("\(Self.describe(.none, measurement))")
+            case .corrected(.refused(let offset), let measurement): logger.warning("\(Self.describe(.refused(offset), measurement)) (more than clock.max_step_seconds, \(format(maximumStep)))")
             case .corrected(let correction, let measurement): logger.notice("\(Self.describe(correction, measurement))")
             case .failed(let reason): logger.warning("\(reason); trying again in \(format(interval))")
             }
@@ -85,7 +89,7 @@ public final class ClockKeeper: Sendable {
     }
 
     private func correct(_ measurement: ClockSampler.Measurement, beforeTheApp: Bool) -> Outcome {
-        let correction = ClockCorrection.decide(offset: measurement.offset, beforeTheApp: beforeTheApp)
+        let correction = ClockCorrection.decide(offset: measurement.offset, beforeTheApp: beforeTheApp, maximumStep: maximumStep)
         do throws(ClockCorrection.Failure) {
             try correction.apply()
         } catch {
@@ -100,6 +104,7 @@ public final class ClockKeeper: Sendable {
         case .none: return "offset \(format(measurement.offset)) from the parent's clock, within \(format(ClockCorrection.tolerance)): left alone (\(basis))"
         case .slew(let offset): return "slewing by \(format(offset)) to the parent's clock (\(basis))"
         case .step(let offset): return "stepped by \(format(offset)) to the parent's clock (\(basis))"
+        case .refused(let offset): return "refused a step of \(format(offset)) to the parent's clock after the first sync: left alone (\(basis))"
         }
     }
 }

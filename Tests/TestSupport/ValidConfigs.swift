@@ -26,7 +26,7 @@ public let validConfigs: [ValidConfigCase] = [
                  "until issued: TLS handshakes are refused", "ALPN for the app: none selected"]),
     valid("control and clock", withBase(#""control": {"vsock_port": 9102}, "clock": {"vsock_port": 9103, "interval_seconds": 60}"#),
           plan: ["control vsock:any:9102: `stop` from the parent", "clock: the parent's CLOCK_REALTIME from vsock:3:9103 before the app",
-                 "then every 60 s (slewed; stepped from 0.5 s)", "or `stop` on the control port"]),
+                 "then every 60 s (slewed; stepped from 0.5 s; a step over 60 s refused)", "or `stop` on the control port"]),
     valid("minimal with command override", #"{"version": 1}"#, override: ["/bin/echo", "hi there"],
           plan: ["lo up; addresses: 127.0.0.1/8", "exec /bin/echo 'hi there'", "restart: no", "wait up to 10 s"]),
     valid("command in config", #"{"version": 1, "app": {"command": ["/bin/sleep", "1"]}}"#,

@@ -29,6 +29,11 @@ import TestSupport
         #expect(ClockCorrection.decide(offset: .milliseconds(-150), beforeTheApp: true) == .step(.milliseconds(-150)))
         #expect(ClockCorrection.decide(offset: .milliseconds(-150), beforeTheApp: false) == .slew(.milliseconds(-150)))
         #expect(ClockCorrection.decide(offset: .seconds(3600), beforeTheApp: false) == .step(.seconds(3600)))
+        // After the first sync a step beyond clock.max_step_seconds is refused; before the app, never.
+        #expect(ClockCorrection.decide(offset: .seconds(86_400), beforeTheApp: false, maximumStep: .seconds(60)) == .refused(.seconds(86_400)))
+        #expect(ClockCorrection.decide(offset: .seconds(-61), beforeTheApp: false, maximumStep: .seconds(60)) == .refused(.seconds(-61)))
+        #expect(ClockCorrection.decide(offset: .seconds(59), beforeTheApp: false, maximumStep: .seconds(60)) == .step(.seconds(59)))
+        #expect(ClockCorrection.decide(offset: .seconds(86_400), beforeTheApp: true, maximumStep: .seconds(60)) == .step(.seconds(86_400)))
     }
 
     @Test func offsetsAndRoundTripsReadWell() {

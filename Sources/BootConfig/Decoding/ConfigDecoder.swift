@@ -112,12 +112,14 @@ struct ConfigDecoder {
                         hint: "PCRs 0-15 are the platform's; an enclave extends 16-31") {
             config.measure.pcr = Int(pcr)
         }
-        if let field = object["clock"], let fields = field.object(known: ["vsock_port", "interval_seconds"]) {
+        if let field = object["clock"], let fields = field.object(known: ["vsock_port", "interval_seconds", "max_step_seconds"]) {
             let port = fields.required("vsock_port", hint: "the parent half serves its clock on this vsock port, e.g. 9103")?.vsockPort()
             let interval = fields["interval_seconds"].map { $0.integer(ClockSettings.intervalRange, noun: "clock interval") }
+            let maxStep = fields["max_step_seconds"].map { $0.integer(ClockSettings.maxStepRange, noun: "largest clock step") }
             if let port {
                 var clock = ClockSettings(vsockPort: port)
                 if let seconds = interval ?? nil { clock.intervalSeconds = Int(seconds) }
+                if let seconds = maxStep ?? nil { clock.maxStepSeconds = Int(seconds) }
                 config.clock = clock
             }
         }

@@ -267,6 +267,9 @@ public struct ControlSettings: Sendable, Equatable {
 public struct ClockSettings: Sendable, Equatable {
     public var vsockPort: UInt32
     public var intervalSeconds: Int = 300
+    /// After the first sync, a correction larger than this is refused (logged, the clock left
+    /// alone): a parent may not move the enclave's time far once it runs.
+    public var maxStepSeconds: Int = 60
 
     public init(vsockPort: UInt32, intervalSeconds: Int = 300) {
         self.vsockPort = vsockPort
@@ -275,4 +278,5 @@ public struct ClockSettings: Sendable, Equatable {
 
     /// Shorter is pointless (drift is seconds a week), longer lets the clock wander.
     public static let intervalRange: ClosedRange<Int64> = 10...86_400
+    public static let maxStepRange: ClosedRange<Int64> = 1...31_536_000
 }

@@ -59,7 +59,7 @@ struct BootPlan {
                          "entropy: when \(NSMDevice.configuredPath) exists, at least \(Entropy.wantedBytes) bytes of the NSM's GetRandom credited to the kernel's pool"]
             if let clock = config.clock {
                 lines.append("clock: the parent's CLOCK_REALTIME from \(vsock(config.parentCID, clock.vsockPort)) before the app (an offset of 100 ms or more is stepped),")
-                lines.append("  then every \(clock.intervalSeconds) s (slewed; stepped from 0.5 s); each correction logged with its offset;")
+                lines.append("  then every \(clock.intervalSeconds) s (slewed; stepped from 0.5 s; a step over \(clock.maxStepSeconds) s refused); each correction logged with its offset;")
                 lines.append("  not as a container's init (PID 1 of a nested PID namespace): its clock is the host's")
             }
             return lines

@@ -5,3 +5,8 @@ date -s "@$(( $(date +%s) - 2 ))" > /dev/null
 /e2e/bin/clock_standin check "knocked back"
 sleep 12
 /e2e/bin/clock_standin check "after one interval"
+# A day between the two clocks after the first sync (as a parent that jumps its clock a day):
+# beyond clock.max_step_seconds, the keeper refuses to follow and leaves the clock alone.
+date -s "@$(( $(date +%s) - 86400 ))" > /dev/null
+sleep 12
+/e2e/bin/clock_standin check "a day apart, after one interval"

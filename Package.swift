@@ -231,6 +231,7 @@ let package = Package(
         // telling a VM's init from a container's, and the power-off that replaces exiting.
         .target(name: "PID1", dependencies: [
             "DocumentReading", "Addressing", "CSupport",
+            .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -1,4 +1,6 @@
+import Addressing
 import COpenSSL
+import KMS
 import Glibc
 
 /// A private key made in this process's memory (P-256): never written, never logged, gone
@@ -9,7 +11,7 @@ public final class TLSKey: @unchecked Sendable {
 
     public init() throws(EphemeralIdentity.Failure) {
         guard let key = ei_ec_generate("P-256") else {
-            throw EphemeralIdentity.Failure(reason: "cannot make a P-256 key: \(EphemeralIdentity.drainErrors())")
+            throw EphemeralIdentity.Failure(reason: "cannot make a P-256 key: \(OpenSSL.drainErrors())")
         }
         handle = key
     }
@@ -26,16 +28,7 @@ public final class TLSKey: @unchecked Sendable {
     }
 
     /// SHA-256 of the SubjectPublicKeyInfo (DER): what the binding's document names.
-    public var publicKeySHA256: [UInt8] { SHA256.digest(publicKeyDER) }
-}
-
-enum SHA256 {
-    static func digest(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        var size: UInt32 = 32
-        _ = EVP_Digest(bytes, bytes.count, &digest, &size, EVP_sha256(), nil)
-        return digest
-    }
+    public var publicKeySHA256: [UInt8] { OpenSSL.sha256(publicKeyDER) }
 }
 
 /// A TLS server identity held only in this process's memory: a key (TLSKey) and its
@@ -70,7 +63,7 @@ public final class EphemeralIdentity: @unchecked Sendable {
         self.intermediates = []
         self.isIssued = false
         var serial = [UInt8](repeating: 0, count: 16)
-        guard RAND_bytes(&serial, Int32(serial.count)) == 1 else { throw Failure(reason: "no random serial number: \(Self.drainErrors())") }
+        guard RAND_bytes(&serial, Int32(serial.count)) == 1 else { throw Failure(reason: "no random serial number: \(OpenSSL.drainErrors())") }
         serial[0] &= 0x7F // a positive INTEGER
         let number = BN_bin2bn(serial, Int32(serial.count), nil)
         defer { BN_free(number) }
@@ -90,7 +83,7 @@ public final class EphemeralIdentity: @unchecked Sendable {
               addExtension(NID_ext_key_usage, "serverAuth"),
               acmeIdentifier.map(addACMEIdentifier) ?? true,
               X509_sign(certificate, key.handle, EVP_sha256()) > 0 else {
-            throw Failure(reason: "cannot make the certificate: \(Self.drainErrors())")
+            throw Failure(reason: "cannot make the certificate: \(OpenSSL.drainErrors())")
         }
     }
 
@@ -109,7 +102,7 @@ public final class EphemeralIdentity: @unchecked Sendable {
         self.intermediates = Array(certificates.dropFirst())
         self.isIssued = true
         guard X509_check_private_key(leaf, key.handle) == 1 else {
-            throw Failure(reason: "the CA's certificate is not for the enclave's key: \(Self.drainErrors())")
+            throw Failure(reason: "the CA's certificate is not for the enclave's key: \(OpenSSL.drainErrors())")
         }
     }
 
@@ -155,7 +148,7 @@ public final class EphemeralIdentity: @unchecked Sendable {
     public var publicKeySHA256: [UInt8] { key.publicKeySHA256 }
 
     /// SHA-256 of the leaf certificate (DER): the fingerprint `openssl x509 -fingerprint -sha256` prints.
-    public var certificateSHA256: [UInt8] { SHA256.digest(certificateDER) }
+    public var certificateSHA256: [UInt8] { OpenSSL.sha256(certificateDER) }
 
     /// RFC 8737: id-pe-acmeIdentifier (1.3.6.1.5.5.7.1.31), critical, an OCTET STRING of the
     /// 32-byte SHA-256 of the key authorization.
@@ -180,19 +173,8 @@ public final class EphemeralIdentity: @unchecked Sendable {
         return X509_add_ext(certificate, ext, -1) == 1
     }
 
+    /// A DNS name as Addressing's Hostname takes it, a "*." in front allowed (the config's rule).
     static func isDNSName(_ name: String) -> Bool {
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        return name.utf8.count <= 253 && !labels.isEmpty && labels.enumerated().allSatisfy { index, label in
-            (1...63).contains(label.utf8.count) && (label == "*" ? index == 0 : label.utf8.allSatisfy {
-                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D
-            }) && !label.hasPrefix("-") && !label.hasSuffix("-")
-        }
-    }
-
-    static func drainErrors() -> String {
-        var buffer = [CChar](repeating: 0, count: 2048)
-        ei_openssl_errors(&buffer, buffer.count)
-        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return text.isEmpty ? "OpenSSL gave no detail" : text
+        Hostname.isValid(name.hasPrefix("*.") ? String(name.dropFirst(2)) : name)
     }
 }

@@ -1,5 +1,6 @@
 import BootConfig
 import COpenSSL
+import KMS
 import NIOConcurrencyHelpers
 
 /// The server side's shared TLS settings: TLS 1.2 and 1.3 with OpenSSL's default suites, one
@@ -15,7 +16,7 @@ public final class TLSServerContext: @unchecked Sendable {
     public init(identity: EphemeralIdentity?, appProtocols: [String] = [], attestation: Bool = false,
                 challenges: ChallengeCertificates? = nil) throws(EphemeralIdentity.Failure) {
         guard let context = SSL_CTX_new(TLS_server_method()) else {
-            throw EphemeralIdentity.Failure(reason: "cannot make a TLS context: \(EphemeralIdentity.drainErrors())")
+            throw EphemeralIdentity.Failure(reason: "cannot make a TLS context: \(OpenSSL.drainErrors())")
         }
         handle = context
         self.identity = identity
@@ -27,7 +28,7 @@ public final class TLSServerContext: @unchecked Sendable {
         if let identity {
             guard SSL_CTX_use_certificate(context, identity.certificate) == 1, SSL_CTX_use_PrivateKey(context, identity.key.handle) == 1,
                   SSL_CTX_check_private_key(context) == 1, identity.intermediates.allSatisfy({ ei_ssl_ctx_add_chain_certificate(context, $0) == 1 }) else {
-                throw EphemeralIdentity.Failure(reason: "the TLS context does not take the identity: \(EphemeralIdentity.drainErrors())")
+                throw EphemeralIdentity.Failure(reason: "the TLS context does not take the identity: \(OpenSSL.drainErrors())")
             }
         }
         if !selection.preference.isEmpty {

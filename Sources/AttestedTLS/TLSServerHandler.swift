@@ -1,4 +1,5 @@
 import COpenSSL
+import KMS
 import NIOCore
 
 /// TLS terminated in a channel: ciphertext in from the peer, plaintext on to the next handler,
@@ -34,7 +35,7 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     public init(context: TLSServerContext) throws(Failure) {
         guard let ssl = SSL_new(context.handle), let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
-            throw Failure(reason: "cannot start TLS for a connection: \(EphemeralIdentity.drainErrors())")
+            throw Failure(reason: "cannot start TLS for a connection: \(OpenSSL.drainErrors())")
         }
         self.ssl = ssl
         self.input = input
@@ -69,7 +70,7 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
             guard result == 1 else {
                 let error = SSL_get_error(ssl, result)
                 if error == SSL_ERROR_WANT_READ { return }
-                fail(context: context, "TLS handshake: \(EphemeralIdentity.drainErrors())")
+                fail(context: context, "TLS handshake: \(OpenSSL.drainErrors())")
                 return
             }
             handshakeDone = true
@@ -100,7 +101,7 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
                 context.flush()
                 context.close(promise: nil)
             } else if error != SSL_ERROR_WANT_READ, error != SSL_ERROR_NONE {
-                fail(context: context, "TLS: \(EphemeralIdentity.drainErrors())")
+                fail(context: context, "TLS: \(OpenSSL.drainErrors())")
             }
             break
         }

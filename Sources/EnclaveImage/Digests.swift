@@ -68,8 +68,9 @@ struct SHA384 {
     }
 }
 
-/// SHA-256, streaming: the digests that name an OCI image's blobs, checked as each blob is read.
-struct SHA256 {
+/// SHA-256, streaming: the digests that name an OCI image's blobs, checked as each blob is read;
+/// `hash` also for the verifier's fingerprints of a TLS certificate and its key.
+public struct SHA256 {
     private var digest = Digest(EVP_sha256())
 
     init() {}
@@ -78,7 +79,7 @@ struct SHA256 {
     mutating func update(_ bytes: [UInt8]) { digest.update(bytes) }
     mutating func finish() -> [UInt8] { digest.finish() }
 
-    static func hash(_ bytes: [UInt8]) -> [UInt8] {
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(bytes)
         return hasher.finish()

@@ -1,5 +1,7 @@
 import CSupport
+import DocumentReading
 import Glibc
+import SystemPackage
 
 /// `/modules_load_order` (nitro-cli 2.0's file, and `build --kernel-modules`'): one module file
 /// per line, relative to `/`, dependencies first, nsm last. As the enclave's own init,
@@ -46,18 +48,14 @@ public enum KernelModules {
 
     /// The module files the order file names, in order; nil when there is no order file.
     public static func listed(orderFile: String = orderFile, root: String = "") throws(ListFailure) -> [String]? {
-        let fd = open(root + orderFile, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw .unreadable(errno: errno)
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 1 << 20 {
-            let count = read(fd, &buffer, buffer.count)
-            guard count > 0 else { break }
-            bytes += buffer[..<count]
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.read(root + orderFile, limit: 1 << 20)
+        } catch let error as Errno {
+            if error == .noSuchFileOrDirectory { return nil }
+            throw .unreadable(errno: error.rawValue)
+        } catch {
+            throw .unreadable(errno: EFBIG)
         }
         var files: [String] = []
         for (index, raw) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

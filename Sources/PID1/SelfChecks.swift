@@ -1,3 +1,4 @@
+import DocumentReading
 import Glibc
 
 /// What the enclave checks about itself at boot (step 3, as the enclave's own init): the facts
@@ -47,13 +48,7 @@ public enum SelfChecks {
     }
 
     static func firstLine(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = read(fd, &buffer, buffer.count)
-        guard count >= 0 else { return nil }
-        let text = String(decoding: buffer.prefix(count), as: UTF8.self)
+        guard let text = try? FileContents.text(path, limit: 1 << 16) else { return nil }
         return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "").trimmingSpaces()
     }
 }

@@ -1,6 +1,7 @@
 import Addressing
 import COpenSSL
 import DocumentReading
+import EnclaveImage
 import Glibc
 
 /// `verify https://HOST:PORT`: one TLS connection to an attested ingress that offers only
@@ -84,15 +85,8 @@ enum BindingFetch {
             return -1
         }
         _ = SSL_shutdown(ssl)
-        return Fetched(document: document, certificateDER: certificate, publicKeySHA256: sha256(publicKey),
+        return Fetched(document: document, certificateDER: certificate, publicKeySHA256: SHA256.hash(publicKey),
                        protocolVersion: String(cString: SSL_get_version(ssl)))
-    }
-
-    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        var size: UInt32 = 32
-        _ = EVP_Digest(bytes, bytes.count, &digest, &size, EVP_sha256(), nil)
-        return digest
     }
 
     private static func der(of certificate: OpaquePointer) -> [UInt8] {

@@ -1,3 +1,4 @@
+import EnclaveImage
 import ExtrasBase64
 import DocumentReading
 
@@ -26,7 +27,7 @@ enum VerificationOutput {
         if let tls {
             let pinned = report.verdict == .verified ? "pin" : "presented (not pinnable: the checks failed)"
             lines.append("tls: \(tls.protocolVersion), the certificate this connection presented:")
-            lines.append("  certificate sha256 \(hex(BindingFetch.sha256(tls.certificateDER)))")
+            lines.append("  certificate sha256 \(hex(SHA256.hash(tls.certificateDER)))")
             lines.append("  public key sha256 \(hex(tls.publicKeySHA256)) (\(pinned): curl --pinnedpubkey sha256//\(base64(tls.publicKeySHA256)))")
         }
         lines.append(verdictLine(report))
@@ -75,7 +76,7 @@ enum VerificationOutput {
         if let tls {
             members.append(("tls", .object([
                 ("protocol", .string(tls.protocolVersion)),
-                ("certificate_sha256", .string(hex(BindingFetch.sha256(tls.certificateDER)))),
+                ("certificate_sha256", .string(hex(SHA256.hash(tls.certificateDER)))),
                 ("public_key_sha256", .string(hex(tls.publicKeySHA256))),
                 ("curl_pinnedpubkey", .string("sha256//" + base64(tls.publicKeySHA256))),
             ])))

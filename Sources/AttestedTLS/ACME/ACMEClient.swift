@@ -118,7 +118,7 @@ final class ACMEClient: @unchecked Sendable {
         let keyAuthorization = token + "." + jws.thumbprint
         let certificate: EphemeralIdentity
         do {
-            certificate = try EphemeralIdentity(names: [name], days: 7, acmeIdentifier: SHA256.digest(Array(keyAuthorization.utf8)))
+            certificate = try EphemeralIdentity(names: [name], days: 7, acmeIdentifier: OpenSSL.sha256(Array(keyAuthorization.utf8)))
         } catch {
             throw .crypto("the challenge certificate for \(name): \(error)")
         }

@@ -1,4 +1,5 @@
 import COpenSSL
+import KMS
 import DocumentReading
 import ExtrasBase64
 
@@ -18,7 +19,7 @@ struct JWS {
     }
 
     /// RFC 7638's thumbprint of the JWK: what a key authorization ends with.
-    var thumbprint: String { Self.base64url(SHA256.digest(Array(jwk.rendered(pretty: false).utf8))) }
+    var thumbprint: String { Self.base64url(OpenSSL.sha256(Array(jwk.rendered(pretty: false).utf8))) }
 
     /// A request body: `payload` nil is POST-as-GET (an empty payload).
     func sign(url: String, nonce: String, accountURL: String?, payload: JSONOutput?) throws(ACMEFailure) -> [UInt8] {
@@ -38,9 +39,9 @@ struct JWS {
         defer { EVP_MD_CTX_free(context) }
         var length = 0
         guard EVP_DigestSignInit(context, nil, EVP_sha256(), nil, key.handle) == 1,
-              EVP_DigestSign(context, nil, &length, message, message.count) == 1 else { throw .crypto("cannot sign: \(EphemeralIdentity.drainErrors())") }
+              EVP_DigestSign(context, nil, &length, message, message.count) == 1 else { throw .crypto("cannot sign: \(OpenSSL.drainErrors())") }
         var der = [UInt8](repeating: 0, count: length)
-        guard EVP_DigestSign(context, &der, &length, message, message.count) == 1 else { throw .crypto("cannot sign: \(EphemeralIdentity.drainErrors())") }
+        guard EVP_DigestSign(context, &der, &length, message, message.count) == 1 else { throw .crypto("cannot sign: \(OpenSSL.drainErrors())") }
         var cursor: UnsafePointer<UInt8>? = der.withUnsafeBufferPointer { $0.baseAddress }
         let signature = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
             cursor = buffer.baseAddress
@@ -73,11 +74,11 @@ enum CertificateRequest {
         guard X509_REQ_set_version(request, 0) == 1, X509_REQ_set_pubkey(request, key.handle) == 1,
               X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, names[0], -1, -1, 0) == 1,
               let san = X509V3_EXT_conf_nid(nil, &context, NID_subject_alt_name, names.map { "DNS:\($0)" }.joined(separator: ",")) else {
-            throw .crypto("cannot make the CSR: \(EphemeralIdentity.drainErrors())")
+            throw .crypto("cannot make the CSR: \(OpenSSL.drainErrors())")
         }
         defer { X509_EXTENSION_free(san) }
         guard ei_x509_req_add_extension(request, san) == 1, X509_REQ_sign(request, key.handle, EVP_sha256()) > 0 else {
-            throw .crypto("cannot sign the CSR: \(EphemeralIdentity.drainErrors())")
+            throw .crypto("cannot sign the CSR: \(OpenSSL.drainErrors())")
         }
         var out: UnsafeMutablePointer<UInt8>?
         let length = i2d_X509_REQ(request, &out)

@@ -2,17 +2,18 @@ import DocumentReading
 import COpenSSL
 
 /// The few OpenSSL calls more than one file needs: its error queue as text, SHA-256 and
-/// HMAC-SHA256 (SigV4), and hex.
-enum OpenSSL {
+/// HMAC-SHA256 (SigV4), and hex. The attested ingress (which depends on KMS for its HTTPS
+/// client) uses the first two too.
+public enum OpenSSL {
     /// This thread's queued errors as one line, and the queue emptied.
-    static func drainErrors() -> String {
+    public static func drainErrors() -> String {
         var buffer = [CChar](repeating: 0, count: 2048)
         ei_openssl_errors(&buffer, buffer.count)
         let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return text.isEmpty ? "OpenSSL gave no detail" : text
     }
 
-    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 32
         _ = EVP_Digest(bytes, bytes.count, &digest, &length, EVP_sha256(), nil)
